@@ -1,0 +1,46 @@
+"""atg-dataplane: copy the data plane of an Azure tenant into another tenant.
+
+Plugin authors need only this module::
+
+    from atg_dataplane import hookimpl, ResourceTypeSpec, DataPlaneItem, ItemOutcome
+"""
+
+import pluggy
+
+from atg_dataplane.__about__ import __version__
+from atg_dataplane.context import Fingerprinter, ResourceBinding, RetrySettings, SideContext
+from atg_dataplane.hookspecs import PROJECT_NAME
+from atg_dataplane.models import (
+    ALL_MODES,
+    AzureResource,
+    DataPlaneItem,
+    ItemError,
+    ItemOutcome,
+    Permission,
+    ProgressEvent,
+    ReplicationMode,
+    ReplicationResult,
+    ResourceTypeSpec,
+)
+
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+"""Marker for hook implementations: ``@hookimpl`` or ``@hookimpl(wrapper=True)``."""
+
+__all__ = [
+    "ALL_MODES",
+    "AzureResource",
+    "DataPlaneItem",
+    "Fingerprinter",
+    "ItemError",
+    "ItemOutcome",
+    "Permission",
+    "ProgressEvent",
+    "ReplicationMode",
+    "ReplicationResult",
+    "ResourceBinding",
+    "ResourceTypeSpec",
+    "RetrySettings",
+    "SideContext",
+    "__version__",
+    "hookimpl",
+]

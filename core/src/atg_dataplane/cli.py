@@ -1,0 +1,209 @@
+"""The ``atg-dataplane`` command line.
+
+Plugins are loaded when a command runs (or when help lists the commands),
+never at import, so ``--help`` and ``plugins`` work even when a plugin is
+broken. Exit codes are listed in :mod:`atg_dataplane.exitcodes`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from atg_dataplane import exitcodes
+from atg_dataplane.__about__ import __version__
+from atg_dataplane.plugins import PluginHost, PluginLoadError, load_plugins
+
+OUTPUT_CHOICE = click.Choice(["text", "json"])
+
+
+@dataclass
+class AppState:
+    """What the top-level options decide, shared by every sub-command."""
+
+    disabled: tuple[str, ...] = ()
+    verbose: int = 0
+    _host: PluginHost | None = field(default=None, repr=False)
+
+    @property
+    def host(self) -> PluginHost:
+        if self._host is None:
+            self._host = load_plugins(disabled=self.disabled)
+        return self._host
+
+
+def output_option(func: Any) -> Any:
+    return click.option(
+        "--output",
+        "-o",
+        type=OUTPUT_CHOICE,
+        default="text",
+        show_default=True,
+        help="text for people, json for scripts.",
+    )(func)
+
+
+def fail(message: str, code: int = exitcodes.USAGE) -> None:
+    """Print one clear line to stderr and exit with ``code``."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+class PluginAwareGroup(click.Group):
+    """A group that adds plugin sub-commands the first time commands are looked up."""
+
+    _plugins_added = False
+
+    def _add_plugin_commands(self, ctx: click.Context) -> None:
+        if self._plugins_added:
+            return
+        self._plugins_added = True
+        state = ctx.find_object(AppState)
+        disabled = tuple(ctx.params.get("disable") or ())
+        if state is None:
+            state = AppState(disabled=disabled)
+        try:
+            host = state.host
+        except PluginLoadError as exc:
+            fail(str(exc), exitcodes.PLUGIN_ERROR)
+            return
+        for record in host.records:
+            if record.status != "loaded":
+                continue
+            plugin = host.pm.get_plugin(record.name)
+            impl = getattr(plugin, "dataplane_register_commands", None)
+            if impl is None:
+                continue
+            try:
+                impl(cli=self)
+            except Exception as exc:
+                record.status = "failed"
+                record.error = f"dataplane_register_commands failed: {exc}"
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands(ctx)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._add_plugin_commands(ctx)
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+
+@click.group(cls=PluginAwareGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="atg-dataplane")
+@click.option(
+    "--disable",
+    multiple=True,
+    metavar="NAME",
+    help="Do not load the plugin with this entry point name (repeatable). "
+    "See also ATG_DATAPLANE_DISABLE_PLUGINS and ATG_DATAPLANE_PLUGINS.",
+)
+@click.option("--verbose", "-v", count=True, help="More logging on stderr (-vv for debug).")
+@click.pass_context
+def cli(ctx: click.Context, disable: tuple[str, ...], verbose: int) -> None:
+    """Copy the data plane of an Azure tenant (secrets, blobs, images, documents, ...)
+    into another tenant, after Terraform has recreated the control plane.
+
+    Two modes: `template` (structure only, placeholder values: the safe default)
+    and `replication` (full copy, explicit opt-in). Each resource type comes from
+    a plugin: `atg-dataplane plugins` lists what is installed.
+    """
+    state = ctx.ensure_object(AppState)
+    state.disabled = tuple(disable)
+    state.verbose = verbose
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@cli.command("plugins")
+@output_option
+@click.pass_obj
+def plugins_command(state: AppState, output: str) -> None:
+    """List installed plugins: distribution, version, resource types, modes, status.
+
+    A plugin that failed to load is listed with its error; the exit code is
+    still 0 (set ATG_DATAPLANE_STRICT_PLUGINS=1 to make load errors fatal).
+    """
+    try:
+        host = state.host
+    except PluginLoadError as exc:
+        fail(str(exc), exitcodes.PLUGIN_ERROR)
+        return
+    rows = [record.to_dict() for record in host.records]
+    if output == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    console = Console()
+    if not rows:
+        console.print(
+            "No plugins installed. Install one, e.g. [bold]pip install atg-dataplane-keyvault[/]."
+        )
+        return
+    table = Table(title="atg-dataplane plugins")
+    for column in ("name", "distribution", "version", "resource types", "modes", "status"):
+        table.add_column(column)
+    for row in rows:
+        status = row["status"]
+        style = {"loaded": "green", "disabled": "yellow"}.get(status, "red")
+        table.add_row(
+            row["name"],
+            row["distribution"],
+            row["version"],
+            "\n".join(row["resource_types"]) or "-",
+            ", ".join(row["modes"]) or "-",
+            f"[{style}]{status}[/]",
+        )
+    console.print(table)
+    for row in rows:
+        if row["error"]:
+            console.print(f"[red]{row['name']}[/]: {row['error']}", markup=True, highlight=False)
+
+
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option(
+    "--resource-type",
+    required=True,
+    help="The ARM resource type the plugin serves, e.g. Microsoft.Web/sites.",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder in which the package folder atg-dataplane-NAME is created.",
+)
+@click.option("--item-kind", "item_kinds", multiple=True, help="Item kind (repeatable).")
+def new_plugin_command(
+    name: str, resource_type: str, directory: Path, item_kinds: tuple[str, ...]
+) -> None:
+    """Generate a plugin package that installs, is listed by `plugins`, and
+    passes the conformance suite out of the box.
+    """
+    from atg_dataplane.template import TemplateError, render_plugin
+
+    try:
+        created = render_plugin(
+            name, resource_type=resource_type, directory=directory, item_kinds=item_kinds
+        )
+    except TemplateError as exc:
+        fail(str(exc))
+        return
+    click.echo(f"created {created}")
+    click.echo(f"next: pip install -e {created} && atg-dataplane plugins")
+
+
+def main() -> None:
+    cli(prog_name="atg-dataplane")

@@ -1,0 +1,163 @@
+"""What a plugin is handed to reach one side of the copy.
+
+A ``SideContext`` holds one tenant's credential, cloud endpoints and the
+transport settings that every Azure SDK client of that side should share
+(CA bundle, connection pool sized to the engine's concurrency, the retry
+policy). A ``ResourceBinding`` pairs one ARM resource with its side, plus a
+``state`` dict a plugin may use to cache clients for the length of a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from atg_dataplane.clouds import Cloud
+from atg_dataplane.models import AzureResource, Side
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """azure-core retry policy settings; Retry-After is always honoured."""
+
+    total: int = 8
+    backoff_factor: float = 0.5
+    backoff_max: float = 30.0
+
+    def client_kwargs(self) -> dict[str, Any]:
+        return {
+            "retry_total": self.total,
+            "retry_backoff_factor": self.backoff_factor,
+            "retry_backoff_max": self.backoff_max,
+        }
+
+
+@dataclass
+class SideContext:
+    """One tenant: credential, cloud, subscription and shared transport."""
+
+    side: Side
+    tenant_id: str
+    subscription_id: str
+    credential: Any
+    """An azure-core ``TokenCredential``."""
+    cloud: Cloud
+    concurrency: int = 16
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    _session: Any = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def connection_verify(self) -> str | bool:
+        return self.cloud.ca_bundle or True
+
+    def transport(self) -> Any:
+        """A requests transport sharing one pooled session per side.
+
+        azure-core's default pool keeps 10 connections per host and discards
+        the rest under higher concurrency; this pool is sized to ours.
+        """
+        from azure.core.pipeline.transport import RequestsTransport
+
+        with self._lock:
+            if self._session is None:
+                import requests
+                from requests.adapters import HTTPAdapter
+
+                session = requests.Session()
+                size = max(10, self.concurrency + 4)
+                adapter = HTTPAdapter(pool_connections=32, pool_maxsize=size)
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+                self._session = session
+        return RequestsTransport(
+            session=self._session, session_owner=False, connection_verify=self.connection_verify
+        )
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for any Azure SDK client of this side."""
+        return {
+            "transport": self.transport(),
+            "connection_verify": self.connection_verify,
+            **self.retry.client_kwargs(),
+        }
+
+    def arm_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for an ``azure-mgmt-*`` client of this side."""
+        return {
+            **self.client_kwargs(),
+            "base_url": self.cloud.resource_manager,
+            "credential_scopes": [self.cloud.arm_scope],
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+
+@dataclass
+class ResourceBinding:
+    """One ARM resource on one side, with per-run plugin state."""
+
+    resource: AzureResource
+    context: SideContext
+    state: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def side(self) -> Side:
+        return self.context.side
+
+    def cached(self, key: str, factory: Any) -> Any:
+        """Return ``state[key]``, creating it once with ``factory()`` (thread-safe)."""
+        with self._lock:
+            if key not in self.state:
+                self.state[key] = factory()
+            return self.state[key]
+
+
+class Fingerprinter:
+    """Keyed hash (HMAC-SHA256) of content, so values are compared, never kept.
+
+    The key lives only in memory or in the run's journal (mode 0600), never in
+    a report, so a fingerprint cannot be reversed by guessing common values.
+    """
+
+    PREFIX = "hmac-sha256:"
+
+    def __init__(self, key: bytes | None = None) -> None:
+        self.key = key or secrets.token_bytes(32)
+
+    def of(self, value: bytes | str | Mapping[str, Any] | list[Any] | None) -> str:
+        if value is None:
+            data = b"\x00none"
+        elif isinstance(value, bytes):
+            data = value
+        elif isinstance(value, str):
+            data = value.encode("utf-8")
+        else:
+            data = json.dumps(value, sort_keys=True, default=str, separators=(",", ":")).encode()
+        return self.PREFIX + hmac.new(self.key, data, hashlib.sha256).hexdigest()[:32]
+
+    def stream(self) -> _StreamingFingerprint:
+        """For large content: feed chunks, then call ``hexdigest()``."""
+        return _StreamingFingerprint(hmac.new(self.key, b"", hashlib.sha256))
+
+
+class _StreamingFingerprint:
+    def __init__(self, mac: hmac.HMAC) -> None:
+        self._mac = mac
+
+    def update(self, chunk: bytes) -> None:
+        self._mac.update(chunk)
+
+    def hexdigest(self) -> str:
+        return Fingerprinter.PREFIX + self._mac.hexdigest()[:32]
