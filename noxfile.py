@@ -1,0 +1,131 @@
+"""Sessions for the whole workspace.
+
+Packages are discovered from ``packages/*/pyproject.toml``; there is no
+hand-kept list. Sessions:
+
+* ``tests``: core and every package installed together, every test, coverage
+  reported per distribution.
+* ``package-<name>``: the core plus that one package only, running that
+  package's tests (proves "install only what you need").
+* ``lint``: ruff everywhere, mypy on the core.
+* ``demo``: the README's first command: sandbox up, seed, replicate, verify.
+* ``bench``: the benchmarks (``bench/``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+nox.options.sessions = ["tests", "lint"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+
+
+def _packages() -> dict[str, Path]:
+    found = {}
+    for pyproject in sorted(ROOT.glob("packages/*/pyproject.toml")):
+        found[pyproject.parent.name] = pyproject.parent
+    return found
+
+
+PACKAGES = _packages()
+
+
+def _module_of(path: Path) -> str:
+    name = tomllib.loads((path / "pyproject.toml").read_text())["project"]["name"]
+    return name.replace("-", "_")
+
+
+def _install_all(session: nox.Session) -> None:
+    session.install("pytest>=8", "pytest-cov>=5", "build", "hatchling")
+    args = ["-e", str(ROOT / "core")]
+    for path in PACKAGES.values():
+        args += ["-e", str(path)]
+    session.install(*args)
+
+
+def _sandbox_install(session: nox.Session) -> None:
+    """Install the emulators the sandbox needs (npm packages, Debian's registry)."""
+    if "sandbox" in PACKAGES:
+        session.run("atg-dataplane", "sandbox", "install")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Everything installed together; all tests; coverage per distribution."""
+    _install_all(session)
+    _sandbox_install(session)
+    modules = ["atg_dataplane"] + [_module_of(p) for p in PACKAGES.values()]
+    test_dirs = ["core/tests"] + [
+        str(p.relative_to(ROOT) / "tests") for p in PACKAGES.values() if (p / "tests").is_dir()
+    ]
+    test_dirs.append("tests")
+    env = {"COVERAGE_FILE": str(ROOT / ".coverage"), "ATG_DATAPLANE_REQUIRE_SANDBOX": "1"}
+    session.run(
+        "pytest",
+        *[f"--cov={m}" for m in modules],
+        "--cov-report=",
+        *test_dirs,
+        *session.posargs,
+        env=env,
+    )
+    session.log("coverage per distribution:")
+    for module in modules:
+        session.run(
+            "coverage",
+            "report",
+            f"--include=*/{module}/*",
+            "--format=total",
+            env=env,
+            silent=False,
+        )
+
+
+for _name, _path in PACKAGES.items():
+
+    def _isolated(session: nox.Session, path: Path = _path) -> None:
+        session.install("pytest>=8", "-e", str(ROOT / "core"), "-e", str(path))
+        session.run("pytest", str(path / "tests"), *session.posargs)
+
+    _isolated.__doc__ = f"The core plus atg-dataplane-{_name} only, running its tests."
+    nox.session(name=f"package-{_name}", python=PYTHON)(_isolated)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff on everything; mypy on the core."""
+    session.install("ruff>=0.5", "mypy>=1.10", "-e", str(ROOT / "core"))
+    session.run("ruff", "check", ".")
+    session.run("mypy", "core/src/atg_dataplane")
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """Start the sandbox, seed it, replicate it into the target tenant, verify."""
+    _install_all(session)
+    script = ROOT / "scripts" / "demo-steps.sh"
+    if not script.exists():
+        session.log("the demo is not built yet; listing the plugins instead")
+        session.run("atg-dataplane", "plugins")
+        return
+    _sandbox_install(session)
+    session.run("bash", str(script), *session.posargs, external=True, env=dict(os.environ))
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks against the baseline and the ceiling (writes bench/results.json)."""
+    _install_all(session)
+    runner = ROOT / "bench" / "run.py"
+    if not runner.exists():
+        session.log("the benchmarks are not built yet (issue 7)")
+        return
+    _sandbox_install(session)
+    session.run("python", str(runner), *session.posargs)
