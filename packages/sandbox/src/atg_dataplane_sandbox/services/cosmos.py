@@ -1,0 +1,78 @@
+"""Cosmos DB (NoSQL): one @vercel/cosmosdb-server endpoint per account, in one node process.
+
+The server keeps its data in memory: ``sandbox down`` forgets every document.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from atg_dataplane_sandbox.services import install, net, process
+from atg_dataplane_sandbox.services.accounts import account_key, pool
+from atg_dataplane_sandbox.services.layout import SandboxLayout
+
+NAME = "cosmos"
+SCRIPT = Path(__file__).with_name("cosmos_server.js")
+
+
+def start(
+    layout: SandboxLayout, cosmos_per_tenant: int, cache: Path | None = None
+) -> dict[str, Any]:
+    """Start the Cosmos DB servers; return the ``services.json`` entry (waits for the ports)."""
+    accounts = pool("cosmos", cosmos_per_tenant)
+    for name in accounts:
+        # The server accepts any key; each account still gets its own so clients are realistic.
+        account_key(layout, "cosmos", name)
+    run_dir = layout.root / "cosmos"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ready = run_dir / "ports.json"
+    with suppress(FileNotFoundError):
+        ready.unlink()
+    config = {
+        "module": str(install.node_module_dir("@vercel/cosmosdb-server", cache)),
+        "host": net.HOST,
+        "cert": str(layout.server_cert),
+        "key": str(layout.server_key),
+        "accounts": list(accounts),
+        "ready_file": str(ready),
+    }
+    config_file = run_dir / "server-config.json"
+    config_file.write_text(json.dumps(config, indent=2))
+    process.start(layout, NAME, [install.node_binary() or "node", str(SCRIPT), str(config_file)])
+    ports = _wait_ports(layout, ready, timeout=30.0)
+    return {
+        "accounts": {
+            name: {"endpoint": f"https://{net.HOST}:{ports[name]}", "tenant": tenant}
+            for name, tenant in accounts.items()
+        }
+    }
+
+
+def _wait_ports(layout: SandboxLayout, ready: Path, timeout: float) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready.is_file():
+            return {str(k): int(v) for k, v in json.loads(ready.read_text()).items()}
+        if process.running_pid(layout, NAME) is None:
+            break
+        time.sleep(0.05)
+    raise RuntimeError(f"the Cosmos DB server did not start; see {layout.log_file(NAME)}")
+
+
+def _endpoints(info: dict[str, Any]) -> list[str]:
+    return [account["endpoint"] + "/" for account in info["accounts"].values()]
+
+
+def wait_healthy(layout: SandboxLayout, info: dict[str, Any], timeout: float) -> bool:
+    alive = lambda: process.running_pid(layout, NAME) is not None  # noqa: E731
+    return all(net.wait_https(url, layout.ca, timeout, alive) for url in _endpoints(info))
+
+
+def healthy(layout: SandboxLayout, info: dict[str, Any]) -> bool:
+    return process.running_pid(layout, NAME) is not None and all(
+        net.https_status(url, layout.ca) is not None for url in _endpoints(info)
+    )

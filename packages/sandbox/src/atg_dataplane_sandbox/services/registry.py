@@ -1,0 +1,58 @@
+"""The OCI registry behind the emulated ACR: Debian's ``docker-registry`` (distribution 2.8)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from atg_dataplane_sandbox.services import install, net, process
+from atg_dataplane_sandbox.services.layout import SandboxLayout, write_private
+
+NAME = "registry"
+
+
+def config(layout: SandboxLayout, port: int) -> dict[str, Any]:
+    """The registry configuration (JSON is valid YAML, which the registry reads)."""
+    return {
+        "version": "0.1",
+        "log": {"level": "info", "fields": {"service": "registry"}},
+        "storage": {
+            "filesystem": {"rootdirectory": str(layout.root / "registry")},
+            "delete": {"enabled": True},
+            "cache": {"blobdescriptor": "inmemory"},
+        },
+        "http": {
+            "addr": f"{net.HOST}:{port}",
+            # Behind the ACR front, Location headers must not name this host:port.
+            "relativeurls": True,
+            "secret": secrets.token_hex(32),
+            "tls": {"certificate": str(layout.server_cert), "key": str(layout.server_key)},
+            "headers": {"X-Content-Type-Options": ["nosniff"]},
+        },
+    }
+
+
+def start(layout: SandboxLayout) -> dict[str, Any]:
+    binary = install.registry_binary()
+    if binary is None:
+        raise RuntimeError(f"docker-registry is not installed: {install.apt_install_command()}")
+    port = net.free_port()
+    (layout.root / "registry").mkdir(parents=True, exist_ok=True)
+    config_file = layout.root / "registry-config.yml"
+    # 0600: the file holds the registry's upload-state secret.
+    write_private(config_file, json.dumps(config(layout, port), indent=2))
+    process.start(layout, NAME, [binary, "serve", str(config_file)])
+    return {"upstream": f"https://{net.HOST}:{port}"}
+
+
+def wait_healthy(layout: SandboxLayout, info: dict[str, Any], timeout: float) -> bool:
+    alive = lambda: process.running_pid(layout, NAME) is not None  # noqa: E731
+    return net.wait_https(info["upstream"] + "/v2/", layout.ca, timeout, alive)
+
+
+def healthy(layout: SandboxLayout, info: dict[str, Any]) -> bool:
+    return (
+        process.running_pid(layout, NAME) is not None
+        and net.https_status(info["upstream"] + "/v2/", layout.ca) == 200
+    )
