@@ -100,9 +100,8 @@ def build_wheels(projects: Sequence[Path], out: Path) -> None:
 
 
 def _site_packages(venv: Path) -> Path:
-    return Path(
-        sysconfig.get_path("purelib", scheme="venv", vars={"base": str(venv), "platbase": str(venv)})
-    )
+    paths = {"base": str(venv), "platbase": str(venv)}
+    return Path(sysconfig.get_path("purelib", scheme="venv", vars=paths))
 
 
 def create_venv(path: Path) -> None:
@@ -152,7 +151,9 @@ class Venv:
     ) -> subprocess.CompletedProcess[str]:
         return self.run("atg-dataplane", *args, env=env)
 
-    def plugins_json(self, *args: str, env: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    def plugins_json(
+        self, *args: str, env: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
         """``atg-dataplane [args] plugins --output json``, which must exit 0."""
         proc = self.cli(*args, "plugins", "--output", "json", env=env)
         assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
