@@ -123,7 +123,9 @@ def cli(ctx: click.Context, disable: tuple[str, ...], verbose: int) -> None:
     state.disabled = tuple(disable)
     state.verbose = verbose
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 @cli.command("plugins")
@@ -207,3 +209,7 @@ def new_plugin_command(
 
 def main() -> None:
     cli(prog_name="atg-dataplane")
+
+
+# The replication commands register themselves on ``cli``.
+from atg_dataplane import commands as _commands  # noqa: E402,F401

@@ -25,7 +25,9 @@ class Cloud:
         for attr in ("authority_host", "resource_manager"):
             value = getattr(self, attr)
             if not value.startswith("https://"):
-                raise ValueError(f"cloud {self.name!r}: {attr} must be an https:// URL, not {value!r}")
+                raise ValueError(
+                    f"cloud {self.name!r}: {attr} must be an https:// URL, not {value!r}"
+                )
             object.__setattr__(self, attr, value.rstrip("/"))
 
 
@@ -67,12 +69,18 @@ AZURE_CHINA = Cloud(
 )
 
 KNOWN_CLOUDS = {c.name.lower(): c for c in (AZURE_PUBLIC, AZURE_US_GOVERNMENT, AZURE_CHINA)}
-_ALIASES = {"public": "azurepubliccloud", "azurecloud": "azurepubliccloud",
-            "usgov": "azureusgovernment", "china": "azurechinacloud"}
+_ALIASES = {
+    "public": "azurepubliccloud",
+    "azurecloud": "azurepubliccloud",
+    "usgov": "azureusgovernment",
+    "china": "azurechinacloud",
+}
 
 
 def resolve_cloud(
-    name: str | None, custom: Mapping[str, Mapping[str, Any]] | None = None, base_dir: Path | None = None
+    name: str | None,
+    custom: Mapping[str, Mapping[str, Any]] | None = None,
+    base_dir: Path | None = None,
 ) -> Cloud:
     """Find a cloud by name among the config's custom clouds, then the known ones."""
     name = name or AZURE_PUBLIC.name
@@ -83,7 +91,9 @@ def resolve_cloud(
     if key in KNOWN_CLOUDS:
         return KNOWN_CLOUDS[key]
     known = ", ".join(sorted([c.name for c in KNOWN_CLOUDS.values()] + list(custom or {})))
-    raise ValueError(f"unknown cloud {name!r}: use one of {known}, or define it under [clouds.{name}]")
+    raise ValueError(
+        f"unknown cloud {name!r}: use one of {known}, or define it under [clouds.{name}]"
+    )
 
 
 def cloud_from_mapping(name: str, spec: Mapping[str, Any], base_dir: Path | None = None) -> Cloud:

@@ -51,6 +51,7 @@ class SideContext:
     concurrency: int = 16
     retry: RetrySettings = field(default_factory=RetrySettings)
     _session: Any = field(default=None, repr=False)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -96,8 +97,22 @@ class SideContext:
             "credential_scopes": [self.cloud.arm_scope],
         }
 
+    def cached_client(self, key: str, factory: Any) -> Any:
+        """A client shared by every resource of this side (e.g. the ARM client)."""
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = None
+            client = self._clients[key]
+        if client is None:
+            client = factory()
+            with self._lock:
+                self._clients[key] = self._clients[key] or client
+                client = self._clients[key]
+        return client
+
     def close(self) -> None:
         with self._lock:
+            self._clients.clear()
             if self._session is not None:
                 self._session.close()
                 self._session = None

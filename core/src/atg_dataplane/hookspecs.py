@@ -43,9 +43,7 @@ def dataplane_resource_types() -> Iterable[ResourceTypeSpec]:
 
 
 @hookspec
-def dataplane_permissions(
-    resource_type: str, mode: ReplicationMode
-) -> Iterable[Permission] | None:
+def dataplane_permissions(resource_type: str, mode: ReplicationMode) -> Iterable[Permission] | None:
     """Return the permissions needed on each side for ``resource_type`` in ``mode``.
 
     Collected, never first-result: the core merges every answer (a wrapper or

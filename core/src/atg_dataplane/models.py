@@ -25,7 +25,7 @@ _RESOURCE_ID = re.compile(
 )
 
 
-class ReplicationMode(str, enum.Enum):
+class ReplicationMode(enum.StrEnum):
     """How much of the data plane to copy.
 
     ``template`` copies structure only (names, attributes, empty containers,
@@ -35,9 +35,6 @@ class ReplicationMode(str, enum.Enum):
 
     TEMPLATE = "template"
     REPLICATION = "replication"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 ALL_MODES: tuple[ReplicationMode, ...] = (ReplicationMode.TEMPLATE, ReplicationMode.REPLICATION)
@@ -62,6 +59,8 @@ class ResourceTypeSpec:
     """Modes the plugin supports for this type."""
     max_concurrency_per_resource: int | None = None
     """Upper bound on concurrent item writes into one resource (Key Vault throttles per vault)."""
+    arm_api_version: str = ""
+    """ARM api-version the engine uses to read full resources of this type (properties)."""
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -206,8 +205,13 @@ class DataPlaneItem:
 
     @property
     def key(self) -> str:
-        """Stable identity of the item inside its resource (kind, name, version)."""
+        """Stable identity of the source item inside its resource (kind, name, version)."""
         return f"{self.kind}:{self.name}" + (f"@{self.version}" if self.version else "")
+
+    @property
+    def match_key(self) -> str:
+        """Identity shared by both sides: versions match by position, not by id."""
+        return f"{self.kind}:{self.name}" + (f"#{self.order}" if self.version else "")
 
 
 ItemStatus = Literal["replicated", "unchanged", "skipped"]

@@ -33,9 +33,7 @@ ENV_DENY = "ATG_DATAPLANE_DISABLE_PLUGINS"
 ENV_STRICT = "ATG_DATAPLANE_STRICT_PLUGINS"
 ENV_TRACE = "ATG_DATAPLANE_TRACE_HOOKS"
 
-HOOK_NAMES = frozenset(
-    name for name in dir(hookspecs) if name.startswith("dataplane_")
-)
+HOOK_NAMES = frozenset(name for name in dir(hookspecs) if name.startswith("dataplane_"))
 
 
 class PluginLoadError(RuntimeError):
@@ -111,6 +109,7 @@ class PluginHost:
         self.records = records
         self.types: dict[str, tuple[str, ResourceTypeSpec]] = {}
         self.conflicts: list[str] = []
+        self._conflict_by_type: dict[str, str] = {}
         self._subset_cache: dict[tuple[str, str], Any] = {}
 
     @property
@@ -141,10 +140,16 @@ class PluginHost:
             except Exception as exc:
                 self._fail(record, f"dataplane_resource_types failed: {exc}")
                 continue
+            keys = [spec.key for spec in specs]
+            repeated = sorted({s.resource_type for s in specs if keys.count(s.key) > 1})
+            if repeated:
+                self._fail(record, "declares resource type more than once: " + ", ".join(repeated))
+                continue
             record.resource_types = [s.resource_type for s in specs]
             record.modes = sorted({m.value for s in specs for m in s.modes})
             for spec in specs:
                 claims.setdefault(spec.key, []).append((record.name, spec))
+        in_conflict: set[str] = set()
         for key, owners in claims.items():
             if len(owners) > 1:
                 names = " and ".join(
@@ -153,13 +158,26 @@ class PluginHost:
                 )
                 message = f"resource type {owners[0][1].resource_type} is claimed by {names}"
                 self.conflicts.append(message)
+                self._conflict_by_type[key] = message
                 for name, _ in owners:
                     rec = self.record(name)
                     assert rec is not None
                     rec.status = "conflict"
-                    rec.error = message
+                    rec.error = "; ".join(filter(None, [rec.error, message]))
+                    in_conflict.add(name)
             else:
                 self.types[key] = owners[0]
+        # A plugin in conflict serves none of its types: the types it does not
+        # share must not silently keep working half-way, and its other hooks
+        # must not be called for resources of other plugins.
+        for key in [k for k, (name, _) in self.types.items() if name in in_conflict]:
+            rec = self.record(self.types.pop(key)[0])
+            assert rec is not None
+            self._conflict_by_type[key] = f"{rec.name} is not loaded: {rec.error}"
+        for name in sorted(in_conflict):
+            plugin = self.pm.get_plugin(name)
+            if plugin is not None:
+                self.pm.unregister(plugin)
 
     def _fail(self, record: PluginRecord, error: str) -> None:
         record.status = "failed"
@@ -178,9 +196,9 @@ class PluginHost:
         """
         owner = self.owner(resource_type)
         if owner is None:
-            for conflict in self.conflicts:
-                if resource_type.lower() in conflict.lower():
-                    raise PluginLoadError(conflict)
+            conflict = self._conflict_by_type.get(resource_type.lower())
+            if conflict:
+                raise PluginLoadError(conflict)
             raise PluginLoadError(
                 f"no installed plugin serves resource type {resource_type}; "
                 "`atg-dataplane plugins` lists what is installed"
@@ -204,7 +222,10 @@ def _dist_of(ep: Any) -> tuple[str, str]:
     dist = getattr(ep, "dist", None)
     if dist is None:
         return "", ""
-    return dist.metadata["Name"] or dist.name, dist.version
+    try:
+        return dist.metadata["Name"] or dist.name, dist.version or ""
+    except Exception:  # broken metadata must not break the listing
+        return getattr(dist, "_normalized_name", "") or "", ""
 
 
 def load_plugins(
@@ -212,11 +233,16 @@ def load_plugins(
     disabled: Iterable[str] = (),
     strict: bool | None = None,
     entry_points: Sequence[Any] | None = None,
+    use_env_lists: bool = True,
 ) -> PluginHost:
-    """Load every plugin from the entry-point group into a fresh plugin manager."""
+    """Load every plugin from the entry-point group into a fresh plugin manager.
+
+    ``use_env_lists=False`` ignores the allow/deny environment variables (the
+    conformance fixtures load one named plugin whatever the shell says).
+    """
     pm = new_plugin_manager()
-    allow = _env_list(ENV_ALLOW)
-    deny = _env_list(ENV_DENY) | set(disabled)
+    allow = _env_list(ENV_ALLOW) if use_env_lists else set()
+    deny = (_env_list(ENV_DENY) if use_env_lists else set()) | set(disabled)
     strict = _truthy(ENV_STRICT) if strict is None else strict
     if entry_points is None:
         entry_points = list(importlib_metadata.entry_points(group=ENTRY_POINT_GROUP))
@@ -258,9 +284,7 @@ def load_plugins(
             if pm.get_plugin(ep.name) is not None:
                 pm.unregister(name=ep.name)
             continue
-        record.hooks = sorted(
-            caller.name for caller in (pm.get_hookcallers(plugin) or [])
-        )
+        record.hooks = sorted(caller.name for caller in (pm.get_hookcallers(plugin) or []))
     host = PluginHost(pm, records)
     host.index_resource_types()
     if strict:

@@ -10,7 +10,9 @@ from string import Template
 from atg_dataplane.__about__ import __version__
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
-_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9.]*/[A-Za-z][A-Za-z0-9/]*$")
+# Namespace/type[/subtype...]: no empty segment, no trailing slash.
+_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9.]*(?:/[A-Za-z][A-Za-z0-9]*)+$")
+_KIND = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 
 
 class TemplateError(ValueError):
@@ -40,7 +42,14 @@ def render_plugin(
             f"resource type {resource_type!r} is not an ARM type: use Namespace/type, "
             "e.g. Microsoft.Web/sites"
         )
-    kinds = tuple(item_kinds) or ("item",)
+    for kind in item_kinds:
+        if not _KIND.match(kind):
+            raise TemplateError(
+                f"item kind {kind!r} is not valid: use letters, digits, '_', '-' or '.', "
+                "starting with a letter (e.g. 'secret')"
+            )
+    # Duplicates would fail the conformance suite's descriptor check.
+    kinds = tuple(dict.fromkeys(item_kinds)) or ("item",)
     entry = name.replace("-", "_")
     module = f"atg_dataplane_{entry}"
     distribution = f"atg-dataplane-{name.replace('_', '-')}"

@@ -33,7 +33,7 @@ def load_single_plugin(entry_point_name: str) -> PluginHost:
             f"no entry point {entry_point_name!r} in group {ENTRY_POINT_GROUP!r} "
             f"(installed: {installed}); is the package installed?"
         )
-    return load_plugins(entry_points=eps, strict=False)
+    return load_plugins(entry_points=eps, strict=False, use_env_lists=False)
 
 
 @pytest.fixture

@@ -1,0 +1,216 @@
+"""The replication config file: where resources come from and go to.
+
+JSON, TOML or YAML (by extension). Secrets are never required inline: a
+credential names an environment variable (``client_secret_env``) or a file
+(``client_secret_file``). See ``docs/config.md`` for an example.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from atg_dataplane.clouds import Cloud, resolve_cloud
+
+
+class ConfigError(ValueError):
+    """A problem with the config, worded as one line naming the fix."""
+
+
+@dataclass(frozen=True)
+class CredentialConfig:
+    client_id: str = ""
+    tenant_id: str = ""
+    client_secret_env: str = ""
+    client_secret_file: str = ""
+    client_secret: str = field(default="", repr=False)
+    """Only from the command line's deprecated flag; never printed."""
+
+    @property
+    def explicit(self) -> bool:
+        return bool(
+            self.client_id
+            and (self.client_secret_env or self.client_secret_file or self.client_secret)
+        )
+
+    def read_secret(self) -> str:
+        if self.client_secret:
+            return self.client_secret
+        if self.client_secret_env:
+            value = os.environ.get(self.client_secret_env)
+            if not value:
+                raise ConfigError(
+                    f"environment variable {self.client_secret_env} (client_secret_env) "
+                    "is not set: export it or use client_secret_file"
+                )
+            return value
+        path = Path(self.client_secret_file)
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read client_secret_file {str(path)!r}: {exc.strerror}; "
+                "fix the path or use client_secret_env"
+            ) from None
+
+
+@dataclass(frozen=True)
+class SideConfig:
+    name: str
+    cloud: Cloud
+    tenant_id: str
+    subscription_id: str
+    resource_groups: tuple[str, ...] = ()
+    resource_group: str = ""
+    """Target only: where counterparts live when not in the same-named group."""
+    credential: CredentialConfig = field(default_factory=CredentialConfig)
+
+
+@dataclass(frozen=True)
+class ReplicationConfig:
+    source: SideConfig
+    target: SideConfig
+    names: Mapping[str, str] = field(default_factory=dict)
+    types: tuple[str, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    inventory: str = ""
+    """Optional path to a JSON inventory (az resource list / ATG export)."""
+    path: Path | None = None
+
+    def target_name(self, source_name: str) -> str:
+        return self.names.get(source_name, source_name)
+
+
+def read_mapping(path: Path) -> dict[str, Any]:
+    """Parse a JSON, TOML or YAML file into a dict, with one-line errors."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror}") from None
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            data = tomllib.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        line = getattr(exc, "lineno", None) or getattr(
+            getattr(exc, "problem_mark", None), "line", None
+        )
+        where = f" (line {line})" if line else ""
+        raise ConfigError(
+            f"config file {str(path)!r} is not valid {suffix.lstrip('.') or 'json'}{where}"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
+    return data
+
+
+def _side(name: str, raw: Any, clouds: Mapping[str, Any], base: Path) -> SideConfig:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"config lacks a [{name}] section with tenant_id and subscription_id")
+    for key in ("tenant_id", "subscription_id"):
+        if not raw.get(key):
+            raise ConfigError(f"config [{name}] lacks {key}")
+    cred = dict(raw.get("credential") or {})
+    unknown = set(cred) - {"client_id", "tenant_id", "client_secret_env", "client_secret_file"}
+    if "client_secret" in unknown:
+        raise ConfigError(
+            f"config [{name}.credential] holds a literal client_secret: move it to a file "
+            "(client_secret_file) or an environment variable (client_secret_env)"
+        )
+    if unknown:
+        raise ConfigError(
+            f"config [{name}.credential] has unknown keys: {', '.join(sorted(unknown))}"
+        )
+    secret_file = cred.get("client_secret_file", "")
+    if secret_file and not Path(secret_file).expanduser().is_absolute():
+        secret_file = str(base / secret_file)
+    try:
+        cloud = resolve_cloud(raw.get("cloud"), clouds, base)
+    except ValueError as exc:
+        raise ConfigError(f"config [{name}]: {exc}") from None
+    groups = raw.get("resource_groups") or ()
+    if isinstance(groups, str):
+        groups = (groups,)
+    return SideConfig(
+        name=name,
+        cloud=cloud,
+        tenant_id=str(raw["tenant_id"]),
+        subscription_id=str(raw["subscription_id"]),
+        resource_groups=tuple(groups),
+        resource_group=str(raw.get("resource_group") or ""),
+        credential=CredentialConfig(
+            client_id=str(cred.get("client_id", "")),
+            tenant_id=str(cred.get("tenant_id") or raw["tenant_id"]),
+            client_secret_env=str(cred.get("client_secret_env", "")),
+            client_secret_file=secret_file,
+        ),
+    )
+
+
+def load_config(path: Path | str) -> ReplicationConfig:
+    path = Path(path)
+    data = read_mapping(path)
+    base = path.resolve().parent
+    clouds = data.get("clouds") or {}
+    names = (data.get("mapping") or {}).get("names") or {}
+    types = (data.get("filters") or {}).get("types") or ()
+    inventory = data.get("inventory") or ""
+    if inventory and not Path(inventory).is_absolute():
+        inventory = str(base / inventory)
+    return ReplicationConfig(
+        source=_side("source", data.get("source"), clouds, base),
+        target=_side("target", data.get("target"), clouds, base),
+        names=dict(names),
+        types=tuple(types),
+        options=dict(data.get("options") or {}),
+        inventory=inventory,
+        path=path.resolve(),
+    )
+
+
+def with_overrides(
+    config: ReplicationConfig,
+    *,
+    types: tuple[str, ...] = (),
+    source_groups: tuple[str, ...] = (),
+    target_group: str = "",
+    target_tenant: str = "",
+    target_credential: CredentialConfig | None = None,
+    inventory: str = "",
+    options: Mapping[str, Any] | None = None,
+) -> ReplicationConfig:
+    """Command-line options override the file."""
+    source, target = config.source, config.target
+    if source_groups:
+        source = replace(source, resource_groups=source_groups)
+    if target_group:
+        target = replace(target, resource_group=target_group)
+    if target_tenant:
+        target = replace(
+            target,
+            tenant_id=target_tenant,
+            credential=replace(target.credential, tenant_id=target_tenant),
+        )
+    if target_credential is not None:
+        target = replace(target, credential=target_credential)
+    return replace(
+        config,
+        source=source,
+        target=target,
+        types=types or config.types,
+        inventory=inventory or config.inventory,
+        options={**config.options, **(options or {})},
+    )

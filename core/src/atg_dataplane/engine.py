@@ -1,0 +1,312 @@
+"""The replication engine: everything that is the same for every resource type.
+
+Discovery streams items from the owning plugin; each item is submitted to a
+bounded thread pool (``--concurrency``) with a per-resource limit from the
+plugin's descriptor, and versions of one name are written in order. Discovery
+blocks when too many items are in flight, so memory does not grow with the
+tenant. Every outcome is journalled; transient faults were already retried by
+azure-core's retry policy (configured through ``SideContext.client_kwargs``);
+what still fails is recorded per item and the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from atg_dataplane.context import Fingerprinter
+from atg_dataplane.inventory import ResourcePair
+from atg_dataplane.journal import Journal
+from atg_dataplane.models import (
+    DataPlaneItem,
+    ItemError,
+    ItemOutcome,
+    ProgressEvent,
+    ReplicationMode,
+    ReplicationResult,
+)
+from atg_dataplane.plugins import PluginHost
+from atg_dataplane.redact import redact
+
+log = logging.getLogger(__name__)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One redacted line for an item failure, without values."""
+    if isinstance(exc, ItemError):
+        return redact(str(exc))
+    status = getattr(exc, "status_code", None)
+    error = getattr(exc, "error", None)
+    code = getattr(error, "code", None) if error is not None else None
+    message = str(getattr(exc, "message", "") or exc).strip().splitlines()
+    first = message[0] if message else type(exc).__name__
+    prefix = " ".join(str(p) for p in (status, code) if p)
+    return redact(f"{prefix}: {first}" if prefix else f"{type(exc).__name__}: {first}")
+
+
+@dataclass
+class KindSummary:
+    replicated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    bytes: int = 0
+    client_bytes: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+    def add_reason(self, text: str) -> None:
+        if len(self.reasons) < 50 and text not in self.reasons:
+            self.reasons.append(text)
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    mode: ReplicationMode
+    result: ReplicationResult = field(default_factory=ReplicationResult)
+    by_resource: dict[str, dict[str, KindSummary]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(KindSummary))
+    )
+    missing_targets: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    client_bytes: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "mode": self.mode.value,
+            "interrupted": self.interrupted,
+            "result": self.result.to_dict(),
+            "client_bytes": self.client_bytes,
+            "missing_targets": list(self.missing_targets),
+            "resources": {
+                rid: {kind: vars(ks) for kind, ks in kinds.items()}
+                for rid, kinds in self.by_resource.items()
+            },
+        }
+
+
+class Engine:
+    """One replication run over a stream of resource pairs."""
+
+    def __init__(
+        self,
+        host: PluginHost,
+        *,
+        mode: ReplicationMode,
+        journal: Journal,
+        run_id: str,
+        options: Mapping[str, Any],
+        concurrency: int = 16,
+        fingerprinter: Fingerprinter | None = None,
+    ) -> None:
+        self.host = host
+        self.mode = mode
+        self.journal = journal
+        self.run_id = run_id
+        self.options = options
+        self.concurrency = max(1, concurrency)
+        self.fingerprinter = fingerprinter or Fingerprinter(journal.fingerprint_key())
+        self.summary = RunSummary(run_id=run_id, mode=mode)
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._inflight = threading.BoundedSemaphore(self.concurrency * 4)
+        self._resource_limits: dict[str, threading.Semaphore] = {}
+        self._chains: dict[tuple[str, str, str], Future[Any]] = {}
+
+    # -- progress -------------------------------------------------------------
+    def emit(self, event_type: str, **fields: Any) -> None:
+        event = ProgressEvent(type=event_type, run_id=self.run_id, mode=self.mode, **fields)  # type: ignore[arg-type]
+        try:
+            self.host.hook.dataplane_progress(event=event)
+        except Exception:  # a broken dashboard must not stop the run
+            log.exception("a progress hook failed")
+
+    # -- the run --------------------------------------------------------------
+    def run(self, pairs: Iterable[ResourcePair]) -> RunSummary:
+        started = time.monotonic()
+        self.emit("run_started")
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="atg-item")
+        futures: list[Future[Any]] = []
+        try:
+            for pair in pairs:
+                if self.stop.is_set():
+                    break
+                futures = [f for f in futures if not f.done()]
+                self._run_resource(pair, pool, futures)
+            for future in futures:
+                future.result()
+        except KeyboardInterrupt:
+            self.stop.set()
+            self.summary.interrupted = True
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            self.summary.result.duration = time.monotonic() - started
+            self.summary.interrupted = self.summary.interrupted or self.stop.is_set()
+            self.emit("run_finished", result=self.summary.result)
+        return self.summary
+
+    def _run_resource(
+        self, pair: ResourcePair, pool: ThreadPoolExecutor, futures: list[Future[Any]]
+    ) -> None:
+        rid = pair.source.resource.id
+        rtype = pair.spec.resource_type
+        if pair.target is None:
+            self.summary.missing_targets.append(pair.problem)
+            self.summary.result.errors.append(pair.problem)
+            self.emit("item_failed", resource_id=rid, resource_type=rtype, reason=pair.problem)
+            return
+        done = self.journal.done_keys(self.run_id, rid)
+        limit = pair.spec.max_concurrency_per_resource
+        if limit:
+            self._resource_limits.setdefault(rid, threading.BoundedSemaphore(limit))
+        discover = self.host.hook_for(rtype, "dataplane_discover")
+        items = discover(
+            resource=pair.source,
+            mode=self.mode,
+            options=self.options,
+            fingerprinter=self.fingerprinter,
+        )
+        count = 0
+        for item in items or ():
+            count += 1
+            with self._lock:
+                self.summary.result.discovered += 1
+            if item.key in done:
+                self._count(rid, item, "skipped", reason="")
+                self.emit(
+                    "item_skipped",
+                    resource_id=rid,
+                    resource_type=rtype,
+                    item_kind=item.kind,
+                    item_name=item.name,
+                    reason="done before resume",
+                )
+                continue
+            if self.stop.is_set():
+                break
+            self._inflight.acquire()
+            chain = (rid, item.kind, item.name)
+            previous = self._chains.get(chain)
+            future = pool.submit(self._replicate, pair, item, previous)
+            self._chains[chain] = future
+            future.add_done_callback(lambda _f: self._inflight.release())
+            futures.append(future)
+        self.emit("resource_discovered", resource_id=rid, resource_type=rtype, items=count)
+
+    def _replicate(
+        self, pair: ResourcePair, item: DataPlaneItem, previous: Future[Any] | None
+    ) -> None:
+        if previous is not None:
+            previous.exception()  # wait for the earlier version of the same name
+        if self.stop.is_set():
+            return
+        rid = pair.source.resource.id
+        rtype = pair.spec.resource_type
+        limit = self._resource_limits.get(rid)
+        hook = self.host.hook_for(rtype, "dataplane_replicate_item")
+        try:
+            if limit:
+                limit.acquire()
+            try:
+                outcome = hook(
+                    item=item,
+                    source=pair.source,
+                    target=pair.target,
+                    mode=self.mode,
+                    options=self.options,
+                    fingerprinter=self.fingerprinter,
+                )
+            finally:
+                if limit:
+                    limit.release()
+            if outcome is None:
+                raise ItemError(f"no plugin replicated {item.kind} items of {rtype}")
+        except Exception as exc:
+            reason = describe_error(exc)
+            self.journal.record(
+                self.run_id,
+                rid,
+                item.key,
+                kind=item.kind,
+                name=item.name,
+                status="failed",
+                reason=reason,
+            )
+            self._count(rid, item, "failed", reason=reason)
+            self.emit(
+                "item_failed",
+                resource_id=rid,
+                resource_type=rtype,
+                item_kind=item.kind,
+                item_name=item.name,
+                reason=reason,
+            )
+            return
+        assert isinstance(outcome, ItemOutcome)
+        reason = "; ".join(outcome.warnings) or outcome.reason
+        self.journal.record(
+            self.run_id,
+            rid,
+            item.key,
+            kind=item.kind,
+            name=item.name,
+            status=outcome.status,
+            nbytes=outcome.bytes_copied,
+            fingerprint=outcome.fingerprint,
+            reason=reason,
+        )
+        self._count(rid, item, outcome.status, reason=reason, outcome=outcome)
+        event = "item_skipped" if outcome.status == "skipped" else "item_done"
+        self.emit(
+            event,
+            resource_id=rid,
+            resource_type=rtype,
+            item_kind=item.kind,
+            item_name=item.name,
+            bytes=outcome.bytes_copied,
+            reason=redact(reason),
+        )
+
+    def _count(
+        self,
+        rid: str,
+        item: DataPlaneItem,
+        status: str,
+        *,
+        reason: str,
+        outcome: ItemOutcome | None = None,
+    ) -> None:
+        with self._lock:
+            kind = self.summary.by_resource[rid][item.kind]
+            result = self.summary.result
+            if status == "failed":
+                kind.failed += 1
+                result.failed += 1
+                result.errors.append(f"{item.kind} {item.name}: {reason}")
+            elif status == "skipped":
+                kind.skipped += 1
+                result.skipped += 1
+            elif status == "unchanged":
+                kind.unchanged += 1
+                result.skipped += 1
+            else:
+                kind.replicated += 1
+                result.replicated += 1
+            if reason:
+                kind.add_reason(f"{item.name}: {reason}")
+                if status != "failed":
+                    result.warnings.append(f"{item.kind} {item.name}: {reason}")
+            if outcome is not None:
+                kind.bytes += outcome.bytes_copied
+                kind.client_bytes += outcome.client_bytes
+                result.bytes += outcome.bytes_copied
+                self.summary.client_bytes += outcome.client_bytes

@@ -1,0 +1,164 @@
+"""Which resources to copy, and their counterparts in the target tenant.
+
+The source inventory comes from ARM (subscription, optional resource groups,
+type filters), from a JSON file (``az resource list`` output or an ATG
+export), or from ATG's Neo4j graph. Each source resource is paired with the
+resource of the same type and (mapped) name in the target subscription; a
+resource without a counterpart is reported, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from atg_dataplane.config import ConfigError, ReplicationConfig
+from atg_dataplane.context import ResourceBinding, SideContext
+from atg_dataplane.models import AzureResource, ResourceTypeSpec
+from atg_dataplane.plugins import PluginHost
+
+
+@dataclass
+class ResourcePair:
+    source: ResourceBinding
+    target: ResourceBinding | None
+    spec: ResourceTypeSpec
+    plugin: str
+    problem: str = ""
+    """Why there is no target (reported, and the resource is skipped)."""
+
+
+def arm_client(context: SideContext) -> Any:
+    from azure.mgmt.resource import ResourceManagementClient
+
+    return context.cached_client(
+        "arm",
+        lambda: ResourceManagementClient(
+            context.credential, context.subscription_id, **context.arm_kwargs()
+        ),
+    )
+
+
+def _served_types(host: PluginHost, config: ReplicationConfig) -> list[ResourceTypeSpec]:
+    served = {key: spec for key, (_, spec) in host.types.items()}
+    if not config.types:
+        return list(served.values())
+    chosen = []
+    for wanted in config.types:
+        spec = served.get(wanted.lower())
+        if spec is None:
+            known = ", ".join(sorted(s.resource_type for s in served.values())) or "none installed"
+            raise ConfigError(f"unknown resource type {wanted!r}: installed plugins serve {known}")
+        chosen.append(spec)
+    return chosen
+
+
+def read_inventory_file(path: Path) -> list[dict[str, Any]]:
+    """Resources from ``az resource list`` output or an ATG export."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"inventory file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read inventory file {str(path)!r}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"inventory file {str(path)!r} is not valid JSON (line {exc.lineno})"
+        ) from None
+    if isinstance(data, dict):
+        data = data.get("resources", data.get("value", data.get("nodes")))
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise ConfigError(
+            f"inventory file {str(path)!r} must be a list of resources "
+            "(the output of `az resource list`) or an object with a 'resources' list"
+        )
+    return data
+
+
+def iter_source_resources(
+    host: PluginHost, config: ReplicationConfig, source: SideContext
+) -> Iterator[tuple[AzureResource, ResourceTypeSpec]]:
+    """Stream the source resources that an installed plugin serves."""
+    specs = _served_types(host, config)
+    by_type = {s.key: s for s in specs}
+    if config.inventory:
+        for raw in read_inventory_file(Path(config.inventory)):
+            try:
+                resource = AzureResource.from_arm(raw)
+            except ValueError as exc:
+                raise ConfigError(f"inventory file {config.inventory!r}: {exc}") from None
+            spec = by_type.get(resource.type.lower())
+            if spec is None:
+                continue
+            if not resource.properties:
+                resource = _get_full(source, resource.id, spec)
+            yield resource, spec
+        return
+    client = arm_client(source)
+    groups = source_groups(config)
+    for spec in specs:
+        filter_ = f"resourceType eq '{spec.resource_type}'"
+        listings = (
+            [client.resources.list_by_resource_group(g, filter=filter_) for g in groups]
+            if groups
+            else [client.resources.list(filter=filter_)]
+        )
+        for listing in listings:
+            for generic in listing:
+                yield _get_full(source, generic.id, spec), spec
+
+
+def source_groups(config: ReplicationConfig) -> tuple[str, ...]:
+    return config.source.resource_groups
+
+
+def _get_full(context: SideContext, resource_id: str, spec: ResourceTypeSpec) -> AzureResource:
+    client = arm_client(context)
+    api_version = spec.arm_api_version or "2022-09-01"
+    generic = client.resources.get_by_id(resource_id, api_version)
+    return AzureResource.from_arm(generic.as_dict())
+
+
+def target_id(source: AzureResource, config: ReplicationConfig) -> str:
+    group = config.target.resource_group or source.resource_group
+    return (
+        f"/subscriptions/{config.target.subscription_id}/resourceGroups/{group}"
+        f"/providers/{source.type}/{config.target_name(source.name)}"
+    )
+
+
+def find_target(
+    source: AzureResource, spec: ResourceTypeSpec, config: ReplicationConfig, target: SideContext
+) -> tuple[AzureResource | None, str]:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    wanted = target_id(source, config)
+    try:
+        return _get_full(target, wanted, spec), ""
+    except ResourceNotFoundError:
+        return None, (
+            f"no counterpart of {source.name} in the target: expected {wanted}; create it "
+            "(Terraform) or map the name under [mapping.names]"
+        )
+
+
+def iter_pairs(
+    host: PluginHost,
+    config: ReplicationConfig,
+    source: SideContext,
+    target: SideContext,
+) -> Iterator[ResourcePair]:
+    for resource, spec in iter_source_resources(host, config, source):
+        owner = host.owner(spec.resource_type)
+        assert owner is not None
+        counterpart, problem = find_target(resource, spec, config, target)
+        yield ResourcePair(
+            source=ResourceBinding(resource, source),
+            target=ResourceBinding(counterpart, target) if counterpart else None,
+            spec=spec,
+            plugin=owner[0],
+            problem=problem,
+        )

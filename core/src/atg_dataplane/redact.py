@@ -1,0 +1,36 @@
+"""Scrub credentials out of any text that may reach a log, error, journal or report."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_PATTERNS = [
+    (re.compile(r"(?i)([?&]sig=)[^&\s\"']+"), r"\1REDACTED"),
+    (
+        re.compile(r"(?i)(sharedaccesssignature=|accountkey=|password=|client_secret=)[^;&\s\"']+"),
+        r"\1REDACTED",
+    ),
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-_\.=]+"), r"\1REDACTED"),
+    (re.compile(r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"), "REDACTED-JWT"),
+]
+
+
+def redact(text: str) -> str:
+    """Remove SAS signatures, account keys, bearer tokens and JWTs from ``text``."""
+    if not text:
+        return text
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts every record's rendered message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
