@@ -1,0 +1,161 @@
+"""An in-memory plugin for testing the engine's own logic (ordering, resume,
+failures, progress). It stands in for no Azure client: the engine is the
+unit under test, and it only ever talks to plugins through hooks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+from atg_dataplane import (
+    DataPlaneItem,
+    ItemError,
+    ItemOutcome,
+    Permission,
+    ResourceBinding,
+    ResourceTypeSpec,
+    SideContext,
+    hookimpl,
+)
+from atg_dataplane.clouds import AZURE_PUBLIC
+from atg_dataplane.inventory import ResourcePair
+from atg_dataplane.models import AzureResource
+from atg_dataplane.plugins import PluginHost, new_plugin_manager
+
+TYPE = "Contoso.Widgets/widgets"
+SPEC = ResourceTypeSpec(resource_type=TYPE, item_kinds=("widget",), max_concurrency_per_resource=2)
+
+
+class WidgetStore:
+    """Both tenants' widgets: {resource id: {name: [versions...]}}."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        self.lock = threading.Lock()
+        self.active: dict[str, int] = defaultdict(int)
+        self.max_active: dict[str, int] = defaultdict(int)
+        self.fail_names: set[str] = set()
+        self.delay = 0.0
+        self.writes = 0
+
+
+class WidgetPlugin:
+    def __init__(self, store: WidgetStore) -> None:
+        self.store = store
+
+    @hookimpl
+    def dataplane_resource_types(self) -> list[ResourceTypeSpec]:
+        return [SPEC]
+
+    @hookimpl
+    def dataplane_permissions(self, resource_type: str, mode: Any) -> list[Permission]:
+        return [
+            Permission(scope="resource", side="source", actions=(f"{TYPE}/read",)),
+            Permission(scope="resource", side="target", actions=(f"{TYPE}/write",)),
+        ]
+
+    @hookimpl
+    def dataplane_discover(self, resource: ResourceBinding, options: Any) -> Any:
+        all_versions = options.get("all_versions")
+        for name, versions in sorted(self.store.data[resource.resource.id].items()):
+            if not versions:
+                continue
+            chosen = list(enumerate(versions)) if all_versions else [(0, versions[-1])]
+            for order, value in chosen:
+                yield DataPlaneItem(
+                    name=name,
+                    kind="widget",
+                    source_resource_id=resource.resource.id,
+                    properties={"length": len(value)},
+                    version=f"v{order}" if all_versions else None,
+                    order=order,
+                    fingerprint=value,
+                    copyable=not name.startswith("locked"),
+                    not_copyable_reason="locked widgets cannot leave"
+                    if name.startswith("locked")
+                    else "",
+                )
+
+    @hookimpl
+    def dataplane_replicate_item(
+        self, item: DataPlaneItem, source: ResourceBinding, target: ResourceBinding
+    ) -> ItemOutcome:
+        store = self.store
+        tid = target.resource.id
+        with store.lock:
+            store.active[tid] += 1
+            store.max_active[tid] = max(store.max_active[tid], store.active[tid])
+        try:
+            if store.delay:
+                time.sleep(store.delay)
+            if item.name in store.fail_names:
+                raise ItemError(f"widget {item.name} is broken", remedy="fix it")
+            source_versions = store.data[source.resource.id][item.name]
+            with store.lock:
+                versions = store.data[tid][item.name]
+                if item.version is None:  # current version only
+                    if versions and versions[-1] == source_versions[-1]:
+                        return ItemOutcome(status="unchanged")
+                    value = source_versions[-1]
+                else:
+                    value = source_versions[item.order]
+                    if len(versions) > item.order and versions[item.order] == value:
+                        return ItemOutcome(status="unchanged")
+                    if len(versions) != item.order:
+                        raise ItemError(f"version {item.order} written out of order")
+                versions.append(value)
+                store.writes += 1
+            return ItemOutcome(status="replicated", bytes_copied=len(value))
+        finally:
+            with store.lock:
+                store.active[tid] -= 1
+
+
+def make_host(store: WidgetStore) -> PluginHost:
+    pm = new_plugin_manager()
+    host = PluginHost(pm, [])
+    from atg_dataplane.plugins import PluginRecord
+
+    plugin = WidgetPlugin(store)
+    pm.register(plugin, name="widgets")
+    host.records.append(
+        PluginRecord(name="widgets", distribution="test", version="0", value="engine_fixtures")
+    )
+    host.index_resource_types()
+    return host
+
+
+def side(name: str) -> SideContext:
+    return SideContext(
+        side=name,
+        tenant_id=name,
+        subscription_id=name,
+        credential=None,  # type: ignore[arg-type]
+        cloud=AZURE_PUBLIC,
+    )
+
+
+def pair(source_name: str = "w1", target_name: str | None = "w1") -> ResourcePair:
+    src = AzureResource(
+        id=f"/subscriptions/s/resourceGroups/rg/providers/{TYPE}/{source_name}",
+        type=TYPE,
+        name=source_name,
+    )
+    tgt = (
+        AzureResource(
+            id=f"/subscriptions/t/resourceGroups/rg/providers/{TYPE}/{target_name}",
+            type=TYPE,
+            name=target_name,
+        )
+        if target_name
+        else None
+    )
+    return ResourcePair(
+        source=ResourceBinding(src, side("source")),
+        target=ResourceBinding(tgt, side("target")) if tgt else None,
+        spec=SPEC,
+        plugin="widgets",
+        problem="" if tgt else f"no counterpart of {source_name}",
+    )

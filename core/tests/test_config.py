@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from atg_dataplane.config import ConfigError, load_config, with_overrides
+
+BASE = {
+    "source": {
+        "tenant_id": "t-src",
+        "subscription_id": "s-src",
+        "resource_groups": ["rg1"],
+        "credential": {"client_id": "c1", "client_secret_file": "secret.txt"},
+    },
+    "target": {
+        "tenant_id": "t-dst",
+        "subscription_id": "s-dst",
+        "resource_group": "rg2",
+        "credential": {"client_id": "c2", "client_secret_env": "TARGET_SECRET"},
+    },
+    "mapping": {"names": {"a": "b"}},
+    "filters": {"types": ["Microsoft.KeyVault/vaults"]},
+}
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_json_toml_and_yaml_load_the_same(tmp_path: Path) -> None:
+    import yaml
+
+    toml = """
+[source]
+tenant_id = "t-src"
+subscription_id = "s-src"
+resource_groups = ["rg1"]
+[source.credential]
+client_id = "c1"
+client_secret_file = "secret.txt"
+[target]
+tenant_id = "t-dst"
+subscription_id = "s-dst"
+resource_group = "rg2"
+[target.credential]
+client_id = "c2"
+client_secret_env = "TARGET_SECRET"
+[mapping.names]
+a = "b"
+[filters]
+types = ["Microsoft.KeyVault/vaults"]
+"""
+    configs = [
+        load_config(_write(tmp_path, "c.json", json.dumps(BASE))),
+        load_config(_write(tmp_path, "c.toml", toml)),
+        load_config(_write(tmp_path, "c.yaml", yaml.safe_dump(BASE))),
+    ]
+    for config in configs:
+        assert config.source.resource_groups == ("rg1",)
+        assert config.target.resource_group == "rg2"
+        assert config.target_name("a") == "b" and config.target_name("z") == "z"
+        assert config.source.credential.client_secret_file == str(tmp_path / "secret.txt")
+        assert config.source.cloud.name == "AzurePublicCloud"
+
+
+def test_secret_from_file_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "secret.txt").write_text("s3cret\n")
+    config = load_config(_write(tmp_path, "c.json", json.dumps(BASE)))
+    assert config.source.credential.read_secret() == "s3cret"
+    monkeypatch.delenv("TARGET_SECRET", raising=False)
+    with pytest.raises(ConfigError, match="TARGET_SECRET"):
+        config.target.credential.read_secret()
+    monkeypatch.setenv("TARGET_SECRET", "x")
+    assert config.target.credential.read_secret() == "x"
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix", "message"),
+    [
+        ("{not json", ".json", "not valid json"),
+        ("a = [", ".toml", "not valid toml"),
+        ("[1, 2]", ".json", "mapping at the top level"),
+        (json.dumps({"target": BASE["target"]}), ".json", r"lacks a \[source\] section"),
+        (
+            json.dumps({**BASE, "source": {**BASE["source"], "cloud": "Mars"}}),
+            ".json",
+            "unknown cloud 'Mars'",
+        ),
+        (
+            json.dumps(
+                {
+                    **BASE,
+                    "source": {
+                        **BASE["source"],
+                        "credential": {"client_id": "c", "client_secret": "literal"},
+                    },
+                }
+            ),
+            ".json",
+            "literal client_secret",
+        ),
+    ],
+)
+def test_bad_config_is_one_clear_line(tmp_path: Path, text: str, suffix: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(_write(tmp_path, "bad" + suffix, text))
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_custom_cloud_and_overrides(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("x")
+    data = {
+        **BASE,
+        "clouds": {
+            "lab": {
+                "authority_host": "https://127.0.0.1:1",
+                "resource_manager": "https://127.0.0.1:2",
+                "ca_bundle": "ca.pem",
+            }
+        },
+    }
+    data["source"] = {**BASE["source"], "cloud": "lab"}
+    config = load_config(_write(tmp_path, "c.json", json.dumps(data)))
+    assert config.source.cloud.ca_bundle == str(tmp_path / "ca.pem")
+    assert config.source.cloud.arm_scope == "https://127.0.0.1:2/.default"
+    changed = with_overrides(
+        config, types=("X/y",), target_group="other", target_tenant="t9", options={"k": 1}
+    )
+    assert changed.types == ("X/y",)
+    assert changed.target.resource_group == "other"
+    assert changed.target.tenant_id == "t9" and changed.target.credential.tenant_id == "t9"
+    assert changed.options == {"k": 1}

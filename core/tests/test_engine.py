@@ -1,0 +1,160 @@
+"""The engine's own logic, driven through hooks by an in-memory plugin."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from atg_dataplane.engine import Engine
+from atg_dataplane.journal import Journal
+from atg_dataplane.models import ReplicationMode
+from atg_dataplane.testing import ProgressRecorder
+from atg_dataplane.verify import VerifyReport, verify_pair
+from engine_fixtures import WidgetStore, make_host, pair
+
+
+def _engine(host, journal, run_id, **kwargs):  # type: ignore[no-untyped-def]
+    return Engine(
+        host,
+        mode=ReplicationMode.REPLICATION,
+        journal=journal,
+        run_id=run_id,
+        options=kwargs.pop("options", {}),
+        concurrency=kwargs.pop("concurrency", 8),
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def store() -> WidgetStore:
+    s = WidgetStore()
+    src = pair().source.resource.id
+    for i in range(30):
+        s.data[src][f"w{i:02d}"] = [f"value-{i}-a", f"value-{i}-b", f"value-{i}-c"]
+    return s
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Journal:
+    return Journal(tmp_path / "journal.db")
+
+
+def test_replicates_every_item_and_reports_progress(store: WidgetStore, journal: Journal) -> None:
+    host = make_host(store)
+    recorder = ProgressRecorder()
+    host.register_builtin(recorder, "recorder")
+    run = journal.start_run("id", "replication")
+    summary = _engine(host, journal, run.run_id).run([pair()])
+    assert summary.result.discovered == 30
+    assert summary.result.replicated == 30
+    assert summary.result.failed == 0
+    assert recorder.types[0] == "run_started" and recorder.types[-1] == "run_finished"
+    assert len(recorder.of_type("item_done")) == 30
+    assert recorder.of_type("resource_discovered")[0].items == 30
+
+
+def test_per_resource_limit_is_honoured(store: WidgetStore, journal: Journal) -> None:
+    store.delay = 0.01
+    host = make_host(store)
+    run = journal.start_run("id", "replication")
+    _engine(host, journal, run.run_id, concurrency=16).run([pair()])
+    target = pair().target
+    assert target is not None
+    assert store.max_active[target.resource.id] <= 2
+
+
+def test_versions_are_written_in_order(store: WidgetStore, journal: Journal) -> None:
+    host = make_host(store)
+    run = journal.start_run("id", "replication")
+    summary = _engine(host, journal, run.run_id, options={"all_versions": True}).run([pair()])
+    assert summary.result.failed == 0, summary.result.errors
+    target = pair().target
+    assert target is not None
+    assert store.data[target.resource.id]["w05"] == ["value-5-a", "value-5-b", "value-5-c"]
+
+
+def test_rerun_is_a_no_op(store: WidgetStore, journal: Journal) -> None:
+    host = make_host(store)
+    _engine(host, journal, journal.start_run("id", "replication").run_id).run([pair()])
+    writes = store.writes
+    again = _engine(host, journal, journal.start_run("id", "replication").run_id).run([pair()])
+    assert store.writes == writes
+    assert again.result.replicated == 0 and again.result.skipped == 30
+
+
+def test_failures_are_recorded_per_item_and_the_run_goes_on(
+    store: WidgetStore, journal: Journal
+) -> None:
+    store.fail_names = {"w03", "w07"}
+    host = make_host(store)
+    run = journal.start_run("id", "replication")
+    summary = _engine(host, journal, run.run_id).run([pair()])
+    assert summary.result.failed == 2 and summary.result.replicated == 28
+    failed = [i for i in journal.items(run.run_id) if i["status"] == "failed"]
+    assert {i["name"] for i in failed} == {"w03", "w07"}
+    assert "fix it" in failed[0]["reason"]
+
+
+def test_resume_skips_what_is_done(store: WidgetStore, journal: Journal) -> None:
+    host = make_host(store)
+    run = journal.start_run("id", "replication")
+    engine = _engine(host, journal, run.run_id, concurrency=1)
+    seen = threading.Event()
+    original = engine._replicate
+
+    def stop_after_ten(*args, **kwargs):  # type: ignore[no-untyped-def]
+        original(*args, **kwargs)
+        if store.writes >= 10:
+            engine.stop.set()
+            seen.set()
+
+    engine._replicate = stop_after_ten  # type: ignore[method-assign]
+    first = engine.run([pair()])
+    assert first.interrupted and seen.is_set()
+    written = store.writes
+    assert 10 <= written < 30
+    resumed = _engine(host, journal, run.run_id).run([pair()])
+    assert store.writes == 30
+    assert resumed.result.skipped >= 10
+    assert resumed.result.replicated == 30 - written
+
+
+def test_missing_target_is_reported_not_guessed(store: WidgetStore, journal: Journal) -> None:
+    host = make_host(store)
+    run = journal.start_run("id", "replication")
+    summary = _engine(host, journal, run.run_id).run([pair(target_name=None)])
+    assert summary.missing_targets == ["no counterpart of w1"]
+    assert summary.result.replicated == 0
+
+
+def test_verify_counts_matching_missing_and_not_copyable(
+    store: WidgetStore, journal: Journal
+) -> None:
+    src = pair().source.resource.id
+    store.data[src]["locked-1"] = ["secret"]
+    host = make_host(store)
+    store.fail_names = {"w01"}
+    _engine(host, journal, journal.start_run("id", "replication").run_id).run([pair()])
+    target = pair().target
+    assert target is not None
+    store.data[target.resource.id]["w02"] = ["tampered-longer-value"]
+    report = VerifyReport(mode=ReplicationMode.REPLICATION)
+    from atg_dataplane.context import Fingerprinter
+
+    verify_pair(
+        host,
+        pair(),
+        mode=ReplicationMode.REPLICATION,
+        options={},
+        fingerprinter=Fingerprinter(),
+        report=report,
+    )
+    data = report.to_dict()
+    assert data["not_copyable"] == 1
+    assert data["missing"] == 1  # w01 failed
+    assert data["different"] == 1  # w02 tampered
+    assert data["matching"] == 28
+    assert data["compared"] == 30
+    assert data["fidelity"] == pytest.approx(100 * 28 / 30, abs=0.01)
+    assert data["by_type"]["Contoso.Widgets/widgets"]["not_copyable"] == 1
