@@ -6,6 +6,7 @@ import functools
 import json
 import signal
 import sys
+import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
@@ -540,8 +541,9 @@ def run_replication(
             console.print(f"resuming run {run_id}", highlight=False)
         else:
             run_id = journal.start_run(identity, mode.value).run_id
-    listener: Any = JsonLinesProgress() if output == "json" else RichProgress()
-    runtime.host.register_builtin(listener, "progress-output")
+    listener: Any = {"json": JsonLinesProgress, "text": RichProgress}.get(output)
+    if listener is not None:
+        runtime.host.register_builtin(listener(), "progress-output")
     engine = Engine(
         runtime.host,
         mode=mode,
@@ -550,15 +552,18 @@ def run_replication(
         options=config.options,
         concurrency=runtime.source.concurrency,
     )
-    previous_handler = signal.signal(signal.SIGTERM, _on_sigterm)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous_handler = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
         summary = engine.run(runtime.pairs())
     except KeyboardInterrupt:
         summary = engine.summary
         summary.interrupted = True
     finally:
-        signal.signal(signal.SIGTERM, previous_handler)
-        runtime.host.pm.unregister(name="progress-output")
+        if in_main:
+            signal.signal(signal.SIGTERM, previous_handler)
+        if runtime.host.pm.get_plugin("progress-output") is not None:
+            runtime.host.pm.unregister(name="progress-output")
     status = "interrupted" if summary.interrupted else "finished"
     journal.finish_run(run_id, status, summary.to_dict())
     journal.close()

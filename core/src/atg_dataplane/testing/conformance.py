@@ -77,3 +77,40 @@ class PluginConformance:
                 )
                 for perm in perms:
                     assert perm.actions or perm.data_actions, f"empty permission {perm}"
+
+    def test_replication_rerun_is_a_no_op(
+        self, request: pytest.FixtureRequest, dataplane_host: PluginHost
+    ) -> None:
+        """Against the sandbox: template, then replication, then replication again
+        writes nothing the second time."""
+        specs = self._specs(dataplane_host)
+        if not specs:
+            pytest.skip("this plugin serves no resource type")
+        try:
+            sandbox = request.getfixturevalue("sandbox")
+        except pytest.FixtureLookupError:
+            pytest.skip("atg-dataplane-sandbox is not installed")
+        from atg_dataplane.commands import run_replication
+        from atg_dataplane.config import load_config, with_overrides
+        from atg_dataplane.runtime import open_runtime
+
+        sandbox.seed("reference")
+        config = with_overrides(
+            load_config(sandbox.config_path), types=tuple(s.resource_type for s in specs)
+        )
+        runtime = open_runtime(dataplane_host, config)
+        try:
+            if not any(True for _ in runtime.pairs()):
+                pytest.skip("the sandbox's reference scenario has no resource of this type")
+            modes = [m for m in ReplicationMode if all(m in s.modes for s in specs)]
+            for mode in modes:
+                run_replication(runtime, mode, output="quiet")
+            last = modes[-1]
+            again = run_replication(runtime, last, output="quiet")
+        finally:
+            runtime.close()
+        assert again.result.replicated == 0, (
+            f"re-running {last} wrote {again.result.replicated} items: "
+            f"{again.result.warnings[:5]}"
+        )
+        assert not again.missing_targets, again.missing_targets
