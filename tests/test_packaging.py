@@ -239,9 +239,7 @@ def test_disabled_plugins_are_not_loaded(
 
 
 def test_allow_list_loads_only_the_named_plugins(mixed_venv: Any) -> None:
-    rows = by_name(
-        mixed_venv.plugins_json(env={**STRICT, "ATG_DATAPLANE_PLUGINS": "alpha,beta"})
-    )
+    rows = by_name(mixed_venv.plugins_json(env={**STRICT, "ATG_DATAPLANE_PLUGINS": "alpha,beta"}))
     assert {name: row["status"] for name, row in rows.items()} == {
         "alpha": "loaded",
         "beta": "loaded",

@@ -1,0 +1,1 @@
+raise RuntimeError("sample plugin fails at import")

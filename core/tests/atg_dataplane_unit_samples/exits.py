@@ -1,0 +1,3 @@
+import sys
+
+sys.exit("sample plugin calls sys.exit at import")

@@ -1,0 +1,136 @@
+"""Fingerprinter (keyed hashes) and the per-side context handed to plugins."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from atg_dataplane.clouds import AZURE_PUBLIC, Cloud
+from atg_dataplane.context import Fingerprinter, ResourceBinding, RetrySettings, SideContext
+from atg_dataplane.models import AzureResource
+
+KEY_A = b"a" * 32
+KEY_B = b"b" * 32
+
+
+def test_fingerprint_is_keyed_and_deterministic_per_key() -> None:
+    one, same = Fingerprinter(KEY_A), Fingerprinter(KEY_A)
+    assert one.of("s3cret") == one.of("s3cret") == same.of("s3cret")
+    assert one.of("s3cret") != Fingerprinter(KEY_B).of("s3cret")
+    assert one.of("s3cret") != one.of("s3cret ")
+    assert "s3cret" not in one.of("s3cret")
+
+
+def test_fingerprint_format() -> None:
+    digest = Fingerprinter(KEY_A).of(b"x")
+    assert digest.startswith(Fingerprinter.PREFIX)
+    assert len(digest) == len(Fingerprinter.PREFIX) + 32
+    int(digest.removeprefix(Fingerprinter.PREFIX), 16)
+
+
+def test_fingerprinter_without_a_key_gets_a_random_one() -> None:
+    a, b = Fingerprinter(), Fingerprinter()
+    assert len(a.key) == 32
+    assert a.key != b.key
+    assert a.of("v") != b.of("v")
+
+
+def test_fingerprint_of_every_value_kind() -> None:
+    fp = Fingerprinter(KEY_A)
+    assert fp.of("text") == fp.of(b"text")
+    assert fp.of({"b": 1, "a": [1, 2]}) == fp.of({"a": [1, 2], "b": 1})
+    assert fp.of({"a": 1}) != fp.of({"a": 2})
+    assert fp.of([1, 2]) != fp.of([2, 1])
+    assert fp.of(None) == fp.of(None)
+    assert fp.of(None) != fp.of("")
+    assert fp.of({"when": object}) == fp.of({"when": object})  # default=str
+
+
+@pytest.mark.parametrize("chunks", [[b""], [b"hello world"], [b"hel", b"lo ", b"", b"world"]])
+def test_streaming_fingerprint_equals_one_shot(chunks: list[bytes]) -> None:
+    fp = Fingerprinter(KEY_A)
+    stream = fp.stream()
+    for chunk in chunks:
+        stream.update(chunk)
+    assert stream.hexdigest() == fp.of(b"".join(chunks))
+    other = Fingerprinter(KEY_B).stream()
+    for chunk in chunks:
+        other.update(chunk)
+    assert other.hexdigest() != stream.hexdigest()
+
+
+def test_retry_settings_client_kwargs() -> None:
+    assert RetrySettings(total=3, backoff_factor=1.0, backoff_max=9).client_kwargs() == {
+        "retry_total": 3,
+        "retry_backoff_factor": 1.0,
+        "retry_backoff_max": 9,
+    }
+
+
+def _side(cloud: Cloud = AZURE_PUBLIC, concurrency: int = 32) -> SideContext:
+    return SideContext(
+        side="target",
+        tenant_id="t",
+        subscription_id="s",
+        credential=object(),
+        cloud=cloud,
+        concurrency=concurrency,
+    )
+
+
+def test_side_context_shares_one_pooled_session() -> None:
+    side = _side(concurrency=32)
+    first, second = side.transport(), side.transport()
+    assert first.session is second.session
+    adapter = first.session.get_adapter("https://example.vault.azure.net")
+    assert adapter._pool_maxsize == 36
+    kwargs = side.client_kwargs()
+    assert kwargs["connection_verify"] is True
+    assert kwargs["retry_total"] == RetrySettings().total
+    arm = side.arm_kwargs()
+    assert arm["base_url"] == AZURE_PUBLIC.resource_manager
+    assert arm["credential_scopes"] == [AZURE_PUBLIC.arm_scope]
+    side.close()
+    side.close()  # closing twice is harmless
+    assert side.transport().session is not first.session
+
+
+def test_side_context_trusts_the_cloud_ca_bundle(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not really a PEM")
+    cloud = Cloud(
+        name="sandbox",
+        authority_host="https://login.sandbox",
+        resource_manager="https://arm.sandbox",
+        arm_scope="https://arm.sandbox/.default",
+        ca_bundle=str(bundle),
+    )
+    side = _side(cloud)
+    assert side.connection_verify == str(bundle)
+    assert side.client_kwargs()["connection_verify"] == str(bundle)
+    side.close()
+
+
+def test_resource_binding_caches_per_key_once() -> None:
+    rid = "/subscriptions/s/resourceGroups/g/providers/A.B/c/n"
+    resource = AzureResource(id=rid, type="A.B/c", name="n")
+    binding = ResourceBinding(resource=resource, context=_side())
+    assert binding.side == "target"
+    calls: list[int] = []
+
+    def factory() -> object:
+        calls.append(1)
+        return object()
+
+    results: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(binding.cached("client", factory)))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert all(r is results[0] for r in results)
+    assert binding.state["client"] is results[0]
