@@ -1,0 +1,195 @@
+"""What secrets, keys and certificates share: options, attributes, versions, soft delete."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from atg_dataplane import ItemError, ReplicationMode, ResourceBinding
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+DEFAULT_PLACEHOLDER = "ATG-PLACEHOLDER: set the real value"
+KEY_BACKUP_CHOICES = ("auto", "always", "never")
+
+
+@dataclass(frozen=True)
+class KeyVaultOptions:
+    """The run options this plugin reads (``options`` of the hooks)."""
+
+    all_versions: bool = False
+    """Copy every version (oldest first), not only the current one (replication mode)."""
+    placeholder: str = DEFAULT_PLACEHOLDER
+    """Value written for every secret in template mode."""
+    key_backup: str = "auto"
+    """``auto``: try backup/restore of keys only when both sides share a subscription (the
+    only place Key Vault restores a backup); ``always``; ``never``."""
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any] | None) -> KeyVaultOptions:
+        options = options or {}
+
+        def pick(name: str, default: Any) -> Any:
+            for key in (f"keyvault.{name}", name):
+                if options.get(key) is not None:
+                    return options[key]
+            return default
+
+        key_backup = str(pick("key_backup", "auto")).lower()
+        if key_backup not in KEY_BACKUP_CHOICES:
+            raise ValueError(
+                f"option keyvault.key_backup must be one of {', '.join(KEY_BACKUP_CHOICES)}, "
+                f"not {key_backup!r}"
+            )
+        placeholder = str(options.get("keyvault.placeholder") or DEFAULT_PLACEHOLDER)
+        return cls(
+            all_versions=_truthy(pick("all_versions", False)),
+            placeholder=placeholder,
+            key_backup=key_backup,
+        )
+
+    def versions_for(self, mode: ReplicationMode) -> bool:
+        """All versions only make sense when values are copied."""
+        return self.all_versions and mode is ReplicationMode.REPLICATION
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+# ---------------------------------------------------------------- attributes
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """A UTC timestamp to the second, as Key Vault stores it (``...Z``)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse_iso(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def common_attributes(props: Any) -> dict[str, Any]:
+    """Attributes every Key Vault object has and that must match on both sides."""
+    return {
+        "enabled": props.enabled,
+        "expires_on": iso(props.expires_on),
+        "not_before": iso(props.not_before),
+        "tags": dict(sorted((props.tags or {}).items())),
+    }
+
+
+# ------------------------------------------------------------------ versions
+
+P = TypeVar("P")
+
+
+def oldest_first(versions: Iterable[P]) -> list[P]:
+    """Versions sorted by creation time (Key Vault keeps it to the second), then id."""
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    return sorted(
+        versions,
+        key=lambda p: (getattr(p, "created_on", None) or epoch, getattr(p, "version", None) or ""),
+    )
+
+
+def candidates_at(versions: Sequence[P], index: int) -> list[P]:
+    """The target versions that may stand at position ``index`` (0 = oldest).
+
+    Versions written within one second share a timestamp, so their order is
+    unknown: every version created in the same second as the ``index``-th
+    oldest is a candidate. Empty when the target holds ``index`` versions or
+    fewer.
+    """
+    if index >= len(versions):
+        return []
+    created = getattr(versions[index], "created_on", None)
+    if created is None:
+        return [versions[index]]
+    return [v for v in versions if getattr(v, "created_on", None) == created]
+
+
+# --------------------------------------------------------------- soft delete
+
+_COLLECTIONS = {"secret": "secrets", "key": "keys", "certificate": "certificates"}
+
+
+def recover_soft_deleted(
+    *,
+    kind: str,
+    name: str,
+    target: ResourceBinding,
+    get_deleted: Callable[[str], Any],
+    begin_recover: Callable[[str], Any],
+    conflict: HttpResponseError,
+) -> None:
+    """Recover a soft-deleted object whose name blocks a write, or explain what to do.
+
+    ``conflict`` is the 409 the write got. When the name is not soft-deleted
+    after all, the conflict is re-raised unchanged.
+    """
+    vault = target.resource.name
+    deleted = None
+    try:
+        deleted = get_deleted(name)
+    except ResourceNotFoundError:
+        raise conflict from None
+    except HttpResponseError as error:
+        if error.status_code != 403:
+            raise
+        # Without list permission we cannot look at the deleted object; try recovering anyway.
+    try:
+        begin_recover(name).wait()
+    except HttpResponseError as error:
+        if error.status_code not in (401, 403):
+            raise
+        raise ItemError(
+            f"{kind} {name!r} is soft-deleted in the target vault {vault!r} and could not be "
+            f"recovered: {_message(error)}",
+            remedy=_remedy(kind, name, target, deleted),
+        ) from None
+
+
+def _remedy(kind: str, name: str, target: ResourceBinding, deleted: Any) -> str:
+    vault = target.resource.name
+    collection = _COLLECTIONS[kind]
+    recover = (
+        f"grant Microsoft.KeyVault/vaults/{collection}/recover/action on the target vault "
+        f"(or run: az keyvault {kind} recover --vault-name {vault} --name {name}) and re-run"
+    )
+    props = getattr(deleted, "properties", None)
+    level = str(getattr(props, "recovery_level", "") or "")
+    purge_date = getattr(deleted, "scheduled_purge_date", None)
+    protected = bool(target.resource.properties.get("enablePurgeProtection")) or (
+        bool(level) and "purgeable" not in level.lower()
+    )
+    if protected:
+        when = f" (scheduled purge: {iso(purge_date)})" if purge_date else ""
+        return (
+            f"{recover}; the vault has purge protection, so the deleted {kind} cannot be purged "
+            f"until its retention period ends{when}"
+        )
+    purge = f"az keyvault {kind} purge --vault-name {vault} --name {name}"
+    return f"{recover}; or purge it to reuse the name: {purge}"
+
+
+def _message(error: HttpResponseError) -> str:
+    inner = getattr(error, "error", None)
+    return str(getattr(inner, "message", None) or error.message or error.reason or error)
+
+
+def is_disabled_error(error: HttpResponseError) -> bool:
+    """Key Vault's 403 for reading a disabled secret (``Operation get is not allowed ...``)."""
+    if error.status_code != 403:
+        return False
+    text = f"{getattr(getattr(error, 'error', None), 'code', '')} {_message(error)}".lower()
+    return "disabled" in text
