@@ -1,0 +1,78 @@
+"""HCL for template mode: sensitive variables for values, policies for certificates."""
+
+import re
+
+from atg_dataplane import DataPlaneItem
+
+from atg_dataplane_keyvault.terraform import hcl_string, render
+
+RID = "/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/v"
+
+
+def _secret(name, **props):
+    base = {"content_type": None, "enabled": True, "expires_on": None, "not_before": None,
+            "tags": {}}
+    return DataPlaneItem(name=name, kind="secret", source_resource_id=RID,
+                         properties={**base, **props})
+
+
+def test_secret_value_is_a_sensitive_variable():
+    hcl = render([_secret("db-password", content_type="text/plain",
+                          expires_on="2030-01-01T00:00:00Z", tags={"env": "prod"})], "v")
+    assert 'variable "key_vault_id"' in hcl
+    assert re.search(r'variable "secret_db_password" \{[^}]*sensitive\s+=\s+true', hcl)
+    assert "value        = var.secret_db_password" in hcl
+    assert "key_vault_id = var.key_vault_id" in hcl
+    assert 'expiration_date = "2030-01-01T00:00:00Z"' in hcl
+    assert '"env" = "prod"' in hcl
+    assert hcl.count("{") == hcl.count("}")
+
+
+def test_key_and_certificate_blocks():
+    key = DataPlaneItem(name="signing", kind="key", source_resource_id=RID, properties={
+        "key_type": "RSA", "key_size": 3072, "curve": None, "operations": ["sign", "verify"],
+        "enabled": True, "expires_on": None, "not_before": None, "tags": {}})
+    ec = DataPlaneItem(name="ec", kind="key", source_resource_id=RID, properties={
+        "key_type": "EC", "key_size": None, "curve": "P-384", "operations": ["sign"],
+        "tags": {}})
+    cert = DataPlaneItem(name="web", kind="certificate", source_resource_id=RID, properties={
+        "policy": {"issuer_name": "Self", "subject": "CN=web", "san_dns_names": ["web.example"],
+                   "exportable": True, "key_type": "RSA", "key_size": 2048, "reuse_key": False,
+                   "content_type": "application/x-pem-file", "validity_in_months": 12,
+                   "key_usage": ["digitalSignature"], "enhanced_key_usage": ["1.3.6.1.5.5.7.3.1"],
+                   "lifetime_actions": [{"action": "AutoRenew", "days_before_expiry": 30}]},
+        "enabled": True, "tags": {}})
+    hcl = render([key, ec, cert])
+    assert 'resource "azurerm_key_vault_key" "signing"' in hcl
+    assert "key_size     = 3072" in hcl
+    assert 'key_opts     = ["sign", "verify"]' in hcl
+    assert 'curve        = "P-384"' in hcl
+    assert 'resource "azurerm_key_vault_certificate" "web"' in hcl
+    assert 'name = "Self"' in hcl
+    assert 'content_type = "application/x-pem-file"' in hcl
+    assert 'dns_names = ["web.example"]' in hcl
+    assert "days_before_expiry = 30" in hcl
+    assert hcl.count("{") == hcl.count("}")
+
+
+def test_labels_are_unique_and_valid():
+    hcl = render([_secret("a-b"), _secret("a_b"), _secret("9lives")])
+    labels = re.findall(r'resource "azurerm_key_vault_secret" "([^"]+)"', hcl)
+    assert len(set(labels)) == 3
+    assert all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", label) for label in labels)
+
+
+def test_only_the_newest_version_is_rendered():
+    items = [
+        DataPlaneItem(name="s", kind="secret", source_resource_id=RID, version=v, order=i,
+                      properties={"content_type": f"v{i}", "tags": {}})
+        for i, v in enumerate(("aaa", "bbb", "ccc"))
+    ]
+    hcl = render(items)
+    assert hcl.count('resource "azurerm_key_vault_secret"') == 1
+    assert 'content_type = "v2"' in hcl
+
+
+def test_hcl_strings_escape_interpolation():
+    assert hcl_string("${var.x} %{if}") == '"$${var.x} %%{if}"'
+    assert hcl_string('quote " and \\') == '"quote \\" and \\\\"'
