@@ -113,9 +113,8 @@ def make_vault(tenants: Tenants) -> VaultFactory:
         }
         group = f"rg-kv-{side}"
         if group not in groups:
-            ResourceManagementClient(admin, tenant.subscription_id, **arm).resource_groups.create_or_update(
-                group, {"location": location}
-            )
+            groups_client = ResourceManagementClient(admin, tenant.subscription_id, **arm)
+            groups_client.resource_groups.create_or_update(group, {"location": location})
             groups.add(group)
         name = f"kv{side[:3]}{uuid.uuid4().hex[:12]}"
         properties: dict[str, Any] = {

@@ -3,7 +3,6 @@
 import pytest
 from atg_dataplane import AzureResource, ReplicationMode, ResourceBinding, SideContext
 from atg_dataplane.clouds import AZURE_PUBLIC
-
 from atg_dataplane_keyvault.clients import challenge_kwargs, vault_url
 from atg_dataplane_keyvault.common import (
     DEFAULT_PLACEHOLDER,
@@ -43,7 +42,8 @@ def test_all_versions_only_in_replication_mode():
 
 
 def test_challenge_verification_stays_on_for_real_vaults():
-    assert challenge_kwargs(_binding("https://v.vault.azure.net/"), "https://v.vault.azure.net/") == {}
+    real = "https://v.vault.azure.net/"
+    assert challenge_kwargs(_binding(real), real) == {}
     assert challenge_kwargs(_binding("https://127.0.0.1:8443/"), "https://127.0.0.1:8443/") == {
         "verify_challenge_resource": False
     }

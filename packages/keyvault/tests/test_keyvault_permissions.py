@@ -2,7 +2,6 @@
 
 import pytest
 from atg_dataplane import ReplicationMode
-
 from atg_dataplane_keyvault.permissions import VAULT_READ, permissions
 from atg_dataplane_keyvault.plugin import dataplane_permissions
 

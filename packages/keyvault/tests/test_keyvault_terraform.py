@@ -3,7 +3,6 @@
 import re
 
 from atg_dataplane import DataPlaneItem
-
 from atg_dataplane_keyvault.terraform import hcl_string, render
 
 RID = "/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/v"
