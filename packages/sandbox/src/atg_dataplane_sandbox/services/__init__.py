@@ -37,8 +37,10 @@ def start_services(
     pools = pools or PoolSizes()
     info: dict[str, Any] = {}
     try:
-        info["azurite"] = azurite.start(layout, pools.storage, cache)
+        # Cosmos first: it binds port 0 and reports its ports, so it cannot take a port
+        # picked (free, then released) for Azurite or the registry before they bind it.
         info["cosmos"] = cosmos.start(layout, pools.cosmos, cache)
+        info["azurite"] = azurite.start(layout, pools.storage, cache)
         info["registry"] = registry.start(layout)
         for key, module in SERVICE_MODULES.items():
             if not module.wait_healthy(layout, info[key], timeout):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,14 +51,19 @@ def start(
     return info
 
 
+def _is_azurite(status: int, headers: Mapping[str, str]) -> bool:
+    return headers.get("server", "").lower().startswith("azurite")
+
+
 def wait_healthy(layout: SandboxLayout, info: dict[str, Any], timeout: float) -> bool:
     alive = lambda: process.running_pid(layout, NAME) is not None  # noqa: E731
     return all(
-        net.wait_https(info[service] + "/", layout.ca, timeout, alive) for service in SERVICES
+        net.wait_https(info[service] + "/", layout.ca, timeout, alive, _is_azurite)
+        for service in SERVICES
     )
 
 
 def healthy(layout: SandboxLayout, info: dict[str, Any]) -> bool:
     return process.running_pid(layout, NAME) is not None and all(
-        net.https_status(info[service] + "/", layout.ca) is not None for service in SERVICES
+        net.answers(info[service] + "/", layout.ca, _is_azurite) for service in SERVICES
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -69,10 +70,15 @@ def _endpoints(info: dict[str, Any]) -> list[str]:
 
 def wait_healthy(layout: SandboxLayout, info: dict[str, Any], timeout: float) -> bool:
     alive = lambda: process.running_pid(layout, NAME) is not None  # noqa: E731
-    return all(net.wait_https(url, layout.ca, timeout, alive) for url in _endpoints(info))
+    return all(net.wait_https(url, layout.ca, timeout, alive, _is_cosmos)
+               for url in _endpoints(info))
+
+
+def _is_cosmos(status: int, headers: Mapping[str, str]) -> bool:
+    return "x-ms-activity-id" in headers
 
 
 def healthy(layout: SandboxLayout, info: dict[str, Any]) -> bool:
     return process.running_pid(layout, NAME) is not None and all(
-        net.https_status(url, layout.ca) is not None for url in _endpoints(info)
+        net.answers(url, layout.ca, _is_cosmos) for url in _endpoints(info)
     )

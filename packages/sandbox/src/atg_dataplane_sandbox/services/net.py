@@ -7,6 +7,7 @@ import ssl
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -19,28 +20,50 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def https_status(url: str, ca_bundle: Path, timeout: float = 2.0) -> int | None:
-    """Status of a GET to ``url``, TLS verified against ``ca_bundle``; None if no answer."""
+Expect = Callable[[int, Mapping[str, str]], bool]
+
+
+def probe(url: str, ca_bundle: Path, timeout: float = 2.0) -> tuple[int, dict[str, str]] | None:
+    """Status and headers of a GET to ``url``, TLS verified against ``ca_bundle``; None if none."""
     context = ssl.create_default_context(cafile=str(ca_bundle))
     try:
         with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
-            return int(response.status)
+            return int(response.status), {k.lower(): v for k, v in response.headers.items()}
     except urllib.error.HTTPError as error:
-        return int(error.code)
+        return int(error.code), {k.lower(): v for k, v in error.headers.items()}
     except (urllib.error.URLError, OSError, ssl.SSLError):
         return None
 
 
-def wait_https(url: str, ca_bundle: Path, timeout: float, alive: object = None) -> bool:
-    """Poll ``url`` until it answers over verified TLS (any HTTP status) or ``timeout`` passes.
+def https_status(url: str, ca_bundle: Path, timeout: float = 2.0) -> int | None:
+    """Status of a GET to ``url``, TLS verified against ``ca_bundle``; None if no answer."""
+    answer = probe(url, ca_bundle, timeout)
+    return None if answer is None else answer[0]
 
-    ``alive`` (a callable returning bool) stops the wait early when the process died.
+
+def answers(url: str, ca_bundle: Path, expect: Expect | None = None, timeout: float = 2.0) -> bool:
+    """True if ``url`` answers over verified TLS and the answer passes ``expect``."""
+    answer = probe(url, ca_bundle, timeout)
+    return answer is not None and (expect is None or expect(*answer))
+
+
+def wait_https(
+    url: str,
+    ca_bundle: Path,
+    timeout: float,
+    alive: Callable[[], bool] | None = None,
+    expect: Expect | None = None,
+) -> bool:
+    """Poll ``url`` until it answers over verified TLS (and passes ``expect``) or time runs out.
+
+    ``alive`` stops the wait early when the process died. ``expect`` (status, lower-cased
+    headers) tells our server from another that took the port meanwhile.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if https_status(url, ca_bundle, timeout=1.0) is not None:
+        if answers(url, ca_bundle, expect, timeout=1.0):
             return True
-        if callable(alive) and not alive():
+        if alive is not None and not alive():
             return False
         time.sleep(0.1)
     return False

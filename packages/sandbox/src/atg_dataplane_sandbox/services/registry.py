@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from atg_dataplane_sandbox.services import install, net, process
@@ -48,11 +49,13 @@ def start(layout: SandboxLayout) -> dict[str, Any]:
 
 def wait_healthy(layout: SandboxLayout, info: dict[str, Any], timeout: float) -> bool:
     alive = lambda: process.running_pid(layout, NAME) is not None  # noqa: E731
-    return net.wait_https(info["upstream"] + "/v2/", layout.ca, timeout, alive)
+    return net.wait_https(info["upstream"] + "/v2/", layout.ca, timeout, alive, _is_registry)
+
+
+def _is_registry(status: int, headers: Mapping[str, str]) -> bool:
+    return status == 200 and "docker-distribution-api-version" in headers
 
 
 def healthy(layout: SandboxLayout, info: dict[str, Any]) -> bool:
-    return (
-        process.running_pid(layout, NAME) is not None
-        and net.https_status(info["upstream"] + "/v2/", layout.ca) == 200
-    )
+    return process.running_pid(layout, NAME) is not None and net.answers(
+        info["upstream"] + "/v2/", layout.ca, _is_registry)

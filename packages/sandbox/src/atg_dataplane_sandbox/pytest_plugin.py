@@ -1,0 +1,78 @@
+"""pytest plugin (entry point ``pytest11: atg_dataplane_sandbox``): the ``sandbox`` fixture.
+
+One sandbox per test session, in a temporary directory, or the directory named by
+``ATG_DATAPLANE_SANDBOX_DIR`` (started if needed; left running if it already ran).
+Tests are skipped when the emulators are not installed, unless
+``ATG_DATAPLANE_REQUIRE_SANDBOX=1`` (CI), which turns that into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DIR_ENV = "ATG_DATAPLANE_SANDBOX_DIR"
+REQUIRE_ENV = "ATG_DATAPLANE_REQUIRE_SANDBOX"
+
+
+@dataclass
+class SandboxHandle:
+    """What tests get from the ``sandbox`` fixture."""
+
+    dir: Path
+    config_path: Path
+    ca_bundle: Path
+    services: dict[str, str]
+    """Flat name -> URL (``azurite-blob``, ``cosmos/<account>``, ``registry``, ``arm``, ...)."""
+    topology: Any
+    """:class:`atg_dataplane_sandbox.topology.Topology` (tenants, principals)."""
+    services_json: dict[str, Any] = field(repr=False, default_factory=dict)
+    emulator_json: dict[str, Any] = field(repr=False, default_factory=dict)
+    _seeded: dict[tuple[str, int], Any] = field(repr=False, default_factory=dict)
+
+    def seed(self, scenario: str = "reference", scale: int = 1) -> Any:
+        """Seed ``scenario`` once per session (later calls return the first report)."""
+        from atg_dataplane_sandbox import seed
+
+        key = (scenario, scale)
+        if key not in self._seeded:
+            self._seeded[key] = seed.seed(self.dir, scenario, scale=scale)
+        return self._seeded[key]
+
+    def client_secret(self, tenant: str, principal: str = "replicator") -> str:
+        return str(self.topology.client_secret(self.topology.principal(tenant, principal)))
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"sandbox required ({REQUIRE_ENV}=1) but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
+    """A running two-tenant sandbox for the whole session (see module docstring)."""
+    from atg_dataplane_sandbox import sandbox as sbx
+    from atg_dataplane_sandbox import topology
+
+    missing = sbx.check_installed()
+    if missing:
+        _unavailable("emulators not installed: " + "; ".join(str(m) for m in missing))
+    given = os.environ.get(DIR_ENV)
+    directory = Path(given) if given else tmp_path_factory.mktemp("sandbox")
+    info = sbx.up(directory)
+    handle = SandboxHandle(
+        dir=info.dir, config_path=info.config_path, ca_bundle=info.ca_bundle,
+        services=info.services, topology=topology.load_topology(info.dir),
+        services_json=info.services_json, emulator_json=info.emulator_json,
+    )
+    try:
+        yield handle
+    finally:
+        if not (given and info.reused):
+            sbx.down(info.dir)
