@@ -1,0 +1,116 @@
+"""Our own emulation of what no real emulator offers: Entra ID, ARM and Key Vault.
+
+One asyncio event loop serves every listener. Tests start it in-process with
+:func:`start_emulator`; ``sandbox up`` runs ``python -m atg_dataplane_sandbox.emulator``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["EmulatorHandle", "EmulatorOptions", "start_emulator"]
+
+from atg_dataplane_sandbox.emulator.context import EmulatorOptions
+
+
+@dataclass
+class EmulatorHandle:
+    """A running in-process emulator (its event loop runs in a daemon thread)."""
+
+    directory: Path
+    entra_url: str
+    arm_url: str
+    ca_path: Path
+    faults_url: str
+    admin_key: str
+    _emulator: Any
+    _loop: asyncio.AbstractEventLoop
+    _thread: threading.Thread
+
+    @property
+    def vault_urls(self) -> dict[str, str]:
+        return dict(self._emulator.vault_urls)
+
+    def set_faults(self, spec: str) -> None:
+        """Replace the fault spec (same as ``POST /_sandbox/faults``)."""
+        self._loop.call_soon_threadsafe(self._emulator.set_faults, spec)
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0), self._loop).result(5)
+
+    @property
+    def fault_counts(self) -> dict[str, dict[str, int]]:
+        """Faults injected so far, per service and kind (``429``, ``500``, ``503``, ``drop``)."""
+        return {k: dict(v) for k, v in self._emulator.fault_counts.items()}
+
+    def describe(self) -> dict[str, Any]:
+        """What ``emulator.json`` holds."""
+        return dict(self._emulator.describe())
+
+    def stop(self) -> None:
+        if not self._loop.is_running():
+            return
+        asyncio.run_coroutine_threadsafe(self._emulator.stop(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+def start_emulator(
+    directory: str | os.PathLike[str],
+    faults: str | None = None,
+    options: EmulatorOptions | None = None,
+    **option_overrides: Any,
+) -> EmulatorHandle:
+    """Start the emulator on a background thread; returns once every listener listens.
+
+    ``directory`` is the sandbox directory (certs and topology are made there if missing).
+    ``faults`` is a fault spec (see :mod:`atg_dataplane_sandbox.emulator.faults`).
+    ``option_overrides`` set :class:`EmulatorOptions` fields, e.g. ``lro_retry_after=0.05``.
+    """
+    from dataclasses import replace
+
+    from atg_dataplane_sandbox.emulator.context import Emulator
+
+    opts = replace(options or EmulatorOptions(), **option_overrides)
+    base = Path(directory)
+    loop = asyncio.new_event_loop()
+    ready: Future[Any] = Future()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+
+        async def boot() -> None:
+            try:
+                emulator = Emulator(base, faults, opts)
+                await emulator.start()
+                ready.set_result(emulator)
+            except BaseException as exc:
+                ready.set_exception(exc)
+
+        task = loop.create_task(boot())
+        loop.run_forever()
+        del task
+        loop.close()
+
+    thread = threading.Thread(target=run, name="sandbox-emulator", daemon=True)
+    thread.start()
+    try:
+        emulator = ready.result(60)
+    except BaseException:
+        loop.call_soon_threadsafe(loop.stop)
+        raise
+    return EmulatorHandle(
+        directory=base,
+        entra_url=emulator.urls["entra"],
+        arm_url=emulator.urls["arm"],
+        ca_path=emulator.certs.ca,
+        faults_url=f"{emulator.urls['arm']}/_sandbox/faults",
+        admin_key=emulator.admin_key,
+        _emulator=emulator,
+        _loop=loop,
+        _thread=thread,
+    )

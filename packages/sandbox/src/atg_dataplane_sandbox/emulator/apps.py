@@ -1,0 +1,60 @@
+"""The aiohttp applications behind each listener (Entra ID, ARM, Key Vault)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from atg_dataplane_sandbox.emulator import entra
+from atg_dataplane_sandbox.emulator.context import ADMIN_HEADER, EMU, Emulator
+from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
+from atg_dataplane_sandbox.emulator.faults import FaultSpecError
+from atg_dataplane_sandbox.emulator.middleware import error_middleware, fault_middleware
+
+
+def _app(emu: Emulator, service: str) -> web.Application:
+    app = web.Application(middlewares=[error_middleware, fault_middleware(service)],
+                          client_max_size=64 * 1024 * 1024)
+    app[EMU] = emu
+    return app
+
+
+def entra_app(emu: Emulator) -> web.Application:
+    app = _app(emu, "entra")
+    app.add_routes(entra.routes)
+    return app
+
+
+def arm_app(emu: Emulator) -> web.Application:
+    from atg_dataplane_sandbox.emulator.arm import providers  # noqa: F401  (registers them)
+    from atg_dataplane_sandbox.emulator.arm.authorization import seed_role_assignments
+    from atg_dataplane_sandbox.emulator.arm.router import dispatch
+
+    seed_role_assignments(emu.store.data, emu.topology)
+    app = _app(emu, "arm")
+    app.router.add_route("GET", "/_sandbox/faults", _faults)
+    app.router.add_route("POST", "/_sandbox/faults", _faults)
+    app.router.add_route("*", "/{tail:.*}", dispatch)
+    return app
+
+
+def keyvault_app(emu: Emulator) -> web.Application:
+    from atg_dataplane_sandbox.emulator.keyvault.router import dispatch
+
+    app = _app(emu, "keyvault")
+    app.router.add_route("*", "/{tail:.*}", dispatch)
+    return app
+
+
+async def _faults(request: web.Request) -> web.Response:
+    """Admin endpoint: GET shows the fault spec, POST ``{"spec": "..."}`` replaces it.
+    Authenticated by the local admin key (``secrets/emulator-admin``), not by Entra ID."""
+    emu: Emulator = request.app[EMU]
+    if request.headers.get(ADMIN_HEADER) != emu.admin_key:
+        raise AzureError(401, "Unauthorized", f"The {ADMIN_HEADER} header is missing or wrong.")
+    if request.method == "POST":
+        body = await request.json()
+        try:
+            emu.set_faults(str(body.get("spec", "")))
+        except FaultSpecError as exc:
+            raise AzureError(400, "BadFaultSpec", str(exc)) from None
+    return json_response({"spec": emu.faults.text, "injected": emu.fault_counts})

@@ -1,0 +1,56 @@
+"""Microsoft.Storage/storageAccounts, mapped onto the Azurite accounts in services.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from atg_dataplane_sandbox.emulator.arm.common import ArmContext, now_iso
+from atg_dataplane_sandbox.emulator.arm.providers.base import Provider, register
+from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
+
+
+class StorageProvider(Provider):
+    namespace = "Microsoft.Storage"
+    resource_type = "storageAccounts"
+
+    async def on_put(
+        self, ctx: ArmContext, resource: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        name = resource["name"]
+        azurite = ctx.emu.read_services().get("azurite") or {}
+        props = resource["properties"]
+        resource.setdefault("kind", "StorageV2")
+        resource.setdefault("sku", {"name": "Standard_LRS", "tier": "Standard"})
+        endpoints = {
+            kind: f"{azurite[kind].rstrip('/')}/{name}/"
+            for kind in ("blob", "queue", "table") if azurite.get(kind)
+        }
+        props.update({
+            "provisioningState": "Succeeded",
+            "primaryEndpoints": endpoints,
+            "primaryLocation": resource.get("location"),
+            "statusOfPrimary": "available",
+            "creationTime": (existing or {}).get("properties", {}).get("creationTime", now_iso()),
+            "supportsHttpsTrafficOnly": True,
+        })
+        props.setdefault("allowSharedKeyAccess", True)
+        props.setdefault("minimumTlsVersion", "TLS1_2")
+        return resource
+
+    async def _list_keys(self, ctx: ArmContext, resource: dict[str, Any]) -> web.StreamResponse:
+        key = ctx.emu.read_account_key("azurite", resource["name"])
+        if key is None:
+            raise AzureError(409, "StorageAccountNotInSandbox", f"The storage account "
+                             f"'{resource['name']}' has no Azurite account in this sandbox.")
+        created = resource["properties"].get("creationTime")
+        return json_response({"keys": [
+            {"keyName": "key1", "value": key, "permissions": "FULL", "creationTime": created},
+        ]})
+
+    def __init__(self) -> None:
+        self.actions = {"listkeys": self._list_keys}
+
+
+register(StorageProvider())

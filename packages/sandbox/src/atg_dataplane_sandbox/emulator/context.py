@@ -1,0 +1,173 @@
+"""The running emulator: topology, state, token issuer, faults and the listeners."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from atg_dataplane_sandbox.certs import ensure_certs
+from atg_dataplane_sandbox.emulator.faults import FaultSpec, parse_spec
+from atg_dataplane_sandbox.emulator.store import Store
+from atg_dataplane_sandbox.emulator.tokens import TokenIssuer
+from atg_dataplane_sandbox.topology import Topology, ensure_topology
+
+STATE_DIR = "emulator-state"
+EMULATOR_JSON = "emulator.json"
+ADMIN_SECRET_FILE = "secrets/emulator-admin"
+ADMIN_HEADER = "X-Sandbox-Admin-Key"
+
+
+@dataclass(frozen=True)
+class EmulatorOptions:
+    host: str = "127.0.0.1"
+    entra_port: int = 0
+    arm_port: int = 0
+    arm_page_size: int = 5
+    keyvault_page_size: int = 5
+    lro_retry_after: int = 1
+    """Seconds in ``Retry-After`` of ARM long-running operations (the mgmt SDKs parse it as
+    an int; 0 makes them fall back to their ``polling_interval``, 30 s by default)."""
+    token_lifetime: int = 3600
+    persist: bool = True
+    write_emulator_json: bool = True
+
+
+class Emulator:
+    """One running emulator (see module docstring); handlers reach it as ``request.app[EMU]``."""
+
+    def __init__(self, directory: Path, faults: str | None, options: EmulatorOptions) -> None:
+        self.directory = directory
+        self.options = options
+        self.certs = ensure_certs(directory)
+        self.topology: Topology = ensure_topology(directory)
+        state_dir = directory / STATE_DIR
+        self.store = Store(state_dir if options.persist else None)
+        self.issuer = TokenIssuer(state_dir / "signing-key.pem", options.token_lifetime)
+        self.faults: FaultSpec = parse_spec(faults)
+        self.fault_counts: dict[str, dict[str, int]] = {}
+        """Injected faults so far, per service and kind (``429``, ``500``, ``503``, ``drop``)."""
+        self.admin_key = _ensure_admin_key(directory / ADMIN_SECRET_FILE)
+        self.urls: dict[str, str] = {}
+        self.vault_urls: dict[str, str] = {}
+        self.vault_by_port: dict[int, str] = {}
+        self._runners: list[web.AppRunner] = []
+        self._vault_runner: web.AppRunner | None = None
+        self._ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._ssl.load_cert_chain(self.certs.cert, self.certs.key)
+
+    # -- listeners ---------------------------------------------------------------------
+    async def start(self) -> None:
+        from atg_dataplane_sandbox.emulator.apps import arm_app, entra_app, keyvault_app
+
+        self.store.start()
+        self.urls["entra"] = await self._listen(entra_app(self), self.options.entra_port)
+        self.urls["arm"] = await self._listen(arm_app(self), self.options.arm_port)
+        self._vault_runner = web.AppRunner(keyvault_app(self), access_log=None)
+        await self._vault_runner.setup()
+        self._runners.append(self._vault_runner)
+        for name, vault in sorted(self.store.section("vaults").items()):
+            await self.open_vault(name, vault.get("port", 0))
+        self.write_emulator_json()
+
+    async def _listen(self, app: web.Application, port: int) -> str:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        self._runners.append(runner)
+        site = web.TCPSite(runner, self.options.host, port, ssl_context=self._ssl)
+        await site.start()
+        return self._url_of(site)
+
+    def _url_of(self, site: web.TCPSite) -> str:
+        server = site._server
+        assert server is not None
+        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return f"https://{self.options.host}:{port}"
+
+    async def open_vault(self, name: str, port: int = 0) -> str:
+        """Open (or re-open on its old port) the listener of one vault; returns its URL."""
+        if name in self.vault_urls:
+            return self.vault_urls[name]
+        assert self._vault_runner is not None
+        site = web.TCPSite(self._vault_runner, self.options.host, port, ssl_context=self._ssl)
+        try:
+            await site.start()
+        except OSError:
+            if not port:
+                raise
+            site = web.TCPSite(self._vault_runner, self.options.host, 0, ssl_context=self._ssl)
+            await site.start()
+        url = self._url_of(site)
+        actual_port = int(url.rsplit(":", 1)[1])
+        self.vault_urls[name] = url
+        self.vault_by_port[actual_port] = name
+        self.store.section("vaults").setdefault(name, {})["port"] = actual_port
+        self.store.touch()
+        self.write_emulator_json()
+        return url
+
+    async def stop(self) -> None:
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        await self.store.stop()
+        if self.options.write_emulator_json:
+            (self.directory / EMULATOR_JSON).unlink(missing_ok=True)
+
+    # -- emulator.json -------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "entra": self.urls.get("entra"),
+            "arm": self.urls.get("arm"),
+            "keyvault": dict(self.vault_urls),
+            "acr": {},
+            "faults_url": f"{self.urls.get('arm')}/_sandbox/faults",
+            "admin_key_file": ADMIN_SECRET_FILE,
+        }
+
+    def write_emulator_json(self) -> None:
+        if not self.options.write_emulator_json or "arm" not in self.urls:
+            return
+        path = self.directory / EMULATOR_JSON
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.describe(), indent=2) + "\n")
+        os.replace(tmp, path)
+
+    def read_services(self) -> dict[str, Any]:
+        """``services.json`` as written by the services part (read on each use: it may appear
+        after the emulator started)."""
+        return _read_services(self.directory)
+
+    def read_account_key(self, kind: str, account: str) -> str | None:
+        path = self.directory / "secrets" / kind / account
+        return path.read_text().strip() if path.exists() else None
+
+    def registry_login_server(self, name: str) -> str | None:
+        """Host of the ACR front for a registry, when one runs (not yet)."""
+        return None
+
+    def set_faults(self, text: str) -> None:
+        self.faults = parse_spec(text)
+
+
+def _ensure_admin_key(path: Path) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(24))
+    return path.read_text().strip()
+
+
+def _read_services(directory: Path) -> dict[str, Any]:
+    path = directory / "services.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+EMU = web.AppKey("emu", Emulator)

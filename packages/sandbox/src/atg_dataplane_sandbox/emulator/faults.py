@@ -1,0 +1,131 @@
+"""Fault injection: a small spec language, a pure decision function, an aiohttp middleware.
+
+Spec syntax: ``service:key=value,key=value;service:...`` where ``service`` is ``entra``,
+``arm``, ``keyvault``, ``acr`` or ``*`` (every service), and the keys are
+
+* ``429=P``, ``500=P``, ``503=P``: answer that share (0..1) of requests with that status
+  (429 and 503 carry ``Retry-After``);
+* ``drop=P``: close that share of connections without answering;
+* ``latency=D``: add D to every request (``20ms``, ``0.5s``; a bare number is ms);
+* ``retry_after=S``: seconds in ``Retry-After`` (default 1; fractions allowed);
+* ``throttle=N``: at most N writes per second per vault (Key Vault), then 429.
+
+Example: ``keyvault:429=0.1,500=0.05,drop=0.02,latency=20ms;arm:503=0.1``.
+:func:`decide` is pure apart from its random source, so any proxy can reuse it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+
+STATUS_KEYS = ("429", "500", "503")
+SERVICES = ("entra", "arm", "keyvault", "acr")
+
+
+@dataclass(frozen=True)
+class ServiceFaults:
+    statuses: dict[int, float] = field(default_factory=dict)
+    drop: float = 0.0
+    latency: float = 0.0
+    """Seconds added to every request."""
+    retry_after: float = 1.0
+    throttle: float | None = None
+    """Writes per second per vault before 429 (Key Vault only)."""
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    services: dict[str, ServiceFaults] = field(default_factory=dict)
+    text: str = ""
+
+    def for_service(self, service: str) -> ServiceFaults:
+        return self.services.get(service) or self.services.get("*") or ServiceFaults()
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str = "none"
+    """``none``, ``status`` or ``drop``."""
+    status: int = 0
+    retry_after: float = 0.0
+    latency: float = 0.0
+
+
+NO_FAULT = Fault()
+
+
+class FaultSpecError(ValueError):
+    pass
+
+
+def parse_spec(text: str | None) -> FaultSpec:
+    """Parse a fault spec (see the module docstring); an empty spec injects nothing."""
+    services: dict[str, ServiceFaults] = {}
+    for part in (text or "").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        service, sep, settings = part.partition(":")
+        service = service.strip().lower()
+        if not sep or (service not in SERVICES and service != "*"):
+            raise FaultSpecError(f"bad fault clause {part!r}: expected 'service:key=value,...' "
+                                 f"with service one of {', '.join(SERVICES)} or *")
+        faults = services.get(service, ServiceFaults())
+        for item in settings.split(","):
+            item = item.strip()
+            if item:
+                faults = _apply(faults, item)
+        services[service] = faults
+    return FaultSpec(services=services, text=(text or "").strip())
+
+
+def _apply(faults: ServiceFaults, item: str) -> ServiceFaults:
+    key, sep, value = item.partition("=")
+    key, value = key.strip().lower(), value.strip().lower()
+    if not sep:
+        raise FaultSpecError(f"bad fault setting {item!r}: expected key=value")
+    try:
+        if key in STATUS_KEYS:
+            return replace(faults, statuses={**faults.statuses, int(key): _share(value)})
+        if key == "drop":
+            return replace(faults, drop=_share(value))
+        if key == "latency":
+            return replace(faults, latency=_duration(value))
+        if key == "retry_after":
+            return replace(faults, retry_after=float(value.removesuffix("s")))
+        if key == "throttle":
+            return replace(faults, throttle=float(value.removesuffix("/s")))
+    except ValueError as exc:
+        raise FaultSpecError(f"bad value in {item!r}: {exc}") from None
+    raise FaultSpecError(f"unknown fault key {key!r} in {item!r}")
+
+
+def _share(value: str) -> float:
+    share = float(value.removesuffix("%")) / (100 if value.endswith("%") else 1)
+    if not 0 <= share <= 1:
+        raise ValueError("a share must be between 0 and 1")
+    return share
+
+
+def _duration(value: str) -> float:
+    if value.endswith("ms"):
+        return float(value[:-2]) / 1000
+    if value.endswith("s"):
+        return float(value[:-1])
+    return float(value) / 1000
+
+
+def decide(spec: FaultSpec, service: str, rng: random.Random | None = None) -> Fault:
+    """What to do to the next request of ``service``: nothing, a status, or a drop."""
+    faults = spec.for_service(service)
+    draw = (rng or random).random()
+    threshold = 0.0
+    for status, share in sorted(faults.statuses.items()):
+        threshold += share
+        if draw < threshold:
+            return Fault("status", status, faults.retry_after, faults.latency)
+    threshold += faults.drop
+    if draw < threshold:
+        return Fault("drop", 0, 0.0, faults.latency)
+    return Fault("none", 0, 0.0, faults.latency) if faults.latency else NO_FAULT

@@ -1,0 +1,258 @@
+"""Key Vault keys: create (real RSA/EC), import, get/list/versions/update, delete/recover/
+purge, backup/restore, rotation policy, and the cryptographic operations."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
+from atg_dataplane_sandbox.emulator.keyvault import material
+from atg_dataplane_sandbox.emulator.keyvault.crypto_ops import OPERATIONS, run_operation
+from atg_dataplane_sandbox.emulator.keyvault.vault import VaultContext, now, read_attributes
+
+KIND = "keys"
+
+
+def _not_found(vc: VaultContext) -> AzureError:
+    return AzureError(404, "NotFound", f"The requested path {vc.request.path} was not found.")
+
+
+async def route(vc: VaultContext, rest: list[str], method: str) -> web.StreamResponse:
+    low = [s.lower() for s in rest]
+    if not rest:
+        if method == "GET":
+            return await list_keys(vc)
+        raise _not_found(vc)
+    name = rest[0]
+    if len(rest) == 1:
+        if low[0] == "restore" and method == "POST":
+            return await restore(vc)
+        handlers = {"PUT": import_key, "GET": get_key, "PATCH": update_key, "DELETE": delete_key}
+        if method in handlers:
+            return await handlers[method](vc, name)
+    if len(rest) == 2:
+        sub = low[1]
+        if sub == "create" and method == "POST":
+            return await create_key(vc, name)
+        if sub == "versions" and method == "GET":
+            return await list_versions(vc, name)
+        if sub == "backup" and method == "POST":
+            return await backup(vc, name)
+        if sub == "rotationpolicy":
+            return await rotation_policy(vc, name, method)
+        if sub in OPERATIONS and method == "POST":
+            return await crypto(vc, name, "", sub)
+        if method == "GET":
+            return await get_key(vc, name, rest[1])
+        if method == "PATCH":
+            return await update_key(vc, name, rest[1])
+    if len(rest) == 3 and method == "POST" and low[2] in OPERATIONS:
+        return await crypto(vc, name, rest[1], low[2])
+    if len(rest) == 3 and method == "POST" and low[2] == "release":
+        vc.require(KIND, "release", name)
+        raise AzureError(400, "BadParameter", "Key release needs an attestation service, which "
+                         "the sandbox does not emulate.")
+    raise _not_found(vc)
+
+
+def key_bundle(vc: VaultContext, obj: dict[str, Any], version: str,
+               record: dict[str, Any]) -> dict[str, Any]:
+    key = material.from_pem(record["pem"])
+    body: dict[str, Any] = {
+        "key": {"kid": vc.object_id(KIND, obj["name"], version), "kty": record["kty"],
+                "key_ops": record["key_ops"], **material.public_jwk(key)},
+        "attributes": vc.attributes(record["attributes"]),
+        "tags": record.get("tags") or {},
+    }
+    if record.get("managed"):
+        body["managed"] = True
+    if record.get("release_policy"):
+        body["release_policy"] = record["release_policy"]
+    body.update(vc.deleted_fields(KIND, obj))
+    return body
+
+
+def _item(vc: VaultContext, obj: dict[str, Any], version: str | None) -> dict[str, Any]:
+    record = obj["versions"][version or obj["order"][-1]]
+    body: dict[str, Any] = {"kid": vc.object_id(KIND, obj["name"], version),
+                            "attributes": vc.attributes(record["attributes"]),
+                            "tags": record.get("tags") or {}}
+    if record.get("managed"):
+        body["managed"] = True
+    body.update(vc.deleted_fields(KIND, obj))
+    return body
+
+
+def _check_release(body: dict[str, Any]) -> None:
+    exportable = (body.get("attributes") or {}).get("exportable")
+    if exportable and not body.get("release_policy"):
+        raise AzureError(400, "BadParameter", "Exportable keys must have a release policy.")
+    if body.get("release_policy") and not exportable:
+        raise AzureError(400, "BadParameter", "A release policy requires an exportable key.")
+
+
+def make_record(key: material.PrivateKey, kty: str, body: dict[str, Any],
+                managed: bool = False) -> dict[str, Any]:
+    policy = body.get("release_policy")
+    if policy is not None:
+        policy = {"contentType": policy.get("contentType", "application/json; charset=utf-8"),
+                  "data": policy.get("data"), "immutable": bool(policy.get("immutable", False))}
+    return {
+        "kty": kty, "pem": material.to_pem(key),
+        "key_ops": body.get("key_ops") or material.default_ops(kty),
+        "attributes": read_attributes(body), "tags": body.get("tags") or {},
+        "release_policy": policy, "managed": managed,
+    }
+
+
+async def create_key(vc: VaultContext, name: str) -> web.Response:
+    vc.require(KIND, "create", name)
+    body = vc.body if isinstance(vc.body, dict) else {}
+    kty = str(body.get("kty", ""))
+    if not kty:
+        raise AzureError(400, "BadParameter", "The parameter 'kty' is required.")
+    _check_release(body)
+    vc.check_not_deleted(KIND, name)
+    key = await asyncio.get_running_loop().run_in_executor(
+        None, material.generate, kty, body.get("key_size"), body.get("crv"),
+        body.get("public_exponent"),
+    )
+    record = make_record(key, kty.upper(), body)
+    obj, version = vc.add_version(KIND, name, record)
+    return json_response(key_bundle(vc, obj, version, record))
+
+
+async def import_key(vc: VaultContext, name: str) -> web.Response:
+    vc.require(KIND, "import", name)
+    body = vc.body if isinstance(vc.body, dict) else {}
+    jwk = body.get("key") or {}
+    _check_release(body)
+    key = material.from_jwk(jwk)
+    kty = material.kty_of(key, hsm=bool(body.get("Hsm")))
+    record = make_record(key, kty, {**body, "key_ops": jwk.get("key_ops")})
+    obj, version = vc.add_version(KIND, name, record)
+    return json_response(key_bundle(vc, obj, version, record))
+
+
+async def get_key(vc: VaultContext, name: str, version: str = "") -> web.Response:
+    vc.require(KIND, "get", name)
+    obj = vc.get(KIND, name)
+    version, record = vc.version(KIND, obj, version)
+    return json_response(key_bundle(vc, obj, version, record))
+
+
+async def update_key(vc: VaultContext, name: str, version: str = "") -> web.Response:
+    vc.require(KIND, "update", name)
+    obj = vc.get(KIND, name)
+    version, record = vc.version(KIND, obj, version)
+    body = vc.body if isinstance(vc.body, dict) else {}
+    record["attributes"] = read_attributes(body, record["attributes"])
+    if body.get("key_ops"):
+        record["key_ops"] = body["key_ops"]
+    if "tags" in body:
+        record["tags"] = body["tags"] or {}
+    if body.get("release_policy"):
+        if (record.get("release_policy") or {}).get("immutable"):
+            raise AzureError(400, "BadParameter", "The key's release policy is immutable.")
+        record["release_policy"] = body["release_policy"]
+    vc.touch()
+    return json_response(key_bundle(vc, obj, version, record))
+
+
+async def list_keys(vc: VaultContext) -> web.Response:
+    vc.require(KIND, "list")
+    return vc.page([_item(vc, obj, None) for _, obj in sorted(vc.live(KIND).items())])
+
+
+async def list_versions(vc: VaultContext, name: str) -> web.Response:
+    vc.require(KIND, "list", name)
+    obj = vc.live(KIND).get(name.lower())
+    return vc.page([] if obj is None else [_item(vc, obj, v) for v in obj["order"]])
+
+
+async def delete_key(vc: VaultContext, name: str) -> web.Response:
+    vc.require(KIND, "delete", name)
+    obj = vc.get(KIND, name)
+    if obj["versions"][obj["order"][-1]].get("managed"):
+        raise AzureError(403, "Forbidden", f"Key {name} is managed by a certificate; delete the "
+                         "certificate instead.", inner_code="ManagedKey")
+    obj = vc.soft_delete_object(KIND, name)
+    return json_response(key_bundle(vc, obj, obj["order"][-1], obj["versions"][obj["order"][-1]]))
+
+
+async def get_deleted(vc: VaultContext, name: str) -> web.Response:
+    vc.require(KIND, "list", name)
+    obj = vc.get_deleted(KIND, name)
+    return json_response(key_bundle(vc, obj, obj["order"][-1], obj["versions"][obj["order"][-1]]))
+
+
+async def list_deleted(vc: VaultContext) -> web.Response:
+    vc.require(KIND, "list")
+    return vc.page([_item(vc, obj, None) for _, obj in sorted(vc.deleted(KIND).items())])
+
+
+async def recover(vc: VaultContext, name: str) -> web.Response:
+    vc.require(KIND, "recover", name)
+    vc.get_deleted(KIND, name)
+    obj = vc.recover_object(KIND, name)
+    return json_response(key_bundle(vc, obj, obj["order"][-1], obj["versions"][obj["order"][-1]]))
+
+
+async def purge(vc: VaultContext, name: str) -> web.Response:
+    vc.require(KIND, "purge", name)
+    vc.purge_object(KIND, name)
+    return web.Response(status=204)
+
+
+async def backup(vc: VaultContext, name: str) -> web.Response:
+    vc.require(KIND, "backup", name)
+    return json_response(vc.seal(KIND, vc.get(KIND, name)))
+
+
+async def restore(vc: VaultContext) -> web.Response:
+    vc.require(KIND, "restore")
+    obj = vc.unseal(KIND)
+    vc.live(KIND)[obj["name"].lower()] = obj
+    vc.touch()
+    return json_response(key_bundle(vc, obj, obj["order"][-1], obj["versions"][obj["order"][-1]]))
+
+
+async def rotation_policy(vc: VaultContext, name: str, method: str) -> web.Response:
+    obj = vc.get(KIND, name)
+    if method == "PUT":
+        vc.require(KIND, "setrotationpolicy", name)
+        body = vc.body if isinstance(vc.body, dict) else {}
+        obj["rotation_policy"] = {
+            "lifetimeActions": body.get("lifetimeActions") or [],
+            "attributes": {**(body.get("attributes") or {}), "created": now(), "updated": now()},
+        }
+        vc.touch()
+    elif method == "GET":
+        vc.require(KIND, "getrotationpolicy", name)
+    else:
+        raise _not_found(vc)
+    policy = obj.get("rotation_policy") or {
+        "lifetimeActions": [{"trigger": {"timeBeforeExpiry": "P30D"},
+                             "action": {"type": "Notify"}}],
+        "attributes": {"expiryTime": None, "created": None, "updated": None},
+    }
+    return json_response({"id": f"{vc.object_id(KIND, obj['name'])}/rotationpolicy", **policy})
+
+
+async def crypto(vc: VaultContext, name: str, version: str, operation: str) -> web.Response:
+    vc.require(KIND, operation, name)
+    obj = vc.get(KIND, name)
+    version, record = vc.version(KIND, obj, version)
+    if not record["attributes"].get("enabled", True):
+        raise AzureError(403, "Forbidden", "Operation is not allowed on a disabled key.",
+                         inner_code="KeyDisabled")
+    allowed = {op.lower() for op in record["key_ops"]}
+    if operation not in allowed:
+        raise AzureError(400, "BadParameter", f"Operation {operation} is not permitted for this "
+                         "key.")
+    body = vc.body if isinstance(vc.body, dict) else {}
+    result = run_operation(material.from_pem(record["pem"]), operation, body)
+    return json_response({"kid": vc.object_id(KIND, obj["name"], version), **result})

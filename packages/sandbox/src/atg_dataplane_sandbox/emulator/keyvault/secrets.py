@@ -1,0 +1,149 @@
+"""Key Vault secrets: set/get/list/versions/update/delete/recover/purge/backup/restore."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
+from atg_dataplane_sandbox.emulator.keyvault.vault import VaultContext, read_attributes
+
+KIND = "secrets"
+
+
+def bundle(vc: VaultContext, obj: dict[str, Any], version: str, record: dict[str, Any],
+           with_value: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": vc.object_id(KIND, obj["name"], version),
+        "attributes": vc.attributes(record["attributes"]),
+        "tags": record.get("tags") or {},
+    }
+    if with_value:
+        body["value"] = record["value"]
+    if record.get("contentType") is not None:
+        body["contentType"] = record["contentType"]
+    if record.get("kid"):
+        body["kid"] = record["kid"]
+    if record.get("managed"):
+        body["managed"] = True
+    body.update(vc.deleted_fields(KIND, obj))
+    return body
+
+
+async def set_secret(vc: VaultContext, name: str) -> web.Response:
+    vc.require(KIND, "set", name)
+    body = vc.body if isinstance(vc.body, dict) else {}
+    if "value" not in body or not isinstance(body["value"], str):
+        raise AzureError(400, "BadParameter", "The parameter 'value' is required.")
+    existing = vc.live(KIND).get(name.lower())
+    if existing and existing["versions"][existing["order"][-1]].get("managed"):
+        raise AzureError(403, "Forbidden", f"Secret {name} is managed by a certificate and "
+                         "cannot be set directly.", inner_code="ManagedSecret")
+    record = {"value": body["value"], "contentType": body.get("contentType"),
+              "tags": body.get("tags") or {}, "attributes": read_attributes(body)}
+    obj, version = vc.add_version(KIND, name, record)
+    return json_response(bundle(vc, obj, version, record))
+
+
+async def get_secret(vc: VaultContext, name: str, version: str) -> web.Response:
+    vc.require(KIND, "get", name)
+    obj = vc.get(KIND, name)
+    version, record = vc.version(KIND, obj, version)
+    if not record["attributes"].get("enabled", True):
+        raise AzureError(403, "Forbidden", "Operation get is not allowed on a disabled secret.",
+                         inner_code="SecretDisabled")
+    return json_response(bundle(vc, obj, version, record))
+
+
+async def update_secret(vc: VaultContext, name: str, version: str) -> web.Response:
+    vc.require(KIND, "update", name)
+    obj = vc.get(KIND, name)
+    version, record = vc.version(KIND, obj, version)
+    body = vc.body if isinstance(vc.body, dict) else {}
+    record["attributes"] = read_attributes(body, record["attributes"])
+    if "contentType" in body:
+        record["contentType"] = body["contentType"]
+    if "tags" in body:
+        record["tags"] = body["tags"] or {}
+    vc.touch()
+    return json_response(bundle(vc, obj, version, record, with_value=False))
+
+
+async def list_secrets(vc: VaultContext) -> web.Response:
+    vc.require(KIND, "list")
+    items = [_list_item(vc, obj, None) for _, obj in sorted(vc.live(KIND).items())]
+    return vc.page(items)
+
+
+async def list_versions(vc: VaultContext, name: str) -> web.Response:
+    vc.require(KIND, "list", name)
+    obj = vc.live(KIND).get(name.lower())
+    items = [] if obj is None else [_list_item(vc, obj, v) for v in obj["order"]]
+    return vc.page(items)
+
+
+def _list_item(vc: VaultContext, obj: dict[str, Any], version: str | None) -> dict[str, Any]:
+    record = obj["versions"][version or obj["order"][-1]]
+    body = bundle(vc, obj, version or obj["order"][-1], record, with_value=False)
+    body["id"] = vc.object_id(KIND, obj["name"], version)
+    return body
+
+
+async def delete_secret(vc: VaultContext, name: str) -> web.Response:
+    vc.require(KIND, "delete", name)
+    obj = vc.get(KIND, name)
+    record = obj["versions"][obj["order"][-1]]
+    if record.get("managed"):
+        raise AzureError(403, "Forbidden", f"Secret {name} is managed by a certificate; delete "
+                         "the certificate instead.", inner_code="ManagedSecret")
+    obj = vc.soft_delete_object(KIND, name)
+    return json_response(_deleted_body(vc, obj))
+
+
+def _deleted_body(vc: VaultContext, obj: dict[str, Any], with_value: bool = False) -> dict[str, Any]:
+    version = obj["order"][-1]
+    return bundle(vc, obj, version, obj["versions"][version], with_value=with_value)
+
+
+async def get_deleted(vc: VaultContext, name: str) -> web.Response:
+    vc.require(KIND, "list", name)
+    return json_response(_deleted_body(vc, vc.get_deleted(KIND, name)))
+
+
+async def list_deleted(vc: VaultContext) -> web.Response:
+    vc.require(KIND, "list")
+    items = []
+    for _, obj in sorted(vc.deleted(KIND).items()):
+        body = _deleted_body(vc, obj)
+        body["id"] = vc.object_id(KIND, obj["name"])
+        items.append(body)
+    return vc.page(items)
+
+
+async def recover(vc: VaultContext, name: str) -> web.Response:
+    vc.require(KIND, "recover", name)
+    vc.get_deleted(KIND, name)
+    obj = vc.recover_object(KIND, name)
+    version = obj["order"][-1]
+    return json_response(bundle(vc, obj, version, obj["versions"][version], with_value=False))
+
+
+async def purge(vc: VaultContext, name: str) -> web.Response:
+    vc.require(KIND, "purge", name)
+    vc.purge_object(KIND, name)
+    return web.Response(status=204)
+
+
+async def backup(vc: VaultContext, name: str) -> web.Response:
+    vc.require(KIND, "backup", name)
+    return json_response(vc.seal(KIND, vc.get(KIND, name)))
+
+
+async def restore(vc: VaultContext) -> web.Response:
+    vc.require(KIND, "restore")
+    obj = vc.unseal(KIND)
+    vc.live(KIND)[obj["name"].lower()] = obj
+    vc.touch()
+    version = obj["order"][-1]
+    return json_response(bundle(vc, obj, version, obj["versions"][version], with_value=False))

@@ -1,0 +1,64 @@
+"""The emulator's state: plain JSON-able dicts in memory, snapshotted to disk.
+
+Everything runs on one event loop, so no locks. Handlers call :meth:`Store.touch` after a
+change; a background task writes the snapshot at most every ``interval`` seconds and on
+shutdown, so the data survives ``sandbox down``/``up``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+STATE_FILE = "state.json"
+
+
+class Store:
+    def __init__(self, directory: Path | None, interval: float = 0.5) -> None:
+        self.directory = directory
+        self.interval = interval
+        self.data: dict[str, Any] = {}
+        self._dirty = False
+        self._task: asyncio.Task[None] | None = None
+        if directory is not None and (directory / STATE_FILE).exists():
+            self.data = json.loads((directory / STATE_FILE).read_text())
+
+    def section(self, name: str) -> dict[str, Any]:
+        return self.data.setdefault(name, {})
+
+    def touch(self) -> None:
+        self._dirty = True
+
+    def start(self) -> None:
+        if self.directory is not None:
+            self._task = asyncio.get_running_loop().create_task(self._flusher())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.save()
+
+    async def _flusher(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            if self._dirty:
+                self.save()
+
+    def save(self) -> None:
+        if self.directory is None:
+            return
+        self._dirty = False
+        self.directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.directory, 0o700)
+        path = self.directory / STATE_FILE
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(self.data, handle)
+        os.replace(tmp, path)
