@@ -353,8 +353,9 @@ def test_generated_plugin_passes_conformance_in_its_own_venv(
     )
     assert tested.returncode == 0, tested.stdout + tested.stderr
     summary = tested.stdout.strip().splitlines()[-1]
-    assert re.search(r"\b4 passed\b", summary), tested.stdout
-    assert "failed" not in summary and "error" not in summary
+    passed = re.search(r"\b(\d+) passed\b", summary)
+    assert passed and int(passed.group(1)) >= 4, tested.stdout
+    assert "failed" not in summary and "error" not in summary, tested.stdout
 
 
 # --------------------------------- real packages: pip install ./core ./packages/<one>
