@@ -86,22 +86,34 @@ def secret_value(cert: x509.Certificate, key: PrivateKey | None, content_type: s
 
 def parse_import(value: str, password: str | None, content_type: str | None
                  ) -> tuple[PrivateKey, x509.Certificate, list[x509.Certificate], str]:
-    """Key, leaf, extra certs and the content type from an imported PFX (base64) or PEM."""
-    if (content_type == PEM) or value.lstrip().startswith("-----BEGIN"):
-        data = value.encode()
+    """Key, leaf, extra certs and the content type from an imported PFX or PEM.
+
+    ``value`` is base64 of the file (what the SDK sends, PEM included) or raw PEM text.
+    """
+    if value.lstrip().startswith("-----BEGIN"):
+        raw = value.encode()
+    else:
         try:
-            key = serialization.load_pem_private_key(data, password=(password or None) and
-                                                     password.encode())
-            certs = x509.load_pem_x509_certificates(data)
+            raw = base64.b64decode(value)
+        except ValueError:
+            raise AzureError(400, "BadParameter", "The certificate value is not base64.") from None
+    if raw.lstrip().startswith(b"-----BEGIN"):
+        try:
+            key = serialization.load_pem_private_key(
+                raw, password=password.encode() if password else None)
+            certs = x509.load_pem_x509_certificates(raw)
         except ValueError:
             raise AzureError(400, "BadParameter", "The specified PEM X.509 certificate content "
                              "is in an unexpected format. Please check if certificate is in "
                              "valid PEM format.") from None
         return key, certs[0], certs[1:], PEM  # type: ignore[return-value]
+    if content_type == PEM:
+        raise AzureError(400, "BadParameter", "The specified PEM X.509 certificate content is "
+                         "in an unexpected format. Please check if certificate is in valid PEM "
+                         "format.")
     try:
-        blob = base64.b64decode(value)
         key, cert, extra = pkcs12.load_key_and_certificates(
-            blob, password.encode() if password else None)
+            raw, password.encode() if password else None)
     except ValueError:
         raise AzureError(400, "BadParameter", "The specified PKCS#12 X.509 certificate content "
                          "can not be read. Please check if certificate is in valid PKCS#12 "
