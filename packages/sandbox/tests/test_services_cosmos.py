@@ -7,10 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from azure.cosmos import CosmosClient, PartitionKey
-from azure.cosmos.documents import SSLConfiguration
-from azure.core.exceptions import ServiceRequestError
-
 from atg_dataplane_sandbox import certs
 from atg_dataplane_sandbox.services import (
     PoolSizes,
@@ -20,6 +16,9 @@ from atg_dataplane_sandbox.services import (
     stop_services,
 )
 from atg_dataplane_sandbox.services.accounts import account_key
+from azure.core.exceptions import ServiceRequestError
+from azure.cosmos import CosmosClient, PartitionKey
+from azure.cosmos.documents import SSLConfiguration
 
 pytestmark = pytest.mark.skipif(
     bool(missing_emulators()), reason="emulators not installed: atg-dataplane sandbox install"

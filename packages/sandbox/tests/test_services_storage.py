@@ -6,12 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from azure.core.credentials import AzureNamedKeyCredential
-from azure.core.exceptions import ServiceRequestError
-from azure.data.tables import TableServiceClient
-from azure.storage.blob import BlobServiceClient
-from azure.storage.queue import QueueServiceClient
-
 from atg_dataplane_sandbox import certs
 from atg_dataplane_sandbox.services import (
     PoolSizes,
@@ -21,6 +15,11 @@ from atg_dataplane_sandbox.services import (
     stop_services,
 )
 from atg_dataplane_sandbox.services.accounts import account_key
+from azure.core.credentials import AzureNamedKeyCredential
+from azure.core.exceptions import ServiceRequestError
+from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueServiceClient
 
 pytestmark = pytest.mark.skipif(
     bool(missing_emulators()), reason="emulators not installed: atg-dataplane sandbox install"
