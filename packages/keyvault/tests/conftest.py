@@ -129,7 +129,7 @@ def make_vault(tenants: Tenants) -> VaultFactory:
         vault = client.vaults.begin_create_or_update(
             group, name, {"location": location, "properties": properties}, polling_interval=0.05
         ).result()
-        resource = AzureResource.from_arm(vault.serialize(keep_readonly=True))
+        resource = AzureResource.from_arm(vault.as_dict())
         return ResourceBinding(resource=resource, context=tenants.context(side, principal))
 
     return make

@@ -94,12 +94,14 @@ P = TypeVar("P")
 
 
 def oldest_first(versions: Iterable[P]) -> list[P]:
-    """Versions sorted by creation time (Key Vault keeps it to the second), then id."""
+    """Versions sorted by creation time, oldest first.
+
+    Key Vault keeps creation times to the second, so versions made within one
+    second tie; the sort is stable, so ties keep the order the service listed
+    them in (the only hint left).
+    """
     epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
-    return sorted(
-        versions,
-        key=lambda p: (getattr(p, "created_on", None) or epoch, getattr(p, "version", None) or ""),
-    )
+    return sorted(versions, key=lambda p: getattr(p, "created_on", None) or epoch)
 
 
 def candidates_at(versions: Sequence[P], index: int) -> list[P]:

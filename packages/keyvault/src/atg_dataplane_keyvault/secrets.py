@@ -59,7 +59,14 @@ def discover(
             continue
         history = oldest_first(client.list_properties_of_secret_versions(props.name))
         for order, version in enumerate(history):
-            yield _item(resource, mode, version, version=version.version, order=order)
+            yield _item(
+                resource,
+                mode,
+                version,
+                version=version.version,
+                order=order,
+                current=order == len(history) - 1,
+            )
 
 
 def _item(
@@ -69,8 +76,13 @@ def _item(
     *,
     version: str | None,
     order: int,
+    current: bool = True,
 ) -> DataPlaneItem:
     copyable, reason = True, ""
+    properties = secret_properties(props)
+    if version is not None:
+        # Which version is current must match too: it is what applications read.
+        properties["current"] = current
     if mode is ReplicationMode.REPLICATION and props.enabled is False:
         copyable = False
         reason = DISABLED_REASON.format(vault=resource.resource.name, name=props.name)
@@ -78,7 +90,7 @@ def _item(
         name=props.name,
         kind=KIND,
         source_resource_id=resource.resource.id,
-        properties=secret_properties(props),
+        properties=properties,
         version=version,
         order=order,
         copyable=copyable,
@@ -113,7 +125,7 @@ def replicate(
         return _template(item, target, options, fingerprinter, set_hint)
 
     warnings: list[str] = []
-    attributes = dict(item.properties)
+    attributes = {k: v for k, v in item.properties.items() if k != "current"}
     try:
         secret = vault_clients(source).secrets.get_secret(item.name, item.version)
         value = secret.value or ""
@@ -126,7 +138,10 @@ def replicate(
             f"secret {item.name!r} is disabled in the source, so its value cannot be read: the "
             f"target holds a placeholder; set the real value: {set_hint}"
         )
-    index = item.order if item.version is not None else None
+    # The current version is compared with the target's current version; an older
+    # one with the target's version at the same position (oldest first).
+    older = item.version is not None and not item.properties.get("current", True)
+    index = item.order if older else None
     outcome = _converge(item.name, value, attributes, index, target, fingerprinter)
     size = len(value.encode("utf-8"))
     written = outcome.status == "replicated"
