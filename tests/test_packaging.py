@@ -69,6 +69,9 @@ def test_core_wheel_alone_is_isolated_and_lists_no_plugins(
     check = venv.run("python", "-c", "import pytest, pluggy, click, rich, azure.identity")
     assert check.returncode == 0, check.stderr
 
+    from_pip = venv.run("python", "-c", "print(1)")  # the venv's interpreter starts cleanly
+    assert from_pip.returncode == 0 and not from_pip.stderr
+
     assert venv.plugins_json() == []
     text = venv.cli("plugins")
     assert text.returncode == 0
@@ -80,6 +83,27 @@ def test_core_wheel_alone_is_isolated_and_lists_no_plugins(
     helped = venv.cli("--help")
     assert helped.returncode == 0
     assert "plugins" in helped.stdout and "new-plugin" in helped.stdout
+
+
+def test_every_core_module_imports_with_only_the_declared_dependencies(
+    venv_factory: Callable[..., Any], wheels: dict[str, Path], command_runner: Callable[..., Any]
+) -> None:
+    """An import of something the core does not declare fails here, not on a user's machine."""
+    venv = venv_factory(wheels["core"], name="core-imports")
+    checked = command_runner([sys.executable, "-m", "pip", "--python", venv.python, "check"])
+    assert "No broken requirements" in checked.stdout
+    proc = venv.run(
+        "python",
+        "-c",
+        "import importlib, pkgutil, atg_dataplane\n"
+        "found = pkgutil.walk_packages(atg_dataplane.__path__, 'atg_dataplane.')\n"
+        "names = [m.name for m in found]\n"
+        "for name in names:\n"
+        "    importlib.import_module(name)\n"
+        "print(len(names))",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) >= 10
 
 
 # ------------------------------------------------- criterion 1: install/list/uninstall
