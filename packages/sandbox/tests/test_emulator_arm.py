@@ -7,6 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from atg_dataplane_sandbox.emulator import EmulatorHandle, start_emulator
+from atg_dataplane_sandbox.emulator.testing import ARM_SCOPE, arm_kwargs, credential
+from atg_dataplane_sandbox.topology import Topology, load_topology
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
@@ -17,10 +20,6 @@ from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.subscriptions import SubscriptionClient
-
-from atg_dataplane_sandbox.emulator import EmulatorHandle, start_emulator
-from atg_dataplane_sandbox.emulator.testing import ARM_SCOPE, arm_kwargs, credential
-from atg_dataplane_sandbox.topology import Topology, load_topology
 
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
@@ -37,10 +36,12 @@ def topo(emu: EmulatorHandle) -> Topology:
     return load_topology(emu.directory)
 
 
-def _rm(emu: EmulatorHandle, topo: Topology, tenant: str = "source",
-        principal: str = "admin") -> ResourceManagementClient:
-    return ResourceManagementClient(credential(emu, tenant, principal),
-                                    topo.tenant(tenant).subscription_id, **arm_kwargs(emu))
+def _rm(
+    emu: EmulatorHandle, topo: Topology, tenant: str = "source", principal: str = "admin"
+) -> ResourceManagementClient:
+    return ResourceManagementClient(
+        credential(emu, tenant, principal), topo.tenant(tenant).subscription_id, **arm_kwargs(emu)
+    )
 
 
 # -- Entra ID ---------------------------------------------------------------------------------
@@ -50,33 +51,42 @@ def test_client_secret_credential_gets_a_token(emu: EmulatorHandle) -> None:
     assert token.expires_on > 0
 
 
-def test_environment_credential(emu: EmulatorHandle, topo: Topology,
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_credential(
+    emu: EmulatorHandle, topo: Topology, monkeypatch: pytest.MonkeyPatch
+) -> None:
     p = topo.principal("target", "replicator")
     monkeypatch.setenv("AZURE_TENANT_ID", p.tenant_id)
     monkeypatch.setenv("AZURE_CLIENT_ID", p.client_id)
     monkeypatch.setenv("AZURE_CLIENT_SECRET", topo.client_secret(p))
     monkeypatch.setenv("AZURE_AUTHORITY_HOST", emu.entra_url)
-    cred = EnvironmentCredential(disable_instance_discovery=True,
-                                 connection_verify=str(emu.ca_path))
+    cred = EnvironmentCredential(
+        disable_instance_discovery=True, connection_verify=str(emu.ca_path)
+    )
     assert cred.get_token(ARM_SCOPE).token
-    default = DefaultAzureCredential(disable_instance_discovery=True,
-                                     connection_verify=str(emu.ca_path),
-                                     exclude_managed_identity_credential=True)
+    default = DefaultAzureCredential(
+        disable_instance_discovery=True,
+        connection_verify=str(emu.ca_path),
+        exclude_managed_identity_credential=True,
+    )
     subs = SubscriptionClient(default, **arm_kwargs(emu))
     assert [s.subscription_id for s in subs.subscriptions.list()] == [
-        topo.tenant("target").subscription_id]
+        topo.tenant("target").subscription_id
+    ]
 
 
-@pytest.mark.parametrize(("case", "code"), [
-    ("wrong_secret", "AADSTS7000215"),
-    ("unknown_client", "AADSTS700016"),
-    ("wrong_tenant", "AADSTS700016"),
-    ("unknown_tenant", "Unable to get authority configuration"),
-    ("expired", "AADSTS7000222"),
-])
-def test_token_errors_are_shaped_like_azure(emu: EmulatorHandle, topo: Topology, case: str,
-                                            code: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [
+        ("wrong_secret", "AADSTS7000215"),
+        ("unknown_client", "AADSTS700016"),
+        ("wrong_tenant", "AADSTS700016"),
+        ("unknown_tenant", "Unable to get authority configuration"),
+        ("expired", "AADSTS7000222"),
+    ],
+)
+def test_token_errors_are_shaped_like_azure(
+    emu: EmulatorHandle, topo: Topology, case: str, code: str
+) -> None:
     p = topo.principal("source", "expired" if case == "expired" else "replicator")
     tenant, client, secret = p.tenant_id, p.client_id, topo.client_secret(p)
     if case == "wrong_secret":
@@ -87,9 +97,14 @@ def test_token_errors_are_shaped_like_azure(emu: EmulatorHandle, topo: Topology,
         tenant = topo.tenant("target").tenant_id
     elif case == "unknown_tenant":
         tenant = str(uuid.uuid4())
-    cred = ClientSecretCredential(tenant, client, secret, authority=emu.entra_url,
-                                  disable_instance_discovery=True,
-                                  connection_verify=str(emu.ca_path))
+    cred = ClientSecretCredential(
+        tenant,
+        client,
+        secret,
+        authority=emu.entra_url,
+        disable_instance_discovery=True,
+        connection_verify=str(emu.ca_path),
+    )
     with pytest.raises(ClientAuthenticationError) as info:
         cred.get_token(ARM_SCOPE)
     assert code in str(info.value)
@@ -107,8 +122,9 @@ def test_subscription_listing_is_per_tenant(emu: EmulatorHandle, topo: Topology)
 def test_resource_group_crud_and_paging(emu: EmulatorHandle, topo: Topology) -> None:
     rm = _rm(emu, topo)
     for i in range(12):
-        rm.resource_groups.create_or_update(f"rg-page-{i:02d}", {"location": "eastus",
-                                                                  "tags": {"i": str(i)}})
+        rm.resource_groups.create_or_update(
+            f"rg-page-{i:02d}", {"location": "eastus", "tags": {"i": str(i)}}
+        )
     pages = list(rm.resource_groups.list().by_page())
     assert len(pages) >= 3  # page size 5: paging really happened
     names = [g.name for page in pages for g in page]
@@ -121,16 +137,23 @@ def test_resource_group_crud_and_paging(emu: EmulatorHandle, topo: Topology) -> 
 
 
 def _vault_body(tenant_id: str, rbac: bool = True, **props: Any) -> dict[str, Any]:
-    return {"location": "eastus", "properties": {
-        "tenantId": tenant_id, "sku": {"family": "A", "name": "standard"},
-        "enableRbacAuthorization": rbac, **props}}
+    return {
+        "location": "eastus",
+        "properties": {
+            "tenantId": tenant_id,
+            "sku": {"family": "A", "name": "standard"},
+            "enableRbacAuthorization": rbac,
+            **props,
+        },
+    }
 
 
 def test_vault_create_is_a_long_running_operation(emu: EmulatorHandle, topo: Topology) -> None:
     src = topo.tenant("source")
     _rm(emu, topo).resource_groups.create_or_update("rg-kv", {"location": "eastus"})
-    kv = KeyVaultManagementClient(credential(emu, "source", "admin"), src.subscription_id,
-                                  **arm_kwargs(emu))
+    kv = KeyVaultManagementClient(
+        credential(emu, "source", "admin"), src.subscription_id, **arm_kwargs(emu)
+    )
     poller = kv.vaults.begin_create_or_update("rg-kv", "kv-lro", _vault_body(src.tenant_id))
     vault = poller.result()
     assert poller.status().lower() == "succeeded"
@@ -138,8 +161,9 @@ def test_vault_create_is_a_long_running_operation(emu: EmulatorHandle, topo: Top
     assert vault.properties.vault_uri.rstrip("/") == emu.vault_urls["kv-lro"]
     assert vault.properties.enable_soft_delete is True
     assert [v.name for v in kv.vaults.list_by_resource_group("rg-kv")] == ["kv-lro"]
-    listed = list(_rm(emu, topo).resources.list(
-        filter="resourceType eq 'Microsoft.KeyVault/vaults'"))
+    listed = list(
+        _rm(emu, topo).resources.list(filter="resourceType eq 'Microsoft.KeyVault/vaults'")
+    )
     assert "kv-lro" in [r.name for r in listed]
     assert all(r.type == "Microsoft.KeyVault/vaults" for r in listed)
 
@@ -147,14 +171,43 @@ def test_vault_create_is_a_long_running_operation(emu: EmulatorHandle, topo: Top
 def test_vault_access_policy_update(emu: EmulatorHandle, topo: Topology) -> None:
     src = topo.tenant("source")
     _rm(emu, topo).resource_groups.create_or_update("rg-ap", {"location": "eastus"})
-    kv = KeyVaultManagementClient(credential(emu, "source", "admin"), src.subscription_id,
-                                  **arm_kwargs(emu))
+    kv = KeyVaultManagementClient(
+        credential(emu, "source", "admin"), src.subscription_id, **arm_kwargs(emu)
+    )
     kv.vaults.begin_create_or_update("rg-ap", "kv-ap", _vault_body(src.tenant_id, False)).result()
     oid = src.principals["replicator"].object_id
-    kv.vaults.update_access_policy("rg-ap", "kv-ap", "add", {"properties": {"accessPolicies": [
-        {"tenantId": src.tenant_id, "objectId": oid, "permissions": {"secrets": ["get"]}}]}})
-    kv.vaults.update_access_policy("rg-ap", "kv-ap", "add", {"properties": {"accessPolicies": [
-        {"tenantId": src.tenant_id, "objectId": oid, "permissions": {"secrets": ["list"]}}]}})
+    kv.vaults.update_access_policy(
+        "rg-ap",
+        "kv-ap",
+        "add",
+        {
+            "properties": {
+                "accessPolicies": [
+                    {
+                        "tenantId": src.tenant_id,
+                        "objectId": oid,
+                        "permissions": {"secrets": ["get"]},
+                    }
+                ]
+            }
+        },
+    )
+    kv.vaults.update_access_policy(
+        "rg-ap",
+        "kv-ap",
+        "add",
+        {
+            "properties": {
+                "accessPolicies": [
+                    {
+                        "tenantId": src.tenant_id,
+                        "objectId": oid,
+                        "permissions": {"secrets": ["list"]},
+                    }
+                ]
+            }
+        },
+    )
     vault = kv.vaults.get("rg-ap", "kv-ap")
     assert len(vault.properties.access_policies) == 1
     assert sorted(vault.properties.access_policies[0].permissions.secrets) == ["get", "list"]
@@ -162,8 +215,9 @@ def test_vault_access_policy_update(emu: EmulatorHandle, topo: Topology) -> None
 
 def test_cross_tenant_token_is_refused(emu: EmulatorHandle, topo: Topology) -> None:
     # A source-tenant principal asking for the target subscription.
-    rm = ResourceManagementClient(credential(emu, "source", "admin"),
-                                  topo.tenant("target").subscription_id, **arm_kwargs(emu))
+    rm = ResourceManagementClient(
+        credential(emu, "source", "admin"), topo.tenant("target").subscription_id, **arm_kwargs(emu)
+    )
     with pytest.raises(HttpResponseError) as info:
         list(rm.resource_groups.list())
     assert info.value.status_code == 401
@@ -184,52 +238,77 @@ def test_missing_action_is_403_authorization_failed(emu: EmulatorHandle, topo: T
 def test_permissions_api(emu: EmulatorHandle, topo: Topology) -> None:
     src = topo.tenant("source")
     _rm(emu, topo).resource_groups.create_or_update("rg-perm", {"location": "eastus"})
-    auth = AuthorizationManagementClient(credential(emu, "source", "limited"),
-                                         src.subscription_id, **arm_kwargs(emu))
+    auth = AuthorizationManagementClient(
+        credential(emu, "source", "limited"), src.subscription_id, **arm_kwargs(emu)
+    )
     perms = list(auth.permissions.list_for_resource_group("rg-perm"))
     data_actions = {a for p in perms for a in p.data_actions}
     actions = {a for p in perms for a in p.actions}
     assert "*/read" in actions
     assert "Microsoft.KeyVault/vaults/*/read" in data_actions
     assert "Microsoft.KeyVault/vaults/secrets/getSecret/action" not in data_actions
-    perms = list(auth.permissions.list_for_resource(
-        "rg-perm", "Microsoft.KeyVault", "", "vaults", "any-vault"))
+    perms = list(
+        auth.permissions.list_for_resource(
+            "rg-perm", "Microsoft.KeyVault", "", "vaults", "any-vault"
+        )
+    )
     assert perms
 
 
 def test_role_definitions_and_assignments(emu: EmulatorHandle, topo: Topology) -> None:
     tgt = topo.tenant("target")
     scope = f"/subscriptions/{tgt.subscription_id}"
-    owner = AuthorizationManagementClient(credential(emu, "target", "admin"),
-                                          tgt.subscription_id, **arm_kwargs(emu))
+    owner = AuthorizationManagementClient(
+        credential(emu, "target", "admin"), tgt.subscription_id, **arm_kwargs(emu)
+    )
     readers = list(owner.role_definitions.list(scope, filter="roleName eq 'Reader'"))
     assert [r.name for r in readers] == [READER]
     assert readers[0].permissions[0].actions == ["*/read"]
     _rm(emu, topo, "target").resource_groups.create_or_update("rg-ra", {"location": "eastus"})
     limited = tgt.principals["limited"].object_id
     rg_scope = f"{scope}/resourceGroups/rg-ra"
-    contributor = f"{scope}/providers/Microsoft.Authorization/roleDefinitions/" \
-                  "b24988ac-6180-42a0-ab88-20f7382dd24c"
+    contributor = (
+        f"{scope}/providers/Microsoft.Authorization/roleDefinitions/"
+        "b24988ac-6180-42a0-ab88-20f7382dd24c"
+    )
     name = str(uuid.uuid4())
-    created = owner.role_assignments.create(rg_scope, name, {"properties": {
-        "roleDefinitionId": contributor, "principalId": limited,
-        "principalType": "ServicePrincipal"}})
+    created = owner.role_assignments.create(
+        rg_scope,
+        name,
+        {
+            "properties": {
+                "roleDefinitionId": contributor,
+                "principalId": limited,
+                "principalType": "ServicePrincipal",
+            }
+        },
+    )
     assert created.principal_id == limited
     # limited may now write inside rg-ra, but not elsewhere
-    kv = KeyVaultManagementClient(credential(emu, "target", "limited"), tgt.subscription_id,
-                                  **arm_kwargs(emu))
+    kv = KeyVaultManagementClient(
+        credential(emu, "target", "limited"), tgt.subscription_id, **arm_kwargs(emu)
+    )
     kv.vaults.begin_create_or_update("rg-ra", "kv-limited", _vault_body(tgt.tenant_id)).result()
-    listed = list(owner.role_assignments.list_for_scope(rg_scope,
-                                                        filter=f"principalId eq '{limited}'"))
+    listed = list(
+        owner.role_assignments.list_for_scope(rg_scope, filter=f"principalId eq '{limited}'")
+    )
     assert name in [a.name for a in listed]
     owner.role_assignments.delete(rg_scope, name)
     with pytest.raises(HttpResponseError) as info:
-        kv.vaults.begin_create_or_update("rg-ra", "kv-limited-2",
-                                         _vault_body(tgt.tenant_id)).result()
+        kv.vaults.begin_create_or_update(
+            "rg-ra", "kv-limited-2", _vault_body(tgt.tenant_id)
+        ).result()
     assert info.value.status_code == 403
     # a principal of the other tenant cannot be assigned
     with pytest.raises(HttpResponseError) as info:
-        owner.role_assignments.create(rg_scope, str(uuid.uuid4()), {"properties": {
-            "roleDefinitionId": contributor,
-            "principalId": topo.principal("source", "replicator").object_id}})
+        owner.role_assignments.create(
+            rg_scope,
+            str(uuid.uuid4()),
+            {
+                "properties": {
+                    "roleDefinitionId": contributor,
+                    "principalId": topo.principal("source", "replicator").object_id,
+                }
+            },
+        )
     assert info.value.error.code == "PrincipalNotFound"

@@ -7,6 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from atg_dataplane_sandbox.emulator import EmulatorHandle, start_emulator
+from atg_dataplane_sandbox.emulator.testing import arm_kwargs, credential, vault_kwargs
+from atg_dataplane_sandbox.topology import Topology, load_topology
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
@@ -28,10 +31,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from atg_dataplane_sandbox.emulator import EmulatorHandle, start_emulator
-from atg_dataplane_sandbox.emulator.testing import arm_kwargs, credential, vault_kwargs
-from atg_dataplane_sandbox.topology import Topology, load_topology
-
 POLL: dict[str, Any] = {}  # deletes are immediate: the SDK pollers never sleep
 
 
@@ -47,16 +46,28 @@ def topo(emu: EmulatorHandle) -> Topology:
     return load_topology(emu.directory)
 
 
-def _make_vault(emu: EmulatorHandle, topo: Topology, tenant: str, name: str, rbac: bool = True,
-                **props: Any) -> str:
+def _make_vault(
+    emu: EmulatorHandle, topo: Topology, tenant: str, name: str, rbac: bool = True, **props: Any
+) -> str:
     t = topo.tenant(tenant)
     cred = credential(emu, tenant, "admin")
-    ResourceManagementClient(cred, t.subscription_id, **arm_kwargs(emu)).resource_groups \
-        .create_or_update("rg-vaults", {"location": "eastus"})
+    ResourceManagementClient(
+        cred, t.subscription_id, **arm_kwargs(emu)
+    ).resource_groups.create_or_update("rg-vaults", {"location": "eastus"})
     kv = KeyVaultManagementClient(cred, t.subscription_id, **arm_kwargs(emu))
-    vault = kv.vaults.begin_create_or_update("rg-vaults", name, {"location": "eastus", "properties": {
-        "tenantId": t.tenant_id, "sku": {"family": "A", "name": "standard"},
-        "enableRbacAuthorization": rbac, **props}}).result()
+    vault = kv.vaults.begin_create_or_update(
+        "rg-vaults",
+        name,
+        {
+            "location": "eastus",
+            "properties": {
+                "tenantId": t.tenant_id,
+                "sku": {"family": "A", "name": "standard"},
+                "enableRbacAuthorization": rbac,
+                **props,
+            },
+        },
+    ).result()
     return vault.properties.vault_uri
 
 
@@ -68,24 +79,36 @@ def vaults(emu: EmulatorHandle, topo: Topology) -> dict[str, str]:
         "source": _make_vault(emu, topo, "source", "kv-source"),
         "source2": _make_vault(emu, topo, "source", "kv-source-2"),
         "target": _make_vault(emu, topo, "target", "kv-target"),
-        "protected": _make_vault(emu, topo, "source", "kv-protected",
-                                 enablePurgeProtection=True),
-        "policies": _make_vault(emu, topo, "source", "kv-policies", rbac=False, accessPolicies=[
-            {"tenantId": src.tenant_id, "objectId": replicator,
-             "permissions": {"secrets": ["get", "set"], "keys": [], "certificates": []}}]),
+        "protected": _make_vault(emu, topo, "source", "kv-protected", enablePurgeProtection=True),
+        "policies": _make_vault(
+            emu,
+            topo,
+            "source",
+            "kv-policies",
+            rbac=False,
+            accessPolicies=[
+                {
+                    "tenantId": src.tenant_id,
+                    "objectId": replicator,
+                    "permissions": {"secrets": ["get", "set"], "keys": [], "certificates": []},
+                }
+            ],
+        ),
     }
 
 
-def _secrets(emu: EmulatorHandle, url: str, tenant: str = "source",
-             principal: str = "replicator") -> SecretClient:
+def _secrets(
+    emu: EmulatorHandle, url: str, tenant: str = "source", principal: str = "replicator"
+) -> SecretClient:
     return SecretClient(url, credential(emu, tenant, principal), **vault_kwargs(emu))
 
 
 # -- secrets --------------------------------------------------------------------------------
 def test_secret_lifecycle(emu: EmulatorHandle, vaults: dict[str, str]) -> None:
     client = _secrets(emu, vaults["source"])
-    first = client.set_secret("db-password", "s3cret", content_type="text/plain",
-                              tags={"env": "dev"})
+    first = client.set_secret(
+        "db-password", "s3cret", content_type="text/plain", tags={"env": "dev"}
+    )
     second = client.set_secret("db-password", "s3cret-2")
     assert first.properties.version != second.properties.version
     assert client.get_secret("db-password").value == "s3cret-2"
@@ -133,8 +156,7 @@ def test_soft_delete_conflict_recover_purge(emu: EmulatorHandle, vaults: dict[st
     assert client.get_secret("to-delete").value == "fresh"
 
 
-def test_purge_refused_under_purge_protection(emu: EmulatorHandle,
-                                              vaults: dict[str, str]) -> None:
+def test_purge_refused_under_purge_protection(emu: EmulatorHandle, vaults: dict[str, str]) -> None:
     client = _secrets(emu, vaults["protected"])
     client.set_secret("kept", "v")
     client.begin_delete_secret("kept", **POLL).result()
@@ -144,8 +166,9 @@ def test_purge_refused_under_purge_protection(emu: EmulatorHandle,
     assert client.get_deleted_secret("kept").properties.recovery_level == "Recoverable"
 
 
-def test_backup_restore_within_and_across_subscriptions(emu: EmulatorHandle,
-                                                        vaults: dict[str, str]) -> None:
+def test_backup_restore_within_and_across_subscriptions(
+    emu: EmulatorHandle, vaults: dict[str, str]
+) -> None:
     source = _secrets(emu, vaults["source"])
     source.set_secret("backed-up", "payload")
     blob = source.backup_secret("backed-up")
@@ -201,8 +224,9 @@ def test_cross_tenant_vault_refused(emu: EmulatorHandle, vaults: dict[str, str])
     plain = _secrets(emu, vaults["target"], "source", "admin")
     with pytest.raises(ClientAuthenticationError):
         plain.get_secret("anything")  # azure-identity refuses the other tenant itself
-    forced = SecretClient(vaults["target"], _IgnoreTenant(credential(emu, "source", "admin")),
-                          **vault_kwargs(emu))
+    forced = SecretClient(
+        vaults["target"], _IgnoreTenant(credential(emu, "source", "admin")), **vault_kwargs(emu)
+    )
     with pytest.raises(ClientAuthenticationError) as info:
         forced.get_secret("anything")
     assert "AKV10032" in str(info.value) or "401" in str(info.value)
@@ -223,22 +247,26 @@ def test_keys(emu: EmulatorHandle, vaults: dict[str, str]) -> None:
         client.create_rsa_key("exp-2", exportable=True)  # no release policy
     crypto = CryptographyClient(rsa_key, credential(emu), **vault_kwargs(emu))
     sealed = crypto.encrypt(EncryptionAlgorithm.rsa_oaep_256, b"hello")
-    assert crypto.decrypt(EncryptionAlgorithm.rsa_oaep_256, sealed.ciphertext).plaintext == \
-        b"hello"
+    assert crypto.decrypt(EncryptionAlgorithm.rsa_oaep_256, sealed.ciphertext).plaintext == b"hello"
     private = ec.generate_private_key(ec.SECP256R1())
     from azure.keyvault.keys import JsonWebKey
 
     numbers = private.private_numbers()
-    jwk = JsonWebKey(kty="EC", crv="P-256", key_ops=["sign", "verify"],
-                     x=numbers.public_numbers.x.to_bytes(32, "big"),
-                     y=numbers.public_numbers.y.to_bytes(32, "big"),
-                     d=numbers.private_value.to_bytes(32, "big"))
+    jwk = JsonWebKey(
+        kty="EC",
+        crv="P-256",
+        key_ops=["sign", "verify"],
+        x=numbers.public_numbers.x.to_bytes(32, "big"),
+        y=numbers.public_numbers.y.to_bytes(32, "big"),
+        d=numbers.private_value.to_bytes(32, "big"),
+    )
     imported = client.import_key("imported-ec", jwk)
     assert imported.key.x == jwk.x
     client.update_key_properties("rsa-1", tags={"a": "b"})
     assert client.get_key("rsa-1").properties.tags == {"a": "b"}
-    assert {"rsa-1", "ec-1", "exp-1", "imported-ec"} <= {k.name for k in
-                                                         client.list_properties_of_keys()}
+    assert {"rsa-1", "ec-1", "exp-1", "imported-ec"} <= {
+        k.name for k in client.list_properties_of_keys()
+    }
     blob = client.backup_key("ec-1")
     client.begin_delete_key("ec-1", **POLL).result()
     client.purge_deleted_key("ec-1")
@@ -251,9 +279,14 @@ def test_keys(emu: EmulatorHandle, vaults: dict[str, str]) -> None:
 def test_certificates(emu: EmulatorHandle, vaults: dict[str, str]) -> None:
     certs = CertificateClient(vaults["source"], credential(emu), **vault_kwargs(emu))
     secrets = _secrets(emu, vaults["source"])
-    policy = CertificatePolicy(issuer_name="Self", subject="CN=app.example",
-                               san_dns_names=["app.example"], exportable=True,
-                               content_type=CertificateContentType.pkcs12, validity_in_months=6)
+    policy = CertificatePolicy(
+        issuer_name="Self",
+        subject="CN=app.example",
+        san_dns_names=["app.example"],
+        exportable=True,
+        content_type=CertificateContentType.pkcs12,
+        validity_in_months=6,
+    )
     cert = certs.begin_create_certificate("web", policy).result()
     parsed = x509.load_der_x509_certificate(bytes(cert.cer))
     assert parsed.subject.rfc4514_string() == "CN=app.example"
@@ -264,20 +297,31 @@ def test_certificates(emu: EmulatorHandle, vaults: dict[str, str]) -> None:
     assert certs.get_certificate_policy("web").subject == "CN=app.example"
     # non-exportable: the secret carries the certificate but no private key
     # (the SDK sends key_props only when something truthy is in it: hence key_type)
-    pem_policy = CertificatePolicy(issuer_name="Self", subject="CN=locked", exportable=False,
-                                   key_type="RSA",
-                                   content_type=CertificateContentType.pem)
+    pem_policy = CertificatePolicy(
+        issuer_name="Self",
+        subject="CN=locked",
+        exportable=False,
+        key_type="RSA",
+        content_type=CertificateContentType.pem,
+    )
     certs.begin_create_certificate("locked", pem_policy).result()
     value = secrets.get_secret("locked").value
     assert "PRIVATE KEY" not in value and "BEGIN CERTIFICATE" in value
     # import PEM (key + cert) under another name
-    private = serialization.load_pem_private_key(
-        pkcs12_to_pem_key(pfx).encode(), password=None)
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode() + \
-        parsed.public_bytes(serialization.Encoding.PEM).decode()
-    imported = certs.import_certificate("web-copy", pem.encode(), policy=CertificatePolicy(
-        issuer_name="Unknown", content_type=CertificateContentType.pem))
+    private = serialization.load_pem_private_key(pkcs12_to_pem_key(pfx).encode(), password=None)
+    pem = (
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        + parsed.public_bytes(serialization.Encoding.PEM).decode()
+    )
+    imported = certs.import_certificate(
+        "web-copy",
+        pem.encode(),
+        policy=CertificatePolicy(issuer_name="Unknown", content_type=CertificateContentType.pem),
+    )
     assert bytes(imported.cer) == bytes(cert.cer)
     assert len(list(certs.list_properties_of_certificate_versions("web"))) == 1
     certs.begin_create_certificate("web", policy).result()
@@ -297,5 +341,6 @@ def test_certificates(emu: EmulatorHandle, vaults: dict[str, str]) -> None:
 def pkcs12_to_pem_key(pfx: bytes) -> str:
     key, _, _ = pkcs12.load_key_and_certificates(pfx, None)
     assert key is not None
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()

@@ -33,21 +33,44 @@ TENANT_NAMES = ("source", "target")
 # "admin": Owner + Key Vault Administrator, for seeding.
 _GRANTS: dict[str, dict[str, list[str]]] = {
     "source": {
-        "admin": ["Owner", "Key Vault Administrator", "Storage Blob Data Contributor",
-                  "Storage Queue Data Contributor", "Storage Table Data Contributor", "AcrPush"],
-        "replicator": ["Reader", "Key Vault Administrator", "Storage Account Contributor",
-                       "Storage Blob Data Reader", "Storage Queue Data Contributor",
-                       "Storage Table Data Contributor", "AcrPull",
-                       "DocumentDB Account Contributor"],
+        "admin": [
+            "Owner",
+            "Key Vault Administrator",
+            "Storage Blob Data Contributor",
+            "Storage Queue Data Contributor",
+            "Storage Table Data Contributor",
+            "AcrPush",
+        ],
+        "replicator": [
+            "Reader",
+            "Key Vault Administrator",
+            "Storage Account Contributor",
+            "Storage Blob Data Reader",
+            "Storage Queue Data Contributor",
+            "Storage Table Data Contributor",
+            "AcrPull",
+            "DocumentDB Account Contributor",
+        ],
         "limited": ["Reader", "Key Vault Reader"],
         "expired": ["Reader"],
     },
     "target": {
-        "admin": ["Owner", "Key Vault Administrator", "Storage Blob Data Contributor",
-                  "Storage Queue Data Contributor", "Storage Table Data Contributor", "AcrPush"],
-        "replicator": ["Contributor", "Key Vault Administrator", "Storage Blob Data Contributor",
-                       "Storage Queue Data Contributor", "Storage Table Data Contributor",
-                       "AcrPush"],
+        "admin": [
+            "Owner",
+            "Key Vault Administrator",
+            "Storage Blob Data Contributor",
+            "Storage Queue Data Contributor",
+            "Storage Table Data Contributor",
+            "AcrPush",
+        ],
+        "replicator": [
+            "Contributor",
+            "Key Vault Administrator",
+            "Storage Blob Data Contributor",
+            "Storage Queue Data Contributor",
+            "Storage Table Data Contributor",
+            "AcrPush",
+        ],
         "limited": ["Reader"],
         "expired": ["Reader"],
     },
@@ -168,20 +191,24 @@ def _new_topology(base: Path) -> Topology:
                 object_id=str(uuid.uuid4()),
                 display_name=f"sandbox-{tenant_name}-{principal_name}",
                 secret_file=f"{SECRETS_DIR}/{client_id}",
-                secret_expires_on=now - 86400 if principal_name == "expired" else now + 10 * 365 * 86400,
+                secret_expires_on=now - 86400
+                if principal_name == "expired"
+                else now + 10 * 365 * 86400,
             )
             principals[principal_name] = principal
             scope = f"/subscriptions/{subscription_id}"
             for role in roles:
                 name = str(uuid.uuid4())
-                assignments.append(RoleAssignment(
-                    id=f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}",
-                    name=name,
-                    scope=scope,
-                    role_definition_id=ROLE_IDS_BY_NAME[role],
-                    principal_id=principal.object_id,
-                    tenant=tenant_name,
-                ))
+                assignments.append(
+                    RoleAssignment(
+                        id=f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}",
+                        name=name,
+                        scope=scope,
+                        role_definition_id=ROLE_IDS_BY_NAME[role],
+                        principal_id=principal.object_id,
+                        tenant=tenant_name,
+                    )
+                )
         tenants[tenant_name] = Tenant(
             name=tenant_name,
             tenant_id=tenant_id,

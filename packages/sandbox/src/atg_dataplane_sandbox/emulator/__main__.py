@@ -24,9 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-size", type=int, default=5, help="ARM and Key Vault page size")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    options = EmulatorOptions(entra_port=args.entra_port, arm_port=args.arm_port,
-                              lro_retry_after=args.lro_retry_after,
-                              arm_page_size=args.page_size, keyvault_page_size=args.page_size)
+    options = EmulatorOptions(
+        entra_port=args.entra_port,
+        arm_port=args.arm_port,
+        lro_retry_after=args.lro_retry_after,
+        arm_page_size=args.page_size,
+        keyvault_page_size=args.page_size,
+    )
     asyncio.run(_serve(args.dir, args.faults, options))
     return 0
 

@@ -12,8 +12,9 @@ from atg_dataplane_sandbox.emulator.middleware import error_middleware, fault_mi
 
 
 def _app(emu: Emulator, service: str) -> web.Application:
-    app = web.Application(middlewares=[error_middleware, fault_middleware(service)],
-                          client_max_size=64 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[error_middleware, fault_middleware(service)], client_max_size=64 * 1024 * 1024
+    )
     app[EMU] = emu
     return app
 

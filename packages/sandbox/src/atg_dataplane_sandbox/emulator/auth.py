@@ -31,26 +31,40 @@ def authenticate_arm(request: web.Request) -> Claims:
     token = bearer_token(request)
     try:
         if token is None:
-            raise TokenError("missing", "Authentication failed. The 'Authorization' header is "
-                                        "missing.")
+            raise TokenError(
+                "missing", "Authentication failed. The 'Authorization' header is missing."
+            )
         return emu.issuer.validate(token, ARM_AUDIENCE)
     except TokenError as exc:
         description = str(exc)
-        raise AzureError(401, _ARM_CODES[exc.kind], description, headers={
-            "WWW-Authenticate": f'Bearer authorization_uri="{emu.urls["entra"]}/", '
-                                f'error="invalid_token", error_description="{description}"',
-        }) from None
+        raise AzureError(
+            401,
+            _ARM_CODES[exc.kind],
+            description,
+            headers={
+                "WWW-Authenticate": f'Bearer authorization_uri="{emu.urls["entra"]}/", '
+                f'error="invalid_token", error_description="{description}"',
+            },
+        ) from None
 
 
 def arm_wrong_tenant(request: web.Request, claims: Claims, tenant_id: str) -> AzureError:
     emu = request.app[EMU]
-    return AzureError(401, "InvalidAuthenticationTokenTenant", (
-        f"The access token is from the wrong issuer '{claims.issuer}'. It must match the tenant "
-        f"'https://sts.windows.net/{tenant_id}/' associated with this subscription. Please use "
-        f"the authority (URL) '{emu.urls['entra']}/{tenant_id}' to get the token. Note, if the "
-        "subscription is transferred to another tenant there is no impact to the services, but "
-        "information about new tenant could take time to propagate (up to an hour). If you just "
-        "transferred your subscription and see this error message, please try back later."),
-        headers={"WWW-Authenticate": f'Bearer authorization_uri="{emu.urls["entra"]}/{tenant_id}", '
-                                     'error="invalid_token", error_description="The access token '
-                                     'is from the wrong issuer."'})
+    return AzureError(
+        401,
+        "InvalidAuthenticationTokenTenant",
+        (
+            f"The access token is from the wrong issuer '{claims.issuer}'. It must match the "
+            f"tenant 'https://sts.windows.net/{tenant_id}/' associated with this subscription. "
+            f"Please use the authority (URL) '{emu.urls['entra']}/{tenant_id}' to get the token. "
+            "Note, if the subscription is transferred to another tenant there is no impact to the "
+            "services, but information about new tenant could take time to propagate (up to an "
+            "hour). If you just transferred your subscription and see this error message, please "
+            "try back later."
+        ),
+        headers={
+            "WWW-Authenticate": f'Bearer authorization_uri="{emu.urls["entra"]}/{tenant_id}", '
+            'error="invalid_token", error_description="The access token '
+            'is from the wrong issuer."'
+        },
+    )

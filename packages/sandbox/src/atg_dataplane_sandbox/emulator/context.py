@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import ssl
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ class EmulatorOptions:
     an int; 0 makes them fall back to their ``polling_interval``, 30 s by default)."""
     token_lifetime: int = 3600
     persist: bool = True
+    fault_seed: int | None = None
+    """Seed of the fault dice, for reproducible fault sequences in tests."""
     write_emulator_json: bool = True
 
 
@@ -52,6 +55,7 @@ class Emulator:
         self.issuer = TokenIssuer(state_dir / "signing-key.pem", options.token_lifetime)
         self.faults: FaultSpec = parse_spec(faults)
         self.fault_counts: dict[str, dict[str, int]] = {}
+        self.rng = random.Random(options.fault_seed)
         """Injected faults so far, per service and kind (``429``, ``500``, ``503``, ``drop``)."""
         self.admin_key = _ensure_admin_key(directory / ADMIN_SECRET_FILE)
         self.urls: dict[str, str] = {}
@@ -154,6 +158,10 @@ class Emulator:
 
     def set_faults(self, text: str) -> None:
         self.faults = parse_spec(text)
+
+    def count_fault(self, service: str, label: str) -> None:
+        counts = self.fault_counts.setdefault(service, {})
+        counts[label] = counts.get(label, 0) + 1
 
 
 def _ensure_admin_key(path: Path) -> str:

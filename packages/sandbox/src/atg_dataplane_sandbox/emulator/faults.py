@@ -69,8 +69,10 @@ def parse_spec(text: str | None) -> FaultSpec:
         service, sep, settings = part.partition(":")
         service = service.strip().lower()
         if not sep or (service not in SERVICES and service != "*"):
-            raise FaultSpecError(f"bad fault clause {part!r}: expected 'service:key=value,...' "
-                                 f"with service one of {', '.join(SERVICES)} or *")
+            raise FaultSpecError(
+                f"bad fault clause {part!r}: expected 'service:key=value,...' "
+                f"with service one of {', '.join(SERVICES)} or *"
+            )
         faults = services.get(service, ServiceFaults())
         for item in settings.split(","):
             item = item.strip()

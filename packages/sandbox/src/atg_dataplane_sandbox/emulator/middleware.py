@@ -25,11 +25,9 @@ def fault_middleware(service: str) -> Middleware:
         if request.path.startswith("/_sandbox/"):
             return await handler(request)
         emu = request.app[EMU]
-        fault = decide(emu.faults, service)
+        fault = decide(emu.faults, service, emu.rng)
         if fault.kind != "none":
-            label = "drop" if fault.kind == "drop" else str(fault.status)
-            counts = emu.fault_counts.setdefault(service, {})
-            counts[label] = counts.get(label, 0) + 1
+            emu.count_fault(service, "drop" if fault.kind == "drop" else str(fault.status))
         if fault.latency:
             await asyncio.sleep(fault.latency)
         if fault.kind == "drop":
@@ -47,8 +45,10 @@ def fault_middleware(service: str) -> Middleware:
 def _fault_response(service: str, status: int, retry_after: float) -> web.Response:
     retry = f"{retry_after:g}"
     if status == 429:
-        code, message = ("Throttled" if service == "keyvault" else "TooManyRequests",
-                         "Rate limit is exceeded. Try again in a moment.")
+        code, message = (
+            "Throttled" if service == "keyvault" else "TooManyRequests",
+            "Rate limit is exceeded. Try again in a moment.",
+        )
     elif status == 503:
         code, message = "ServiceUnavailable", "The service is temporarily unavailable."
     else:

@@ -30,7 +30,9 @@ def role_guid(role_definition_id: str) -> str:
     return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
 
 
-def role_definition(role_definition_id: str, custom: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def role_definition(
+    role_definition_id: str, custom: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     guid = role_guid(role_definition_id)
     return ROLES_BY_ID.get(guid) or (custom or {}).get(guid)
 

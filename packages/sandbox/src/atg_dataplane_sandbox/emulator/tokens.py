@@ -92,7 +92,10 @@ class TokenIssuer:
             raise TokenError("signature", "The access token has an unknown signing key.")
         try:
             raw = jwt.decode(
-                token, self._public, algorithms=["RS256"], options={"verify_aud": False},
+                token,
+                self._public,
+                algorithms=["RS256"],
+                options={"verify_aud": False},
                 leeway=0,
             )
         except jwt.ExpiredSignatureError as exc:
@@ -102,7 +105,9 @@ class TokenIssuer:
         except jwt.PyJWTError as exc:
             raise TokenError("malformed", "The access token is invalid.") from exc
         if audience is not None and not same_audience(str(raw.get("aud", "")), audience):
-            raise TokenError("audience", f"The access token audience '{raw.get('aud')}' is invalid.")
+            raise TokenError(
+                "audience", f"The access token audience '{raw.get('aud')}' is invalid."
+            )
         return Claims(
             tenant_id=str(raw.get("tid", "")),
             object_id=str(raw.get("oid", "")),
@@ -115,10 +120,18 @@ class TokenIssuer:
 
     def jwks(self) -> dict[str, Any]:
         numbers = self._public.public_numbers()
-        return {"keys": [{
-            "kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid,
-            "n": _b64(numbers.n), "e": _b64(numbers.e),
-        }]}
+        return {
+            "keys": [
+                {
+                    "kty": "RSA",
+                    "use": "sig",
+                    "kid": self.kid,
+                    "x5t": self.kid,
+                    "n": _b64(numbers.n),
+                    "e": _b64(numbers.e),
+                }
+            ]
+        }
 
 
 def _b64(value: int) -> str:

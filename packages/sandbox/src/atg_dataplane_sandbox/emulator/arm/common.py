@@ -58,10 +58,15 @@ class ArmContext:
     def require(self, action: str, scope: str) -> None:
         if not rbac.is_allowed(self.permissions(scope), action):
             oid = self.claims.object_id
-            raise AzureError(403, "AuthorizationFailed", (
-                f"The client '{self.claims.app_id}' with object id '{oid}' does not have "
-                f"authorization to perform action '{action}' over scope '{scope}' or the scope "
-                "is invalid. If access was recently granted, please refresh your credentials."))
+            raise AzureError(
+                403,
+                "AuthorizationFailed",
+                (
+                    f"The client '{self.claims.app_id}' with object id '{oid}' does not have "
+                    f"authorization to perform action '{action}' over scope '{scope}' or the scope "
+                    "is invalid. If access was recently granted, please refresh your credentials."
+                ),
+            )
 
 
 def now_iso() -> str:
@@ -70,8 +75,11 @@ def now_iso() -> str:
 
 def read_json_body(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise AzureError(400, "InvalidRequestContent", "The request content was invalid and could "
-                         "not be deserialized.")
+        raise AzureError(
+            400,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized.",
+        )
     return body
 
 
@@ -84,7 +92,7 @@ def paged(ctx: ArmContext, items: Sequence[Any]) -> web.Response:
         raise AzureError(400, "InvalidSkipToken", "The skip token is invalid.") from None
     top = ctx.request.query.get("$top")
     limit = min(size, int(top)) if top and top.isdigit() else size
-    body: dict[str, Any] = {"value": list(items[skip:skip + limit])}
+    body: dict[str, Any] = {"value": list(items[skip : skip + limit])}
     if skip + limit < len(items):
         base = ctx.emu.urls["arm"]
         body["nextLink"] = base + str(
@@ -103,7 +111,8 @@ def filter_resources(items: list[dict[str, Any]], text: str | None) -> list[dict
     types = {t.lower() for t in _TYPE_FILTER.findall(text)}
     names = {n.lower() for n in _NAME_FILTER.findall(text)}
     return [
-        item for item in items
+        item
+        for item in items
         if (not types or item["type"].lower() in types)
         and (not names or item["name"].lower() in names)
     ]
@@ -121,11 +130,16 @@ def start_operation(
     """Answer with a long-running operation that completes on its first poll."""
     op_id = str(uuid.uuid4())
     ctx.section("operations")[op_id] = {
-        "id": op_id, "resourceId": resource_id, "status": "InProgress", "startTime": now_iso(),
+        "id": op_id,
+        "resourceId": resource_id,
+        "status": "InProgress",
+        "startTime": now_iso(),
     }
     ctx.touch()
-    base = (f"{ctx.emu.urls['arm']}/subscriptions/{ctx.subscription_id}/providers/{namespace}"
-            f"/locations/{location}")
+    base = (
+        f"{ctx.emu.urls['arm']}/subscriptions/{ctx.subscription_id}/providers/{namespace}"
+        f"/locations/{location}"
+    )
     query = f"?api-version={ctx.api_version}"
     headers = {
         "Azure-AsyncOperation": f"{base}/operationStatuses/{op_id}{query}",
@@ -148,7 +162,12 @@ def operation_status(ctx: ArmContext, op_id: str, results: bool) -> web.Response
         ctx.touch()
     if results:
         return web.Response(status=204)
-    return json_response({
-        "id": op_id, "name": op_id, "status": op["status"],
-        "startTime": op["startTime"], "endTime": op.get("endTime"),
-    })
+    return json_response(
+        {
+            "id": op_id,
+            "name": op_id,
+            "status": op["status"],
+            "startTime": op["startTime"],
+            "endTime": op.get("endTime"),
+        }
+    )

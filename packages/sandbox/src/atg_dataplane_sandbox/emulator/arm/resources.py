@@ -31,8 +31,11 @@ def _subscription_body(tenant: Tenant) -> dict[str, Any]:
         "tenantId": tenant.tenant_id,
         "displayName": tenant.subscription_name,
         "state": "Enabled",
-        "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01",
-                                 "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"},
+        "subscriptionPolicies": {
+            "locationPlacementId": "Public_2014-09-01",
+            "quotaId": "PayAsYouGo_2014-09-01",
+            "spendingLimit": "Off",
+        },
         "managedByTenants": [],
     }
 
@@ -48,16 +51,25 @@ def _has_any_role(ctx: ArmContext, scope: str) -> bool:
 
 async def list_tenants(ctx: ArmContext) -> web.Response:
     tenant = ctx.emu.topology.tenant_by_id(ctx.claims.tenant_id)
-    items = [] if tenant is None else [{
-        "id": f"/tenants/{tenant.tenant_id}", "tenantId": tenant.tenant_id,
-        "tenantCategory": "Home", "displayName": f"sandbox {tenant.name}",
-    }]
+    items = (
+        []
+        if tenant is None
+        else [
+            {
+                "id": f"/tenants/{tenant.tenant_id}",
+                "tenantId": tenant.tenant_id,
+                "tenantCategory": "Home",
+                "displayName": f"sandbox {tenant.name}",
+            }
+        ]
+    )
     return paged(ctx, items)
 
 
 async def list_subscriptions(ctx: ArmContext) -> web.Response:
     items = [
-        _subscription_body(t) for t in ctx.emu.topology.tenants.values()
+        _subscription_body(t)
+        for t in ctx.emu.topology.tenants.values()
         if t.tenant_id == ctx.claims.tenant_id
         and _has_any_role(ctx, f"/subscriptions/{t.subscription_id}")
     ]
@@ -67,7 +79,9 @@ async def list_subscriptions(ctx: ArmContext) -> web.Response:
 async def get_subscription(ctx: ArmContext) -> web.Response:
     assert ctx.tenant is not None
     if not _has_any_role(ctx, f"/subscriptions/{ctx.subscription_id}"):
-        ctx.require("Microsoft.Resources/subscriptions/read", f"/subscriptions/{ctx.subscription_id}")
+        ctx.require(
+            "Microsoft.Resources/subscriptions/read", f"/subscriptions/{ctx.subscription_id}"
+        )
     return json_response(_subscription_body(ctx.tenant))
 
 
@@ -78,7 +92,9 @@ def rg_key(subscription_id: str, name: str) -> str:
 def get_rg(ctx: ArmContext, name: str) -> dict[str, Any]:
     rg = ctx.section("resource_groups").get(rg_key(ctx.subscription_id, name))
     if rg is None:
-        raise AzureError(404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
+        raise AzureError(
+            404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found."
+        )
     return rg
 
 
@@ -86,7 +102,8 @@ async def list_resource_groups(ctx: ArmContext) -> web.Response:
     scope = f"/subscriptions/{ctx.subscription_id}"
     prefix = scope.lower() + "/"
     items = [
-        rg for key, rg in sorted(ctx.section("resource_groups").items())
+        rg
+        for key, rg in sorted(ctx.section("resource_groups").items())
         if key.startswith(prefix) and rbac.is_allowed(ctx.permissions(rg["id"]), RG_READ)
     ]
     return paged(ctx, items)
@@ -108,16 +125,20 @@ async def resource_group(ctx: ArmContext, name: str) -> web.Response:
         if method == "PATCH" and existing is None:
             get_rg(ctx, name)
         if method == "PUT" and not body.get("location"):
-            raise AzureError(400, "LocationRequired", "The location property is required for "
-                             "this definition.")
+            raise AzureError(
+                400, "LocationRequired", "The location property is required for this definition."
+            )
         rg = dict(existing or {})
-        rg.update({
-            "id": (existing or {}).get("id", scope), "name": (existing or {}).get("name", name),
-            "type": "Microsoft.Resources/resourceGroups",
-            "location": body.get("location") or rg.get("location"),
-            "tags": body.get("tags", rg.get("tags", {})) or {},
-            "properties": {"provisioningState": "Succeeded"},
-        })
+        rg.update(
+            {
+                "id": (existing or {}).get("id", scope),
+                "name": (existing or {}).get("name", name),
+                "type": "Microsoft.Resources/resourceGroups",
+                "location": body.get("location") or rg.get("location"),
+                "tags": body.get("tags", rg.get("tags", {})) or {},
+                "properties": {"provisioningState": "Succeeded"},
+            }
+        )
         if body.get("managedBy"):
             rg["managedBy"] = body["managedBy"]
         groups[key] = rg
@@ -128,8 +149,11 @@ async def resource_group(ctx: ArmContext, name: str) -> web.Response:
         rg = get_rg(ctx, name)
         from atg_dataplane_sandbox.emulator.arm.router import delete_resource
 
-        for res in [r for r in ctx.section("resources").values()
-                    if r["id"].lower().startswith(rg["id"].lower() + "/")]:
+        for res in [
+            r
+            for r in ctx.section("resources").values()
+            if r["id"].lower().startswith(rg["id"].lower() + "/")
+        ]:
             await delete_resource(ctx, res)
         del groups[key]
         ctx.touch()
@@ -151,7 +175,6 @@ async def list_resources(ctx: ArmContext, rg_name: str | None) -> web.Response:
         ctx.require(RG_RESOURCES_READ, scope)
     prefix = scope.lower() + "/"
     items = [
-        _summary(r) for key, r in sorted(ctx.section("resources").items())
-        if key.startswith(prefix)
+        _summary(r) for key, r in sorted(ctx.section("resources").items()) if key.startswith(prefix)
     ]
     return paged(ctx, filter_resources(items, ctx.request.query.get("$filter")))

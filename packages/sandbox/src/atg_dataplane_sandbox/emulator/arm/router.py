@@ -29,8 +29,11 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     emu = request.app[EMU]
     claims = authenticate_arm(request)
     if "api-version" not in request.query:
-        raise AzureError(400, "MissingApiVersionParameter", "The api-version query parameter "
-                         "(?api-version=) is required for all requests.")
+        raise AzureError(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
     seg = [s for s in request.path.split("/") if s]
     low = [s.lower() for s in seg]
     body: Any = None
@@ -40,26 +43,34 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
             try:
                 body = json.loads(raw)
             except ValueError:
-                raise AzureError(400, "InvalidRequestContent", "The request content was invalid "
-                                 "and could not be deserialized.") from None
+                raise AzureError(
+                    400,
+                    "InvalidRequestContent",
+                    "The request content was invalid and could not be deserialized.",
+                ) from None
     ctx = ArmContext(request=request, emu=emu, claims=claims, body=body)
     if low == ["tenants"]:
         return await resources.list_tenants(ctx)
     if low == ["subscriptions"]:
         return await resources.list_subscriptions(ctx)
     if len(seg) < 2 or low[0] != "subscriptions":
-        raise AzureError(404, "NotFound", f"No HTTP resource was found that matches '{request.path}'.")
-    tenant = next((t for t in emu.topology.tenants.values()
-                   if t.subscription_id.lower() == low[1]), None)
+        raise AzureError(
+            404, "NotFound", f"No HTTP resource was found that matches '{request.path}'."
+        )
+    tenant = next(
+        (t for t in emu.topology.tenants.values() if t.subscription_id.lower() == low[1]), None
+    )
     if tenant is None:
-        raise AzureError(404, "SubscriptionNotFound", f"The subscription '{seg[1]}' could not be found.")
+        raise AzureError(
+            404, "SubscriptionNotFound", f"The subscription '{seg[1]}' could not be found."
+        )
     if tenant.tenant_id != claims.tenant_id:
         raise arm_wrong_tenant(request, claims, tenant.tenant_id)
     ctx.tenant = tenant
     auth_at = _authorization_index(low)
     if auth_at is not None:
         scope = "/" + "/".join(seg[:auth_at])
-        return await authorization.handle(ctx, scope, seg[auth_at + 2:])
+        return await authorization.handle(ctx, scope, seg[auth_at + 2 :])
     if len(seg) == 2:
         return await resources.get_subscription(ctx)
     if low[2:] == ["resources"]:
@@ -89,16 +100,23 @@ def _authorization_index(low: list[str]) -> int | None:
 def _provider(namespace: str, resource_type: str) -> providers.Provider:
     provider = providers.find(namespace, resource_type)
     if provider is None:
-        raise AzureError(404, "InvalidResourceType", f"The resource type '{resource_type}' could "
-                         f"not be found in the namespace '{namespace}' for api version "
-                         "in the sandbox.")
+        raise AzureError(
+            404,
+            "InvalidResourceType",
+            f"The resource type '{resource_type}' could "
+            f"not be found in the namespace '{namespace}' for api version "
+            "in the sandbox.",
+        )
     return provider
 
 
 async def _subscription_provider_path(ctx: ArmContext, rest: list[str]) -> web.StreamResponse:
     low = [s.lower() for s in rest]
-    if len(rest) == 5 and low[1] == "locations" and low[3] in ("operationstatuses",
-                                                               "operationresults"):
+    if (
+        len(rest) == 5
+        and low[1] == "locations"
+        and low[3] in ("operationstatuses", "operationresults")
+    ):
         return operation_status(ctx, rest[4], results=low[3] == "operationresults")
     if len(rest) == 2:
         provider = _provider(rest[0], rest[1])
@@ -109,19 +127,24 @@ async def _subscription_provider_path(ctx: ArmContext, rest: list[str]) -> web.S
         answer = await provider.subscription_path(ctx, rest[1:])
         if answer is not None:
             return answer
-    raise AzureError(404, "NotFound", f"No HTTP resource was found that matches '{ctx.request.path}'.")
+    raise AzureError(
+        404, "NotFound", f"No HTTP resource was found that matches '{ctx.request.path}'."
+    )
 
 
 def _list(ctx: ArmContext, provider: providers.Provider, scope: str) -> web.Response:
     prefix = scope.lower() + "/"
     items = [
-        provider.present(ctx, r) for key, r in sorted(ctx.section("resources").items())
+        provider.present(ctx, r)
+        for key, r in sorted(ctx.section("resources").items())
         if key.startswith(prefix) and r["type"].lower() == provider.full_type.lower()
     ]
     return paged(ctx, items)
 
 
-async def _provider_path(ctx: ArmContext, rg: dict[str, Any], rest: list[str]) -> web.StreamResponse:
+async def _provider_path(
+    ctx: ArmContext, rg: dict[str, Any], rest: list[str]
+) -> web.StreamResponse:
     provider = _provider(rest[0], rest[1])
     if len(rest) == 2:
         ctx.require(f"{provider.full_type}/read", rg["id"])
@@ -149,13 +172,21 @@ async def _provider_path(ctx: ArmContext, rg: dict[str, Any], rest: list[str]) -
         ctx.require(f"{provider.full_type}/{rest[3]}/action", resource_id)
         if action in provider.lro_actions:
             await provider.actions[action](ctx, resource)
-            return start_operation(ctx, provider.namespace, resource.get("location", "eastus"),
-                                   resource_id, None, 202, "POST")
+            return start_operation(
+                ctx,
+                provider.namespace,
+                resource.get("location", "eastus"),
+                resource_id,
+                None,
+                202,
+                "POST",
+            )
         return await provider.actions[action](ctx, resource)
     answer = await provider.child(ctx, resource, rest[3:])
     if answer is None:
-        raise AzureError(404, "NotFound", f"No HTTP resource was found that matches "
-                         f"'{ctx.request.path}'.")
+        raise AzureError(
+            404, "NotFound", f"No HTTP resource was found that matches '{ctx.request.path}'."
+        )
     return answer
 
 
@@ -163,9 +194,13 @@ def _exists(
     stored: dict[str, Any] | None, provider: providers.Provider, name: str, rg: dict[str, Any]
 ) -> dict[str, Any]:
     if stored is None:
-        raise AzureError(404, "ResourceNotFound", f"The Resource '{provider.full_type}/{name}' "
-                         f"under resource group '{rg['name']}' was not found. For more details "
-                         "please go to https://aka.ms/ARMResourceNotFoundFix")
+        raise AzureError(
+            404,
+            "ResourceNotFound",
+            f"The Resource '{provider.full_type}/{name}' "
+            f"under resource group '{rg['name']}' was not found. For more details "
+            "please go to https://aka.ms/ARMResourceNotFoundFix",
+        )
     return stored
 
 
@@ -208,8 +243,15 @@ async def _put(
     status = 200 if stored else 201
     shown = provider.present(ctx, resource)
     if provider.lro_put and ctx.request.method == "PUT":
-        return start_operation(ctx, provider.namespace, resource.get("location") or "eastus",
-                               resource_id, shown, status, "PUT")
+        return start_operation(
+            ctx,
+            provider.namespace,
+            resource.get("location") or "eastus",
+            resource_id,
+            shown,
+            status,
+            "PUT",
+        )
     return json_response(shown, status=status)
 
 

@@ -78,12 +78,18 @@ def check(
         blocks = rbac.permissions_at(assignments, claims.object_id, scope, custom_roles)
         if rbac.is_allowed(blocks, data_action, data=True):
             return
-        raise AzureError(403, "Forbidden", (
-            "Caller is not authorized to perform action on resource.\r\nIf role assignments, "
-            "deny assignments or role definitions were changed recently, please observe "
-            f"propagation time.\r\nCaller: {caller}\r\nAction: '{data_action}'\r\nResource: "
-            f"'{scope.lower()}'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\n"
-            f"DecisionReason: null \r\nVault: {vault}\r\n"), inner_code="ForbiddenByRbac")
+        raise AzureError(
+            403,
+            "Forbidden",
+            (
+                "Caller is not authorized to perform action on resource.\r\nIf role assignments, "
+                "deny assignments or role definitions were changed recently, please observe "
+                f"propagation time.\r\nCaller: {caller}\r\nAction: '{data_action}'\r\nResource: "
+                f"'{scope.lower()}'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\n"
+                f"DecisionReason: null \r\nVault: {vault}\r\n"
+            ),
+            inner_code="ForbiddenByRbac",
+        )
     for policy in props.get("accessPolicies") or []:
         if policy.get("objectId", "").lower() != claims.object_id.lower():
             continue
@@ -92,7 +98,13 @@ def check(
         granted = {p.lower() for p in (policy.get("permissions") or {}).get(collection, [])}
         if permission.lower() in granted or "all" in granted:
             return
-    raise AzureError(403, "Forbidden", (
-        f"The user, group or application '{caller}' does not have {collection} {permission} "
-        f"permission on key vault '{vault}'. For help resolving this issue, please see "
-        "https://go.microsoft.com/fwlink/?linkid=2125287"), inner_code="AccessDenied")
+    raise AzureError(
+        403,
+        "Forbidden",
+        (
+            f"The user, group or application '{caller}' does not have {collection} {permission} "
+            f"permission on key vault '{vault}'. For help resolving this issue, please see "
+            "https://go.microsoft.com/fwlink/?linkid=2125287"
+        ),
+        inner_code="AccessDenied",
+    )

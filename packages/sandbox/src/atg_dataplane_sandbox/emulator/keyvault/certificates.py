@@ -76,8 +76,13 @@ def _policy_body(vc: VaultContext, obj: dict[str, Any]) -> dict[str, Any]:
     return {"id": f"{vc.object_id(KIND, obj['name'])}/policy", **obj["policy"]}
 
 
-def bundle(vc: VaultContext, obj: dict[str, Any], version: str, record: dict[str, Any],
-           with_policy: bool = True) -> dict[str, Any]:
+def bundle(
+    vc: VaultContext,
+    obj: dict[str, Any],
+    version: str,
+    record: dict[str, Any],
+    with_policy: bool = True,
+) -> dict[str, Any]:
     der = base64.b64decode(record["cer"])
     body: dict[str, Any] = {
         "id": vc.object_id(KIND, obj["name"], version),
@@ -97,10 +102,12 @@ def bundle(vc: VaultContext, obj: dict[str, Any], version: str, record: dict[str
 def _item(vc: VaultContext, obj: dict[str, Any], version: str | None) -> dict[str, Any]:
     record = obj["versions"][version or obj["order"][-1]]
     der = base64.b64decode(record["cer"])
-    body: dict[str, Any] = {"id": vc.object_id(KIND, obj["name"], version),
-                            "x5t": material.b64u(hashlib.sha1(der).digest()),
-                            "attributes": vc.attributes(record["attributes"]),
-                            "tags": record.get("tags") or {}}
+    body: dict[str, Any] = {
+        "id": vc.object_id(KIND, obj["name"], version),
+        "x5t": material.b64u(hashlib.sha1(der).digest()),
+        "attributes": vc.attributes(record["attributes"]),
+        "tags": record.get("tags") or {},
+    }
     body.update(vc.deleted_fields(KIND, obj))
     return body
 
@@ -113,35 +120,61 @@ def _operation_body(vc: VaultContext, obj: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _normalise_policy(raw: dict[str, Any], existing: dict[str, Any] | None = None) -> dict[str, Any]:
+def _normalise_policy(
+    raw: dict[str, Any], existing: dict[str, Any] | None = None
+) -> dict[str, Any]:
     base = existing or {}
-    key_props = {"exportable": True, "kty": "RSA", "key_size": 2048, "reuse_key": False,
-                 **(base.get("key_props") or {}), **(raw.get("key_props") or {})}
+    key_props = {
+        "exportable": True,
+        "kty": "RSA",
+        "key_size": 2048,
+        "reuse_key": False,
+        **(base.get("key_props") or {}),
+        **(raw.get("key_props") or {}),
+    }
     if key_props["kty"].upper().startswith("EC"):
         key_props.pop("key_size", None)
         key_props.setdefault("crv", "P-256")
-    secret_props = {"contentType": x509_build.PFX, **(base.get("secret_props") or {}),
-                    **(raw.get("secret_props") or {})}
-    x509_props = {"subject": "CN=sandbox", "validity_months": 12,
-                  "key_usage": ["digitalSignature", "keyEncipherment"],
-                  "ekus": ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"],
-                  **(base.get("x509_props") or {}), **(raw.get("x509_props") or {})}
+    secret_props = {
+        "contentType": x509_build.PFX,
+        **(base.get("secret_props") or {}),
+        **(raw.get("secret_props") or {}),
+    }
+    x509_props = {
+        "subject": "CN=sandbox",
+        "validity_months": 12,
+        "key_usage": ["digitalSignature", "keyEncipherment"],
+        "ekus": ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"],
+        **(base.get("x509_props") or {}),
+        **(raw.get("x509_props") or {}),
+    }
     stamp = now()
     return {
-        "key_props": key_props, "secret_props": secret_props, "x509_props": x509_props,
-        "lifetime_actions": raw.get("lifetime_actions", base.get("lifetime_actions")) or [
-            {"trigger": {"lifetime_percentage": 80}, "action": {"action_type": "AutoRenew"}}],
+        "key_props": key_props,
+        "secret_props": secret_props,
+        "x509_props": x509_props,
+        "lifetime_actions": raw.get("lifetime_actions", base.get("lifetime_actions"))
+        or [{"trigger": {"lifetime_percentage": 80}, "action": {"action_type": "AutoRenew"}}],
         "issuer": {"name": "Self", **(base.get("issuer") or {}), **(raw.get("issuer") or {})},
-        "attributes": {"enabled": True, "created": (base.get("attributes") or {}).get(
-            "created", stamp), "updated": stamp},
+        "attributes": {
+            "enabled": True,
+            "created": (base.get("attributes") or {}).get("created", stamp),
+            "updated": stamp,
+        },
     }
 
 
 # -- the managed key and secret of a version ----------------------------------------------
-def _store_version(vc: VaultContext, name: str, obj: dict[str, Any] | None,
-                   key: material.PrivateKey, cert: x509.Certificate, body: dict[str, Any],
-                   policy: dict[str, Any], chain: list[x509.Certificate] | None = None,
-                   ) -> tuple[dict[str, Any], str]:
+def _store_version(
+    vc: VaultContext,
+    name: str,
+    obj: dict[str, Any] | None,
+    key: material.PrivateKey,
+    cert: x509.Certificate,
+    body: dict[str, Any],
+    policy: dict[str, Any],
+    chain: list[x509.Certificate] | None = None,
+) -> tuple[dict[str, Any], str]:
     version = new_version()
     exportable = bool(policy["key_props"].get("exportable", True))
     attrs = read_attributes(body)
@@ -154,14 +187,19 @@ def _store_version(vc: VaultContext, name: str, obj: dict[str, Any] | None,
     content_type = policy["secret_props"]["contentType"]
     secret_record = {
         "value": x509_build.secret_value(cert, key if exportable else None, content_type),
-        "contentType": content_type, "tags": body.get("tags") or {},
-        "attributes": dict(attrs), "managed": True,
+        "contentType": content_type,
+        "tags": body.get("tags") or {},
+        "attributes": dict(attrs),
+        "managed": True,
         "kid": vc.object_id("keys", name, version),
     }
     vc.add_version("keys", name, key_record, version)
     vc.add_version("secrets", name, secret_record, version)
-    record = {"cer": base64.b64encode(x509_build.der(cert)).decode(), "attributes": attrs,
-              "tags": body.get("tags") or {}}
+    record = {
+        "cer": base64.b64encode(x509_build.der(cert)).decode(),
+        "attributes": attrs,
+        "tags": body.get("tags") or {},
+    }
     if obj is None:
         obj = vc.live(KIND).setdefault(name.lower(), {"name": name, "versions": {}, "order": []})
     obj["versions"][version] = record
@@ -183,8 +221,12 @@ async def create_certificate(vc: VaultContext, name: str) -> web.Response:
     request_id = uuid.uuid4().hex
     if issuer.lower() != "self":
         if issuer.lower() == "unknown" or issuer.lower() in vc.data.get("issuers", {}):
-            raise AzureError(400, "BadParameter", f"Issuer {issuer}: the sandbox issues "
-                             "self-signed certificates only (issuer 'Self').")
+            raise AzureError(
+                400,
+                "BadParameter",
+                f"Issuer {issuer}: the sandbox issues "
+                "self-signed certificates only (issuer 'Self').",
+            )
         raise AzureError(400, "BadParameter", f"Issuer {issuer} is not registered in this vault.")
     kp = policy["key_props"]
     reuse = bool(kp.get("reuse_key")) and existing is not None
@@ -193,22 +235,35 @@ async def create_certificate(vc: VaultContext, name: str) -> web.Response:
         key = material.from_pem(key_obj["versions"][key_obj["order"][-1]]["pem"])
     else:
         key = await asyncio.get_running_loop().run_in_executor(
-            None, material.generate, kp.get("kty", "RSA"), kp.get("key_size"), kp.get("crv"), None)
+            None, material.generate, kp.get("kty", "RSA"), kp.get("key_size"), kp.get("crv"), None
+        )
     cert = await asyncio.get_running_loop().run_in_executor(
-        None, x509_build.self_signed, key, policy["x509_props"])
+        None, x509_build.self_signed, key, policy["x509_props"]
+    )
     obj, _ = _store_version(vc, name, existing, key, cert, body, policy)
-    obj["pending"] = {"issuer": {"name": issuer}, "csr": None, "cancellation_requested": False,
-                      "status": "inProgress", "status_details": "Pending certificate created. "
-                      "Certificate request is in progress. This may take some time based on the "
-                      "issuer provider. Please check again later.", "request_id": request_id}
+    obj["pending"] = {
+        "issuer": {"name": issuer},
+        "csr": None,
+        "cancellation_requested": False,
+        "status": "inProgress",
+        "status_details": "Pending certificate created. "
+        "Certificate request is in progress. This may take some time based on the "
+        "issuer provider. Please check again later.",
+        "request_id": request_id,
+    }
     answer = _operation_body(vc, obj)
     # The SDK polls ``pending`` next: it reports ``completed`` from then on.
     obj["pending"] = {**obj["pending"], "status": "completed", "status_details": None}
     vc.touch()
-    return json_response(answer, status=202, headers={
-        "Location": f"{vc.object_id(KIND, name)}/pending?api-version="
-                    f"{vc.request.query.get('api-version', '')}",
-        "Retry-After": "0"})
+    return json_response(
+        answer,
+        status=202,
+        headers={
+            "Location": f"{vc.object_id(KIND, name)}/pending?api-version="
+            f"{vc.request.query.get('api-version', '')}",
+            "Retry-After": "0",
+        },
+    )
 
 
 async def import_certificate(vc: VaultContext, name: str) -> web.Response:
@@ -219,19 +274,28 @@ async def import_certificate(vc: VaultContext, name: str) -> web.Response:
     raw_policy = body.get("policy") or {}
     content_type = (raw_policy.get("secret_props") or {}).get("contentType")
     key, cert, chain, detected = x509_build.parse_import(
-        str(body.get("value", "")), body.get("pwd"), content_type)
+        str(body.get("value", "")), body.get("pwd"), content_type
+    )
     existing = vc.live(KIND).get(name.lower())
     derived = {
-        "key_props": {"exportable": True, "kty": material.kty_of(key), "reuse_key": False,
-                      **({"key_size": key.key_size} if material.kty_of(key) == "RSA" else
-                         {"crv": material.CURVE_NAMES[key.curve.name]})},  # type: ignore[union-attr]
+        "key_props": {
+            "exportable": True,
+            "kty": material.kty_of(key),
+            "reuse_key": False,
+            **(
+                {"key_size": key.key_size}
+                if material.kty_of(key) == "RSA"
+                else {"crv": material.CURVE_NAMES[key.curve.name]}
+            ),
+        },  # type: ignore[union-attr]
         "secret_props": {"contentType": content_type or detected},
         "x509_props": x509_build.x509_props_of(cert),
         "issuer": {"name": "Unknown"},
     }
     merged = {k: {**derived.get(k, {}), **(raw_policy.get(k) or {})} for k in derived}
     merged["lifetime_actions"] = raw_policy.get("lifetime_actions") or [
-        {"trigger": {"lifetime_percentage": 80}, "action": {"action_type": "EmailContacts"}}]
+        {"trigger": {"lifetime_percentage": 80}, "action": {"action_type": "EmailContacts"}}
+    ]
     policy = _normalise_policy(merged, (existing or {}).get("policy"))
     obj, version = _store_version(vc, name, existing, key, cert, body, policy, chain)
     return json_response(bundle(vc, obj, version, obj["versions"][version]))
@@ -285,8 +349,9 @@ async def policy(vc: VaultContext, name: str, method: str) -> web.Response:
 async def pending(vc: VaultContext, name: str, method: str) -> web.Response:
     obj = vc.live(KIND).get(name.lower())
     if obj is None or "pending" not in obj:
-        raise AzureError(404, "PendingCertificateNotFound", "Pending certificate not found: "
-                         + name)
+        raise AzureError(
+            404, "PendingCertificateNotFound", "Pending certificate not found: " + name
+        )
     if method == "GET":
         vc.require(KIND, "get", name)
         return json_response(_operation_body(vc, obj))
@@ -348,9 +413,12 @@ async def purge(vc: VaultContext, name: str) -> web.Response:
 async def backup(vc: VaultContext, name: str) -> web.Response:
     vc.require(KIND, "backup", name)
     obj = vc.get(KIND, name)
-    bundle_obj = {"name": obj["name"], "certificate": obj,
-                  "key": vc.live("keys").get(name.lower()),
-                  "secret": vc.live("secrets").get(name.lower())}
+    bundle_obj = {
+        "name": obj["name"],
+        "certificate": obj,
+        "key": vc.live("keys").get(name.lower()),
+        "secret": vc.live("secrets").get(name.lower()),
+    }
     return json_response(vc.seal(KIND, bundle_obj))
 
 
@@ -393,8 +461,10 @@ async def issuers(vc: VaultContext, name: str | None, method: str) -> web.Respon
     store: dict[str, Any] = vc.data.setdefault("issuers", {})
     if name is None:
         vc.require(KIND, "listissuers")
-        items = [{"id": f"{vc.url}/certificates/issuers/{i['name']}", "provider": i["provider"]}
-                 for _, i in sorted(store.items())]
+        items = [
+            {"id": f"{vc.url}/certificates/issuers/{i['name']}", "provider": i["provider"]}
+            for _, i in sorted(store.items())
+        ]
         return vc.page(items)
     key = name.lower()
     if method == "GET":
@@ -407,9 +477,11 @@ async def issuers(vc: VaultContext, name: str | None, method: str) -> web.Respon
             if field in body:
                 current[field] = body[field]
         stamp = now()
-        current["attributes"] = {"enabled": (body.get("attributes") or {}).get("enabled", True),
-                                 "created": current.get("attributes", {}).get("created", stamp),
-                                 "updated": stamp}
+        current["attributes"] = {
+            "enabled": (body.get("attributes") or {}).get("enabled", True),
+            "created": current.get("attributes", {}).get("created", stamp),
+            "updated": stamp,
+        }
         store[key] = current
         vc.touch()
     elif method == "DELETE":
@@ -422,8 +494,10 @@ async def issuers(vc: VaultContext, name: str | None, method: str) -> web.Respon
     if method == "DELETE":
         del store[key]
         vc.touch()
-    body = {"id": f"{vc.url}/certificates/issuers/{issuer['name']}", **{
-        k: v for k, v in issuer.items() if k != "name"}}
+    body = {
+        "id": f"{vc.url}/certificates/issuers/{issuer['name']}",
+        **{k: v for k, v in issuer.items() if k != "name"},
+    }
     if "credentials" in body:
         body["credentials"] = {"account_id": (body["credentials"] or {}).get("account_id")}
     return json_response(body)

@@ -19,8 +19,9 @@ def _rsa_padding(alg: str) -> padding.AsymmetricPadding:
     if alg == "RSA-OAEP":
         return padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
     if alg == "RSA-OAEP-256":
-        return padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(),
-                            label=None)
+        return padding.OAEP(
+            mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None
+        )
     if alg == "RSA1_5":
         return padding.PKCS1v15()
     raise AzureError(400, "BadParameter", f"Unsupported algorithm {alg} for an RSA key.")
@@ -58,8 +59,9 @@ def run_operation(key: PrivateKey, operation: str, body: dict[str, Any]) -> dict
             key.public_key().verify(value, digest, _sig_padding(alg), prehashed)
         else:
             half = len(value) // 2
-            der = utils.encode_dss_signature(int.from_bytes(value[:half], "big"),
-                                             int.from_bytes(value[half:], "big"))
+            der = utils.encode_dss_signature(
+                int.from_bytes(value[:half], "big"), int.from_bytes(value[half:], "big")
+            )
             key.public_key().verify(der, digest, ec.ECDSA(prehashed))
         return {"value": True}
     except InvalidSignature:
@@ -68,6 +70,7 @@ def run_operation(key: PrivateKey, operation: str, body: dict[str, Any]) -> dict
 
 def _sig_padding(alg: str) -> padding.AsymmetricPadding:
     if alg.startswith("PS"):
-        return padding.PSS(mgf=padding.MGF1(_HASHES[alg[2:]]()),
-                           salt_length=padding.PSS.DIGEST_LENGTH)
+        return padding.PSS(
+            mgf=padding.MGF1(_HASHES[alg[2:]]()), salt_length=padding.PSS.DIGEST_LENGTH
+        )
     return padding.PKCS1v15()

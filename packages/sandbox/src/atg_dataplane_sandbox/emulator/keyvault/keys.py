@@ -53,17 +53,25 @@ async def route(vc: VaultContext, rest: list[str], method: str) -> web.StreamRes
         return await crypto(vc, name, rest[1], low[2])
     if len(rest) == 3 and method == "POST" and low[2] == "release":
         vc.require(KIND, "release", name)
-        raise AzureError(400, "BadParameter", "Key release needs an attestation service, which "
-                         "the sandbox does not emulate.")
+        raise AzureError(
+            400,
+            "BadParameter",
+            "Key release needs an attestation service, which the sandbox does not emulate.",
+        )
     raise _not_found(vc)
 
 
-def key_bundle(vc: VaultContext, obj: dict[str, Any], version: str,
-               record: dict[str, Any]) -> dict[str, Any]:
+def key_bundle(
+    vc: VaultContext, obj: dict[str, Any], version: str, record: dict[str, Any]
+) -> dict[str, Any]:
     key = material.from_pem(record["pem"])
     body: dict[str, Any] = {
-        "key": {"kid": vc.object_id(KIND, obj["name"], version), "kty": record["kty"],
-                "key_ops": record["key_ops"], **material.public_jwk(key)},
+        "key": {
+            "kid": vc.object_id(KIND, obj["name"], version),
+            "kty": record["kty"],
+            "key_ops": record["key_ops"],
+            **material.public_jwk(key),
+        },
         "attributes": vc.attributes(record["attributes"]),
         "tags": record.get("tags") or {},
     }
@@ -77,9 +85,11 @@ def key_bundle(vc: VaultContext, obj: dict[str, Any], version: str,
 
 def _item(vc: VaultContext, obj: dict[str, Any], version: str | None) -> dict[str, Any]:
     record = obj["versions"][version or obj["order"][-1]]
-    body: dict[str, Any] = {"kid": vc.object_id(KIND, obj["name"], version),
-                            "attributes": vc.attributes(record["attributes"]),
-                            "tags": record.get("tags") or {}}
+    body: dict[str, Any] = {
+        "kid": vc.object_id(KIND, obj["name"], version),
+        "attributes": vc.attributes(record["attributes"]),
+        "tags": record.get("tags") or {},
+    }
     if record.get("managed"):
         body["managed"] = True
     body.update(vc.deleted_fields(KIND, obj))
@@ -94,17 +104,24 @@ def _check_release(body: dict[str, Any]) -> None:
         raise AzureError(400, "BadParameter", "A release policy requires an exportable key.")
 
 
-def make_record(key: material.PrivateKey, kty: str, body: dict[str, Any],
-                managed: bool = False) -> dict[str, Any]:
+def make_record(
+    key: material.PrivateKey, kty: str, body: dict[str, Any], managed: bool = False
+) -> dict[str, Any]:
     policy = body.get("release_policy")
     if policy is not None:
-        policy = {"contentType": policy.get("contentType", "application/json; charset=utf-8"),
-                  "data": policy.get("data"), "immutable": bool(policy.get("immutable", False))}
+        policy = {
+            "contentType": policy.get("contentType", "application/json; charset=utf-8"),
+            "data": policy.get("data"),
+            "immutable": bool(policy.get("immutable", False)),
+        }
     return {
-        "kty": kty, "pem": material.to_pem(key),
+        "kty": kty,
+        "pem": material.to_pem(key),
         "key_ops": body.get("key_ops") or material.default_ops(kty),
-        "attributes": read_attributes(body), "tags": body.get("tags") or {},
-        "release_policy": policy, "managed": managed,
+        "attributes": read_attributes(body),
+        "tags": body.get("tags") or {},
+        "release_policy": policy,
+        "managed": managed,
     }
 
 
@@ -117,7 +134,11 @@ async def create_key(vc: VaultContext, name: str) -> web.Response:
     _check_release(body)
     vc.check_not_deleted(KIND, name)
     key = await asyncio.get_running_loop().run_in_executor(
-        None, material.generate, kty, body.get("key_size"), body.get("crv"),
+        None,
+        material.generate,
+        kty,
+        body.get("key_size"),
+        body.get("crv"),
         body.get("public_exponent"),
     )
     record = make_record(key, kty.upper(), body)
@@ -177,8 +198,12 @@ async def delete_key(vc: VaultContext, name: str) -> web.Response:
     vc.require(KIND, "delete", name)
     obj = vc.get(KIND, name)
     if obj["versions"][obj["order"][-1]].get("managed"):
-        raise AzureError(403, "Forbidden", f"Key {name} is managed by a certificate; delete the "
-                         "certificate instead.", inner_code="ManagedKey")
+        raise AzureError(
+            403,
+            "Forbidden",
+            f"Key {name} is managed by a certificate; delete the certificate instead.",
+            inner_code="ManagedKey",
+        )
     obj = vc.soft_delete_object(KIND, name)
     return json_response(key_bundle(vc, obj, obj["order"][-1], obj["versions"][obj["order"][-1]]))
 
@@ -235,8 +260,9 @@ async def rotation_policy(vc: VaultContext, name: str, method: str) -> web.Respo
     else:
         raise _not_found(vc)
     policy = obj.get("rotation_policy") or {
-        "lifetimeActions": [{"trigger": {"timeBeforeExpiry": "P30D"},
-                             "action": {"type": "Notify"}}],
+        "lifetimeActions": [
+            {"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}
+        ],
         "attributes": {"expiryTime": None, "created": None, "updated": None},
     }
     return json_response({"id": f"{vc.object_id(KIND, obj['name'])}/rotationpolicy", **policy})
@@ -247,12 +273,17 @@ async def crypto(vc: VaultContext, name: str, version: str, operation: str) -> w
     obj = vc.get(KIND, name)
     version, record = vc.version(KIND, obj, version)
     if not record["attributes"].get("enabled", True):
-        raise AzureError(403, "Forbidden", "Operation is not allowed on a disabled key.",
-                         inner_code="KeyDisabled")
+        raise AzureError(
+            403,
+            "Forbidden",
+            "Operation is not allowed on a disabled key.",
+            inner_code="KeyDisabled",
+        )
     allowed = {op.lower() for op in record["key_ops"]}
     if operation not in allowed:
-        raise AzureError(400, "BadParameter", f"Operation {operation} is not permitted for this "
-                         "key.")
+        raise AzureError(
+            400, "BadParameter", f"Operation {operation} is not permitted for this key."
+        )
     body = vc.body if isinstance(vc.body, dict) else {}
     result = run_operation(material.from_pem(record["pem"]), operation, body)
     return json_response({"kid": vc.object_id(KIND, obj["name"], version), **result})

@@ -11,7 +11,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from atg_dataplane_sandbox.emulator.errors import AzureError
 
 CURVES: dict[str, type[ec.EllipticCurve]] = {
-    "P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1, "P-256K": ec.SECP256K1,
+    "P-256": ec.SECP256R1,
+    "P-384": ec.SECP384R1,
+    "P-521": ec.SECP521R1,
+    "P-256K": ec.SECP256K1,
 }
 CURVE_NAMES = {cls.name: name for name, cls in CURVES.items()}
 RSA_SIZES = (2048, 3072, 4096)
@@ -40,21 +43,28 @@ def generate(kty: str, size: int | None, curve: str | None, exponent: int | None
     if family == "RSA":
         size = size or 2048
         if size not in RSA_SIZES:
-            raise AzureError(400, "BadParameter", f"Invalid key size {size}: RSA keys must be "
-                             "2048, 3072 or 4096 bits.")
+            raise AzureError(
+                400,
+                "BadParameter",
+                f"Invalid key size {size}: RSA keys must be 2048, 3072 or 4096 bits.",
+            )
         return rsa.generate_private_key(public_exponent=exponent or 65537, key_size=size)
     if family == "EC":
         curve = curve or "P-256"
         if curve not in CURVES:
             raise AzureError(400, "BadParameter", f"Invalid curve name {curve}.")
         return ec.generate_private_key(CURVES[curve]())
-    raise AzureError(400, "BadParameter", f"Key type {kty} is not supported by this vault "
-                     "(symmetric keys need a Managed HSM).")
+    raise AzureError(
+        400,
+        "BadParameter",
+        f"Key type {kty} is not supported by this vault (symmetric keys need a Managed HSM).",
+    )
 
 
 def to_pem(key: PrivateKey) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def from_pem(pem: str) -> PrivateKey:
@@ -79,18 +89,24 @@ def from_jwk(jwk: dict[str, Any]) -> PrivateKey:
         if kty == "RSA":
             public = rsa.RSAPublicNumbers(_from_b64(jwk["e"]), _from_b64(jwk["n"]))
             return rsa.RSAPrivateNumbers(
-                p=_from_b64(jwk["p"]), q=_from_b64(jwk["q"]), d=_from_b64(jwk["d"]),
-                dmp1=_from_b64(jwk["dp"]), dmq1=_from_b64(jwk["dq"]), iqmp=_from_b64(jwk["qi"]),
+                p=_from_b64(jwk["p"]),
+                q=_from_b64(jwk["q"]),
+                d=_from_b64(jwk["d"]),
+                dmp1=_from_b64(jwk["dp"]),
+                dmq1=_from_b64(jwk["dq"]),
+                iqmp=_from_b64(jwk["qi"]),
                 public_numbers=public,
             ).private_key()
         if kty == "EC":
             curve = CURVES[jwk["crv"]]()
-            public_ec = ec.EllipticCurvePublicNumbers(_from_b64(jwk["x"]), _from_b64(jwk["y"]),
-                                                      curve)
+            public_ec = ec.EllipticCurvePublicNumbers(
+                _from_b64(jwk["x"]), _from_b64(jwk["y"]), curve
+            )
             return ec.EllipticCurvePrivateNumbers(_from_b64(jwk["d"]), public_ec).private_key()
     except (KeyError, ValueError, TypeError):
-        raise AzureError(400, "BadParameter", "The imported key is not a valid private JWK.") \
-            from None
+        raise AzureError(
+            400, "BadParameter", "The imported key is not a valid private JWK."
+        ) from None
     raise AzureError(400, "BadParameter", f"Key type {kty} cannot be imported into this vault.")
 
 

@@ -26,25 +26,38 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     data = emu.store.section("vaults").get(name or "") or {}
     resource = emu.store.section("resources").get(str(data.get("resource_id", "")).lower())
     if name is None or resource is None:
-        raise AzureError(404, "VaultNotFound", "The vault behind this address does not exist "
-                         "(it was deleted).")
+        raise AzureError(
+            404, "VaultNotFound", "The vault behind this address does not exist (it was deleted)."
+        )
     tenant_id = resource["properties"]["tenantId"]
-    challenge = {"WWW-Authenticate": f'Bearer authorization="{emu.urls["entra"]}/{tenant_id}", '
-                                     f'resource="{VAULT_AUDIENCE}"'}
+    challenge = {
+        "WWW-Authenticate": f'Bearer authorization="{emu.urls["entra"]}/{tenant_id}", '
+        f'resource="{VAULT_AUDIENCE}"'
+    }
     token = bearer_token(request)
     if token is None:
         await request.read()
-        raise AzureError(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP "
-                         "token.", headers=challenge)
+        raise AzureError(
+            401,
+            "Unauthorized",
+            "AKV10000: Request is missing a Bearer or PoP token.",
+            headers=challenge,
+        )
     try:
         claims = emu.issuer.validate(token, VAULT_AUDIENCE)
     except TokenError as exc:
         code = {"expired": "AKV10013", "audience": "AKV10022"}.get(exc.kind, "AKV10021")
         raise AzureError(401, "Unauthorized", f"{code}: {exc}", headers=challenge) from None
     if claims.tenant_id.lower() != tenant_id.lower():
-        raise AzureError(401, "Unauthorized", (
-            f"AKV10032: Invalid issuer. Expected one of https://sts.windows.net/{tenant_id}/, "
-            f"found {claims.issuer}."), headers=challenge)
+        raise AzureError(
+            401,
+            "Unauthorized",
+            (
+                f"AKV10032: Invalid issuer. Expected one of https://sts.windows.net/{tenant_id}/, "
+                f"found {claims.issuer}."
+            ),
+            headers=challenge,
+        )
     if request.method in WRITE_METHODS:
         _throttle(emu, name, data)
     body: Any = None
@@ -54,9 +67,19 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
             try:
                 body = json.loads(raw)
             except ValueError:
-                raise AzureError(400, "BadParameter", "The request body is not valid JSON.") from None
-    vc = VaultContext(request=request, emu=emu, name=name, data=data, resource=resource,
-                      claims=claims, url=emu.vault_urls[name], body=body)
+                raise AzureError(
+                    400, "BadParameter", "The request body is not valid JSON."
+                ) from None
+    vc = VaultContext(
+        request=request,
+        emu=emu,
+        name=name,
+        data=data,
+        resource=resource,
+        claims=claims,
+        url=emu.vault_urls[name],
+        body=body,
+    )
     return await _route(vc, [s for s in request.path.split("/") if s])
 
 
@@ -70,9 +93,14 @@ def _throttle(emu: Any, name: str, data: dict[str, Any]) -> None:
     level = min(rate, level + (stamp - last) * rate)
     if level < 1:
         buckets[name] = (level, stamp)
+        emu.count_fault("keyvault", "throttled")
         retry = emu.faults.for_service("keyvault").retry_after
-        raise AzureError(429, "Throttled", "Request was not processed because too many requests "
-                         "were received. Reason: A1", headers={"Retry-After": f"{retry:g}"})
+        raise AzureError(
+            429,
+            "Throttled",
+            "Request was not processed because too many requests were received. Reason: A1",
+            headers={"Retry-After": f"{retry:g}"},
+        )
     buckets[name] = (level - 1, stamp)
 
 
@@ -130,7 +158,9 @@ async def _secrets(vc: VaultContext, rest: list[str], method: str) -> web.Stream
     raise _not_found(vc)
 
 
-async def _deleted(vc: VaultContext, module: Any, rest: list[str], method: str) -> web.StreamResponse:
+async def _deleted(
+    vc: VaultContext, module: Any, rest: list[str], method: str
+) -> web.StreamResponse:
     if not rest and method == "GET":
         return await module.list_deleted(vc)
     if len(rest) == 1 and method == "GET":

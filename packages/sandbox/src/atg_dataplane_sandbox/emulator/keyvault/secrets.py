@@ -12,8 +12,13 @@ from atg_dataplane_sandbox.emulator.keyvault.vault import VaultContext, read_att
 KIND = "secrets"
 
 
-def bundle(vc: VaultContext, obj: dict[str, Any], version: str, record: dict[str, Any],
-           with_value: bool = True) -> dict[str, Any]:
+def bundle(
+    vc: VaultContext,
+    obj: dict[str, Any],
+    version: str,
+    record: dict[str, Any],
+    with_value: bool = True,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": vc.object_id(KIND, obj["name"], version),
         "attributes": vc.attributes(record["attributes"]),
@@ -38,10 +43,18 @@ async def set_secret(vc: VaultContext, name: str) -> web.Response:
         raise AzureError(400, "BadParameter", "The parameter 'value' is required.")
     existing = vc.live(KIND).get(name.lower())
     if existing and existing["versions"][existing["order"][-1]].get("managed"):
-        raise AzureError(403, "Forbidden", f"Secret {name} is managed by a certificate and "
-                         "cannot be set directly.", inner_code="ManagedSecret")
-    record = {"value": body["value"], "contentType": body.get("contentType"),
-              "tags": body.get("tags") or {}, "attributes": read_attributes(body)}
+        raise AzureError(
+            403,
+            "Forbidden",
+            f"Secret {name} is managed by a certificate and cannot be set directly.",
+            inner_code="ManagedSecret",
+        )
+    record = {
+        "value": body["value"],
+        "contentType": body.get("contentType"),
+        "tags": body.get("tags") or {},
+        "attributes": read_attributes(body),
+    }
     obj, version = vc.add_version(KIND, name, record)
     return json_response(bundle(vc, obj, version, record))
 
@@ -51,8 +64,12 @@ async def get_secret(vc: VaultContext, name: str, version: str) -> web.Response:
     obj = vc.get(KIND, name)
     version, record = vc.version(KIND, obj, version)
     if not record["attributes"].get("enabled", True):
-        raise AzureError(403, "Forbidden", "Operation get is not allowed on a disabled secret.",
-                         inner_code="SecretDisabled")
+        raise AzureError(
+            403,
+            "Forbidden",
+            "Operation get is not allowed on a disabled secret.",
+            inner_code="SecretDisabled",
+        )
     return json_response(bundle(vc, obj, version, record))
 
 
@@ -95,13 +112,19 @@ async def delete_secret(vc: VaultContext, name: str) -> web.Response:
     obj = vc.get(KIND, name)
     record = obj["versions"][obj["order"][-1]]
     if record.get("managed"):
-        raise AzureError(403, "Forbidden", f"Secret {name} is managed by a certificate; delete "
-                         "the certificate instead.", inner_code="ManagedSecret")
+        raise AzureError(
+            403,
+            "Forbidden",
+            f"Secret {name} is managed by a certificate; delete the certificate instead.",
+            inner_code="ManagedSecret",
+        )
     obj = vc.soft_delete_object(KIND, name)
     return json_response(_deleted_body(vc, obj))
 
 
-def _deleted_body(vc: VaultContext, obj: dict[str, Any], with_value: bool = False) -> dict[str, Any]:
+def _deleted_body(
+    vc: VaultContext, obj: dict[str, Any], with_value: bool = False
+) -> dict[str, Any]:
     version = obj["order"][-1]
     return bundle(vc, obj, version, obj["versions"][version], with_value=with_value)
 

@@ -18,8 +18,11 @@ from atg_dataplane_sandbox.emulator.keyvault import access
 from atg_dataplane_sandbox.emulator.tokens import Claims
 
 SINGULAR = {"secrets": "Secret", "keys": "Key", "certificates": "Certificate"}
-DELETED_PATH = {"secrets": "deletedsecrets", "keys": "deletedkeys",
-                "certificates": "deletedcertificates"}
+DELETED_PATH = {
+    "secrets": "deletedsecrets",
+    "keys": "deletedkeys",
+    "certificates": "deletedcertificates",
+}
 
 
 def now() -> int:
@@ -99,8 +102,9 @@ class VaultContext:
     def get_deleted(self, kind: str, name: str) -> dict[str, Any]:
         obj = self.deleted(kind).get(name.lower())
         if obj is None:
-            raise AzureError(404, f"{SINGULAR[kind]}NotFound",
-                             f"Deleted {SINGULAR[kind]} not found: {name}")
+            raise AzureError(
+                404, f"{SINGULAR[kind]}NotFound", f"Deleted {SINGULAR[kind]} not found: {name}"
+            )
         return obj
 
     def version(self, kind: str, obj: dict[str, Any], version: str) -> tuple[str, dict[str, Any]]:
@@ -108,24 +112,38 @@ class VaultContext:
             version = obj["order"][-1]
         record = obj["versions"].get(version)
         if record is None:
-            raise AzureError(404, f"{SINGULAR[kind]}NotFound", (
-                f"A {SINGULAR[kind].lower()} with (name/id) {obj['name']}/{version} was not found "
-                "in this key vault. If you recently deleted this "
-                f"{SINGULAR[kind].lower()} you may be able to recover it using the correct "
-                "recovery command. For help resolving this issue, please see "
-                "https://go.microsoft.com/fwlink/?linkid=2125182"))
+            raise AzureError(
+                404,
+                f"{SINGULAR[kind]}NotFound",
+                (
+                    f"A {SINGULAR[kind].lower()} with (name/id) {obj['name']}/{version} was not "
+                    "found "
+                    "in this key vault. If you recently deleted this "
+                    f"{SINGULAR[kind].lower()} you may be able to recover it using the correct "
+                    "recovery command. For help resolving this issue, please see "
+                    "https://go.microsoft.com/fwlink/?linkid=2125182"
+                ),
+            )
         return version, record
 
     def check_not_deleted(self, kind: str, name: str) -> None:
         if name.lower() in self.deleted(kind):
             noun = SINGULAR[kind].lower()
-            raise AzureError(409, "Conflict", (
-                f"{SINGULAR[kind]} {name} is currently in a deleted but recoverable state, and "
-                f"its name cannot be reused; in this state, the {noun} can only be recovered or "
-                "purged."), inner_code="ObjectIsDeletedButRecoverable")
+            raise AzureError(
+                409,
+                "Conflict",
+                (
+                    f"{SINGULAR[kind]} {name} is currently in a deleted but recoverable state, and "
+                    f"its name cannot be reused; in this state, the {noun} can only be recovered "
+                    "or "
+                    "purged."
+                ),
+                inner_code="ObjectIsDeletedButRecoverable",
+            )
 
-    def add_version(self, kind: str, name: str, record: dict[str, Any],
-                    version: str | None = None) -> tuple[dict[str, Any], str]:
+    def add_version(
+        self, kind: str, name: str, record: dict[str, Any], version: str | None = None
+    ) -> tuple[dict[str, Any], str]:
         self.check_not_deleted(kind, name)
         obj = self.live(kind).setdefault(name.lower(), {"name": name, "versions": {}, "order": []})
         version = version or new_version()
@@ -173,10 +191,17 @@ class VaultContext:
 
     def purge_object(self, kind: str, name: str) -> None:
         if self.purge_protection:
-            raise AzureError(403, "Forbidden", (
-                'Operation "purge" is not allowed because purge protection is enabled for this '
-                "vault. Key Vault service will automatically purge it after the retention period "
-                "has passed."), inner_code="VaultPurgeProtectionEnabled")
+            raise AzureError(
+                403,
+                "Forbidden",
+                (
+                    'Operation "purge" is not allowed because purge protection is enabled for this '
+                    "vault. Key Vault service will automatically purge it after the retention "
+                    "period "
+                    "has passed."
+                ),
+                inner_code="VaultPurgeProtectionEnabled",
+            )
         self.get_deleted(kind, name)
         del self.deleted(kind)[name.lower()]
         self.touch()
@@ -191,16 +216,25 @@ class VaultContext:
         except ValueError:
             raise AzureError(400, "BadParameter", "Invalid maxresults or skiptoken.") from None
         limit = max(limit, 1)
-        body: dict[str, Any] = {"value": items[skip:skip + limit], "nextLink": None}
+        body: dict[str, Any] = {"value": items[skip : skip + limit], "nextLink": None}
         if skip + limit < len(items):
-            body["nextLink"] = self.url + str(self.request.rel_url.update_query(
-                {"$skiptoken": str(skip + limit), "maxresults": str(limit)}))
+            body["nextLink"] = self.url + str(
+                self.request.rel_url.update_query(
+                    {"$skiptoken": str(skip + limit), "maxresults": str(limit)}
+                )
+            )
         return json_response(body)
 
     # -- backup blobs ------------------------------------------------------------------------
     def seal(self, kind: str, obj: dict[str, Any]) -> dict[str, str]:
-        payload = json.dumps({"kind": kind, "subscription": self.subscription_id,
-                              "location": self.resource.get("location"), "object": obj})
+        payload = json.dumps(
+            {
+                "kind": kind,
+                "subscription": self.subscription_id,
+                "location": self.resource.get("location"),
+                "object": obj,
+            }
+        )
         token = _fernet(self.emu).encrypt(payload.encode())
         return {"value": base64.urlsafe_b64encode(token).decode().rstrip("=")}
 
@@ -210,30 +244,48 @@ class VaultContext:
             token = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
             payload = json.loads(_fernet(self.emu).decrypt(token))
         except (ValueError, InvalidToken):
-            raise AzureError(400, "BadParameter", "Backup blob contains invalid or corrupt "
-                             "version.") from None
+            raise AzureError(
+                400, "BadParameter", "Backup blob contains invalid or corrupt version."
+            ) from None
         if payload["kind"] != kind:
-            raise AzureError(400, "BadParameter", "Backup blob contains invalid or corrupt "
-                             "version.")
+            raise AzureError(
+                400, "BadParameter", "Backup blob contains invalid or corrupt version."
+            )
         if payload["subscription"].lower() != self.subscription_id.lower():
-            raise AzureError(403, "Forbidden", (
-                "Cannot decrypt backup blob: a backup can only be restored to a key vault in the "
-                "same Azure subscription and geography as the vault it was taken from."),
-                inner_code="BackupBlobCannotBeRestored")
+            raise AzureError(
+                403,
+                "Forbidden",
+                (
+                    "Cannot decrypt backup blob: a backup can only be restored to a key vault in "
+                    "the "
+                    "same Azure subscription and geography as the vault it was taken from."
+                ),
+                inner_code="BackupBlobCannotBeRestored",
+            )
         obj: dict[str, Any] = payload["object"]
         name = obj["name"]
         if name.lower() in self.live(kind) or name.lower() in self.deleted(kind):
-            raise AzureError(409, "Conflict", f"{SINGULAR[kind]} {name} already exists or is in "
-                             "a deleted state; restore needs a free name.")
+            raise AzureError(
+                409,
+                "Conflict",
+                f"{SINGULAR[kind]} {name} already exists or is in "
+                "a deleted state; restore needs a free name.",
+            )
         return obj
 
 
 def not_found(kind: str, name: str, vault: str) -> AzureError:
     noun = SINGULAR[kind].lower()
-    return AzureError(404, f"{SINGULAR[kind]}NotFound", (
-        f"A {noun} with (name/id) {name} was not found in this key vault. If you recently "
-        f"deleted this {noun} you may be able to recover it using the correct recovery command. "
-        "For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"))
+    return AzureError(
+        404,
+        f"{SINGULAR[kind]}NotFound",
+        (
+            f"A {noun} with (name/id) {name} was not found in this key vault. If you recently "
+            f"deleted this {noun} you may be able to recover it using the correct recovery "
+            "command. "
+            "For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"
+        ),
+    )
 
 
 def _fernet(emu: Emulator) -> Fernet:

@@ -17,30 +17,45 @@ from atg_dataplane_sandbox.emulator.keyvault.material import PrivateKey
 PFX = "application/x-pkcs12"
 PEM = "application/x-pem-file"
 _USAGES = {
-    "digitalsignature": "digital_signature", "nonrepudiation": "content_commitment",
-    "keyencipherment": "key_encipherment", "dataencipherment": "data_encipherment",
-    "keyagreement": "key_agreement", "keycertsign": "key_cert_sign", "crlsign": "crl_sign",
-    "encipheronly": "encipher_only", "decipheronly": "decipher_only",
+    "digitalsignature": "digital_signature",
+    "nonrepudiation": "content_commitment",
+    "keyencipherment": "key_encipherment",
+    "dataencipherment": "data_encipherment",
+    "keyagreement": "key_agreement",
+    "keycertsign": "key_cert_sign",
+    "crlsign": "crl_sign",
+    "encipheronly": "encipher_only",
+    "decipheronly": "decipher_only",
 }
-_USAGE_NAMES = {v: k for k, v in {
-    "digitalSignature": "digital_signature", "nonRepudiation": "content_commitment",
-    "keyEncipherment": "key_encipherment", "dataEncipherment": "data_encipherment",
-    "keyAgreement": "key_agreement", "keyCertSign": "key_cert_sign", "cRLSign": "crl_sign",
-    "encipherOnly": "encipher_only", "decipherOnly": "decipher_only",
-}.items()}
+_USAGE_NAMES = {
+    v: k
+    for k, v in {
+        "digitalSignature": "digital_signature",
+        "nonRepudiation": "content_commitment",
+        "keyEncipherment": "key_encipherment",
+        "dataEncipherment": "data_encipherment",
+        "keyAgreement": "key_agreement",
+        "keyCertSign": "key_cert_sign",
+        "cRLSign": "crl_sign",
+        "encipherOnly": "encipher_only",
+        "decipherOnly": "decipher_only",
+    }.items()
+}
 
 
 def self_signed(key: PrivateKey, x509_props: dict[str, Any]) -> x509.Certificate:
     try:
         subject = x509.Name.from_rfc4514_string(x509_props.get("subject") or "CN=sandbox")
     except ValueError:
-        raise AzureError(400, "BadParameter", "The subject of the certificate policy is not a "
-                         "valid X.500 name.") from None
+        raise AzureError(
+            400, "BadParameter", "The subject of the certificate policy is not a valid X.500 name."
+        ) from None
     months = int(x509_props.get("validity_months") or 12)
     start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     builder = (
         x509.CertificateBuilder()
-        .subject_name(subject).issuer_name(subject)
+        .subject_name(subject)
+        .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
@@ -54,12 +69,14 @@ def self_signed(key: PrivateKey, x509_props: dict[str, Any]) -> x509.Certificate
     ekus = x509_props.get("ekus")
     if ekus:
         builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ObjectIdentifier(o) for o in ekus]), critical=False)
+            x509.ExtendedKeyUsage([ObjectIdentifier(o) for o in ekus]), critical=False
+        )
     usages = {u.lower() for u in x509_props.get("key_usage") or []}
     if usages:
         selected = {_USAGES[u] for u in usages if u in _USAGES}
         builder = builder.add_extension(
-            x509.KeyUsage(**{f: f in selected for f in _USAGES.values()}), critical=True)
+            x509.KeyUsage(**{f: f in selected for f in _USAGES.values()}), critical=True
+        )
     ca = bool((x509_props.get("basic_constraints") or {}).get("ca"))
     builder = builder.add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     return builder.sign(key, hashes.SHA256())
@@ -74,18 +91,24 @@ def secret_value(cert: x509.Certificate, key: PrivateKey | None, content_type: s
     if content_type == PEM:
         parts = []
         if key is not None:
-            parts.append(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()).decode())
+            parts.append(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                ).decode()
+            )
         parts.append(cert.public_bytes(serialization.Encoding.PEM).decode())
         return "".join(parts)
-    blob = pkcs12.serialize_key_and_certificates(None, key, cert, None,
-                                                 serialization.NoEncryption())
+    blob = pkcs12.serialize_key_and_certificates(
+        None, key, cert, None, serialization.NoEncryption()
+    )
     return base64.b64encode(blob).decode()
 
 
-def parse_import(value: str, password: str | None, content_type: str | None
-                 ) -> tuple[PrivateKey, x509.Certificate, list[x509.Certificate], str]:
+def parse_import(
+    value: str, password: str | None, content_type: str | None
+) -> tuple[PrivateKey, x509.Certificate, list[x509.Certificate], str]:
     """Key, leaf, extra certs and the content type from an imported PFX or PEM.
 
     ``value`` is base64 of the file (what the SDK sends, PEM included) or raw PEM text.
@@ -100,39 +123,59 @@ def parse_import(value: str, password: str | None, content_type: str | None
     if raw.lstrip().startswith(b"-----BEGIN"):
         try:
             key = serialization.load_pem_private_key(
-                raw, password=password.encode() if password else None)
+                raw, password=password.encode() if password else None
+            )
             certs = x509.load_pem_x509_certificates(raw)
         except ValueError:
-            raise AzureError(400, "BadParameter", "The specified PEM X.509 certificate content "
-                             "is in an unexpected format. Please check if certificate is in "
-                             "valid PEM format.") from None
+            raise AzureError(
+                400,
+                "BadParameter",
+                "The specified PEM X.509 certificate content "
+                "is in an unexpected format. Please check if certificate is in "
+                "valid PEM format.",
+            ) from None
         return key, certs[0], certs[1:], PEM  # type: ignore[return-value]
     if content_type == PEM:
-        raise AzureError(400, "BadParameter", "The specified PEM X.509 certificate content is "
-                         "in an unexpected format. Please check if certificate is in valid PEM "
-                         "format.")
+        raise AzureError(
+            400,
+            "BadParameter",
+            "The specified PEM X.509 certificate content is "
+            "in an unexpected format. Please check if certificate is in valid PEM "
+            "format.",
+        )
     try:
         key, cert, extra = pkcs12.load_key_and_certificates(
-            raw, password.encode() if password else None)
+            raw, password.encode() if password else None
+        )
     except ValueError:
-        raise AzureError(400, "BadParameter", "The specified PKCS#12 X.509 certificate content "
-                         "can not be read. Please check if certificate is in valid PKCS#12 "
-                         "format.") from None
+        raise AzureError(
+            400,
+            "BadParameter",
+            "The specified PKCS#12 X.509 certificate content "
+            "can not be read. Please check if certificate is in valid PKCS#12 "
+            "format.",
+        ) from None
     if key is None or cert is None:
         raise AzureError(400, "BadParameter", "The imported certificate has no private key.")
     return key, cert, list(extra), PFX  # type: ignore[return-value]
 
 
 def x509_props_of(cert: x509.Certificate) -> dict[str, Any]:
-    props: dict[str, Any] = {"subject": cert.subject.rfc4514_string(), "ekus": [],
-                             "key_usage": [], "sans": {}}
+    props: dict[str, Any] = {
+        "subject": cert.subject.rfc4514_string(),
+        "ekus": [],
+        "key_usage": [],
+        "sans": {},
+    }
     days = (cert.not_valid_after_utc - cert.not_valid_before_utc).days
     props["validity_months"] = max(1, round(days * 12 / 365))
     for ext in cert.extensions:
         value = ext.value
         if isinstance(value, x509.SubjectAlternativeName):
-            props["sans"] = {"dns_names": value.get_values_for_type(x509.DNSName),
-                             "emails": value.get_values_for_type(x509.RFC822Name)}
+            props["sans"] = {
+                "dns_names": value.get_values_for_type(x509.DNSName),
+                "emails": value.get_values_for_type(x509.RFC822Name),
+            }
         elif isinstance(value, x509.ExtendedKeyUsage):
             props["ekus"] = [o.dotted_string for o in value]
         elif isinstance(value, x509.KeyUsage):

@@ -51,7 +51,9 @@ class Provider:
         """Paths below the resource other than actions, e.g. ``accessPolicies/add``."""
         return None
 
-    async def subscription_path(self, ctx: ArmContext, rest: list[str]) -> web.StreamResponse | None:
+    async def subscription_path(
+        self, ctx: ArmContext, rest: list[str]
+    ) -> web.StreamResponse | None:
         """``/subscriptions/{s}/providers/{ns}/...`` paths other than list-by-subscription."""
         return None
 

@@ -29,23 +29,36 @@ class RegistryProvider(Provider):
         resource.setdefault("sku", {"name": "Standard", "tier": "Standard"})
         props = resource["properties"]
         props.setdefault("adminUserEnabled", False)
-        props.setdefault("creationDate", (existing or {}).get("properties", {}).get(
-            "creationDate", now_iso()))
+        props.setdefault(
+            "creationDate", (existing or {}).get("properties", {}).get("creationDate", now_iso())
+        )
         props["loginServer"] = ctx.emu.registry_login_server(resource["name"]) or (
-            urlparse(upstream).netloc if upstream else f"{resource['name'].lower()}.sandbox")
+            urlparse(upstream).netloc if upstream else f"{resource['name'].lower()}.sandbox"
+        )
         props["provisioningState"] = "Succeeded"
         return resource
 
     async def _import_image(self, ctx: ArmContext, resource: dict[str, Any]) -> web.StreamResponse:
         body = read_json_body(ctx.body)
         source = body.get("source") or {}
-        if not source.get("sourceImage") or not (source.get("resourceId") or
-                                                 source.get("registryUri")):
-            raise AzureError(400, "InvalidParameters", "source.sourceImage and one of "
-                             "source.resourceId or source.registryUri are required.")
+        if not source.get("sourceImage") or not (
+            source.get("resourceId") or source.get("registryUri")
+        ):
+            raise AzureError(
+                400,
+                "InvalidParameters",
+                "source.sourceImage and one of "
+                "source.resourceId or source.registryUri are required.",
+            )
         imports = ctx.section("registry_imports").setdefault(resource["id"].lower(), [])
-        imports.append({"source": source, "targetTags": body.get("targetTags") or [],
-                        "mode": body.get("mode", "NoForce"), "at": now_iso()})
+        imports.append(
+            {
+                "source": source,
+                "targetTags": body.get("targetTags") or [],
+                "mode": body.get("mode", "NoForce"),
+                "at": now_iso(),
+            }
+        )
         ctx.touch()
         return web.Response(status=202)
 

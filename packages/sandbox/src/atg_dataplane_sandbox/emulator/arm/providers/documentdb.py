@@ -27,8 +27,9 @@ class CosmosProvider(Provider):
         resource.setdefault("kind", "GlobalDocumentDB")
         props = resource["properties"]
         props.setdefault("databaseAccountOfferType", "Standard")
-        props.setdefault("locations", [{"locationName": resource.get("location"),
-                                        "failoverPriority": 0}])
+        props.setdefault(
+            "locations", [{"locationName": resource.get("location"), "failoverPriority": 0}]
+        )
         props["provisioningState"] = "Succeeded"
         endpoint = account.get("endpoint")
         if endpoint:
@@ -38,10 +39,19 @@ class CosmosProvider(Provider):
     async def _list_keys(self, ctx: ArmContext, resource: dict[str, Any]) -> web.StreamResponse:
         key = ctx.emu.read_account_key("cosmos", resource["name"])
         if key is None:
-            raise AzureError(409, "DatabaseAccountNotInSandbox", f"The account "
-                             f"'{resource['name']}' has no Cosmos DB server in this sandbox.")
-        return json_response({"primaryMasterKey": key, "secondaryMasterKey": key,
-                              "primaryReadonlyMasterKey": key, "secondaryReadonlyMasterKey": key})
+            raise AzureError(
+                409,
+                "DatabaseAccountNotInSandbox",
+                f"The account '{resource['name']}' has no Cosmos DB server in this sandbox.",
+            )
+        return json_response(
+            {
+                "primaryMasterKey": key,
+                "secondaryMasterKey": key,
+                "primaryReadonlyMasterKey": key,
+                "secondaryReadonlyMasterKey": key,
+            }
+        )
 
 
 register(CosmosProvider())

@@ -34,27 +34,51 @@ class KeyVaultProvider(Provider):
         name = resource["name"]
         vaults = ctx.section("vaults")
         data = vaults.get(name.lower())
-        if existing is None and data is not None and data.get("resource_id") and \
-                data["resource_id"].lower() != resource["id"].lower():
-            raise AzureError(409, "VaultAlreadyExists", f"The vault name '{name}' is already in "
-                             "use. Vault names are globally unique so it is possible that the "
-                             "name is already taken.")
+        if (
+            existing is None
+            and data is not None
+            and data.get("resource_id")
+            and data["resource_id"].lower() != resource["id"].lower()
+        ):
+            raise AzureError(
+                409,
+                "VaultAlreadyExists",
+                f"The vault name '{name}' is already in "
+                "use. Vault names are globally unique so it is possible that the "
+                "name is already taken.",
+            )
         props = resource["properties"]
         if existing is None:
             if not props.get("tenantId"):
-                raise AzureError(400, "BadRequest", "The parameter properties.tenantId is required.")
+                raise AzureError(
+                    400, "BadRequest", "The parameter properties.tenantId is required."
+                )
             for key, value in _DEFAULTS.items():
                 props.setdefault(key, value)
-        if existing is not None and existing["properties"].get("enablePurgeProtection") and \
-                props.get("enablePurgeProtection") is False:
-            raise AzureError(400, "BadRequest", "The property \"enablePurgeProtection\" cannot be "
-                             "set to false. Enabling the purge protection for a vault is an "
-                             "irreversible action.")
-        if existing is not None and existing["properties"].get("enableSoftDelete") and \
-                props.get("enableSoftDelete") is False:
-            raise AzureError(400, "BadRequest", "The property \"enableSoftDelete\" cannot be set "
-                             "to false. Enabling the soft delete for a vault is an irreversible "
-                             "action.")
+        if (
+            existing is not None
+            and existing["properties"].get("enablePurgeProtection")
+            and props.get("enablePurgeProtection") is False
+        ):
+            raise AzureError(
+                400,
+                "BadRequest",
+                'The property "enablePurgeProtection" cannot be '
+                "set to false. Enabling the purge protection for a vault is an "
+                "irreversible action.",
+            )
+        if (
+            existing is not None
+            and existing["properties"].get("enableSoftDelete")
+            and props.get("enableSoftDelete") is False
+        ):
+            raise AzureError(
+                400,
+                "BadRequest",
+                'The property "enableSoftDelete" cannot be set '
+                "to false. Enabling the soft delete for a vault is an irreversible "
+                "action.",
+            )
         for policy in props.get("accessPolicies") or []:
             _check_policy(policy)
         url = await ctx.emu.open_vault(name.lower())
@@ -79,8 +103,9 @@ class KeyVaultProvider(Provider):
             return None
         kind = rest[1].lower()
         if kind not in ("add", "replace", "remove") or ctx.request.method != "PUT":
-            raise AzureError(400, "BadRequest", "Access policy operation must be PUT add, "
-                             "replace or remove.")
+            raise AzureError(
+                400, "BadRequest", "Access policy operation must be PUT add, replace or remove."
+            )
         ctx.require("Microsoft.KeyVault/vaults/accessPolicies/write", resource["id"])
         incoming = (read_json_body(ctx.body).get("properties") or {}).get("accessPolicies") or []
         for policy in incoming:
@@ -92,12 +117,14 @@ class KeyVaultProvider(Provider):
             for policy in incoming:
                 _merge(policies, policy, remove=kind == "remove")
         ctx.touch()
-        return json_response({
-            "id": f"{resource['id']}/accessPolicies/{kind}",
-            "type": "Microsoft.KeyVault/vaults/accessPolicies",
-            "location": resource.get("location"),
-            "properties": {"accessPolicies": incoming},
-        })
+        return json_response(
+            {
+                "id": f"{resource['id']}/accessPolicies/{kind}",
+                "type": "Microsoft.KeyVault/vaults/accessPolicies",
+                "location": resource.get("location"),
+                "properties": {"accessPolicies": incoming},
+            }
+        )
 
 
 def _check_policy(policy: dict[str, Any]) -> None:
@@ -106,8 +133,15 @@ def _check_policy(policy: dict[str, Any]) -> None:
 
 
 def _merge(policies: list[dict[str, Any]], policy: dict[str, Any], remove: bool) -> None:
-    match = next((p for p in policies if p["objectId"].lower() == policy["objectId"].lower()
-                  and p["tenantId"].lower() == policy["tenantId"].lower()), None)
+    match = next(
+        (
+            p
+            for p in policies
+            if p["objectId"].lower() == policy["objectId"].lower()
+            and p["tenantId"].lower() == policy["tenantId"].lower()
+        ),
+        None,
+    )
     if match is None:
         if not remove:
             policies.append(policy)

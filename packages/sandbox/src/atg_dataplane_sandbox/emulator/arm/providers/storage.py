@@ -25,16 +25,21 @@ class StorageProvider(Provider):
         resource.setdefault("sku", {"name": "Standard_LRS", "tier": "Standard"})
         endpoints = {
             kind: f"{azurite[kind].rstrip('/')}/{name}/"
-            for kind in ("blob", "queue", "table") if azurite.get(kind)
+            for kind in ("blob", "queue", "table")
+            if azurite.get(kind)
         }
-        props.update({
-            "provisioningState": "Succeeded",
-            "primaryEndpoints": endpoints,
-            "primaryLocation": resource.get("location"),
-            "statusOfPrimary": "available",
-            "creationTime": (existing or {}).get("properties", {}).get("creationTime", now_iso()),
-            "supportsHttpsTrafficOnly": True,
-        })
+        props.update(
+            {
+                "provisioningState": "Succeeded",
+                "primaryEndpoints": endpoints,
+                "primaryLocation": resource.get("location"),
+                "statusOfPrimary": "available",
+                "creationTime": (existing or {})
+                .get("properties", {})
+                .get("creationTime", now_iso()),
+                "supportsHttpsTrafficOnly": True,
+            }
+        )
         props.setdefault("allowSharedKeyAccess", True)
         props.setdefault("minimumTlsVersion", "TLS1_2")
         return resource
@@ -42,12 +47,24 @@ class StorageProvider(Provider):
     async def _list_keys(self, ctx: ArmContext, resource: dict[str, Any]) -> web.StreamResponse:
         key = ctx.emu.read_account_key("azurite", resource["name"])
         if key is None:
-            raise AzureError(409, "StorageAccountNotInSandbox", f"The storage account "
-                             f"'{resource['name']}' has no Azurite account in this sandbox.")
+            raise AzureError(
+                409,
+                "StorageAccountNotInSandbox",
+                f"The storage account '{resource['name']}' has no Azurite account in this sandbox.",
+            )
         created = resource["properties"].get("creationTime")
-        return json_response({"keys": [
-            {"keyName": "key1", "value": key, "permissions": "FULL", "creationTime": created},
-        ]})
+        return json_response(
+            {
+                "keys": [
+                    {
+                        "keyName": "key1",
+                        "value": key,
+                        "permissions": "FULL",
+                        "creationTime": created,
+                    },
+                ]
+            }
+        )
 
     def __init__(self) -> None:
         self.actions = {"listkeys": self._list_keys}

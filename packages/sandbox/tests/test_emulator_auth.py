@@ -1,0 +1,173 @@
+"""No emulated endpoint (other than the token and metadata endpoints) accepts a request
+without a valid bearer token: missing, forged, expired or for another audience."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import jwt
+import pytest
+from atg_dataplane_sandbox.emulator import EmulatorHandle, start_emulator
+from atg_dataplane_sandbox.emulator.testing import (
+    ARM_SCOPE,
+    arm_kwargs,
+    credential,
+    vault_kwargs,
+)
+from atg_dataplane_sandbox.topology import Topology, load_topology
+from azure.core import PipelineClient
+from azure.core.pipeline.transport import RequestsTransport
+from azure.core.rest import HttpRequest
+from azure.keyvault.secrets import SecretClient
+from azure.mgmt.keyvault import KeyVaultManagementClient
+from azure.mgmt.resource.resources import ResourceManagementClient
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
+    handle = start_emulator(tmp_path_factory.mktemp("sandbox"))
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="module")
+def topo(emu: EmulatorHandle) -> Topology:
+    return load_topology(emu.directory)
+
+
+@pytest.fixture(scope="module")
+def vault_url(emu: EmulatorHandle, topo: Topology) -> str:
+    src = topo.tenant("source")
+    cred = credential(emu, "source", "admin")
+    ResourceManagementClient(
+        cred, src.subscription_id, **arm_kwargs(emu)
+    ).resource_groups.create_or_update("rg-auth", {"location": "eastus"})
+    ResourceManagementClient(cred, src.subscription_id, **arm_kwargs(emu))
+    kv = KeyVaultManagementClient(cred, src.subscription_id, **arm_kwargs(emu))
+    url: str = (
+        kv.vaults.begin_create_or_update(
+            "rg-auth",
+            "kv-auth",
+            {
+                "location": "eastus",
+                "properties": {
+                    "tenantId": src.tenant_id,
+                    "sku": {"family": "A", "name": "standard"},
+                    "enableRbacAuthorization": True,
+                },
+            },
+        )
+        .result()
+        .properties.vault_uri
+    )
+    SecretClient(url, cred, **vault_kwargs(emu)).set_secret("present", "value")
+    return url.rstrip("/")
+
+
+def _send(emu: EmulatorHandle, method: str, url: str, token: str | None) -> tuple[int, str]:
+    client = PipelineClient(url, transport=RequestsTransport(connection_verify=str(emu.ca_path)))
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body = {"value": "x", "location": "eastus"} if method in ("PUT", "POST", "PATCH") else None
+    response = client.send_request(HttpRequest(method, url, headers=headers, json=body))
+    return response.status_code, response.text()
+
+
+def _endpoints(emu: EmulatorHandle, topo: Topology, vault_url: str) -> list[tuple[str, str]]:
+    sub = f"{emu.arm_url}/subscriptions/{topo.tenant('source').subscription_id}"
+    rg = f"{sub}/resourceGroups/rg-auth"
+    vault = f"{rg}/providers/Microsoft.KeyVault/vaults/kv-auth"
+    q = "?api-version=2024-11-01"
+    return [
+        ("GET", f"{emu.arm_url}/subscriptions{q}"),
+        ("GET", f"{emu.arm_url}/tenants{q}"),
+        ("GET", f"{sub}{q}"),
+        ("GET", f"{sub}/resources{q}"),
+        ("GET", f"{sub}/resourcegroups{q}"),
+        ("PUT", f"{sub}/resourcegroups/rg-new{q}"),
+        ("DELETE", f"{rg}{q}"),
+        ("GET", f"{rg}/resources{q}"),
+        ("GET", f"{vault}{q}"),
+        ("PUT", f"{vault}{q}"),
+        ("GET", f"{sub}/providers/Microsoft.KeyVault/vaults{q}"),
+        ("POST", f"{rg}/providers/Microsoft.Storage/storageAccounts/acct/listKeys{q}"),
+        ("GET", f"{rg}/providers/Microsoft.Authorization/permissions{q}"),
+        ("GET", f"{sub}/providers/Microsoft.Authorization/roleAssignments{q}"),
+        ("GET", f"{sub}/providers/Microsoft.Authorization/roleDefinitions{q}"),
+        ("GET", f"{sub}/providers/Microsoft.KeyVault/locations/eastus/operationStatuses/x{q}"),
+        ("GET", f"{emu.arm_url}/no/such/path{q}"),
+        ("GET", f"{vault_url}/secrets?api-version=7.6"),
+        ("GET", f"{vault_url}/secrets/present?api-version=7.6"),
+        ("PUT", f"{vault_url}/secrets/new?api-version=7.6"),
+        ("GET", f"{vault_url}/deletedsecrets?api-version=7.6"),
+        ("GET", f"{vault_url}/keys?api-version=7.6"),
+        ("POST", f"{vault_url}/keys/k/create?api-version=7.6"),
+        ("GET", f"{vault_url}/certificates?api-version=7.6"),
+        ("GET", f"{vault_url}/nothing-here?api-version=7.6"),
+    ]
+
+
+def _forged(
+    topo: Topology, audience: str, key: rsa.RSAPrivateKey, exp: int, kid: str = "forged"
+) -> str:
+    p = topo.principal("source", "admin")
+    claims = {
+        "aud": audience,
+        "iss": f"https://sts.windows.net/{p.tenant_id}/",
+        "exp": exp,
+        "nbf": exp - 7200,
+        "tid": p.tenant_id,
+        "oid": p.object_id,
+        "appid": p.client_id,
+    }
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+
+
+def test_every_endpoint_refuses_bad_tokens(
+    emu: EmulatorHandle, topo: Topology, vault_url: str
+) -> None:
+    own_key = serialization.load_pem_private_key(
+        (emu.directory / "emulator-state" / "signing-key.pem").read_bytes(), password=None
+    )
+    assert isinstance(own_key, rsa.RSAPrivateKey)
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    kid = jwt.get_unverified_header(credential(emu).get_token(ARM_SCOPE).token)["kid"]
+    vault_token = (
+        credential(emu, "source", "admin").get_token("https://vault.azure.net/.default").token
+    )
+    arm_token = credential(emu, "source", "admin").get_token(ARM_SCOPE).token
+    for method, url in _endpoints(emu, topo, vault_url):
+        is_vault = url.startswith(vault_url)
+        audience = "https://vault.azure.net" if is_vault else "https://management.azure.com/"
+        bad_tokens = {
+            "none": None,
+            "garbage": "not-a-jwt",
+            "forged": _forged(topo, audience, other_key, int(time.time()) + 3600, kid),
+            "expired": _forged(topo, audience, own_key, int(time.time()) - 60, kid),
+            "audience": arm_token if is_vault else vault_token,
+        }
+        for label, token in bad_tokens.items():
+            status, text = _send(emu, method, url, token)
+            assert status == 401, (label, method, url, status, text)
+    # and the good tokens work (so the 401s above are about the tokens)
+    assert _send(emu, "GET", f"{vault_url}/secrets/present?api-version=7.6", vault_token)[0] == 200
+    assert (
+        _send(emu, "GET", f"{emu.arm_url}/subscriptions?api-version=2022-12-01", arm_token)[0]
+        == 200
+    )
+
+
+def test_key_vault_answers_the_first_request_with_a_challenge(
+    emu: EmulatorHandle, topo: Topology, vault_url: str
+) -> None:
+    client = PipelineClient(
+        vault_url, transport=RequestsTransport(connection_verify=str(emu.ca_path))
+    )
+    response = client.send_request(HttpRequest("GET", f"{vault_url}/secrets?api-version=7.6"))
+    assert response.status_code == 401
+    challenge = response.headers["WWW-Authenticate"]
+    tenant = topo.tenant("source").tenant_id
+    assert f'authorization="{emu.entra_url}/{tenant}"' in challenge
+    assert 'resource="https://vault.azure.net"' in challenge
