@@ -217,6 +217,7 @@ def discover(
         for order, version in enumerate(history):
             at = client.get_certificate_version(listed.name, version.version)
             props = certificate_properties(at.properties, cert.policy)
+            props["current"] = order == len(history) - 1
             yield _item(
                 resource,
                 at,
@@ -300,7 +301,10 @@ def _copy(
         else src.certificates.get_certificate(item.name)
     )
     wanted = fingerprinter.of(bytes(cert.cer or b""))
-    index = item.order if item.version else None
+    # The current version is compared with the target's current one; an older
+    # one with the target's version at the same position (oldest first).
+    older = bool(item.version) and not item.properties.get("current", True)
+    index = item.order if older else None
     for candidate in _target_candidates(tgt, item.name, index):
         if fingerprinter.of(bytes(candidate.cer or b"")) != wanted:
             continue
