@@ -1,0 +1,293 @@
+"""Seed scenarios as data: which resources exist in each tenant and what the source holds.
+
+A scenario is a list of :class:`ResourceSpec`; each has a ``kind`` that names its seeder
+(:data:`atg_dataplane_sandbox.seed.SEEDERS`) and kind-specific ``contents``. To support a
+new item kind: add its content dataclass here, a seeder function, and entries to
+:func:`reference` / :func:`large`.
+
+Secret values are never literals: they are made at seed time from a random canary (see
+:class:`SecretSpec`), so tests can scan every output for leaked values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# ---------------------------------------------------------------- Key Vault
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    name: str
+    versions: int = 1
+    """Versions to create; the last is current."""
+    value_template: str = "{canary}"
+    """Formatted with ``canary`` (a fresh random token per version)."""
+    content_type: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    enabled: bool = True
+    expired: bool = False
+    """Expiry date in the past."""
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    name: str
+    kty: str = "RSA"
+    """``RSA`` or ``EC``."""
+    size: int | None = 2048
+    curve: str | None = None
+    exportable: bool = False
+    """Exportable keys carry a release policy; the others can never leave their vault."""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CertificateSpec:
+    name: str
+    subject: str = "CN=sandbox.example"
+    exportable: bool = True
+    kty: str = "RSA"
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VaultContents:
+    secrets: list[SecretSpec] = field(default_factory=list)
+    keys: list[KeySpec] = field(default_factory=list)
+    certificates: list[CertificateSpec] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- Storage
+
+
+@dataclass(frozen=True)
+class BlobSpec:
+    name: str
+    size: int = 64
+    blob_type: str = "BlockBlob"
+    """``BlockBlob``, ``AppendBlob`` or ``PageBlob`` (page blob sizes are multiples of 512)."""
+    content_type: str = "application/octet-stream"
+    metadata: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    name: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    blobs: list[BlobSpec] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    entities: int = 5
+    """Typed entities (string, int32, int64, double, bool, datetime, guid, binary)."""
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    messages: int = 3
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StorageContents:
+    containers: list[ContainerSpec] = field(default_factory=list)
+    tables: list[TableSpec] = field(default_factory=list)
+    queues: list[QueueSpec] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- Cosmos DB
+
+
+@dataclass(frozen=True)
+class CosmosContainerSpec:
+    name: str
+    partition_key: str = "/pk"
+    documents: int = 10
+    default_ttl: int | None = None
+    unique_keys: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CosmosDatabaseSpec:
+    name: str
+    containers: list[CosmosContainerSpec] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CosmosContents:
+    databases: list[CosmosDatabaseSpec] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- scenario
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    kind: str
+    """Seeder name: ``keyvault``, ``storage``, ``cosmos``."""
+    source_name: str
+    target_name: str
+    contents: Any
+    """The kind's contents (``VaultContents``, ``StorageContents``, ``CosmosContents``)."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    scale: int
+    resources: list[ResourceSpec]
+
+
+MAX_SECRET_NAME = "max-length-name-" + "x" * (127 - len("max-length-name-"))
+
+
+def reference_vault() -> VaultContents:
+    return VaultContents(
+        secrets=[
+            SecretSpec("db-password", versions=4, content_type="text/plain",
+                       tags={"env": "prod", "owner": "data-team"}),
+            SecretSpec("unicode-value", value_template="Grüße, 東京, Ελλάδα 🔐 {canary}"),
+            SecretSpec(MAX_SECRET_NAME),
+            SecretSpec("disabled-secret", enabled=False),
+            SecretSpec("expired-secret", expired=True),
+            SecretSpec("json-config", content_type="application/json",
+                       value_template='{{"apiKey": "{canary}", "retries": 3}}'),
+            SecretSpec("connection-string", content_type="text/plain",
+                       value_template="Server=db;User=app;Password={canary};",
+                       tags={"rotation": "90d"}),
+            SecretSpec("multiline-pem", content_type="application/x-pem-file",
+                       value_template="-----BEGIN NOTE-----\n{canary}\n-----END NOTE-----\n"),
+        ],
+        keys=[
+            KeySpec("rsa-2048", tags={"purpose": "signing"}),
+            KeySpec("rsa-4096", size=4096),
+            KeySpec("ec-p256", kty="EC", size=None, curve="P-256"),
+            KeySpec("ec-p384", kty="EC", size=None, curve="P-384"),
+            KeySpec("rsa-exportable", exportable=True),
+            KeySpec("rsa-non-exportable", exportable=False, tags={"note": "cannot leave vault"}),
+        ],
+        certificates=[
+            CertificateSpec("web-exportable", subject="CN=web.sandbox.example"),
+            CertificateSpec("web-non-exportable", subject="CN=locked.sandbox.example",
+                            exportable=False),
+        ],
+    )
+
+
+def reference_storage() -> StorageContents:
+    return StorageContents(
+        containers=[
+            ContainerSpec("documents", metadata={"department": "finance", "retention": "7y"},
+                          blobs=[
+                              BlobSpec("empty.txt", size=0, content_type="text/plain"),
+                              BlobSpec("small.json", size=200, content_type="application/json",
+                                       metadata={"source": "seed"}, tags={"tier": "hot"}),
+                              BlobSpec("nested/deeper/report.csv", size=5000,
+                                       content_type="text/csv", tags={"year": "2026"}),
+                              BlobSpec("large.bin", size=6 * 1024 * 1024),
+                          ]),
+            ContainerSpec("logs", blobs=[BlobSpec("app.log", size=3000, blob_type="AppendBlob",
+                                                  content_type="text/plain")]),
+            ContainerSpec("disks", blobs=[BlobSpec("data.vhd", size=1024 * 1024,
+                                                   blob_type="PageBlob")]),
+            ContainerSpec("empty-container", metadata={"purpose": "placeholder"}),
+        ],
+        tables=[TableSpec("customers", entities=8), TableSpec("emptytable", entities=0)],
+        queues=[QueueSpec("orders", messages=5, metadata={"team": "shop"}),
+                QueueSpec("empty-queue", messages=0)],
+    )
+
+
+def reference_cosmos() -> CosmosContents:
+    return CosmosContents(databases=[
+        CosmosDatabaseSpec("appdb", containers=[
+            CosmosContainerSpec("orders", partition_key="/customerId", documents=25),
+            CosmosContainerSpec("sessions", partition_key="/userId", documents=5,
+                                default_ttl=3600),
+            CosmosContainerSpec("users", partition_key="/tenant", documents=5,
+                                unique_keys=["/email"]),
+        ]),
+    ])
+
+
+def reference() -> Scenario:
+    return Scenario("reference", 1, [
+        ResourceSpec("keyvault", "kv-src-reference", "kv-tgt-reference", reference_vault()),
+        ResourceSpec("storage", "srcstore1", "tgtstore1", reference_storage()),
+        ResourceSpec("cosmos", "srccosmos1", "tgtcosmos1", reference_cosmos()),
+    ])
+
+
+# The measured tenant (seeds/DATAPLANE_ANALYSIS_SUMMARY.md): 70 Key Vault items,
+# 61 storage items, 17 databases, 16 images (images wait for the ACR front).
+LARGE_VAULT = {"secrets": 50, "keys": 12, "certificates": 8}
+LARGE_STORAGE = {"containers": 4, "blobs": 45, "tables": 6, "queues": 6}
+LARGE_DATABASES = 17
+
+
+def large(scale: int = 1) -> Scenario:
+    """The measured tenant's composition times ``scale``."""
+    resources: list[ResourceSpec] = []
+    for copy in range(1, scale + 1):
+        resources.append(ResourceSpec("keyvault", f"kv-src-large-{copy}", f"kv-tgt-large-{copy}",
+                                      _large_vault()))
+    # Storage and Cosmos accounts come from fixed pools: spread the copies over them.
+    resources.append(ResourceSpec("storage", "srcstore2", "tgtstore2", _large_storage(scale)))
+    resources.append(ResourceSpec("cosmos", "srccosmos2", "tgtcosmos2", _large_cosmos(scale)))
+    return Scenario("large", scale, resources)
+
+
+def _large_vault() -> VaultContents:
+    n = LARGE_VAULT
+    return VaultContents(
+        secrets=[SecretSpec(f"secret-{i:03d}", versions=1 + i % 3, content_type="text/plain",
+                            tags={"index": str(i)}) for i in range(n["secrets"])],
+        keys=[KeySpec(f"key-{i:03d}", kty="EC" if i % 3 == 0 else "RSA",
+                      size=None if i % 3 == 0 else 2048,
+                      curve="P-256" if i % 3 == 0 else None) for i in range(n["keys"])],
+        certificates=[CertificateSpec(f"cert-{i:03d}", subject=f"CN=host{i}.sandbox.example",
+                                      exportable=i % 4 != 0)
+                      for i in range(n["certificates"])],
+    )
+
+
+def _large_storage(scale: int) -> StorageContents:
+    n = LARGE_STORAGE
+    containers = []
+    blobs_total = n["blobs"] * scale
+    count = n["containers"] * scale
+    for c in range(count):
+        share = [i for i in range(blobs_total) if i % count == c]
+        containers.append(ContainerSpec(f"large-{c:03d}", metadata={"index": str(c)}, blobs=[
+            BlobSpec(f"blob-{i:04d}.dat", size=1024 * (1 + i % 64),
+                     tags={"batch": str(i % 5)} if i % 2 else {}) for i in share]))
+    return StorageContents(
+        containers=containers,
+        tables=[TableSpec(f"large{t:03d}", entities=20) for t in range(n["tables"] * scale)],
+        queues=[QueueSpec(f"large-{q:03d}", messages=4) for q in range(n["queues"] * scale)],
+    )
+
+
+def _large_cosmos(scale: int) -> CosmosContents:
+    return CosmosContents(databases=[
+        CosmosDatabaseSpec(f"db-{d:03d}", containers=[
+            CosmosContainerSpec("items", partition_key="/pk", documents=10)])
+        for d in range(LARGE_DATABASES * scale)
+    ])
+
+
+SCENARIOS = {"reference": reference, "large": large}
+
+
+def get(name: str, scale: int = 1) -> Scenario:
+    if name == "reference":
+        return reference()
+    if name == "large":
+        return large(scale)
+    raise KeyError(f"unknown scenario {name!r}: use one of {', '.join(SCENARIOS)}")
