@@ -93,3 +93,15 @@ def test_process_lifecycle_and_restart(tmp_path: Path) -> None:
     state = tmp_path / "emulator-state" / "state.json"
     assert oct(state.stat().st_mode & 0o777) == "0o600"
     assert "across restarts" not in (tmp_path / "topology.json").read_text()
+
+
+def test_modules_import_in_any_order() -> None:
+    for first in ("topology", "emulator", "emulator.context", "emulator.builtin_roles", "certs"):
+        code = f"import atg_dataplane_sandbox.{first}; import atg_dataplane_sandbox.topology"
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        assert result.returncode == 0, result.stderr

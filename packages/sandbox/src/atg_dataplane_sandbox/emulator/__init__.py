@@ -12,11 +12,22 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from atg_dataplane_sandbox.emulator.context import EmulatorOptions
 
 __all__ = ["EmulatorHandle", "EmulatorOptions", "start_emulator"]
 
-from atg_dataplane_sandbox.emulator.context import EmulatorOptions
+
+def __getattr__(name: str) -> Any:
+    # Lazy: importing this package must not import the topology (which imports
+    # ``emulator.builtin_roles``, hence this package): no import cycle either way.
+    if name == "EmulatorOptions":
+        from atg_dataplane_sandbox.emulator.context import EmulatorOptions
+
+        return EmulatorOptions
+    raise AttributeError(name)
 
 
 @dataclass
@@ -73,7 +84,7 @@ def start_emulator(
     """
     from dataclasses import replace
 
-    from atg_dataplane_sandbox.emulator.context import Emulator
+    from atg_dataplane_sandbox.emulator.context import Emulator, EmulatorOptions
 
     opts = replace(options or EmulatorOptions(), **option_overrides)
     base = Path(directory)

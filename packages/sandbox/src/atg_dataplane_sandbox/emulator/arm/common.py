@@ -126,6 +126,7 @@ def start_operation(
     body: Any,
     status: int,
     method: str,
+    location_only: bool = False,
 ) -> web.Response:
     """Answer with a long-running operation that completes on its first poll."""
     op_id = str(uuid.uuid4())
@@ -134,6 +135,7 @@ def start_operation(
         "resourceId": resource_id,
         "status": "InProgress",
         "startTime": now_iso(),
+        "method": method,
     }
     ctx.touch()
     base = (
@@ -141,11 +143,10 @@ def start_operation(
         f"/locations/{location}"
     )
     query = f"?api-version={ctx.api_version}"
-    headers = {
-        "Azure-AsyncOperation": f"{base}/operationStatuses/{op_id}{query}",
-        "Retry-After": str(int(ctx.emu.options.lro_retry_after)),
-    }
-    if method in ("POST", "DELETE"):
+    headers = {"Retry-After": str(int(ctx.emu.options.lro_retry_after))}
+    if not location_only:
+        headers["Azure-AsyncOperation"] = f"{base}/operationStatuses/{op_id}{query}"
+    if method in ("POST", "DELETE") or location_only:
         headers["Location"] = f"{base}/operationResults/{op_id}{query}"
     if body is None:
         return web.Response(status=status, headers=headers)
@@ -161,6 +162,10 @@ def operation_status(ctx: ArmContext, op_id: str, results: bool) -> web.Response
         op["endTime"] = now_iso()
         ctx.touch()
     if results:
+        # Location polling ends here: a PUT's Location answers with the resource (Storage).
+        resource = ctx.section("resources").get(op["resourceId"].lower())
+        if op.get("method") == "PUT" and resource is not None:
+            return json_response(resource)
         return web.Response(status=204)
     return json_response(
         {

@@ -240,18 +240,15 @@ async def _put(
     resource = await provider.on_put(ctx, resource, stored)
     ctx.section("resources")[resource_id.lower()] = resource
     ctx.touch()
-    status = 200 if stored else 201
+    status = 200 if stored else provider.created_status
     shown = provider.present(ctx, resource)
-    if provider.lro_put and ctx.request.method == "PUT":
+    location = resource.get("location") or "eastus"
+    if provider.location_lro and ctx.request.method == "PUT":
         return start_operation(
-            ctx,
-            provider.namespace,
-            resource.get("location") or "eastus",
-            resource_id,
-            shown,
-            status,
-            "PUT",
+            ctx, provider.namespace, location, resource_id, None, 202, "PUT", location_only=True
         )
+    if provider.lro_put and ctx.request.method == "PUT":
+        return start_operation(ctx, provider.namespace, location, resource_id, shown, status, "PUT")
     return json_response(shown, status=status)
 
 

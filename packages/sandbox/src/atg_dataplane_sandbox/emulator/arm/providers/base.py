@@ -22,6 +22,10 @@ class Provider:
     resource_type: str = ""
     lro_put: bool = False
     """Answer PUT with 201 + ``Azure-AsyncOperation`` (exercises ``begin_create_or_update``)."""
+    created_status: int = 201
+    """Status of a PUT that created the resource (Cosmos DB answers 200, as Azure does)."""
+    location_lro: bool = False
+    """LRO answered like Storage: 202, no body, ``Location`` only."""
     actions: dict[str, Action] = {}
     """POST ``{resource id}/{name}`` handlers, keyed by lower-case action name."""
     lro_actions: frozenset[str] = frozenset()

@@ -15,6 +15,7 @@ class CosmosProvider(Provider):
     namespace = "Microsoft.DocumentDB"
     resource_type = "databaseAccounts"
     lro_put = True
+    created_status = 200
 
     def __init__(self) -> None:
         self.actions = {"listkeys": self._list_keys}

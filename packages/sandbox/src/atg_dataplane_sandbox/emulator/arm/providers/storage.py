@@ -14,6 +14,7 @@ from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
 class StorageProvider(Provider):
     namespace = "Microsoft.Storage"
     resource_type = "storageAccounts"
+    location_lro = True
 
     async def on_put(
         self, ctx: ArmContext, resource: dict[str, Any], existing: dict[str, Any] | None

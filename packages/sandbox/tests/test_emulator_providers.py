@@ -1,0 +1,136 @@
+"""Storage, Cosmos DB and Container Registry accounts through their azure-mgmt-* clients."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from atg_dataplane_sandbox.emulator import EmulatorHandle, start_emulator
+from atg_dataplane_sandbox.emulator.testing import arm_kwargs, credential
+from atg_dataplane_sandbox.topology import Topology, load_topology
+from azure.core.exceptions import HttpResponseError
+from azure.mgmt.resource.resources import ResourceManagementClient
+from azure.mgmt.storage import StorageManagementClient
+
+AZURITE = "https://127.0.0.1:10000"
+
+
+def _write_secret(path: Path, value: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
+    directory = tmp_path_factory.mktemp("sandbox")
+    (directory / "services.json").write_text(
+        json.dumps(
+            {
+                "azurite": {
+                    "blob": AZURITE,
+                    "queue": "https://127.0.0.1:10001",
+                    "table": "https://127.0.0.1:10002",
+                    "accounts": {"srcacct": {"tenant": "source"}},
+                },
+                "cosmos": {
+                    "accounts": {
+                        "srccosmos": {"endpoint": "https://127.0.0.1:8081", "tenant": "source"}
+                    }
+                },
+                "registry": {"upstream": "https://127.0.0.1:5000"},
+            }
+        )
+    )
+    _write_secret(directory / "secrets" / "azurite" / "srcacct", "c3RvcmFnZS1rZXk=")
+    _write_secret(directory / "secrets" / "cosmos" / "srccosmos", "Y29zbW9zLWtleQ==")
+    handle = start_emulator(directory)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="module")
+def topo(emu: EmulatorHandle) -> Topology:
+    topology = load_topology(emu.directory)
+    src = topology.tenant("source")
+    ResourceManagementClient(
+        credential(emu, "source", "admin"), src.subscription_id, **arm_kwargs(emu)
+    ).resource_groups.create_or_update("rg-data", {"location": "eastus"})
+    return topology
+
+
+def test_storage_account_maps_onto_azurite(emu: EmulatorHandle, topo: Topology) -> None:
+    src = topo.tenant("source")
+    storage = StorageManagementClient(
+        credential(emu, "source", "admin"), src.subscription_id, **arm_kwargs(emu)
+    )
+    account = storage.storage_accounts.begin_create(
+        "rg-data",
+        "srcacct",
+        {"location": "eastus", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}},
+    ).result()
+    assert account.primary_endpoints.blob == f"{AZURITE}/srcacct/"
+    assert account.provisioning_state == "Succeeded"
+    keys = storage.storage_accounts.list_keys("rg-data", "srcacct")
+    assert keys["keys"][0]["value"] == "c3RvcmFnZS1rZXk="  # (.keys is the Mapping method)
+    assert [a.name for a in storage.storage_accounts.list_by_resource_group("rg-data")] == [
+        "srcacct"
+    ]
+    # Reader may see the account but not its keys
+    reader = StorageManagementClient(
+        credential(emu, "source", "limited"), src.subscription_id, **arm_kwargs(emu)
+    )
+    assert reader.storage_accounts.get_properties("rg-data", "srcacct").name == "srcacct"
+    with pytest.raises(HttpResponseError) as info:
+        reader.storage_accounts.list_keys("rg-data", "srcacct")
+    assert info.value.status_code == 403
+    assert "Microsoft.Storage/storageAccounts/listKeys/action" in info.value.error.message
+
+
+def test_cosmos_account(emu: EmulatorHandle, topo: Topology) -> None:
+    cosmosdb = pytest.importorskip("azure.mgmt.cosmosdb")
+    src = topo.tenant("source")
+    client = cosmosdb.CosmosDBManagementClient(
+        credential(emu, "source", "admin"), src.subscription_id, **arm_kwargs(emu)
+    )
+    account = client.database_accounts.begin_create_or_update(
+        "rg-data",
+        "srccosmos",
+        {
+            "location": "eastus",
+            "properties": {
+                "databaseAccountOfferType": "Standard",
+                "locations": [{"locationName": "eastus"}],
+            },
+        },
+    ).result()
+    assert account.document_endpoint == "https://127.0.0.1:8081/"
+    keys = client.database_accounts.list_keys("rg-data", "srccosmos")
+    assert keys.primary_master_key == "Y29zbW9zLWtleQ=="
+
+
+def test_container_registry_and_import(emu: EmulatorHandle, topo: Topology) -> None:
+    acr = pytest.importorskip("azure.mgmt.containerregistry")
+    src = topo.tenant("source")
+    client = acr.ContainerRegistryManagementClient(
+        credential(emu, "source", "admin"), src.subscription_id, **arm_kwargs(emu)
+    )
+    registry = client.registries.begin_create(
+        "rg-data", "srcacr", {"location": "eastus", "sku": {"name": "Standard"}}
+    ).result()
+    assert registry.login_server
+    poller = client.registries.begin_import_image(
+        "rg-data",
+        "srcacr",
+        {
+            "source": {"registryUri": "docker.io", "sourceImage": "library/hello-world:latest"},
+            "targetTags": ["hello:1"],
+            "mode": "Force",
+        },
+    )
+    poller.result()
+    assert poller.status().lower() == "succeeded"
