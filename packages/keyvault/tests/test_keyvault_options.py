@@ -1,5 +1,7 @@
 """Options and client settings that need no vault."""
 
+from dataclasses import replace
+
 import pytest
 from atg_dataplane import AzureResource, ReplicationMode, ResourceBinding, SideContext
 from atg_dataplane.clouds import AZURE_PUBLIC
@@ -54,8 +56,11 @@ def test_challenge_verification_stays_on_for_real_vaults():
 
 def test_vault_url_is_required_and_https():
     assert vault_url(_binding("https://v.vault.azure.net/")) == "https://v.vault.azure.net/"
+    assert vault_url(_binding(None)) == "https://v.vault.azure.net/"  # from the cloud's suffix
+    bare = _binding(None)
+    bare.context.cloud = replace(AZURE_PUBLIC, suffixes={})
     with pytest.raises(ValueError, match="vaultUri"):
-        vault_url(_binding(None))
+        vault_url(bare)
     with pytest.raises(ValueError, match="https"):
         vault_url(_binding("http://v.vault.azure.net/"))
 

@@ -31,6 +31,10 @@ class VaultClients:
 def vault_url(binding: ResourceBinding) -> str:
     """The vault's data-plane URL from its ARM properties (``properties.vaultUri``)."""
     url = binding.resource.properties.get("vaultUri") or binding.resource.properties.get("vaultUrl")
+    suffix = binding.context.cloud.suffixes.get("keyvault")
+    if not url and suffix:
+        # Every vault of a known cloud lives at https://{name}.{suffix}/.
+        url = f"https://{binding.resource.name}.{str(suffix).lstrip('.')}/"
     if not url:
         raise ValueError(
             f"{binding.resource.id}: the ARM resource has no properties.vaultUri; "

@@ -41,6 +41,8 @@ ITEM_KINDS = (secrets.KIND, keys.KIND, certificates.KIND)
 # is throttled far harder than reading secrets: keep writes into one vault few;
 # azure-core's retry policy, set by the engine, honours Retry-After beyond that.
 MAX_WRITES_PER_VAULT = 8
+# A Microsoft.KeyVault api-version with properties.vaultUri and the permission model.
+VAULT_API_VERSION = "2023-07-01"
 
 _KINDS = {secrets.KIND: secrets, keys.KIND: keys, certificates.KIND: certificates}
 
@@ -52,6 +54,7 @@ def dataplane_resource_types() -> list[ResourceTypeSpec]:
             resource_type=RESOURCE_TYPE,
             item_kinds=ITEM_KINDS,
             max_concurrency_per_resource=MAX_WRITES_PER_VAULT,
+            arm_api_version=VAULT_API_VERSION,
             description="Key Vault secrets, keys and certificates",
         )
     ]
