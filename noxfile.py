@@ -44,7 +44,7 @@ def _module_of(path: Path) -> str:
 
 
 def _install_all(session: nox.Session) -> None:
-    session.install("pytest>=8", "pytest-cov>=5", "build", "hatchling")
+    session.install("pytest>=8", "coverage[toml]>=7.4", "build", "hatchling")
     args = ["-e", str(ROOT / "core")]
     for path in PACKAGES.values():
         args += ["-e", str(path)]
@@ -68,23 +68,24 @@ def tests(session: nox.Session) -> None:
     ]
     test_dirs.append("tests")
     env = {"COVERAGE_FILE": str(ROOT / ".coverage"), "ATG_DATAPLANE_REQUIRE_SANDBOX": "1"}
+    # coverage run (not pytest-cov): the core's pytest plugin imports core modules
+    # before pytest-cov would start measuring.
+    session.run("coverage", "erase", env=env)
     session.run(
+        "coverage",
+        "run",
+        f"--source={','.join(modules)}",
+        "-m",
         "pytest",
-        *[f"--cov={m}" for m in modules],
-        "--cov-report=",
         *test_dirs,
         *session.posargs,
         env=env,
     )
+    session.run("coverage", "combine", "--quiet", env=env)
     session.log("coverage per distribution:")
     for module in modules:
         session.run(
-            "coverage",
-            "report",
-            f"--include=*/{module}/*",
-            "--format=total",
-            env=env,
-            silent=False,
+            "coverage", "report", f"--include=*/{module}/*", "--format=total", env=env
         )
 
 

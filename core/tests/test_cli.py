@@ -206,12 +206,6 @@ def test_main_entry_point(
     assert __version__ in capsys.readouterr().out
 
 
-@pytest.mark.xfail(
-    reason="cli.py: --help is eager and runs before --disable is parsed, so "
-    "`--disable broken --help` still imports broken (and exits 4 in strict mode); "
-    "reported to the CLI owner",
-    strict=False,
-)
 def test_disable_is_honoured_by_help_in_strict_mode(
     runner: CliRunner,
     installed,  # type: ignore[no-untyped-def]
@@ -223,12 +217,6 @@ def test_disable_is_honoured_by_help_in_strict_mode(
     assert result.exit_code == 0, result.output
 
 
-@pytest.mark.xfail(
-    reason="cli.py: a dataplane_register_commands failure is recorded on a host that "
-    "`plugins` never sees (PluginAwareGroup builds its own AppState), so the listing "
-    "shows the plugin as loaded; reported to the CLI owner",
-    strict=False,
-)
 def test_register_commands_failure_is_listed(runner: CliRunner, installed) -> None:  # type: ignore[no-untyped-def]
     installed(sample_ep("bad_command"))
     assert runner.invoke(cli, ["--help"]).exit_code == 0

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from atg_dataplane import hookspecs
 from atg_dataplane.plugins import HOOK_NAMES
 

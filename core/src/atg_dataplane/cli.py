@@ -31,6 +31,7 @@ class AppState:
 
     disabled: tuple[str, ...] = ()
     verbose: int = 0
+    commands_added: bool = False
     _host: PluginHost | None = field(default=None, repr=False)
 
     @property
@@ -60,21 +61,19 @@ def fail(message: str, code: int = exitcodes.USAGE) -> None:
 class PluginAwareGroup(click.Group):
     """A group that adds plugin sub-commands the first time commands are looked up."""
 
-    _plugins_added = False
-
-    def _add_plugin_commands(self, ctx: click.Context) -> None:
-        if self._plugins_added:
+    def add_plugin_commands(self, ctx: click.Context, *, for_listing: bool) -> None:
+        state = ctx.ensure_object(AppState)
+        if state.commands_added:
             return
-        self._plugins_added = True
-        state = ctx.find_object(AppState)
-        disabled = tuple(ctx.params.get("disable") or ())
-        if state is None:
-            state = AppState(disabled=disabled)
+        state.disabled = tuple(ctx.params.get("disable") or state.disabled)
         try:
             host = state.host
         except PluginLoadError as exc:
-            fail(str(exc), exitcodes.PLUGIN_ERROR)
-            return
+            if not for_listing:
+                fail(str(exc), exitcodes.PLUGIN_ERROR)
+            # Help must work even in strict mode: list what does load.
+            host = load_plugins(disabled=state.disabled, strict=False)
+        state.commands_added = True
         for record in host.records:
             if record.status != "loaded":
                 continue
@@ -89,13 +88,13 @@ class PluginAwareGroup(click.Group):
                 record.error = f"dataplane_register_commands failed: {exc}"
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._add_plugin_commands(ctx)
+        self.add_plugin_commands(ctx, for_listing=True)
         return super().list_commands(ctx)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
         if command is None:
-            self._add_plugin_commands(ctx)
+            self.add_plugin_commands(ctx, for_listing=False)
             command = super().get_command(ctx, cmd_name)
         return command
 
@@ -105,6 +104,7 @@ class PluginAwareGroup(click.Group):
 @click.option(
     "--disable",
     multiple=True,
+    is_eager=True,
     metavar="NAME",
     help="Do not load the plugin with this entry point name (repeatable). "
     "See also ATG_DATAPLANE_DISABLE_PLUGINS and ATG_DATAPLANE_PLUGINS.",
@@ -130,18 +130,22 @@ def cli(ctx: click.Context, disable: tuple[str, ...], verbose: int) -> None:
 
 @cli.command("plugins")
 @output_option
-@click.pass_obj
-def plugins_command(state: AppState, output: str) -> None:
+@click.pass_context
+def plugins_command(ctx: click.Context, output: str) -> None:
     """List installed plugins: distribution, version, resource types, modes, status.
 
     A plugin that failed to load is listed with its error; the exit code is
     still 0 (set ATG_DATAPLANE_STRICT_PLUGINS=1 to make load errors fatal).
     """
+    state = ctx.ensure_object(AppState)
     try:
         host = state.host
     except PluginLoadError as exc:
         fail(str(exc), exitcodes.PLUGIN_ERROR)
         return
+    if isinstance(ctx.parent and ctx.parent.command, PluginAwareGroup):
+        # so that a plugin whose commands fail to register is listed as failed
+        ctx.parent.command.add_plugin_commands(ctx.parent, for_listing=False)  # type: ignore[union-attr]
     rows = [record.to_dict() for record in host.records]
     if output == "json":
         click.echo(json.dumps(rows, indent=2))

@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 Side = Literal["source", "target"]
 
+_ARM_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9.]*(/[A-Za-z][A-Za-z0-9]*)+$")
+
 _RESOURCE_ID = re.compile(
     r"^/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<group>[^/]+)"
     r"/providers/(?P<namespace>[^/]+)/(?P<rest>.+)$",
@@ -64,10 +66,14 @@ class ResourceTypeSpec:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if "/" not in self.resource_type:
+        if not _ARM_TYPE.match(self.resource_type):
             raise ValueError(
                 f"resource_type {self.resource_type!r} is not an ARM type "
                 "(expected 'Namespace/type', e.g. 'Microsoft.KeyVault/vaults')"
+            )
+        if isinstance(self.item_kinds, str):
+            raise ValueError(
+                f"{self.resource_type}: item_kinds must be a tuple of kinds, e.g. ('secret',)"
             )
         if not self.item_kinds:
             raise ValueError(f"{self.resource_type}: item_kinds must name at least one kind")
@@ -101,7 +107,7 @@ class Permission:
     resource_type: str = ""
     suggested_role: str = ""
     """Name of a built-in role that grants every action above, for the printed fix."""
-    access_policy: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    access_policy: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     """For Key Vault access-policy vaults: ``{"secrets": ("get", "list"), ...}``."""
 
     def __post_init__(self) -> None:
@@ -124,8 +130,8 @@ class AzureResource:
     type: str
     name: str
     location: str = ""
-    properties: Mapping[str, Any] = field(default_factory=dict)
-    tags: Mapping[str, str] = field(default_factory=dict)
+    properties: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    tags: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "properties", _frozen_mapping(self.properties))
@@ -167,7 +173,7 @@ def parse_resource_id(resource_id: str) -> dict[str, str]:
         )
     parts = match.groupdict()
     rest = parts.pop("rest").split("/")
-    if len(rest) < 2 or len(rest) % 2:
+    if len(rest) < 2 or len(rest) % 2 or not all(rest):
         raise ValueError(f"malformed resource id {resource_id!r}: type and name do not pair up")
     parts["type"] = parts["namespace"] + "/" + "/".join(rest[0::2])
     parts["name"] = rest[-1]
@@ -185,7 +191,7 @@ class DataPlaneItem:
     name: str
     kind: str
     source_resource_id: str
-    properties: Mapping[str, Any] = field(default_factory=dict)
+    properties: Mapping[str, Any] = field(default_factory=dict, hash=False)
     size_bytes: int = 0
     fingerprint: str | None = None
     version: str | None = None

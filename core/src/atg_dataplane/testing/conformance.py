@@ -110,7 +110,6 @@ class PluginConformance:
         finally:
             runtime.close()
         assert again.result.replicated == 0, (
-            f"re-running {last} wrote {again.result.replicated} items: "
-            f"{again.result.warnings[:5]}"
+            f"re-running {last} wrote {again.result.replicated} items: {again.result.warnings[:5]}"
         )
         assert not again.missing_targets, again.missing_targets
