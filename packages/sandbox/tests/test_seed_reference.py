@@ -1,0 +1,191 @@
+"""``sandbox seed --scenario reference``: every item kind in the source, empty targets.
+
+Everything is read back through the official SDKs with the replicator principals, the way
+the plugins will read it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from atg_dataplane_sandbox.pytest_plugin import SandboxHandle
+from atg_dataplane_sandbox.scenarios import MAX_SECRET_NAME
+from atg_dataplane_sandbox.seed import SeedReport
+from azure.cosmos import CosmosClient
+from azure.cosmos.documents import SSLConfiguration
+from azure.data.tables import EdmType, TableServiceClient
+from azure.identity import ClientSecretCredential
+from azure.keyvault.certificates import CertificateClient
+from azure.keyvault.keys import KeyClient
+from azure.keyvault.secrets import SecretClient
+from azure.mgmt.cosmosdb import CosmosDBManagementClient
+from azure.mgmt.keyvault import KeyVaultManagementClient
+from azure.mgmt.storage import StorageManagementClient
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueServiceClient
+
+ARM_SCOPE = "https://management.azure.com/.default"
+
+
+@pytest.fixture(scope="module")
+def seeded(sandbox: SandboxHandle) -> SeedReport:
+    return sandbox.seed("reference")
+
+
+def _credential(
+    sandbox: SandboxHandle, side: str, who: str = "replicator"
+) -> ClientSecretCredential:
+    principal = sandbox.topology.principal(side, who)
+    return ClientSecretCredential(
+        principal.tenant_id, principal.client_id, sandbox.client_secret(side, who),
+        authority=sandbox.services["entra"], disable_instance_discovery=True,
+        connection_verify=str(sandbox.ca_bundle))
+
+
+def _mgmt(sandbox: SandboxHandle, client_class: type, side: str, who: str = "replicator") -> Any:
+    return client_class(
+        _credential(sandbox, side, who), sandbox.topology.tenant(side).subscription_id,
+        base_url=sandbox.services["arm"], credential_scopes=[ARM_SCOPE],
+        connection_verify=str(sandbox.ca_bundle))
+
+
+def _vault_clients(sandbox: SandboxHandle, side: str, name: str):
+    rg = "rg-source-data" if side == "source" else "rg-target-data"
+    vault = _mgmt(sandbox, KeyVaultManagementClient, side).vaults.get(rg, name)
+    common = {"vault_url": vault.properties.vault_uri, "credential": _credential(sandbox, side),
+              "verify_challenge_resource": False, "connection_verify": str(sandbox.ca_bundle)}
+    return SecretClient(**common), KeyClient(**common), CertificateClient(**common)
+
+
+def _storage_endpoints(sandbox: SandboxHandle, side: str, name: str):
+    rg = "rg-source-data" if side == "source" else "rg-target-data"
+    account = _mgmt(sandbox, StorageManagementClient, side).storage_accounts.get_properties(
+        rg, name)
+    return account.primary_endpoints
+
+
+def _cosmos(sandbox: SandboxHandle, side: str, name: str) -> CosmosClient:
+    rg = "rg-source-data" if side == "source" else "rg-target-data"
+    # DocumentDB Account Contributor (the replicator's role) excludes listKeys, as in Azure.
+    mgmt = _mgmt(sandbox, CosmosDBManagementClient, side, who="admin")
+    account = mgmt.database_accounts.get(rg, name)
+    key = mgmt.database_accounts.list_keys(rg, name).primary_master_key
+    ssl = SSLConfiguration()
+    ssl.SSLCaCerts = str(sandbox.ca_bundle)
+    return CosmosClient(account.document_endpoint, credential=key, ssl_config=ssl)
+
+
+def test_report_counts_every_kind(seeded: SeedReport) -> None:
+    counts = seeded.counts
+    for kind in ("secrets", "keys", "certificates", "blob_containers", "blobs", "tables",
+                 "entities", "queues", "messages", "databases", "cosmos_containers",
+                 "documents"):
+        assert counts.get(kind, 0) > 0, kind
+    assert counts["secret_versions"] > counts["secrets"]
+
+
+def test_key_vault_secrets(sandbox: SandboxHandle, seeded: SeedReport) -> None:
+    secrets, _, _ = _vault_clients(sandbox, "source", "kv-src-reference")
+    props = {p.name: p for p in secrets.list_properties_of_secrets()}
+    assert MAX_SECRET_NAME in props and len(MAX_SECRET_NAME) == 127
+    assert props["disabled-secret"].enabled is False
+    assert props["expired-secret"].expires_on < datetime.now(UTC)
+    assert props["json-config"].content_type == "application/json"
+    assert props["db-password"].tags == {"env": "prod", "owner": "data-team"}
+    assert len(list(secrets.list_properties_of_secret_versions("db-password"))) == 4
+    value = secrets.get_secret("unicode-value").value
+    assert "東京" in value and "🔐" in value
+
+
+def test_key_vault_keys_and_certificates(sandbox: SandboxHandle, seeded: SeedReport) -> None:
+    _, keys, certificates = _vault_clients(sandbox, "source", "kv-src-reference")
+    key_types = {k.name: str(keys.get_key(k.name).key_type) for k in keys.list_properties_of_keys()}
+    assert {"rsa-2048", "ec-p256", "rsa-exportable", "rsa-non-exportable"} <= set(key_types)
+    assert "EC" in key_types["ec-p256"] and "RSA" in key_types["rsa-2048"]
+    assert keys.get_key("rsa-exportable").properties.exportable is True
+    assert not keys.get_key("rsa-non-exportable").properties.exportable
+    exportable = {c.name: certificates.get_certificate_policy(c.name).exportable
+                  for c in certificates.list_properties_of_certificates()}
+    assert exportable == {"web-exportable": True, "web-non-exportable": False}
+    policy = certificates.get_certificate_policy("web-exportable")
+    assert policy.issuer_name == "Self"
+
+
+def test_storage_blobs_tables_queues(sandbox: SandboxHandle, seeded: SeedReport) -> None:
+    endpoints = _storage_endpoints(sandbox, "source", "srcstore1")
+    cred = _credential(sandbox, "source")
+    ca = str(sandbox.ca_bundle)
+    blobs = BlobServiceClient(endpoints.blob, credential=cred, connection_verify=ca)
+    containers = {c.name: c.metadata for c in blobs.list_containers(include_metadata=True)}
+    assert containers["documents"] == {"department": "finance", "retention": "7y"}
+    assert "empty-container" in containers
+    kinds = {}
+    for name in ("documents", "logs", "disks"):
+        for blob in blobs.get_container_client(name).list_blobs(include=["tags"]):
+            kinds[blob.name] = (str(blob.blob_type.value), blob.size, blob.tags)
+    assert kinds["empty.txt"][:2] == ("BlockBlob", 0)
+    assert kinds["large.bin"][1] == 6 * 1024 * 1024
+    assert kinds["app.log"][0] == "AppendBlob"
+    assert kinds["data.vhd"][0] == "PageBlob"
+    assert kinds["small.json"][2] == {"tier": "hot"}
+    tables = TableServiceClient(endpoint=endpoints.table.rstrip("/"), credential=cred,
+                                connection_verify=ca)
+    entity = next(iter(tables.get_table_client("customers").list_entities()))
+    assert entity["lifetimeCents"].edm_type == EdmType.INT64
+    assert isinstance(entity["joined"], datetime)
+    queues = QueueServiceClient(endpoints.queue, credential=cred, connection_verify=ca)
+    messages = queues.get_queue_client("orders").peek_messages(max_messages=32)
+    assert len(messages) == 5
+
+
+def test_cosmos_documents(sandbox: SandboxHandle, seeded: SeedReport) -> None:
+    client = _cosmos(sandbox, "source", "srccosmos1")
+    database = client.get_database_client("appdb")
+    containers = {c["id"]: c for c in database.list_containers()}
+    assert set(containers) == {"orders", "sessions", "users"}
+    assert containers["sessions"].get("defaultTtl") == 3600
+    assert containers["orders"]["partitionKey"]["paths"] == ["/customerId"]
+    count = list(database.get_container_client("orders").query_items(
+        "SELECT VALUE COUNT(1) FROM c", enable_cross_partition_query=True))
+    assert count == [25]
+
+
+def test_targets_exist_and_are_empty(sandbox: SandboxHandle, seeded: SeedReport) -> None:
+    secrets, keys, certificates = _vault_clients(sandbox, "target", "kv-tgt-reference")
+    assert list(secrets.list_properties_of_secrets()) == []
+    assert list(keys.list_properties_of_keys()) == []
+    assert list(certificates.list_properties_of_certificates()) == []
+    endpoints = _storage_endpoints(sandbox, "target", "tgtstore1")
+    blobs = BlobServiceClient(endpoints.blob, credential=_credential(sandbox, "target"),
+                              connection_verify=str(sandbox.ca_bundle))
+    assert list(blobs.list_containers()) == []
+    assert list(_cosmos(sandbox, "target", "tgtcosmos1").list_databases()) == []
+
+
+def test_canaries_are_recorded_privately_and_nowhere_else(
+    sandbox: SandboxHandle, seeded: SeedReport
+) -> None:
+    path = sandbox.dir / "seeded-canaries.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    values = json.loads(path.read_text())["values"]
+    assert len(values) == seeded.counts["secret_versions"]
+    assert all("atgcanary-" in v for v in values)
+    for name in ("config.json", "services.json", "emulator.json", "topology.json"):
+        text = (sandbox.dir / name).read_text()
+        assert not any(v in text for v in values), name
+    for log in (sandbox.dir / "logs").iterdir():
+        text = log.read_text(errors="replace")
+        assert not any(v in text for v in values), log.name
+    mapping = json.loads(sandbox.config_path.read_text())["mapping"]["names"]
+    assert mapping["kv-src-reference"] == "kv-tgt-reference"
+
+
+def test_seeding_again_adds_nothing(sandbox: SandboxHandle, seeded: SeedReport) -> None:
+    from atg_dataplane_sandbox import seed
+
+    again = seed.seed(sandbox.dir, "reference")
+    for kind in ("secrets", "keys", "certificates", "blobs", "queues", "messages"):
+        assert again.counts.get(kind, 0) == 0, kind
