@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import signal
 import sys
 import threading
@@ -60,7 +61,12 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
             if isinstance(exc, AzureError):
                 fail(describe_error(exc), exitcodes.USAGE)
-            raise
+            if logging.getLogger().isEnabledFor(logging.DEBUG):
+                raise
+            fail(
+                f"internal error: {describe_error(exc)} (run with -vv for the traceback)",
+                exitcodes.INTERNAL,
+            )
 
     return wrapper
 

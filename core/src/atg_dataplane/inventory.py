@@ -10,7 +10,7 @@ resource without a counterpart is reported, never guessed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ class ResourcePair:
 
 
 def arm_client(context: SideContext) -> Any:
-    from azure.mgmt.resource import ResourceManagementClient
+    from azure.mgmt.resource.resources import ResourceManagementClient
 
     return context.cached_client(
         "arm",
@@ -118,8 +118,9 @@ def source_groups(config: ReplicationConfig) -> tuple[str, ...]:
 def _get_full(context: SideContext, resource_id: str, spec: ResourceTypeSpec) -> AzureResource:
     client = arm_client(context)
     api_version = spec.arm_api_version or "2022-09-01"
-    generic = client.resources.get_by_id(resource_id, api_version)
-    return AzureResource.from_arm(generic.as_dict())
+    generic = client.resources.get_by_id(resource_id, api_version=api_version)
+    data = dict(generic) if isinstance(generic, Mapping) else generic.as_dict()
+    return AzureResource.from_arm(data)
 
 
 def target_id(source: AzureResource, config: ReplicationConfig) -> str:
