@@ -150,6 +150,13 @@ def to_policy(document: Mapping[str, Any]) -> CertificatePolicy:
     )
 
 
+PENDING_REASON = (
+    "the certificate has not been issued yet (its request is pending in the source vault), so "
+    "there is nothing to copy: complete or cancel the request in the source (az keyvault "
+    "certificate pending show / merge) and re-run"
+)
+
+
 def _exportable(properties: Mapping[str, Any]) -> bool:
     return bool((properties.get("policy") or {}).get("exportable"))
 
@@ -241,6 +248,8 @@ def _item(
     order: int,
 ) -> DataPlaneItem:
     cer = bytes(cert.cer or b"")
+    if not cer:
+        reason = PENDING_REASON
     return DataPlaneItem(
         name=cert.name or "",
         kind=KIND,
@@ -266,7 +275,9 @@ def replicate(
     options: KeyVaultOptions,
     fingerprinter: Fingerprinter,
 ) -> ItemOutcome:
-    for _ in range(2):
+    if mode is ReplicationMode.REPLICATION and item.size_bytes == 0:
+        return ItemOutcome(status="skipped", reason=PENDING_REASON)
+    for attempt in range(2):
         try:
             if mode is ReplicationMode.REPLICATION and not not_copyable_reason(
                 item.properties, item.name
@@ -274,6 +285,8 @@ def replicate(
                 return _copy(item, source, target, fingerprinter)
             return _recreate(item, target, mode)
         except ResourceExistsError as conflict:
+            if attempt:
+                raise  # still taken after a recovery: not a soft-deleted object
             client = vault_clients(target).certificates
             recover_soft_deleted(
                 kind=KIND,
@@ -283,7 +296,7 @@ def replicate(
                 begin_recover=client.begin_recover_deleted_certificate,
                 conflict=conflict,
             )
-    raise AssertionError("unreachable: a recovered certificate is found on the second pass")
+    raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 def _copy(

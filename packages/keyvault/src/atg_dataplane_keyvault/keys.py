@@ -157,7 +157,7 @@ def replicate(
         "operations); data encrypted, wrapped or signed with the source key cannot be used with "
         "it. " + _REMEDY.format(vault=target.resource.name, name=item.name)
     )
-    for _ in range(2):
+    for attempt in range(2):
         try:
             current = client.get_key(item.name)
         except ResourceNotFoundError:
@@ -171,10 +171,12 @@ def replicate(
                     return restored
             _create(client, item.name, wanted)
         except ResourceExistsError as conflict:
+            if attempt:
+                raise  # still taken after a recovery: not a soft-deleted object
             _recover(item.name, target, conflict)
             continue
         return ItemOutcome(status="replicated", warnings=(new_material_warning,))
-    raise AssertionError("unreachable: a recovered key is found on the second pass")
+    raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 def _align(

@@ -169,12 +169,14 @@ def _template(
     client = vault_clients(target).secrets
     placeholder_fp = fingerprinter.of(options.placeholder)
     reminder = f"secret {item.name!r} holds a placeholder value; set the real value: {set_hint}"
-    for _ in range(2):
+    for attempt in range(2):
         current = _current(client, item.name, fingerprinter)
         if current is None:
             try:
                 _set(client, item.name, options.placeholder, item.properties)
             except ResourceExistsError as conflict:
+                if attempt:
+                    raise  # still taken after a recovery: not a soft-deleted object
                 _recover(item.name, target, conflict)
                 continue
             return ItemOutcome(
@@ -187,7 +189,7 @@ def _template(
             return ItemOutcome(status="unchanged", warnings=warnings)
         _update(client, item.name, current.props.version, item.properties)
         return ItemOutcome(status="replicated", warnings=warnings)
-    raise AssertionError("unreachable: a recovered secret is found on the second pass")
+    raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 def _converge(
@@ -201,7 +203,7 @@ def _converge(
     """Make the target's current version (or its ``index``-th oldest) hold ``value``."""
     client = vault_clients(target).secrets
     wanted = fingerprinter.of(value)
-    for _ in range(2):
+    for attempt in range(2):
         if index is None:
             current = _current(client, name, fingerprinter)
             candidates = [current] if current is not None else []
@@ -230,10 +232,12 @@ def _converge(
         try:
             _set(client, name, value, attributes)
         except ResourceExistsError as conflict:
+            if attempt:
+                raise  # still taken after a recovery: not a soft-deleted object
             _recover(name, target, conflict)
             continue
         return ItemOutcome(status="replicated", warnings=warnings)
-    raise AssertionError("unreachable: a recovered secret is found on the second pass")
+    raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 def _same_value(candidate: _TargetVersion, wanted: str, attributes: dict[str, Any]) -> bool:
