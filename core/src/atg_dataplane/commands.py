@@ -497,8 +497,8 @@ def replicate_command(
     summary = run_replication(
         runtime, chosen, resume_run=resume_run, output=output, console=console
     )
-    if output == "json":
-        _echo_json({"event": "summary", **summary.to_dict()})
+    if output == "json":  # JSON lines: the summary is the last line
+        click.echo(json.dumps({"event": "summary", **summary.to_dict()}, default=str))
     else:
         print_summary(console, summary)
     if summary.interrupted:

@@ -1,0 +1,5 @@
+"""``python -m atg_dataplane``: the same as the ``atg-dataplane`` command."""
+
+from atg_dataplane.cli import main
+
+main()
