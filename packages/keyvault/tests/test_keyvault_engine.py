@@ -1,0 +1,130 @@
+"""The core's engine and verifier driving this plugin against the emulated tenants.
+
+The plugin is loaded from its real entry point; the engine runs items
+concurrently (with the plugin's per-vault limit), journals them, and verifies
+the target by discovering both sides again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from atg_dataplane import Fingerprinter, ReplicationMode, RetrySettings
+from atg_dataplane.engine import Engine
+from atg_dataplane.inventory import ResourcePair
+from atg_dataplane.journal import Journal
+from atg_dataplane.testing.pytest_plugin import load_single_plugin
+from atg_dataplane.verify import VerifyReport, verify_pair
+from azure.keyvault.certificates import CertificatePolicy
+
+
+@dataclass(frozen=True)
+class StatusRetries(RetrySettings):
+    """The core's retry settings plus as many retries on status codes as in total.
+
+    azure-core's ``RetryPolicy`` also counts ``retry_status`` (3 by default) and
+    stops at the smallest budget, so ``RetrySettings(total=8)`` alone gives up
+    after the fourth 429/503 in a row (reported to the core).
+    """
+
+    def client_kwargs(self) -> dict[str, Any]:
+        return {**super().client_kwargs(), "retry_status": self.total}
+
+
+@pytest.fixture
+def seeded(make_vault, admin):
+    source = make_vault("source")
+    a = admin(source)
+    canary = "canary-" + uuid.uuid4().hex
+    for n in range(12):
+        a.secrets.set_secret(f"s{n}", f"{canary}-{n}", tags={"n": str(n)})
+    a.keys.create_ec_key("k1", curve="P-256")
+    a.certificates.begin_create_certificate(
+        "c1", CertificatePolicy(issuer_name="Self", subject="CN=c1.example", exportable=True)
+    ).result()
+    return source, canary
+
+
+def _run(host, pair, mode, journal, options):
+    engine = Engine(
+        host,
+        mode=mode,
+        journal=journal,
+        run_id=journal.start_run(uuid.uuid4().hex, mode.value).run_id,
+        options=options,
+        concurrency=8,
+    )
+    return engine.run([pair])
+
+
+@pytest.mark.parametrize("mode", list(ReplicationMode))
+def test_engine_replicates_reruns_as_no_op_and_verifies(
+    seeded, make_vault, tmp_path, mode, capsys
+):
+    source, canary = seeded
+    target = make_vault("target")
+    host = load_single_plugin("keyvault")
+    spec = next(spec for _, spec in host.types.values())
+    pair = ResourcePair(source=source, target=target, spec=spec, plugin="keyvault")
+    journal = Journal(tmp_path / "journal.db")
+    options = {"keyvault.all_versions": True}
+
+    first = _run(host, pair, mode, journal, options)
+    assert first.result.failed == 0, first.result.errors
+    assert first.result.discovered == 14
+    kinds = first.by_resource[source.resource.id]
+    assert kinds["secret"].replicated == 12
+    assert kinds["key"].replicated == 1
+    assert kinds["certificate"].replicated == 1
+
+    second = _run(host, pair, mode, journal, options)
+    assert second.result.failed == 0, second.result.errors
+    kinds = second.by_resource[source.resource.id]
+    assert sum(k.replicated for k in kinds.values()) == 0
+    assert sum(k.unchanged for k in kinds.values()) == 14
+
+    report = VerifyReport(mode=mode)
+    verify_pair(
+        host,
+        pair,
+        mode=mode,
+        options=options,
+        fingerprinter=Fingerprinter(journal.fingerprint_key()),
+        report=report,
+    )
+    statuses = {(v.kind, v.name): v.status for v in report.verdicts}
+    assert statuses.pop(("key", "k1")) == "not_copyable"
+    assert set(statuses.values()) == {"matching"}, [
+        v for v in report.verdicts if v.status != "matching"
+    ]
+    assert report.fidelity == 100.0
+    assert canary not in repr(first.to_dict()) + repr(second.to_dict()) + repr(report.to_dict())
+    assert canary not in capsys.readouterr().out
+
+
+def test_throttling_and_transient_faults_are_absorbed_by_the_retry_policy(
+    seeded, make_vault, admin, tenants, tmp_path
+):
+    """429/503 with Retry-After and a per-vault write limit: no plugin retry loop needed."""
+    source, canary = seeded
+    target = make_vault("target")
+    for binding in (source, target):
+        binding.context.retry = StatusRetries()
+    host = load_single_plugin("keyvault")
+    spec = next(spec for _, spec in host.types.values())
+    pair = ResourcePair(source=source, target=target, spec=spec, plugin="keyvault")
+    journal = Journal(tmp_path / "journal.db")
+    tenants.handle.set_faults("keyvault:429=0.2,503=0.1,retry_after=0.05,throttle=20")
+    try:
+        summary = _run(host, pair, ReplicationMode.REPLICATION, journal, {})
+    finally:
+        tenants.handle.set_faults("")
+    assert summary.result.failed == 0, summary.result.errors
+    secrets = admin(target).secrets
+    assert {p.name for p in secrets.list_properties_of_secrets() if not p.managed} == {
+        f"s{n}" for n in range(12)
+    }
+    assert secrets.get_secret("s7").value == f"{canary}-7"
