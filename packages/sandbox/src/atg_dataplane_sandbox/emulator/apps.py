@@ -46,6 +46,14 @@ def keyvault_app(emu: Emulator) -> web.Application:
     return app
 
 
+def acr_app(emu: Emulator) -> web.Application:
+    from atg_dataplane_sandbox.emulator.acr.router import dispatch
+
+    app = _app(emu, "acr")
+    app.router.add_route("*", "/{tail:.*}", dispatch)
+    return app
+
+
 async def _faults(request: web.Request) -> web.Response:
     """Admin endpoint: GET shows the fault spec, POST ``{"spec": "..."}`` replaces it.
     Authenticated by the local admin key (``secrets/emulator-admin``), not by Entra ID."""

@@ -61,6 +61,12 @@ class Emulator:
         self.urls: dict[str, str] = {}
         self.vault_urls: dict[str, str] = {}
         self.vault_by_port: dict[int, str] = {}
+        self.registry_urls: dict[str, str] = {}
+        self.registry_by_port: dict[int, str] = {}
+        self._registry_runner: web.AppRunner | None = None
+        from atg_dataplane_sandbox.emulator.acr.upstream import Upstream
+
+        self.upstream = Upstream(self)
         self._runners: list[web.AppRunner] = []
         self._vault_runner: web.AppRunner | None = None
         self._ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -68,7 +74,7 @@ class Emulator:
 
     # -- listeners ---------------------------------------------------------------------
     async def start(self) -> None:
-        from atg_dataplane_sandbox.emulator.apps import arm_app, entra_app, keyvault_app
+        from atg_dataplane_sandbox.emulator.apps import acr_app, arm_app, entra_app, keyvault_app
 
         self.store.start()
         self.urls["entra"] = await self._listen(entra_app(self), self.options.entra_port)
@@ -78,6 +84,11 @@ class Emulator:
         self._runners.append(self._vault_runner)
         for name, vault in sorted(self.store.section("vaults").items()):
             await self.open_vault(name, vault.get("port", 0))
+        self._registry_runner = web.AppRunner(acr_app(self), access_log=None)
+        await self._registry_runner.setup()
+        self._runners.append(self._registry_runner)
+        for name, registry in sorted(self.store.section("registries").items()):
+            await self.open_registry(name, registry.get("port", 0))
         self.write_emulator_json()
 
     async def _listen(self, app: web.Application, port: int) -> str:
@@ -96,29 +107,56 @@ class Emulator:
 
     async def open_vault(self, name: str, port: int = 0) -> str:
         """Open (or re-open on its old port) the listener of one vault; returns its URL."""
-        if name in self.vault_urls:
-            return self.vault_urls[name]
-        assert self._vault_runner is not None
-        site = web.TCPSite(self._vault_runner, self.options.host, port, ssl_context=self._ssl)
+        if name not in self.vault_urls:
+            assert self._vault_runner is not None
+            await self._open(
+                self._vault_runner, "vaults", name, port, self.vault_urls, self.vault_by_port
+            )
+        return self.vault_urls[name]
+
+    async def open_registry(self, name: str, port: int = 0) -> str:
+        """Open (or re-open) the ACR front listener of one registry; returns its URL."""
+        if name not in self.registry_urls:
+            assert self._registry_runner is not None
+            await self._open(
+                self._registry_runner,
+                "registries",
+                name,
+                port,
+                self.registry_urls,
+                self.registry_by_port,
+            )
+        return self.registry_urls[name]
+
+    async def _open(
+        self,
+        runner: web.AppRunner,
+        section: str,
+        name: str,
+        port: int,
+        urls: dict[str, str],
+        by_port: dict[int, str],
+    ) -> None:
+        site = web.TCPSite(runner, self.options.host, port, ssl_context=self._ssl)
         try:
             await site.start()
         except OSError:
             if not port:
                 raise
-            site = web.TCPSite(self._vault_runner, self.options.host, 0, ssl_context=self._ssl)
+            site = web.TCPSite(runner, self.options.host, 0, ssl_context=self._ssl)
             await site.start()
         url = self._url_of(site)
         actual_port = int(url.rsplit(":", 1)[1])
-        self.vault_urls[name] = url
-        self.vault_by_port[actual_port] = name
-        self.store.section("vaults").setdefault(name, {})["port"] = actual_port
+        urls[name] = url
+        by_port[actual_port] = name
+        self.store.section(section).setdefault(name, {})["port"] = actual_port
         self.store.touch()
         self.write_emulator_json()
-        return url
 
     async def stop(self) -> None:
         for runner in reversed(self._runners):
             await runner.cleanup()
+        await self.upstream.close()
         await self.store.stop()
         if self.options.write_emulator_json:
             (self.directory / EMULATOR_JSON).unlink(missing_ok=True)
@@ -130,7 +168,7 @@ class Emulator:
             "entra": self.urls.get("entra"),
             "arm": self.urls.get("arm"),
             "keyvault": dict(self.vault_urls),
-            "acr": {},
+            "acr": dict(self.registry_urls),
             "faults_url": f"{self.urls.get('arm')}/_sandbox/faults",
             "admin_key_file": ADMIN_SECRET_FILE,
         }
@@ -153,8 +191,9 @@ class Emulator:
         return path.read_text().strip() if path.exists() else None
 
     def registry_login_server(self, name: str) -> str | None:
-        """Host of the ACR front for a registry, when one runs (not yet)."""
-        return None
+        """``host:port`` of the ACR front of a registry (None until its listener is open)."""
+        url = self.registry_urls.get(name.lower())
+        return url.removeprefix("https://") if url else None
 
     def set_faults(self, text: str) -> None:
         self.faults = parse_spec(text)

@@ -118,6 +118,22 @@ class TokenIssuer:
             raw=raw,
         )
 
+    def sign(self, claims: dict[str, Any]) -> str:
+        """Sign arbitrary claims (the ACR front's refresh and access tokens)."""
+        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})
+
+    def decode(self, token: str) -> dict[str, Any]:
+        """Verify signature and expiry of a token :meth:`sign` made; raise TokenError."""
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, self._public, algorithms=["RS256"], options={"verify_aud": False}
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenError("expired", "The token has expired.") from exc
+        except jwt.PyJWTError as exc:
+            raise TokenError("signature", "The token is invalid.") from exc
+        return claims
+
     def jwks(self) -> dict[str, Any]:
         numbers = self._public.public_numbers()
         return {

@@ -1,5 +1,6 @@
-"""Microsoft.ContainerRegistry/registries (create is a long-running operation, and so is
-``importImage``). Imports are recorded; copying bytes is the registry front's job."""
+"""Microsoft.ContainerRegistry/registries: create and ``importImage`` are long-running
+operations. Each registry gets an ACR front listener (its ``loginServer``); ``importImage``
+copies inside the upstream registry (see :mod:`emulator.acr.importer`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from urllib.parse import urlparse
 
 from aiohttp import web
 
+from atg_dataplane_sandbox.emulator.acr.importer import import_image
 from atg_dataplane_sandbox.emulator.arm.common import ArmContext, now_iso, read_json_body
 from atg_dataplane_sandbox.emulator.arm.providers.base import Provider, register
 from atg_dataplane_sandbox.emulator.errors import AzureError
@@ -26,6 +28,19 @@ class RegistryProvider(Provider):
         self, ctx: ArmContext, resource: dict[str, Any], existing: dict[str, Any] | None
     ) -> dict[str, Any]:
         upstream = (ctx.emu.read_services().get("registry") or {}).get("upstream") or ""
+        registries = ctx.section("registries")
+        data = registries.get(resource["name"].lower())
+        if (
+            existing is None
+            and data
+            and data.get("resource_id")
+            and data["resource_id"].lower() != resource["id"].lower()
+        ):
+            raise AzureError(
+                409, "AlreadyInUse", f"The registry {resource['name']} is already in use."
+            )
+        await ctx.emu.open_registry(resource["name"].lower())
+        registries.setdefault(resource["name"].lower(), {})["resource_id"] = resource["id"]
         resource.setdefault("sku", {"name": "Standard", "tier": "Standard"})
         props = resource["properties"]
         props.setdefault("adminUserEnabled", False)
@@ -50,6 +65,8 @@ class RegistryProvider(Provider):
                 "source.sourceImage and one of "
                 "source.resourceId or source.registryUri are required.",
             )
+        if ctx.emu.read_services().get("registry"):
+            await import_image(ctx.emu, ctx.claims, resource, body)
         imports = ctx.section("registry_imports").setdefault(resource["id"].lower(), [])
         imports.append(
             {
@@ -61,6 +78,11 @@ class RegistryProvider(Provider):
         )
         ctx.touch()
         return web.Response(status=202)
+
+    async def on_delete(self, ctx: ArmContext, resource: dict[str, Any]) -> None:
+        data = ctx.section("registries").get(resource["name"].lower())
+        if data is not None:
+            data.pop("resource_id", None)
 
 
 register(RegistryProvider())

@@ -1,0 +1,114 @@
+"""The OCI registry behind every emulated ACR; each registry owns the repositories under
+``<registry name>/`` there, so one upstream serves any number of registries."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import aiohttp
+
+from atg_dataplane_sandbox.emulator.errors import AzureError
+
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
+
+
+class Upstream:
+    def __init__(self, emu: Any) -> None:
+        self.emu = emu
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def base(self) -> str:
+        url = (self.emu.read_services().get("registry") or {}).get("upstream")
+        if not url:
+            raise AzureError(503, "RegistryUnavailable", "No upstream registry in services.json.")
+        return str(url).rstrip("/")
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            context = ssl.create_default_context(cafile=str(self.emu.certs.ca))
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=context, limit=64),
+                auto_decompress=False,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def json(self, path: str) -> Any:
+        async with self.session().get(self.base + path) as response:
+            if response.status == 404:
+                return None
+            response.raise_for_status()
+            return await response.json(content_type=None)
+
+    async def repositories(self, registry: str) -> list[str]:
+        prefix = registry.lower() + "/"
+        names: list[str] = []
+        path: str | None = f"/v2/_catalog?n=1000&last={prefix[:-1]}"  # sorted: skip ahead
+        while path:
+            async with self.session().get(self.base + path) as response:
+                response.raise_for_status()
+                body = await response.json(content_type=None)
+                link = response.headers.get("Link", "")
+            batch = body.get("repositories") or []
+            names += [r[len(prefix) :] for r in batch if r.startswith(prefix)]
+            past = batch and batch[-1][: len(prefix)] > prefix
+            path = link[link.find("<") + 1 : link.find(">")] if link and not past else None
+        return sorted(names)
+
+    async def tags(self, registry: str, repo: str) -> list[str]:
+        body = await self.json(f"/v2/{registry.lower()}/{repo}/tags/list") or {}
+        return sorted(body.get("tags") or [])
+
+    async def manifest(
+        self, registry: str, repo: str, reference: str
+    ) -> tuple[bytes, str, str] | None:
+        """Raw bytes, media type and digest of a manifest (None if absent)."""
+        url = f"{self.base}/v2/{registry.lower()}/{repo}/manifests/{reference}"
+        async with self.session().get(url, headers={"Accept": MANIFEST_TYPES}) as response:
+            if response.status == 404:
+                return None
+            response.raise_for_status()
+            return (
+                await response.read(),
+                response.headers.get("Content-Type", ""),
+                response.headers.get("Docker-Content-Digest", ""),
+            )
+
+    async def put_manifest(
+        self, registry: str, repo: str, reference: str, data: bytes, media_type: str
+    ) -> None:
+        url = f"{self.base}/v2/{registry.lower()}/{repo}/manifests/{reference}"
+        async with self.session().put(
+            url, data=data, headers={"Content-Type": media_type}
+        ) as response:
+            if response.status not in (200, 201):
+                raise AzureError(502, "UpstreamError", f"manifest push failed: {response.status}")
+
+    async def mount_blob(self, registry: str, repo: str, digest: str, source: str) -> None:
+        """Cross-repository blob mount (no bytes through the emulator)."""
+        url = (
+            f"{self.base}/v2/{registry.lower()}/{repo}/blobs/uploads/?mount={digest}&from={source}"
+        )
+        async with self.session().post(url) as response:
+            if response.status != 201:
+                raise AzureError(
+                    502, "UpstreamError", f"blob mount of {digest} failed: {response.status}"
+                )
+
+    async def delete_manifest(self, registry: str, repo: str, digest: str) -> None:
+        url = f"{self.base}/v2/{registry.lower()}/{repo}/manifests/{digest}"
+        async with self.session().delete(url) as response:
+            if response.status not in (202, 404):
+                raise AzureError(502, "UpstreamError", f"delete failed: {response.status}")

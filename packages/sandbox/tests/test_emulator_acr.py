@@ -1,0 +1,191 @@
+"""The ACR front (token exchange, /acr/v1 listings, /v2 proxy) over the real OCI registry, and
+``importImage`` between registries, through azure-containerregistry and azure-mgmt-*."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import ssl
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from atg_dataplane_sandbox.emulator import EmulatorHandle, start_emulator
+from atg_dataplane_sandbox.emulator.testing import arm_kwargs, credential
+from atg_dataplane_sandbox.topology import Topology, load_topology
+
+acr_mgmt = pytest.importorskip("azure.mgmt.containerregistry")
+acr_data = pytest.importorskip("azure.containerregistry")
+services = pytest.importorskip("atg_dataplane_sandbox.services")
+
+from atg_dataplane_sandbox.services import process, registry  # noqa: E402
+from atg_dataplane_sandbox.services.install import registry_binary  # noqa: E402
+from atg_dataplane_sandbox.services.layout import SandboxLayout  # noqa: E402
+from azure.core.exceptions import HttpResponseError  # noqa: E402
+from azure.mgmt.resource.resources import ResourceManagementClient  # noqa: E402
+
+pytestmark = pytest.mark.skipif(registry_binary() is None, reason="docker-registry missing")
+AUDIENCE = "https://containerregistry.azure.net"
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
+    directory = tmp_path_factory.mktemp("sandbox")
+    layout = SandboxLayout(directory)
+    layout.make_dirs()
+    from atg_dataplane_sandbox.certs import ensure_certs
+
+    ensure_certs(directory)
+    info = registry.start(layout)
+    try:
+        assert registry.wait_healthy(layout, info, 30)
+        (directory / "services.json").write_text(json.dumps({"registry": info}))
+        handle = start_emulator(directory)
+        try:
+            yield handle
+        finally:
+            handle.stop()
+    finally:
+        process.stop(layout, registry.NAME)
+
+
+@pytest.fixture(scope="module")
+def topo(emu: EmulatorHandle) -> Topology:
+    return load_topology(emu.directory)
+
+
+def _registry(emu: EmulatorHandle, topo: Topology, tenant: str, name: str) -> Any:
+    t = topo.tenant(tenant)
+    cred = credential(emu, tenant, "admin")
+    ResourceManagementClient(
+        cred, t.subscription_id, **arm_kwargs(emu)
+    ).resource_groups.create_or_update("rg-acr", {"location": "eastus"})
+    client = acr_mgmt.ContainerRegistryManagementClient(cred, t.subscription_id, **arm_kwargs(emu))
+    return client.registries.begin_create(
+        "rg-acr", name, {"location": "eastus", "sku": {"name": "Standard"}}
+    ).result()
+
+
+def _data_client(
+    emu: EmulatorHandle, login_server: str, tenant: str, principal: str = "admin"
+) -> Any:
+    return acr_data.ContainerRegistryClient(
+        f"https://{login_server}",
+        credential(emu, tenant, principal),
+        audience=AUDIENCE,
+        connection_verify=str(emu.ca_path),
+    )
+
+
+def _push_image(client: Any, repo: str, tag: str) -> str:
+    config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+    layer = b"layer bytes " * 100
+    config_digest, _ = client.upload_blob(repo, io.BytesIO(config))
+    layer_digest, _ = client.upload_blob(repo, io.BytesIO(layer))
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config_digest,
+            "size": len(config),
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "digest": layer_digest,
+                "size": len(layer),
+            }
+        ],
+    }
+    raw = json.dumps(manifest, indent=1).encode()  # odd formatting: bytes must be kept
+    digest = client.set_manifest(
+        repo, io.BytesIO(raw), tag=tag, media_type="application/vnd.oci.image.manifest.v1+json"
+    )
+    assert digest == "sha256:" + hashlib.sha256(raw).hexdigest()
+    return str(digest)
+
+
+def test_acr_front_and_import(emu: EmulatorHandle, topo: Topology) -> None:
+    src = _registry(emu, topo, "source", "srcacr")
+    other = _registry(emu, topo, "source", "srcacr2")
+    tgt = _registry(emu, topo, "target", "tgtacr")
+    assert src.login_server in emu.describe()["acr"]["srcacr"]
+    client = _data_client(emu, src.login_server, "source")
+    digests = {f"app{i}": _push_image(client, f"team/app{i}", "v1") for i in range(3)}
+    assert sorted(client.list_repository_names()) == ["team/app0", "team/app1", "team/app2"]
+    tags = list(client.list_tag_properties("team/app0"))
+    assert [(t.name, t.digest) for t in tags] == [("v1", digests["app0"])]
+    props = client.get_manifest_properties("team/app0", "v1")
+    assert props.digest == digests["app0"] and props.tags == ["v1"]
+    downloaded = client.get_manifest("team/app0", "v1")
+    assert downloaded.digest == digests["app0"]
+    # the Reader cannot push (no AcrPush)
+    reader = _data_client(emu, src.login_server, "source", "limited")
+    with pytest.raises(HttpResponseError):
+        _push_image(reader, "team/denied", "v1")
+    # same-tenant import by resource id
+    mgmt = acr_mgmt.ContainerRegistryManagementClient(
+        credential(emu, "source", "admin"), topo.tenant("source").subscription_id, **arm_kwargs(emu)
+    )
+    mgmt.registries.begin_import_image(
+        "rg-acr",
+        "srcacr2",
+        {
+            "source": {"resourceId": src.id, "sourceImage": "team/app1:v1"},
+            "targetTags": ["copied/app1:v1"],
+            "mode": "NoForce",
+        },
+    ).result()
+    copy = _data_client(emu, other.login_server, "source")
+    assert copy.get_manifest_properties("copied/app1", "v1").digest == digests["app1"]
+    # cross-tenant import needs credentials of the source registry
+    target_mgmt = acr_mgmt.ContainerRegistryManagementClient(
+        credential(emu, "target", "admin"), topo.tenant("target").subscription_id, **arm_kwargs(emu)
+    )
+    with pytest.raises(HttpResponseError) as info:
+        target_mgmt.registries.begin_import_image(
+            "rg-acr",
+            "tgtacr",
+            {
+                "source": {"registryUri": src.login_server, "sourceImage": "team/app2:v1"},
+                "targetTags": ["team/app2:v1"],
+            },
+        ).result()
+    assert info.value.status_code == 403
+    password = _refresh_token(emu, src.login_server, "source", "replicator")
+    target_mgmt.registries.begin_import_image(
+        "rg-acr",
+        "tgtacr",
+        {
+            "source": {
+                "registryUri": src.login_server,
+                "sourceImage": "team/app2:v1",
+                "credentials": {
+                    "username": "00000000-0000-0000-0000-000000000000",
+                    "password": password,
+                },
+            },
+            "targetTags": ["team/app2:v1"],
+        },
+    ).result()
+    target = _data_client(emu, tgt.login_server, "target")
+    assert target.get_manifest_properties("team/app2", "v1").digest == digests["app2"]
+    # a source-tenant principal cannot use the target registry
+    with pytest.raises(HttpResponseError):
+        list(_data_client(emu, tgt.login_server, "source").list_repository_names())
+
+
+def _refresh_token(emu: EmulatorHandle, login_server: str, tenant: str, principal: str) -> str:
+    aad = credential(emu, tenant, principal).get_token(f"{AUDIENCE}/.default").token
+    form = urllib.parse.urlencode(
+        {"grant_type": "access_token", "service": login_server, "access_token": aad}
+    ).encode()
+    context = ssl.create_default_context(cafile=str(emu.ca_path))
+    with urllib.request.urlopen(
+        f"https://{login_server}/oauth2/exchange", form, context=context
+    ) as response:
+        return str(json.loads(response.read())["refresh_token"])
