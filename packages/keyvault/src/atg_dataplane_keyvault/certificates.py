@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from atg_dataplane import (
     DataPlaneItem,
@@ -157,6 +157,17 @@ PENDING_REASON = (
 )
 
 
+def _attributes(cert: KeyVaultCertificate) -> CertificateProperties:
+    # Every certificate bundle carries its attributes; the SDK types them Optional.
+    return cast(CertificateProperties, cert.properties)
+
+
+def _same_attributes(props: CertificateProperties, wanted: Mapping[str, Any]) -> bool:
+    return props.enabled == wanted.get("enabled") and dict(props.tags or {}) == dict(
+        wanted.get("tags") or {}
+    )
+
+
 def _exportable(properties: Mapping[str, Any]) -> bool:
     return bool((properties.get("policy") or {}).get("exportable"))
 
@@ -215,15 +226,15 @@ def discover(
     replication = mode is ReplicationMode.REPLICATION
     for listed in client.list_properties_of_certificates():
         cert = client.get_certificate(listed.name)
-        properties = certificate_properties(cert.properties, cert.policy)
+        properties = certificate_properties(_attributes(cert), cert.policy)
         reason = not_copyable_reason(properties, listed.name)
         if not (options.versions_for(mode) and not reason):
             yield _item(resource, cert, properties, reason, replication, fingerprinter, None, 0)
             continue
         history = oldest_first(client.list_properties_of_certificate_versions(listed.name))
         for order, version in enumerate(history):
-            at = client.get_certificate_version(listed.name, version.version)
-            props = certificate_properties(at.properties, cert.policy)
+            at = client.get_certificate_version(listed.name, str(version.version))
+            props = certificate_properties(_attributes(at), cert.policy)
             props["current"] = order == len(history) - 1
             yield _item(
                 resource,
@@ -321,10 +332,8 @@ def _copy(
     for candidate in _target_candidates(tgt, item.name, index):
         if fingerprinter.of(bytes(candidate.cer or b"")) != wanted:
             continue
-        have = candidate.properties
-        if have.enabled == item.properties.get("enabled") and dict(have.tags or {}) == dict(
-            item.properties.get("tags") or {}
-        ):
+        have = _attributes(candidate)
+        if _same_attributes(have, item.properties):
             return ItemOutcome(status="unchanged", fingerprint=wanted)
         tgt.update_certificate_properties(
             item.name,
@@ -334,7 +343,7 @@ def _copy(
         )
         return ItemOutcome(status="replicated", fingerprint=wanted)
 
-    secret = src.secrets.get_secret(item.name, cert.properties.version)
+    secret = src.secrets.get_secret(item.name, _attributes(cert).version)
     document = dict(item.properties.get("policy") or {})
     content_type = str(secret.properties.content_type or document.get("content_type") or PKCS12)
     value = secret.value or ""
@@ -365,7 +374,9 @@ def _target_candidates(
         versions = oldest_first(client.list_properties_of_certificate_versions(name))
     except ResourceNotFoundError:
         return []
-    return [client.get_certificate_version(name, v.version) for v in candidates_at(versions, index)]
+    return [
+        client.get_certificate_version(name, str(v.version)) for v in candidates_at(versions, index)
+    ]
 
 
 def _recreate(item: DataPlaneItem, target: ResourceBinding, mode: ReplicationMode) -> ItemOutcome:
@@ -381,9 +392,7 @@ def _recreate(item: DataPlaneItem, target: ResourceBinding, mode: ReplicationMod
     if current is not None:
         have = policy_properties(current.policy)
         if all(have.get(f) == wanted.get(f) for f in ISSUANCE_FIELDS):
-            if current.properties.enabled == item.properties.get("enabled") and dict(
-                current.properties.tags or {}
-            ) == dict(item.properties.get("tags") or {}):
+            if _same_attributes(_attributes(current), item.properties):
                 return ItemOutcome(status="unchanged")
             client.update_certificate_properties(
                 item.name,

@@ -64,7 +64,8 @@ def challenge_kwargs(binding: ResourceBinding, url: str) -> dict[str, Any]:
 
 def vault_clients(binding: ResourceBinding) -> VaultClients:
     """The three Key Vault clients of ``binding``'s vault, cached for the run."""
-    return binding.cached(_CACHE_KEY, lambda: _build(binding))  # type: ignore[no-any-return]
+    clients: VaultClients = binding.cached(_CACHE_KEY, lambda: _build(binding))
+    return clients
 
 
 def _build(binding: ResourceBinding) -> VaultClients:

@@ -64,12 +64,10 @@ def _value(enum_or_str: Any) -> Any:
 def key_properties(key: KeyVaultKey) -> dict[str, Any]:
     """What must match between source and target (never key material, ids or timestamps)."""
     jwk = key.key
-    key_type = str(_value(key.key_type or jwk.kty))
-    size = None
-    exponent = None
-    if getattr(jwk, "n", None):
-        size = (int.from_bytes(jwk.n, "big").bit_length() + 7) // 8 * 8
-        exponent = int.from_bytes(jwk.e, "big") if getattr(jwk, "e", None) else None
+    key_type = str(_value(key.key_type or getattr(jwk, "kty", None)))
+    modulus, public_exponent = getattr(jwk, "n", None), getattr(jwk, "e", None)
+    size = (int.from_bytes(modulus, "big").bit_length() + 7) // 8 * 8 if modulus else None
+    exponent = int.from_bytes(public_exponent, "big") if public_exponent else None
     curve = getattr(jwk, "crv", None)
     return {
         "key_type": key_type,
@@ -100,12 +98,18 @@ def _release_policy(policy: KeyReleasePolicy | None) -> dict[str, Any] | None:
 
 def public_fingerprint(key: KeyVaultKey, fingerprinter: Fingerprinter) -> str | None:
     """Keyed hash of the public key (n/e or crv/x/y): equal only for the same key material."""
-    jwk = key.key
-    if getattr(jwk, "n", None):
-        return fingerprinter.of({"kty": "RSA", "n": _b64(jwk.n), "e": _b64(jwk.e)})
-    if getattr(jwk, "x", None):
-        crv = str(_value(jwk.crv))
-        return fingerprinter.of({"kty": "EC", "crv": crv, "x": _b64(jwk.x), "y": _b64(jwk.y)})
+    part = {name: getattr(key.key, name, None) for name in ("n", "e", "crv", "x", "y")}
+    if part["n"]:
+        return fingerprinter.of({"kty": "RSA", "n": _b64(part["n"]), "e": _b64(part["e"])})
+    if part["x"]:
+        return fingerprinter.of(
+            {
+                "kty": "EC",
+                "crv": str(_value(part["crv"])),
+                "x": _b64(part["x"]),
+                "y": _b64(part["y"]),
+            }
+        )
     return None  # symmetric (Managed HSM) keys have no public part
 
 

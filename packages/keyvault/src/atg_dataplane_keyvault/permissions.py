@@ -9,6 +9,7 @@ requirement carries both forms; the core checks the one the vault uses.
 from __future__ import annotations
 
 from atg_dataplane import Permission, ReplicationMode
+from atg_dataplane.models import Side
 
 RESOURCE_TYPE = "Microsoft.KeyVault/vaults"
 VAULT_READ = "Microsoft.KeyVault/vaults/read"
@@ -36,7 +37,7 @@ CERT_RECOVER = _DA + "certificates/recover/action"
 
 
 def _perm(
-    side: str,
+    side: Side,
     description: str,
     data_actions: tuple[str, ...],
     role: str,
@@ -44,7 +45,7 @@ def _perm(
 ) -> Permission:
     return Permission(
         scope="resource",
-        side=side,  # type: ignore[arg-type]
+        side=side,
         resource_type=RESOURCE_TYPE,
         data_actions=data_actions,
         description=description,
@@ -53,10 +54,10 @@ def _perm(
     )
 
 
-def _vault_read(side: str) -> Permission:
+def _vault_read(side: Side) -> Permission:
     return Permission(
         scope="resource",
-        side=side,  # type: ignore[arg-type]
+        side=side,
         resource_type=RESOURCE_TYPE,
         actions=(VAULT_READ,),
         description="read the vault (its URI, permission model and purge protection)",

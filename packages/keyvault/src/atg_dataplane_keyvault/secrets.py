@@ -57,7 +57,7 @@ def discover(
         if not versions:
             yield _item(resource, mode, props, version=None, order=0)
             continue
-        history = oldest_first(client.list_properties_of_secret_versions(props.name))
+        history = oldest_first(client.list_properties_of_secret_versions(str(props.name)))
         for order, version in enumerate(history):
             yield _item(
                 resource,

@@ -178,7 +178,7 @@ def _certificate(item: DataPlaneItem, label: str) -> str:
     ]
     if sans:
         x509.append("      subject_alternative_names {")
-        x509 += [f"        {field} = {_list(values)}" for field, values in sans]
+        x509 += [f"        {field} = {_list(values or ())}" for field, values in sans]
         x509.append("      }")
     lines = [
         f'resource "azurerm_key_vault_certificate" "{label}" {{',
