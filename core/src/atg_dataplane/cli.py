@@ -21,6 +21,7 @@ from rich.table import Table
 from atg_dataplane import exitcodes
 from atg_dataplane.__about__ import __version__
 from atg_dataplane.plugins import PluginHost, PluginLoadError, load_plugins
+from atg_dataplane.redact import RedactingFilter
 
 OUTPUT_CHOICE = click.Choice(["text", "json"])
 
@@ -122,10 +123,23 @@ def cli(ctx: click.Context, disable: tuple[str, ...], verbose: int) -> None:
     state = ctx.ensure_object(AppState)
     state.disabled = tuple(disable)
     state.verbose = verbose
+    configure_logging(verbose)
+
+
+def configure_logging(verbose: int) -> None:
+    """Warnings by default; -v info, -vv debug. Every line passes the redactor.
+
+    The Azure SDKs log each failed token request as a warning before we turn
+    it into one clear error line, so their loggers speak only from -v on.
+    """
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("azure").setLevel(level if verbose else logging.ERROR)
 
 
 @cli.command("plugins")

@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from atg_dataplane.config import (
 from atg_dataplane.context import Fingerprinter
 from atg_dataplane.credentials import CredentialError
 from atg_dataplane.engine import Engine, RunSummary, describe_error
+from atg_dataplane.inventory import ResourcePair
 from atg_dataplane.journal import Journal, run_identity
 from atg_dataplane.models import ReplicationMode
 from atg_dataplane.permcheck import Gap, check_binding
@@ -221,10 +222,12 @@ def _echo_json(data: Any) -> None:
 # -- permissions --------------------------------------------------------------
 
 
-def collect_gaps(runtime: Runtime, mode: ReplicationMode) -> tuple[list[Gap], list[str]]:
+def collect_gaps(
+    runtime: Runtime, mode: ReplicationMode, pairs: Iterable[ResourcePair] | None = None
+) -> tuple[list[Gap], list[str]]:
     gaps: list[Gap] = []
     problems: list[str] = []
-    for pair in runtime.pairs():
+    for pair in runtime.pairs() if pairs is None else pairs:
         rtype = pair.spec.resource_type
         gaps += check_binding(runtime.host, pair.source, rtype, mode, runtime.claims["source"])
         if pair.target is None:
@@ -454,6 +457,11 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     help="Resume this run id (default: resume the last unfinished identical run).",
 )
 @click.option(
+    "--allow-missing-targets",
+    is_flag=True,
+    help="Copy what has a counterpart even when some source resources have none.",
+)
+@click.option(
     "--skip-permission-check", is_flag=True, help="Write even when the permission check finds gaps."
 )
 @config_options
@@ -466,6 +474,7 @@ def replicate_command(
     dry_run: bool,
     resume_run: str,
     skip_permission_check: bool,
+    allow_missing_targets: bool,
     output: str,
     **params: Any,
 ) -> None:
@@ -482,8 +491,14 @@ def replicate_command(
         _echo_json(plan) if output == "json" else print_plan(plan)
         return
     console = Console(stderr=output == "json")
+    pairs = list(runtime.pairs())  # resources, not items: small
+    missing = [p.problem for p in pairs if p.target is None]
+    if missing and not allow_missing_targets:
+        raise ConfigError(
+            "; ".join(missing) + " (nothing was written; --allow-missing-targets copies the rest)"
+        )
     if not skip_permission_check:
-        gaps, _problems = collect_gaps(runtime, chosen)
+        gaps, _problems = collect_gaps(runtime, chosen, pairs)
         if gaps:
             if output == "json":
                 _echo_json({"ok": False, "missing": [g.to_dict() for g in gaps]})
@@ -495,7 +510,7 @@ def replicate_command(
                 )
             sys.exit(exitcodes.PERMISSIONS_MISSING)
     summary = run_replication(
-        runtime, chosen, resume_run=resume_run, output=output, console=console
+        runtime, chosen, resume_run=resume_run, output=output, console=console, pairs=pairs
     )
     if output == "json":  # JSON lines: the summary is the last line
         click.echo(json.dumps({"event": "summary", **summary.to_dict()}, default=str))
@@ -514,6 +529,7 @@ def run_replication(
     resume_run: str = "",
     output: str = "text",
     console: Console | None = None,
+    pairs: list[ResourcePair] | None = None,
 ) -> RunSummary:
     config = runtime.config
     journal = Journal(_state_dir(config) / "journal.db")
@@ -561,7 +577,7 @@ def run_replication(
     in_main = threading.current_thread() is threading.main_thread()
     previous_handler = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
-        summary = engine.run(runtime.pairs())
+        summary = engine.run(runtime.pairs() if pairs is None else pairs)
     except KeyboardInterrupt:
         summary = engine.summary
         summary.interrupted = True
