@@ -12,6 +12,7 @@ import signal
 from pathlib import Path
 
 from atg_dataplane_sandbox.emulator.context import Emulator, EmulatorOptions
+from atg_dataplane_sandbox.emulator.faults import FaultSpecError, parse_spec
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         arm_page_size=args.page_size,
         keyvault_page_size=args.page_size,
     )
+    try:
+        parse_spec(args.faults)
+    except FaultSpecError as exc:
+        parser.error(str(exc))
     asyncio.run(_serve(args.dir, args.faults, options))
     return 0
 

@@ -45,20 +45,26 @@ class Store:
         self.save()
 
     async def _flusher(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.interval)
             if self._dirty:
-                self.save()
+                # Encode on the loop (the data may change between awaits); write in a thread.
+                self._dirty = False
+                await loop.run_in_executor(None, self._write, json.dumps(self.data))
 
     def save(self) -> None:
-        if self.directory is None:
-            return
-        self._dirty = False
+        if self.directory is not None:
+            self._dirty = False
+            self._write(json.dumps(self.data))
+
+    def _write(self, text: str) -> None:
+        assert self.directory is not None
         self.directory.mkdir(parents=True, exist_ok=True)
         os.chmod(self.directory, 0o700)
         path = self.directory / STATE_FILE
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
-            json.dump(self.data, handle)
+            handle.write(text)
         os.replace(tmp, path)

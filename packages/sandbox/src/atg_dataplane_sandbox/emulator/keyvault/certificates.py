@@ -186,7 +186,7 @@ def _store_version(
     key_record["key_ops"] = material.default_ops(kty)
     content_type = policy["secret_props"]["contentType"]
     secret_record = {
-        "value": x509_build.secret_value(cert, key if exportable else None, content_type),
+        "value": x509_build.secret_value(cert, key if exportable else None, content_type, chain),
         "contentType": content_type,
         "tags": body.get("tags") or {},
         "attributes": dict(attrs),

@@ -86,8 +86,14 @@ def der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
 
-def secret_value(cert: x509.Certificate, key: PrivateKey | None, content_type: str) -> str:
-    """The backing secret's value; ``key`` is None for a non-exportable key (certificate only)."""
+def secret_value(
+    cert: x509.Certificate,
+    key: PrivateKey | None,
+    content_type: str,
+    chain: list[x509.Certificate] | None = None,
+) -> str:
+    """The backing secret's value; ``key`` is None for a non-exportable key (certificates only,
+    as Key Vault documents). The chain of an imported certificate follows the leaf."""
     if content_type == PEM:
         parts = []
         if key is not None:
@@ -98,10 +104,11 @@ def secret_value(cert: x509.Certificate, key: PrivateKey | None, content_type: s
                     serialization.NoEncryption(),
                 ).decode()
             )
-        parts.append(cert.public_bytes(serialization.Encoding.PEM).decode())
+        for item in [cert, *(chain or [])]:
+            parts.append(item.public_bytes(serialization.Encoding.PEM).decode())
         return "".join(parts)
     blob = pkcs12.serialize_key_and_certificates(
-        None, key, cert, None, serialization.NoEncryption()
+        None, key, cert, chain or None, serialization.NoEncryption()
     )
     return base64.b64encode(blob).decode()
 
