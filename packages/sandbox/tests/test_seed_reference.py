@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import requests
 from atg_dataplane_sandbox.pytest_plugin import SandboxHandle
 from atg_dataplane_sandbox.scenarios import MAX_SECRET_NAME
 from atg_dataplane_sandbox.seed import SeedReport
@@ -21,6 +22,7 @@ from azure.identity import ClientSecretCredential
 from azure.keyvault.certificates import CertificateClient
 from azure.keyvault.keys import KeyClient
 from azure.keyvault.secrets import SecretClient
+from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 from azure.mgmt.cosmosdb import CosmosDBManagementClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.storage import StorageManagementClient
@@ -82,7 +84,7 @@ def test_report_counts_every_kind(seeded: SeedReport) -> None:
     counts = seeded.counts
     for kind in ("secrets", "keys", "certificates", "blob_containers", "blobs", "tables",
                  "entities", "queues", "messages", "databases", "cosmos_containers",
-                 "documents"):
+                 "documents", "repositories", "images", "manifests"):
         assert counts.get(kind, 0) > 0, kind
     assert counts["secret_versions"] > counts["secrets"]
 
@@ -151,6 +153,26 @@ def test_cosmos_documents(sandbox: SandboxHandle, seeded: SeedReport) -> None:
     count = list(database.get_container_client("orders").query_items(
         "SELECT VALUE COUNT(1) FROM c", enable_cross_partition_query=True))
     assert count == [25]
+
+
+def test_registry_images(sandbox: SandboxHandle, seeded: SeedReport) -> None:
+    session = requests.Session()
+    session.verify = str(sandbox.ca_bundle)
+    session.trust_env = False  # else REQUESTS_CA_BUNDLE replaces session.verify
+    base = sandbox.services["registry"]
+    repos = session.get(f"{base}/v2/_catalog").json()["repositories"]
+    assert {"acrsrcreference/samples/hello", "acrsrcreference/samples/multiarch",
+            "acrsrcreference/tools/empty-layers"} <= set(repos)
+    assert not [r for r in repos if r.startswith("acrtgtreference/")]
+    tags = session.get(f"{base}/v2/acrsrcreference/samples/hello/tags/list").json()["tags"]
+    assert sorted(tags) == ["1.0", "latest"]
+    index = session.get(f"{base}/v2/acrsrcreference/samples/multiarch/manifests/2.1",
+                        headers={"Accept": "application/vnd.oci.image.index.v1+json"})
+    assert [m["platform"]["architecture"] for m in index.json()["manifests"]] == [
+        "amd64", "arm64"]
+    registries = _mgmt(sandbox, ContainerRegistryManagementClient, "target")
+    assert registries.registries.get("rg-target-data", "acrtgtreference").name == \
+        "acrtgtreference"
 
 
 def test_targets_exist_and_are_empty(sandbox: SandboxHandle, seeded: SeedReport) -> None:

@@ -222,7 +222,7 @@ def _start_emulator(layout: SandboxLayout, faults: str | None, deadline: float) 
     argv = [sys.executable, "-m", EMULATOR_MODULE, "--dir", str(layout.root)]
     if faults:
         argv += ["--faults", faults]
-    process.start(layout, EMULATOR, argv)
+    pid = process.start(layout, EMULATOR, argv)
     while time.monotonic() < deadline:
         emulator = _read_json(layout.emulator_json)
         if emulator.get("arm") and emulator.get("entra"):
@@ -234,8 +234,11 @@ def _start_emulator(layout: SandboxLayout, faults: str | None, deadline: float) 
         if process.running_pid(layout, EMULATOR) is None:
             break
         time.sleep(0.05)
-    raise SandboxError(
-        f"the emulator did not start; see {layout.log_file(EMULATOR)}")
+    code = process.exit_code(pid)
+    how = f"exited with status {code}" if code is not None else "did not answer in time"
+    last = process.log_tail(layout, EMULATOR)
+    raise SandboxError(f"the emulator {how}" + (f" ({last})" if last else "")
+                       + f"; see {layout.log_file(EMULATOR)}")
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -124,17 +124,36 @@ class CosmosContents:
     databases: list[CosmosDatabaseSpec] = field(default_factory=list)
 
 
+# ---------------------------------------------------------------- Container Registry
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    repository: str
+    tags: list[str] = field(default_factory=lambda: ["latest"])
+    layers: int = 2
+    layer_size: int = 4096
+    platforms: list[str] = field(default_factory=list)
+    """Several ``os/arch`` entries make a multi-arch image (an OCI index)."""
+
+
+@dataclass(frozen=True)
+class RegistryContents:
+    images: list[ImageSpec] = field(default_factory=list)
+
+
 # ---------------------------------------------------------------- scenario
 
 
 @dataclass(frozen=True)
 class ResourceSpec:
     kind: str
-    """Seeder name: ``keyvault``, ``storage``, ``cosmos``."""
+    """Seeder name: ``keyvault``, ``storage``, ``cosmos``, ``registry``."""
     source_name: str
     target_name: str
     contents: Any
-    """The kind's contents (``VaultContents``, ``StorageContents``, ``CosmosContents``)."""
+    """The kind's contents (``VaultContents``, ``StorageContents``, ``CosmosContents``,
+    ``RegistryContents``)."""
 
 
 @dataclass(frozen=True)
@@ -216,16 +235,26 @@ def reference_cosmos() -> CosmosContents:
     ])
 
 
+def reference_registry() -> RegistryContents:
+    return RegistryContents(images=[
+        ImageSpec("samples/hello", tags=["1.0", "latest"]),
+        ImageSpec("samples/multiarch", tags=["2.1"], platforms=["linux/amd64", "linux/arm64"]),
+        ImageSpec("tools/empty-layers", tags=["v0"], layers=0),
+    ])
+
+
 def reference() -> Scenario:
     return Scenario("reference", 1, [
         ResourceSpec("keyvault", "kv-src-reference", "kv-tgt-reference", reference_vault()),
         ResourceSpec("storage", "srcstore1", "tgtstore1", reference_storage()),
         ResourceSpec("cosmos", "srccosmos1", "tgtcosmos1", reference_cosmos()),
+        ResourceSpec("registry", "acrsrcreference", "acrtgtreference", reference_registry()),
     ])
 
 
 # The measured tenant (seeds/DATAPLANE_ANALYSIS_SUMMARY.md): 70 Key Vault items,
-# 61 storage items, 17 databases, 16 images (images wait for the ACR front).
+# 61 storage items, 17 databases, 16 images.
+LARGE_IMAGES = 16
 LARGE_VAULT = {"secrets": 50, "keys": 12, "certificates": 8}
 LARGE_STORAGE = {"containers": 4, "blobs": 45, "tables": 6, "queues": 6}
 LARGE_DATABASES = 17
@@ -240,6 +269,10 @@ def large(scale: int = 1) -> Scenario:
     # Storage and Cosmos accounts come from fixed pools: spread the copies over them.
     resources.append(ResourceSpec("storage", "srcstore2", "tgtstore2", _large_storage(scale)))
     resources.append(ResourceSpec("cosmos", "srccosmos2", "tgtcosmos2", _large_cosmos(scale)))
+    resources.append(ResourceSpec("registry", "acrsrclarge", "acrtgtlarge", RegistryContents(
+        images=[ImageSpec(f"apps/app-{i:03d}", tags=[f"1.{i}"],
+                          platforms=["linux/amd64", "linux/arm64"] if i % 8 == 0 else [])
+                for i in range(LARGE_IMAGES * scale)])))
     return Scenario("large", scale, resources)
 
 

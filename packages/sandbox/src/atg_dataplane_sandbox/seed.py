@@ -63,6 +63,7 @@ def context(directory: str | Path) -> SeedContext:
         entra_url=emulator["entra"], topology=topology.load_topology(layout.root),
         resource_groups=dict(RESOURCE_GROUPS),
         canaries=CanaryRecord(layout.root / CANARIES_FILE),
+        services=json.loads(layout.services_json.read_text()),
     )
 
 

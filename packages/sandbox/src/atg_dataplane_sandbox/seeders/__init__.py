@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from atg_dataplane_sandbox.scenarios import ResourceSpec
-from atg_dataplane_sandbox.seeders import cosmos, keyvault, storage
+from atg_dataplane_sandbox.seeders import cosmos, keyvault, registry, storage
 from atg_dataplane_sandbox.seeders.context import SeedContext
 
 Seeder = Callable[[SeedContext, ResourceSpec], dict[str, int]]
@@ -18,6 +18,7 @@ SEEDERS: dict[str, Seeder] = {
     "keyvault": keyvault.seed,
     "storage": storage.seed,
     "cosmos": cosmos.seed,
+    "registry": registry.seed,
 }
 
 __all__ = ["SEEDERS", "SeedContext", "Seeder"]

@@ -54,6 +54,8 @@ class SeedContext:
     resource_groups: dict[str, str]
     """Tenant (``source``/``target``) -> resource group the seed creates resources in."""
     canaries: CanaryRecord
+    services: dict[str, Any] = field(default_factory=dict)
+    """``services.json``: where the real emulators listen."""
     _credentials: dict[str, ClientSecretCredential] = field(default_factory=dict, repr=False)
 
     def tenant(self, side: str) -> Any:

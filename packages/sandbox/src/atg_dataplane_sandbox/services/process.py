@@ -35,10 +35,31 @@ def _is_zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X")
 
 
+_exit_codes: dict[int, int] = {}
+"""Exit status of children of this process that ended (see :func:`exit_code`)."""
+
+
 def _reap(pid: int) -> None:
     """Collect the exit status if ``pid`` is our own child, so it does not linger as a zombie."""
     with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            _exit_codes[pid] = os.waitstatus_to_exitcode(status)
+
+
+def exit_code(pid: int) -> int | None:
+    """How a child started by this process ended (negative: killed by that signal), if known."""
+    _reap(pid)
+    return _exit_codes.get(pid)
+
+
+def log_tail(layout: SandboxLayout, name: str, lines: int = 1) -> str:
+    """The last non-empty line(s) of ``logs/<name>.log``, for one-line error messages."""
+    try:
+        text = layout.log_file(name).read_text(errors="replace")
+    except OSError:
+        return ""
+    return " | ".join([line for line in text.splitlines() if line.strip()][-lines:])
 
 
 def pid_alive(pid: int, marker: str | None = None) -> bool:
