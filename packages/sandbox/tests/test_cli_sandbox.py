@@ -97,6 +97,16 @@ def test_up_again_reuses_the_running_sandbox(started: tuple[Path, dict]) -> None
 
 
 @needs_emulators
+def test_up_with_faults_on_a_running_sandbox_forwards_them(started: tuple[Path, dict]) -> None:
+    directory, _ = started
+    bad = _run("up", "--dir", str(directory), "--faults", "nonsense")
+    assert bad.exit_code == 1
+    assert "refused the fault spec 'nonsense'" in bad.stderr
+    assert sbx.set_faults(directory, "keyvault:429=0.5")["spec"] == "keyvault:429=0.5"
+    assert sbx.set_faults(directory, "")["spec"] == ""
+
+
+@needs_emulators
 def test_down_leaves_no_process_behind(started: tuple[Path, dict]) -> None:
     directory, info = started
     pids = info["pids"]

@@ -44,6 +44,12 @@ class SandboxHandle:
             self._seeded[key] = seed.seed(self.dir, scenario, scale=scale)
         return self._seeded[key]
 
+    def set_faults(self, spec: str) -> dict[str, Any]:
+        """Replace the emulator's fault spec (e.g. ``"keyvault:429=0.2"``; ``""`` clears it)."""
+        from atg_dataplane_sandbox import sandbox as sbx
+
+        return sbx.set_faults(self.dir, spec)
+
     def client_secret(self, tenant: str, principal: str = "replicator") -> str:
         return str(self.topology.client_secret(self.topology.principal(tenant, principal)))
 

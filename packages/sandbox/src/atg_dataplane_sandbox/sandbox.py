@@ -10,8 +10,11 @@ import contextlib
 import fcntl
 import importlib.util
 import json
+import ssl
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +42,7 @@ EMULATOR = "emulator"
 EMULATOR_MODULE = "atg_dataplane_sandbox.emulator"
 DEFAULT_DIR = ".sandbox"
 UP_TIMEOUT = 60.0
+ADMIN_HEADER = "X-Sandbox-Admin-Key"
 
 
 class SandboxError(RuntimeError):
@@ -199,6 +203,8 @@ def up(
     with _locked(layout):
         current = status(layout.root)
         if current.state == "running" and layout.config_json.is_file():
+            if faults is not None:
+                set_faults(layout.root, faults)
             return _info(layout, reused=True)
         if current.state != "stopped":
             _down(layout)
@@ -239,6 +245,26 @@ def _start_emulator(layout: SandboxLayout, faults: str | None, deadline: float) 
     last = process.log_tail(layout, EMULATOR)
     raise SandboxError(f"the emulator {how}" + (f" ({last})" if last else "")
                        + f"; see {layout.log_file(EMULATOR)}")
+
+
+def set_faults(directory: str | Path, spec: str) -> dict[str, Any]:
+    """Replace the running emulator's fault spec (``""`` clears it); return its answer."""
+    layout = SandboxLayout(directory)
+    emulator = _read_json(layout.emulator_json)
+    if not emulator.get("faults_url"):
+        raise SandboxError(f"no running emulator in {layout.root}")
+    key_file = layout.root / str(emulator.get("admin_key_file", "secrets/emulator-admin"))
+    request = urllib.request.Request(
+        emulator["faults_url"], method="POST", data=json.dumps({"spec": spec}).encode(),
+        headers={ADMIN_HEADER: key_file.read_text().strip(),
+                 "Content-Type": "application/json"})
+    context = ssl.create_default_context(cafile=str(layout.ca))
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
+            return dict(json.loads(response.read()))
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode("utf-8", "replace")[:300]
+        raise SandboxError(f"the emulator refused the fault spec {spec!r}: {detail}") from None
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
