@@ -38,16 +38,25 @@ def _packages() -> dict[str, Path]:
 PACKAGES = _packages()
 
 
+def _project(path: Path) -> dict:
+    return tomllib.loads((path / "pyproject.toml").read_text())["project"]
+
+
 def _module_of(path: Path) -> str:
-    name = tomllib.loads((path / "pyproject.toml").read_text())["project"]["name"]
-    return name.replace("-", "_")
+    return _project(path)["name"].replace("-", "_")
+
+
+def _editable(path: Path) -> list[str]:
+    """``-e path``, with the package's ``test`` extra when it declares one."""
+    extras = _project(path).get("optional-dependencies", {})
+    return ["-e", f"{path}[test]" if "test" in extras else str(path)]
 
 
 def _install_all(session: nox.Session) -> None:
     session.install("pytest>=8", "coverage[toml]>=7.4", "build", "hatchling")
-    args = ["-e", str(ROOT / "core")]
+    args = _editable(ROOT / "core")
     for path in PACKAGES.values():
-        args += ["-e", str(path)]
+        args += _editable(path)
     session.install(*args)
 
 
@@ -92,7 +101,9 @@ def tests(session: nox.Session) -> None:
 for _name, _path in PACKAGES.items():
 
     def _isolated(session: nox.Session, path: Path = _path) -> None:
-        session.install("pytest>=8", "-e", str(ROOT / "core"), "-e", str(path))
+        session.install("pytest>=8", *_editable(ROOT / "core"), *_editable(path))
+        if path.name == "sandbox":
+            session.run("atg-dataplane", "sandbox", "install")
         session.run("pytest", str(path / "tests"), *session.posargs)
 
     _isolated.__doc__ = f"The core plus atg-dataplane-{_name} only, running its tests."

@@ -38,7 +38,7 @@ def load_single_plugin(entry_point_name: str) -> PluginHost:
 
 @pytest.fixture
 def dataplane_host(request: pytest.FixtureRequest) -> PluginHost:
-    name = getattr(request.cls, "entry_point_name", None) if request.cls else None
+    name: str = (getattr(request.cls, "entry_point_name", "") if request.cls else "") or ""
     if not name:
         pytest.fail("set entry_point_name on the test class to use dataplane_host")
     return load_single_plugin(name)
