@@ -312,3 +312,49 @@ def test_role_definitions_and_assignments(emu: EmulatorHandle, topo: Topology) -
             },
         )
     assert info.value.error.code == "PrincipalNotFound"
+
+
+def test_deleted_vaults_recover_and_purge(emu: EmulatorHandle, topo: Topology) -> None:
+    from azure.keyvault.secrets import SecretClient
+
+    from atg_dataplane_sandbox.emulator.testing import vault_kwargs
+
+    src = topo.tenant("source")
+    cred = credential(emu, "source", "admin")
+    _rm(emu, topo).resource_groups.create_or_update("rg-del", {"location": "eastus"})
+    kv = KeyVaultManagementClient(cred, src.subscription_id, **arm_kwargs(emu))
+    url = (
+        kv.vaults.begin_create_or_update("rg-del", "kv-del", _vault_body(src.tenant_id))
+        .result()
+        .properties.vault_uri
+    )
+    SecretClient(url, cred, **vault_kwargs(emu)).set_secret("inside", "kept")
+    kv.vaults.delete("rg-del", "kv-del")
+    assert "kv-del" in [v.name for v in kv.vaults.list_deleted()]
+    assert kv.vaults.get_deleted("kv-del", "eastus").properties.vault_id.endswith("/kv-del")
+    with pytest.raises(HttpResponseError) as info:
+        kv.vaults.begin_create_or_update("rg-del", "kv-del", _vault_body(src.tenant_id)).result()
+    assert info.value.status_code == 409
+    recovered = kv.vaults.begin_create_or_update(
+        "rg-del",
+        "kv-del",
+        {
+            "location": "eastus",
+            "properties": {
+                "tenantId": src.tenant_id,
+                "sku": {"family": "A", "name": "standard"},
+                "createMode": "recover",
+            },
+        },
+    ).result()
+    assert recovered.properties.vault_uri == url
+    assert SecretClient(url, cred, **vault_kwargs(emu)).get_secret("inside").value == "kept"
+    kv.vaults.delete("rg-del", "kv-del")
+    kv.vaults.begin_purge_deleted("kv-del", "eastus").result()
+    assert "kv-del" not in [v.name for v in kv.vaults.list_deleted()]
+    fresh = kv.vaults.begin_create_or_update("rg-del", "kv-del", _vault_body(src.tenant_id))
+    fresh_url = fresh.result().properties.vault_uri
+    assert fresh_url == url  # same name, same listener
+    assert [
+        s.name for s in SecretClient(url, cred, **vault_kwargs(emu)).list_properties_of_secrets()
+    ] == []

@@ -344,3 +344,19 @@ def pkcs12_to_pem_key(pfx: bytes) -> str:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
+
+
+def test_concurrent_writers(emu: EmulatorHandle, vaults: dict[str, str]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = _secrets(emu, vaults["source2"])
+    client.set_secret("warm", "up")
+
+    def write(i: int) -> str:
+        return client.set_secret(f"parallel-{i:03d}", f"v{i}").value or ""
+
+    with ThreadPoolExecutor(8) as pool:
+        values = list(pool.map(write, range(64)))
+    assert values == [f"v{i}" for i in range(64)]
+    names = {p.name for p in client.list_properties_of_secrets()}
+    assert {f"parallel-{i:03d}" for i in range(64)} <= names

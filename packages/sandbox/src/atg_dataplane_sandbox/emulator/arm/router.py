@@ -118,7 +118,7 @@ async def _subscription_provider_path(ctx: ArmContext, rest: list[str]) -> web.S
         and low[3] in ("operationstatuses", "operationresults")
     ):
         return operation_status(ctx, rest[4], results=low[3] == "operationresults")
-    if len(rest) == 2:
+    if len(rest) == 2 and providers.find(rest[0], rest[1]) is not None:
         provider = _provider(rest[0], rest[1])
         scope = f"/subscriptions/{ctx.subscription_id}"
         ctx.require(f"{provider.full_type}/read", scope)
