@@ -315,9 +315,8 @@ def test_role_definitions_and_assignments(emu: EmulatorHandle, topo: Topology) -
 
 
 def test_deleted_vaults_recover_and_purge(emu: EmulatorHandle, topo: Topology) -> None:
-    from azure.keyvault.secrets import SecretClient
-
     from atg_dataplane_sandbox.emulator.testing import vault_kwargs
+    from azure.keyvault.secrets import SecretClient
 
     src = topo.tenant("source")
     cred = credential(emu, "source", "admin")
