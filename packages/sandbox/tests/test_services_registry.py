@@ -107,3 +107,12 @@ def test_config_is_private_and_listens_on_loopback(running: tuple[SandboxLayout,
     assert settings["http"]["addr"].startswith("127.0.0.1:")
     assert base.startswith("https://127.0.0.1:")
     assert registry.healthy(layout, {"upstream": base})
+
+
+def test_no_stray_distro_registry_on_port_5000() -> None:
+    # The Debian package enables a service on :5000; `sandbox install` stops and disables it.
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        assert sock.connect_ex(("127.0.0.1", 5000)) != 0, "something listens on :5000"
