@@ -24,10 +24,6 @@ from atg_dataplane import (
 )
 from atg_dataplane.clouds import Cloud
 
-sandbox_emulator = pytest.importorskip(
-    "atg_dataplane_sandbox.emulator", reason="atg-dataplane-sandbox's emulator is not installed"
-)
-
 ARM_SCOPE = "https://management.azure.com/.default"
 
 
@@ -67,9 +63,12 @@ class Tenants:
 
 @pytest.fixture(scope="session")
 def tenants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
+    emulator = pytest.importorskip(
+        "atg_dataplane_sandbox.emulator", reason="atg-dataplane-sandbox is not installed"
+    )
     from atg_dataplane_sandbox.topology import load_topology
 
-    handle = sandbox_emulator.start_emulator(tmp_path_factory.mktemp("kv-sandbox"))
+    handle = emulator.start_emulator(tmp_path_factory.mktemp("kv-sandbox"))
     cloud = Cloud(
         name="sandbox",
         authority_host=handle.entra_url,
