@@ -360,3 +360,14 @@ def test_concurrent_writers(emu: EmulatorHandle, vaults: dict[str, str]) -> None
     assert values == [f"v{i}" for i in range(64)]
     names = {p.name for p in client.list_properties_of_secrets()}
     assert {f"parallel-{i:03d}" for i in range(64)} <= names
+
+
+def test_names_and_sizes_are_validated(emu: EmulatorHandle, vaults: dict[str, str]) -> None:
+    client = _secrets(emu, vaults["source2"])
+    with pytest.raises(HttpResponseError) as info:
+        client.set_secret("under_score", "x")
+    assert info.value.status_code == 400
+    with pytest.raises(HttpResponseError) as info:
+        client.set_secret("too-big", "x" * (25 * 1024 + 1))
+    assert info.value.status_code == 400
+    assert client.set_secret("n" * 127, "ok").name == "n" * 127

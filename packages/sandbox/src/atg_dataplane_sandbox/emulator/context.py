@@ -182,9 +182,18 @@ class Emulator:
         os.replace(tmp, path)
 
     def read_services(self) -> dict[str, Any]:
-        """``services.json`` as written by the services part (read on each use: it may appear
-        after the emulator started)."""
-        return _read_services(self.directory)
+        """``services.json`` as written by the services part (re-read when it changes: it may
+        appear after the emulator started)."""
+        path = self.directory / "services.json"
+        try:
+            stamp = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return {}
+        cached = self.__dict__.get("_services_cache")
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, _read_services(self.directory))
+            self.__dict__["_services_cache"] = cached
+        return dict(cached[1])
 
     def read_account_key(self, kind: str, account: str) -> str | None:
         path = self.directory / "secrets" / kind / account

@@ -10,6 +10,7 @@ from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
 from atg_dataplane_sandbox.emulator.keyvault.vault import VaultContext, read_attributes
 
 KIND = "secrets"
+MAX_VALUE_BYTES = 25 * 1024
 
 
 def bundle(
@@ -41,6 +42,8 @@ async def set_secret(vc: VaultContext, name: str) -> web.Response:
     body = vc.body if isinstance(vc.body, dict) else {}
     if "value" not in body or not isinstance(body["value"], str):
         raise AzureError(400, "BadParameter", "The parameter 'value' is required.")
+    if len(body["value"].encode()) > MAX_VALUE_BYTES:
+        raise AzureError(400, "BadParameter", "Secret value exceeds the maximum size of 25 KB.")
     existing = vc.live(KIND).get(name.lower())
     if existing and existing["versions"][existing["order"][-1]].get("managed"):
         raise AzureError(

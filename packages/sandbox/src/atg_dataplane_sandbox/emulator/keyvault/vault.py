@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
 from atg_dataplane_sandbox.emulator.keyvault import access
 from atg_dataplane_sandbox.emulator.tokens import Claims
 
+_NAME = re.compile(r"[0-9A-Za-z-]{1,127}")
 SINGULAR = {"secrets": "Secret", "keys": "Key", "certificates": "Certificate"}
 DELETED_PATH = {
     "secrets": "deletedsecrets",
@@ -141,9 +143,21 @@ class VaultContext:
                 inner_code="ObjectIsDeletedButRecoverable",
             )
 
+    def check_name(self, kind: str, name: str) -> None:
+        if not _NAME.fullmatch(name):
+            raise AzureError(
+                400,
+                "BadParameter",
+                (
+                    f"The request URI contains an invalid name: {name}. Object names must be 1-127 "
+                    "characters of 0-9, a-z, A-Z and -."
+                ),
+            )
+
     def add_version(
         self, kind: str, name: str, record: dict[str, Any], version: str | None = None
     ) -> tuple[dict[str, Any], str]:
+        self.check_name(kind, name)
         self.check_not_deleted(kind, name)
         obj = self.live(kind).setdefault(name.lower(), {"name": name, "versions": {}, "order": []})
         version = version or new_version()
