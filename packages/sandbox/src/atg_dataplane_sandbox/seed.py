@@ -71,7 +71,9 @@ def _ensure_resource_groups(ctx: SeedContext) -> None:
     try:  # azure-mgmt-resource >= 24 moved the client into a sub-package
         from azure.mgmt.resource.resources import ResourceManagementClient
     except ImportError:  # pragma: no cover - older azure-mgmt-resource
-        from azure.mgmt.resource import ResourceManagementClient  # type: ignore[no-redef]
+        from azure.mgmt.resource import (  # type: ignore[attr-defined,no-redef]
+            ResourceManagementClient,
+        )
 
     for side, name in ctx.resource_groups.items():
         client = ctx.mgmt(ResourceManagementClient, side)

@@ -7,7 +7,11 @@ from typing import Any
 from azure.cosmos import CosmosClient, PartitionKey
 from azure.cosmos.documents import SSLConfiguration
 from azure.mgmt.cosmosdb import CosmosDBManagementClient
-from azure.mgmt.cosmosdb.models import DatabaseAccountCreateUpdateParameters, Location
+from azure.mgmt.cosmosdb.models import (
+    DatabaseAccountCreateUpdateParameters,
+    DatabaseAccountCreateUpdateProperties,
+    Location,
+)
 
 from atg_dataplane_sandbox.scenarios import CosmosContainerSpec, CosmosContents, ResourceSpec
 from atg_dataplane_sandbox.seeders.context import SeedContext
@@ -21,7 +25,9 @@ def create_account(ctx: SeedContext, side: str, name: str) -> tuple[str, str]:
         ctx.resource_groups[side], name,
         DatabaseAccountCreateUpdateParameters(
             location=location, kind="GlobalDocumentDB",
-            locations=[Location(location_name=location, failover_priority=0)],
+            properties=DatabaseAccountCreateUpdateProperties(
+                locations=[Location(location_name=location, failover_priority=0)],
+            ),
         ),
         polling_interval=0.1,
     ).result()
