@@ -105,3 +105,37 @@ def test_modules_import_in_any_order() -> None:
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
         )
         assert result.returncode == 0, result.stderr
+
+
+def test_vault_moves_when_its_port_is_taken(tmp_path: Path) -> None:
+    import socket
+
+    from atg_dataplane_sandbox.emulator import start_emulator
+
+    handle = start_emulator(tmp_path)
+    src = load_topology(tmp_path).tenant("source")
+    cred = credential(handle, "source", "admin")
+    ResourceManagementClient(
+        cred, src.subscription_id, **arm_kwargs(handle)
+    ).resource_groups.create_or_update("rg-move", {"location": "eastus"})
+    kv = KeyVaultManagementClient(cred, src.subscription_id, **arm_kwargs(handle))
+    body = {
+        "location": "eastus",
+        "properties": {"tenantId": src.tenant_id, "sku": {"family": "A", "name": "standard"}},
+    }
+    old = kv.vaults.begin_create_or_update("rg-move", "kv-move", body).result()
+    handle.stop()
+    port = int(old.properties.vault_uri.rstrip("/").rsplit(":", 1)[1])
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", port))
+        blocker.listen()
+        handle = start_emulator(tmp_path)
+        try:
+            kv = KeyVaultManagementClient(
+                credential(handle, "source", "admin"), src.subscription_id, **arm_kwargs(handle)
+            )
+            moved = kv.vaults.get("rg-move", "kv-move").properties.vault_uri
+            assert moved != old.properties.vault_uri
+            assert moved.rstrip("/") == handle.vault_urls["kv-move"]
+        finally:
+            handle.stop()

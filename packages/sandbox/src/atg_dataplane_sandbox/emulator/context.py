@@ -61,6 +61,9 @@ class Emulator:
         self.urls: dict[str, str] = {}
         self.vault_urls: dict[str, str] = {}
         self.vault_by_port: dict[int, str] = {}
+        self.kv_buckets: dict[str, tuple[float, float]] = {}
+        """Per-vault token buckets of the write throttle: (level, last refill)."""
+        self._services_cache: tuple[int, dict[str, Any]] | None = None
         self.registry_urls: dict[str, str] = {}
         self.registry_by_port: dict[int, str] = {}
         self._registry_runner: web.AppRunner | None = None
@@ -83,13 +86,22 @@ class Emulator:
         await self._vault_runner.setup()
         self._runners.append(self._vault_runner)
         for name, vault in sorted(self.store.section("vaults").items()):
-            await self.open_vault(name, vault.get("port", 0))
+            url = await self.open_vault(name, vault.get("port", 0))
+            self._repoint(vault, "vaultUri", url + "/")
         self._registry_runner = web.AppRunner(acr_app(self), access_log=None)
         await self._registry_runner.setup()
         self._runners.append(self._registry_runner)
         for name, registry in sorted(self.store.section("registries").items()):
-            await self.open_registry(name, registry.get("port", 0))
+            url = await self.open_registry(name, registry.get("port", 0))
+            self._repoint(registry, "loginServer", url.removeprefix("https://"))
         self.write_emulator_json()
+
+    def _repoint(self, data: dict[str, Any], field: str, value: str) -> None:
+        """After a restart on another port (the old one was taken), fix the ARM resource."""
+        resource = self.store.section("resources").get(str(data.get("resource_id", "")).lower())
+        if resource is not None and resource["properties"].get(field) != value:
+            resource["properties"][field] = value
+            self.store.touch()
 
     async def _listen(self, app: web.Application, port: int) -> str:
         runner = web.AppRunner(app, access_log=None)
@@ -189,11 +201,9 @@ class Emulator:
             stamp = path.stat().st_mtime_ns
         except FileNotFoundError:
             return {}
-        cached = self.__dict__.get("_services_cache")
-        if cached is None or cached[0] != stamp:
-            cached = (stamp, _read_services(self.directory))
-            self.__dict__["_services_cache"] = cached
-        return dict(cached[1])
+        if self._services_cache is None or self._services_cache[0] != stamp:
+            self._services_cache = (stamp, _read_services(self.directory))
+        return dict(self._services_cache[1])
 
     def read_account_key(self, kind: str, account: str) -> str | None:
         path = self.directory / "secrets" / kind / account

@@ -167,6 +167,8 @@ async def token(request: web.Request) -> web.Response:
             "certificate credentials for added security: https://aka.ms/certCreds.",
         )
     scopes = str(form.get("scope", "")).split()
+    if not scopes and form.get("resource"):  # the v1 endpoint names a resource, not a scope
+        scopes = [str(form["resource"]).rstrip("/") + "/.default"]
     resource = next((s for s in scopes if s.endswith("/.default")), None)
     if resource is None:
         return _aad_error(

@@ -69,6 +69,9 @@ class ArmContext:
             )
 
 
+MAX_OPERATIONS = 2000
+
+
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.0000000Z", time.gmtime())
 
@@ -130,7 +133,10 @@ def start_operation(
 ) -> web.Response:
     """Answer with a long-running operation that completes on its first poll."""
     op_id = str(uuid.uuid4())
-    ctx.section("operations")[op_id] = {
+    operations = ctx.section("operations")
+    while len(operations) >= MAX_OPERATIONS:  # oldest first (dicts keep insertion order)
+        del operations[next(iter(operations))]
+    operations[op_id] = {
         "id": op_id,
         "resourceId": resource_id,
         "status": "InProgress",

@@ -87,7 +87,7 @@ def _throttle(emu: Any, name: str, data: dict[str, Any]) -> None:
     rate = emu.faults.for_service("keyvault").throttle
     if not rate:
         return
-    buckets = emu.__dict__.setdefault("_kv_buckets", {})
+    buckets = emu.kv_buckets
     level, last = buckets.get(name, (rate, time.monotonic()))
     stamp = time.monotonic()
     level = min(rate, level + (stamp - last) * rate)
