@@ -45,6 +45,18 @@ def test_up_names_each_missing_emulator_with_its_install_command(tmp_path: Path)
     assert not pids.exists() or not list(pids.iterdir())
 
 
+def test_seed_needs_a_running_sandbox(tmp_path: Path) -> None:
+    result = CliRunner().invoke(sandbox_group, ["seed", "--dir", str(tmp_path)])
+    assert result.exit_code == 3
+    assert "is not running; start it with: atg-dataplane sandbox up" in result.stderr
+
+
+def test_seed_rejects_an_unknown_scenario(tmp_path: Path) -> None:
+    result = CliRunner().invoke(sandbox_group, ["seed", "--scenario", "huge"])
+    assert result.exit_code == 2
+    assert "'huge' is not one of 'reference', 'large'" in result.stderr
+
+
 def test_status_of_a_directory_never_started(tmp_path: Path) -> None:
     result = _run("status", "--dir", str(tmp_path), "--output", "json")
     assert result.exit_code == 3

@@ -14,7 +14,8 @@ from atg_dataplane_sandbox.services.layout import SandboxLayout
 NAME = "azurite"
 SERVICES = ("blob", "queue", "table")
 
-# --skipApiVersionCheck: the SDKs are newer than the API versions Azurite knows.
+# --skipApiVersionCheck: required; azure-storage-blob 12.31 sends x-ms-version 2026-10-06,
+#   which Azurite 3.35 rejects ("The API version ... is not supported by Azurite").
 # --loose: ignore headers/parameters Azurite does not implement instead of failing.
 # --silent: the access log would hold SAS signatures (secrets) in its URLs.
 # --disableTelemetry: no network traffic from the sandbox.
