@@ -81,6 +81,13 @@ def _cosmos(sandbox: SandboxHandle, side: str, name: str) -> CosmosClient:
     return CosmosClient(account.document_endpoint, credential=key, ssl_config=ssl)
 
 
+def test_fixture_lists_the_new_vault_and_registry_endpoints(
+    sandbox: SandboxHandle, seeded: SeedReport
+) -> None:
+    assert sandbox.services["keyvault/kv-src-reference"].startswith("https://127.0.0.1:")
+    assert sandbox.services["acr/acrtgtreference"].startswith("https://127.0.0.1:")
+
+
 def test_report_counts_every_kind(seeded: SeedReport) -> None:
     counts = seeded.counts
     for kind in ("secrets", "keys", "certificates", "blob_containers", "blobs", "tables",

@@ -8,6 +8,7 @@ Tests are skipped when the emulators are not installed, unless
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,7 +43,16 @@ class SandboxHandle:
         key = (scenario, scale)
         if key not in self._seeded:
             self._seeded[key] = seed.seed(self.dir, scenario, scale=scale)
+            self.refresh()
         return self._seeded[key]
+
+    def refresh(self) -> None:
+        """Re-read the endpoints: vaults and registries get their listeners when created."""
+        from atg_dataplane_sandbox import sandbox as sbx
+
+        current = sbx.status(self.dir)
+        self.services = current.services
+        self.emulator_json = json.loads((self.dir / "emulator.json").read_text())
 
     def set_faults(self, spec: str) -> dict[str, Any]:
         """Replace the emulator's fault spec (e.g. ``"keyvault:429=0.2"``; ``""`` clears it)."""
