@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 import uuid
 
@@ -238,5 +239,5 @@ def test_terraform_holds_no_value(source, fingerprinter, canary):
     hcl = plugin.dataplane_terraform(resource=source, items=items, mode=TEMPLATE, options={})
     assert canary not in hcl
     assert hcl.count("sensitive   = true") == 3
-    assert 'resource "azurerm_key_vault_secret" "typed"' in hcl
+    assert re.search(r'resource "azurerm_key_vault_secret" "kv\w+_typed"', hcl)
     assert 'content_type = "application/json"' in hcl

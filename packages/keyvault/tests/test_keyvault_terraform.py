@@ -17,14 +17,24 @@ def _secret(name, **props):
 
 def test_secret_value_is_a_sensitive_variable():
     hcl = render([_secret("db-password", content_type="text/plain",
-                          expires_on="2030-01-01T00:00:00Z", tags={"env": "prod"})], "v")
-    assert 'variable "key_vault_id"' in hcl
-    assert re.search(r'variable "secret_db_password" \{[^}]*sensitive\s+=\s+true', hcl)
-    assert "value        = var.secret_db_password" in hcl
-    assert "key_vault_id = var.key_vault_id" in hcl
+                          expires_on="2030-01-01T00:00:00Z", tags={"env": "prod"})], "kv-app")
+    assert 'variable "key_vault_id_kv_app"' in hcl
+    assert re.search(r'variable "secret_kv_app_db_password" \{[^}]*sensitive\s+=\s+true', hcl)
+    assert 'resource "azurerm_key_vault_secret" "kv_app_db_password"' in hcl
+    assert "value        = var.secret_kv_app_db_password" in hcl
+    assert "key_vault_id = var.key_vault_id_kv_app" in hcl
     assert 'expiration_date = "2030-01-01T00:00:00Z"' in hcl
     assert '"env" = "prod"' in hcl
     assert hcl.count("{") == hcl.count("}")
+
+
+def test_several_vaults_share_one_module_without_clashes():
+    """``terraform --out DIR`` writes one file per vault into one module."""
+    module = render([_secret("db"), _secret("api")], "kv-one") + render(
+        [_secret("db"), _secret("api")], "kv-two"
+    )
+    declared = re.findall(r'^(variable|resource) ("[^"]+" )?"([^"]+)"', module, re.MULTILINE)
+    assert len(declared) == len(set(declared)) == 2 + 2 * 2 * 2
 
 
 def test_key_and_certificate_blocks():

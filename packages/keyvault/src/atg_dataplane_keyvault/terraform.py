@@ -39,14 +39,19 @@ def _map(values: Mapping[str, Any]) -> str:
     return "{\n" + body + "\n  }"
 
 
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name).strip("_").lower()
+
+
 class _Labels:
     """Unique Terraform labels from object names (letters, digits, ``_`` and ``-``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "") -> None:
         self._used: set[tuple[str, str]] = set()
+        self._prefix = prefix
 
     def __call__(self, kind: str, name: str) -> str:
-        base = re.sub(r"[^A-Za-z0-9_]", "_", name).strip("_").lower() or kind
+        base = self._prefix + (slug(name) or kind)
         if not re.match(r"[A-Za-z_]", base):
             base = f"{kind}_{base}"
         label, n = base, 2
@@ -67,10 +72,18 @@ def _current_only(items: Iterable[DataPlaneItem]) -> list[DataPlaneItem]:
 
 
 def render(items: Iterable[DataPlaneItem], vault_name: str = "") -> str:
-    labels = _Labels()
+    """HCL for one vault's items.
+
+    Names carry the source vault's name, so the files of several vaults can
+    sit in one Terraform module: ``var.key_vault_id_<vault>``,
+    ``var.secret_<vault>_<secret>``, ``azurerm_key_vault_secret.<vault>_<secret>``.
+    """
+    prefix = f"{slug(vault_name)}_" if slug(vault_name) else ""
+    labels = _Labels(prefix)
+    vault_variable = VAULT_VARIABLE + (f"_{slug(vault_name)}" if prefix else "")
     about = "ID of the target key vault" + (f" (copy of {vault_name})" if vault_name else "")
     blocks: list[str] = [
-        f'variable "{VAULT_VARIABLE}" {{\n'
+        f'variable "{vault_variable}" {{\n'
         "  type        = string\n"
         f"  description = {hcl_string(about)}\n"
         "}",
@@ -78,11 +91,11 @@ def render(items: Iterable[DataPlaneItem], vault_name: str = "") -> str:
     for item in _current_only(items):
         label = labels(item.kind, item.name)
         if item.kind == "secret":
-            blocks.extend(_secret(item, label))
+            blocks.extend(_secret(item, label, vault_variable))
         elif item.kind == "key":
-            blocks.append(_key(item, label))
+            blocks.append(_key(item, label, vault_variable))
         elif item.kind == "certificate":
-            blocks.append(_certificate(item, label))
+            blocks.append(_certificate(item, label, vault_variable))
     return "\n\n".join(blocks) + "\n"
 
 
@@ -95,14 +108,14 @@ def _dates(props: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _secret(item: DataPlaneItem, label: str) -> list[str]:
+def _secret(item: DataPlaneItem, label: str, vault_variable: str) -> list[str]:
     props = item.properties
     variable = f"secret_{label}"
     lines = [
         f'resource "azurerm_key_vault_secret" "{label}" {{',
         f"  name         = {hcl_string(item.name)}",
         f"  value        = var.{variable}",
-        f"  key_vault_id = var.{VAULT_VARIABLE}",
+        f"  key_vault_id = var.{vault_variable}",
     ]
     if props.get("content_type"):
         lines.append(f"  content_type = {hcl_string(props['content_type'])}")
@@ -124,12 +137,12 @@ def _secret(item: DataPlaneItem, label: str) -> list[str]:
     ]
 
 
-def _key(item: DataPlaneItem, label: str) -> str:
+def _key(item: DataPlaneItem, label: str, vault_variable: str) -> str:
     props = item.properties
     lines = [
         f'resource "azurerm_key_vault_key" "{label}" {{',
         f"  name         = {hcl_string(item.name)}",
-        f"  key_vault_id = var.{VAULT_VARIABLE}",
+        f"  key_vault_id = var.{vault_variable}",
         f"  key_type     = {hcl_string(str(props.get('key_type')))}",
     ]
     if props.get("key_size") and str(props.get("key_type", "")).upper().startswith("RSA"):
@@ -147,7 +160,7 @@ def _key(item: DataPlaneItem, label: str) -> str:
     return "\n".join(lines)
 
 
-def _certificate(item: DataPlaneItem, label: str) -> str:
+def _certificate(item: DataPlaneItem, label: str, vault_variable: str) -> str:
     props = item.properties
     policy = props.get("policy") or {}
     issuer = str(policy.get("issuer_name") or "Unknown")
@@ -183,7 +196,7 @@ def _certificate(item: DataPlaneItem, label: str) -> str:
     lines = [
         f'resource "azurerm_key_vault_certificate" "{label}" {{',
         f"  name         = {hcl_string(item.name)}",
-        f"  key_vault_id = var.{VAULT_VARIABLE}",
+        f"  key_vault_id = var.{vault_variable}",
     ]
     if issuer.lower() != "self":
         lines.append(
