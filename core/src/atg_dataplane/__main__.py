@@ -2,4 +2,5 @@
 
 from atg_dataplane.cli import main
 
-main()
+if __name__ == "__main__":
+    main()
