@@ -240,4 +240,4 @@ def test_terraform_holds_no_value(source, fingerprinter, canary):
     assert canary not in hcl
     assert hcl.count("sensitive   = true") == 3
     assert re.search(r'resource "azurerm_key_vault_secret" "kv\w+_typed"', hcl)
-    assert 'content_type = "application/json"' in hcl
+    assert re.search(r'content_type\s+= "application/json"', hcl)

@@ -96,7 +96,41 @@ def render(items: Iterable[DataPlaneItem], vault_name: str = "") -> str:
             blocks.append(_key(item, label, vault_variable))
         elif item.kind == "certificate":
             blocks.append(_certificate(item, label, vault_variable))
-    return "\n\n".join(blocks) + "\n"
+    return align("\n\n".join(blocks) + "\n")
+
+
+_ATTRIBUTE = re.compile(r'^(\s*)([A-Za-z0-9_"-][A-Za-z0-9_". -]*?)\s*=\s*(.*)$')
+
+
+def align(text: str) -> str:
+    """Align ``=`` in runs of one-line attributes, as ``terraform fmt`` does.
+
+    A run ends at a blank line, a comment, a block, or an attribute whose value
+    opens a multi-line expression (which itself is not aligned).
+    """
+    out: list[str] = []
+    run: list[tuple[str, str, str]] = []
+
+    def flush() -> None:
+        width = max((len(key) for _, key, _ in run), default=0)
+        out.extend(f"{indent}{key.ljust(width)} = {value}" for indent, key, value in run)
+        run.clear()
+
+    for line in text.split("\n"):
+        match = _ATTRIBUTE.match(line)
+        single = match and not match.group(3).rstrip().endswith(("{", "[", "("))
+        if match and single and (not run or run[0][0] == match.group(1)):
+            run.append((match.group(1), match.group(2), match.group(3)))
+            continue
+        flush()
+        if match and single:
+            run.append((match.group(1), match.group(2), match.group(3)))
+        elif match:
+            out.append(f"{match.group(1)}{match.group(2)} = {match.group(3)}")
+        else:
+            out.append(line)
+    flush()
+    return "\n".join(out)
 
 
 def _dates(props: Mapping[str, Any]) -> list[str]:
