@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from atg_dataplane_sandbox.emulator import entra
@@ -12,9 +14,8 @@ from atg_dataplane_sandbox.emulator.middleware import error_middleware, fault_mi
 
 
 def _app(emu: Emulator, service: str) -> web.Application:
-    app = web.Application(
-        middlewares=[error_middleware, fault_middleware(service)], client_max_size=64 * 1024 * 1024
-    )
+    middlewares: list[Any] = [error_middleware, fault_middleware(service)]
+    app = web.Application(middlewares=middlewares, client_max_size=64 * 1024 * 1024)
     app[EMU] = emu
     return app
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import asyncio.base_events
 import json
 import os
 import random
@@ -113,8 +115,8 @@ class Emulator:
 
     def _url_of(self, site: web.TCPSite) -> str:
         server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        assert isinstance(server, asyncio.base_events.Server)
+        port = server.sockets[0].getsockname()[1]
         return f"https://{self.options.host}:{port}"
 
     async def open_vault(self, name: str, port: int = 0) -> str:

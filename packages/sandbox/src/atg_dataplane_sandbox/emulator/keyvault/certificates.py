@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
 from atg_dataplane_sandbox.emulator.keyvault import keys, material, x509_build
@@ -277,22 +278,25 @@ async def import_certificate(vc: VaultContext, name: str) -> web.Response:
         str(body.get("value", "")), body.get("pwd"), content_type
     )
     existing = vc.live(KIND).get(name.lower())
-    derived = {
+    size_or_curve: dict[str, Any] = (
+        {"key_size": key.key_size}
+        if isinstance(key, rsa.RSAPrivateKey)
+        else {"crv": material.CURVE_NAMES[key.curve.name]}
+    )
+    derived: dict[str, dict[str, Any]] = {
         "key_props": {
             "exportable": True,
             "kty": material.kty_of(key),
             "reuse_key": False,
-            **(
-                {"key_size": key.key_size}
-                if material.kty_of(key) == "RSA"
-                else {"crv": material.CURVE_NAMES[key.curve.name]}
-            ),
-        },  # type: ignore[union-attr]
+            **size_or_curve,
+        },
         "secret_props": {"contentType": content_type or detected},
         "x509_props": x509_build.x509_props_of(cert),
         "issuer": {"name": "Unknown"},
     }
-    merged = {k: {**derived.get(k, {}), **(raw_policy.get(k) or {})} for k in derived}
+    merged: dict[str, Any] = {
+        k: {**derived.get(k, {}), **(raw_policy.get(k) or {})} for k in derived
+    }
     merged["lifetime_actions"] = raw_policy.get("lifetime_actions") or [
         {"trigger": {"lifetime_percentage": 80}, "action": {"action_type": "EmailContacts"}}
     ]
@@ -471,8 +475,10 @@ async def issuers(vc: VaultContext, name: str | None, method: str) -> web.Respon
         vc.require(KIND, "getissuers")
     elif method in ("PUT", "PATCH"):
         vc.require(KIND, "setissuers")
-        body = vc.body or {}
-        current = store.get(key, {"name": name}) if method == "PATCH" else {"name": name}
+        body: dict[str, Any] = vc.body if isinstance(vc.body, dict) else {}
+        current: dict[str, Any] = (
+            store.get(key, {"name": name}) if method == "PATCH" else {"name": name}
+        )
         for field in ("provider", "credentials", "org_details"):
             if field in body:
                 current[field] = body[field]

@@ -12,7 +12,12 @@ from atg_dataplane_sandbox.emulator.errors import AzureError
 from atg_dataplane_sandbox.emulator.keyvault.material import PrivateKey, b64u, unb64u
 
 OPERATIONS = frozenset({"encrypt", "decrypt", "wrapkey", "unwrapkey", "sign", "verify"})
-_HASHES = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512, "256K": hashes.SHA256}
+_HASHES: dict[str, hashes.HashAlgorithm] = {
+    "256": hashes.SHA256(),
+    "384": hashes.SHA384(),
+    "512": hashes.SHA512(),
+    "256K": hashes.SHA256(),
+}
 
 
 def _rsa_padding(alg: str) -> padding.AsymmetricPadding:
@@ -43,7 +48,7 @@ def run_operation(key: PrivateKey, operation: str, body: dict[str, Any]) -> dict
     digest_alg = _HASHES.get(alg[2:])
     if digest_alg is None:
         raise AzureError(400, "BadParameter", f"Unsupported signature algorithm {alg}.")
-    prehashed = utils.Prehashed(digest_alg())
+    prehashed = utils.Prehashed(digest_alg)
     if operation == "sign":
         if isinstance(key, rsa.RSAPrivateKey):
             sig = key.sign(value, _sig_padding(alg), prehashed)
@@ -71,6 +76,6 @@ def run_operation(key: PrivateKey, operation: str, body: dict[str, Any]) -> dict
 def _sig_padding(alg: str) -> padding.AsymmetricPadding:
     if alg.startswith("PS"):
         return padding.PSS(
-            mgf=padding.MGF1(_HASHES[alg[2:]]()), salt_length=padding.PSS.DIGEST_LENGTH
+            mgf=padding.MGF1(_HASHES[alg[2:]]), salt_length=padding.PSS.DIGEST_LENGTH
         )
     return padding.PKCS1v15()

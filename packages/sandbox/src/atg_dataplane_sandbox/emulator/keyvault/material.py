@@ -16,7 +16,12 @@ CURVES: dict[str, type[ec.EllipticCurve]] = {
     "P-521": ec.SECP521R1,
     "P-256K": ec.SECP256K1,
 }
-CURVE_NAMES = {cls.name: name for name, cls in CURVES.items()}
+CURVE_NAMES: dict[str, str] = {
+    "secp256r1": "P-256",
+    "secp384r1": "P-384",
+    "secp521r1": "P-521",
+    "secp256k1": "P-256K",
+}
 RSA_SIZES = (2048, 3072, 4096)
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 

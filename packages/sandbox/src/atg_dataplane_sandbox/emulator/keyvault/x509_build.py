@@ -151,7 +151,7 @@ def parse_import(
             "format.",
         )
     try:
-        key, cert, extra = pkcs12.load_key_and_certificates(
+        pfx_key, cert, extra = pkcs12.load_key_and_certificates(
             raw, password.encode() if password else None
         )
     except ValueError:
@@ -162,9 +162,9 @@ def parse_import(
             "can not be read. Please check if certificate is in valid PKCS#12 "
             "format.",
         ) from None
-    if key is None or cert is None:
+    if pfx_key is None or cert is None:
         raise AzureError(400, "BadParameter", "The imported certificate has no private key.")
-    return key, cert, list(extra), PFX  # type: ignore[return-value]
+    return pfx_key, cert, list(extra), PFX  # type: ignore[return-value]
 
 
 def x509_props_of(cert: x509.Certificate) -> dict[str, Any]:
