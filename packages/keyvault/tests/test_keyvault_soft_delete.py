@@ -138,3 +138,22 @@ def test_access_policy_vaults_work_end_to_end(tenants, source, make_vault, admin
     assert set(statuses(outcomes).values()) == {"replicated"}
     again = replicate(items, source, target, REPLICATION, fingerprinter)
     assert set(statuses(again).values()) == {"unchanged"}
+
+
+def test_soft_deleted_certificate_is_recovered_then_replaced(make_vault, admin, fingerprinter):
+    from azure.keyvault.certificates import CertificatePolicy
+
+    source = make_vault("source")
+    policy = CertificatePolicy(issuer_name="Self", subject="CN=svc.example", exportable=True)
+    admin(source).certificates.begin_create_certificate("svc", policy).result()
+    target = make_vault("target")
+    certs = admin(target).certificates
+    certs.begin_create_certificate("svc", policy).result()
+    certs.begin_delete_certificate("svc").wait()
+    items = discover(source, REPLICATION, fingerprinter, kind="certificate")
+    outcomes = replicate(items, source, target, REPLICATION, fingerprinter)
+    assert statuses(outcomes) == {"certificate:svc": "replicated"}
+    assert bytes(certs.get_certificate("svc").cer) == bytes(
+        admin(source).certificates.get_certificate("svc").cer
+    )
+    assert [d.name for d in certs.list_deleted_certificates()] == []
