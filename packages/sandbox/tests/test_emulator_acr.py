@@ -189,3 +189,40 @@ def _refresh_token(emu: EmulatorHandle, login_server: str, tenant: str, principa
         f"https://{login_server}/oauth2/exchange", form, context=context
     ) as response:
         return str(json.loads(response.read())["refresh_token"])
+
+
+def test_acr_front_refuses_unauthenticated_requests(emu: EmulatorHandle, topo: Topology) -> None:
+    from azure.core import PipelineClient
+    from azure.core.pipeline.transport import RequestsTransport
+    from azure.core.rest import HttpRequest
+
+    registry = _registry(emu, topo, "source", "authacr")
+    base = f"https://{registry.login_server}"
+    client = PipelineClient(base, transport=RequestsTransport(connection_verify=str(emu.ca_path)))
+    aad = credential(emu, "target", "admin").get_token(f"{AUDIENCE}/.default").token
+    for method, path in [
+        ("GET", "/acr/v1/_catalog"),
+        ("GET", "/acr/v1/repo/_tags"),
+        ("GET", "/v2/repo/manifests/latest"),
+        ("POST", "/v2/repo/blobs/uploads/"),
+        ("GET", "/v2/_catalog"),
+        ("DELETE", "/acr/v1/repo"),
+    ]:
+        for token in (None, "garbage", aad):  # an AAD token is not an ACR access token
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            response = client.send_request(HttpRequest(method, base + path, headers=headers))
+            assert response.status_code == 401, (method, path)
+            assert response.headers["WWW-Authenticate"].startswith("Bearer realm=")
+    # the exchange refuses a token of another tenant
+    response = client.send_request(
+        HttpRequest(
+            "POST",
+            base + "/oauth2/exchange",
+            data={
+                "grant_type": "access_token",
+                "service": registry.login_server,
+                "access_token": aad,
+            },
+        )
+    )
+    assert response.status_code == 401

@@ -371,3 +371,45 @@ def test_names_and_sizes_are_validated(emu: EmulatorHandle, vaults: dict[str, st
         client.set_secret("too-big", "x" * (25 * 1024 + 1))
     assert info.value.status_code == 400
     assert client.set_secret("n" * 127, "ok").name == "n" * 127
+
+
+def test_role_assignment_at_vault_scope_grants_data_actions(
+    emu: EmulatorHandle, topo: Topology, vaults: dict[str, str]
+) -> None:
+    import uuid
+
+    from azure.mgmt.authorization import AuthorizationManagementClient
+
+    src = topo.tenant("source")
+    admin = _secrets(emu, vaults["source2"], principal="admin")
+    admin.set_secret("scoped", "granted")
+    limited = _secrets(emu, vaults["source2"], principal="limited")
+    with pytest.raises(HttpResponseError):
+        limited.get_secret("scoped")
+    vault_id = (
+        f"/subscriptions/{src.subscription_id}/resourceGroups/rg-vaults/providers/"
+        "Microsoft.KeyVault/vaults/kv-source-2"
+    )
+    auth = AuthorizationManagementClient(
+        credential(emu, "source", "admin"), src.subscription_id, **arm_kwargs(emu)
+    )
+    secrets_user = (
+        f"/subscriptions/{src.subscription_id}/providers/Microsoft.Authorization/"
+        "roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6"
+    )
+    auth.role_assignments.create(
+        vault_id,
+        str(uuid.uuid4()),
+        {
+            "properties": {
+                "roleDefinitionId": secrets_user,
+                "principalId": src.principals["limited"].object_id,
+            }
+        },
+    )
+    assert limited.get_secret("scoped").value == "granted"
+    other = _secrets(emu, vaults["source"], principal="limited")
+    other_admin = _secrets(emu, vaults["source"], principal="admin")
+    other_admin.set_secret("elsewhere", "still hidden")
+    with pytest.raises(HttpResponseError):
+        other.get_secret("elsewhere")  # the grant is for kv-source-2 only

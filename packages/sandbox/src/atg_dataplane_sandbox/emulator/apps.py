@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from aiohttp import web
@@ -59,7 +60,7 @@ async def _faults(request: web.Request) -> web.Response:
     """Admin endpoint: GET shows the fault spec, POST ``{"spec": "..."}`` replaces it.
     Authenticated by the local admin key (``secrets/emulator-admin``), not by Entra ID."""
     emu: Emulator = request.app[EMU]
-    if request.headers.get(ADMIN_HEADER) != emu.admin_key:
+    if not hmac.compare_digest(request.headers.get(ADMIN_HEADER, ""), emu.admin_key):
         raise AzureError(401, "Unauthorized", f"The {ADMIN_HEADER} header is missing or wrong.")
     if request.method == "POST":
         body = await request.json()
