@@ -295,6 +295,9 @@ def test_certificates(emu: EmulatorHandle, vaults: dict[str, str]) -> None:
     key, leaf, _ = pkcs12.load_key_and_certificates(pfx, None)
     assert key is not None and leaf == parsed
     assert certs.get_certificate_policy("web").subject == "CN=app.example"
+    operation = certs.get_certificate_operation("web")
+    assert operation.status == "completed" and operation.target.endswith("/certificates/web")
+    assert x509.load_der_x509_csr(bytes(operation.csr)).subject == parsed.subject
     # non-exportable: the secret carries the certificate but no private key
     # (the SDK sends key_props only when something truthy is in it: hence key_type)
     pem_policy = CertificatePolicy(

@@ -96,6 +96,8 @@ def bundle(
     }
     if with_policy:
         body["policy"] = _policy_body(vc, obj)
+    if "pending" in obj:
+        body["pending"] = {"id": f"{vc.object_id(KIND, obj['name'])}/pending"}
     body.update(vc.deleted_fields(KIND, obj))
     return body
 
@@ -143,6 +145,8 @@ def _normalise_policy(
     }
     x509_props = {
         "subject": "CN=sandbox",
+        "sans": {},
+        "basic_constraints": {"ca": False},
         "validity_months": 12,
         "key_usage": ["digitalSignature", "keyEncipherment"],
         "ekus": ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"],
@@ -244,7 +248,7 @@ async def create_certificate(vc: VaultContext, name: str) -> web.Response:
     obj, _ = _store_version(vc, name, existing, key, cert, body, policy)
     obj["pending"] = {
         "issuer": {"name": issuer},
-        "csr": None,
+        "csr": x509_build.csr(key, policy["x509_props"]),
         "cancellation_requested": False,
         "status": "inProgress",
         "status_details": "Pending certificate created. "
@@ -254,7 +258,8 @@ async def create_certificate(vc: VaultContext, name: str) -> web.Response:
     }
     answer = _operation_body(vc, obj)
     # The SDK polls ``pending`` next: it reports ``completed`` from then on.
-    obj["pending"] = {**obj["pending"], "status": "completed", "status_details": None}
+    obj["pending"] = {**obj["pending"], "status": "completed"}
+    del obj["pending"]["status_details"]
     vc.touch()
     return json_response(
         answer,

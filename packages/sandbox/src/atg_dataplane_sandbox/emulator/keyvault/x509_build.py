@@ -82,6 +82,15 @@ def self_signed(key: PrivateKey, x509_props: dict[str, Any]) -> x509.Certificate
     return builder.sign(key, hashes.SHA256())
 
 
+def csr(key: PrivateKey, x509_props: dict[str, Any]) -> str:
+    """Base64 DER of the signing request a pending certificate operation shows."""
+    subject = x509.Name.from_rfc4514_string(x509_props.get("subject") or "CN=sandbox")
+    request = (
+        x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+    )
+    return base64.b64encode(request.public_bytes(serialization.Encoding.DER)).decode()
+
+
 def der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
