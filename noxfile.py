@@ -101,12 +101,16 @@ def tests(session: nox.Session) -> None:
 for _name, _path in PACKAGES.items():
 
     def _isolated(session: nox.Session, path: Path = _path) -> None:
-        session.install("pytest>=8", *_editable(ROOT / "core"), *_editable(path))
-        if path.name == "sandbox":
+        # The core, this package and the sandbox it is tested against (a test
+        # bed that serves no resource type): no other plugin.
+        sandbox = PACKAGES.get("sandbox")
+        extra = _editable(sandbox) if sandbox and sandbox != path else []
+        session.install("pytest>=8", *_editable(ROOT / "core"), *_editable(path), *extra)
+        if sandbox:
             session.run("atg-dataplane", "sandbox", "install")
         session.run("pytest", str(path / "tests"), *session.posargs)
 
-    _isolated.__doc__ = f"The core plus atg-dataplane-{_name} only, running its tests."
+    _isolated.__doc__ = f"The core plus atg-dataplane-{_name} only (and the sandbox), its tests."
     nox.session(name=f"package-{_name}", python=PYTHON)(_isolated)
 
 

@@ -37,6 +37,7 @@ class WidgetStore:
         self.active: dict[str, int] = defaultdict(int)
         self.max_active: dict[str, int] = defaultdict(int)
         self.fail_names: set[str] = set()
+        self.fail_versions: set[tuple[str, int]] = set()
         self.delay = 0.0
         self.writes = 0
 
@@ -90,7 +91,7 @@ class WidgetPlugin:
         try:
             if store.delay:
                 time.sleep(store.delay)
-            if item.name in store.fail_names:
+            if item.name in store.fail_names or (item.name, item.order) in store.fail_versions:
                 raise ItemError(f"widget {item.name} is broken", remedy="fix it")
             source_versions = store.data[source.resource.id][item.name]
             with store.lock:

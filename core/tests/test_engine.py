@@ -158,3 +158,21 @@ def test_verify_counts_matching_missing_and_not_copyable(
     assert data["compared"] == 30
     assert data["fidelity"] == pytest.approx(100 * 28 / 30, abs=0.01)
     assert data["by_type"]["Contoso.Widgets/widgets"]["not_copyable"] == 1
+
+
+def test_a_failed_version_stops_the_later_versions_of_that_name(
+    store: WidgetStore, journal: Journal
+) -> None:
+    store.fail_versions = {("w04", 1)}
+    host = make_host(store)
+    run = journal.start_run("id", "replication")
+    summary = _engine(host, journal, run.run_id, options={"all_versions": True}).run([pair()])
+    target = pair().target
+    assert target is not None
+    assert store.data[target.resource.id]["w04"] == ["value-4-a"]
+    failed = {
+        (i["item_key"], i["reason"]) for i in journal.items(run.run_id) if i["status"] == "failed"
+    }
+    assert len(failed) == 2
+    assert any("earlier version" in reason for _, reason in failed)
+    assert summary.result.replicated == 30 * 3 - 2

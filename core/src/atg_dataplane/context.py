@@ -31,8 +31,12 @@ class RetrySettings:
     backoff_max: float = 30.0
 
     def client_kwargs(self) -> dict[str, Any]:
+        # azure-core stops at the smallest of these budgets: set them all.
         return {
             "retry_total": self.total,
+            "retry_status": self.total,
+            "retry_connect": self.total,
+            "retry_read": self.total,
             "retry_backoff_factor": self.backoff_factor,
             "retry_backoff_max": self.backoff_max,
         }

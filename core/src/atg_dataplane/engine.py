@@ -204,11 +204,14 @@ class Engine:
 
     def _replicate(
         self, pair: ResourcePair, item: DataPlaneItem, previous: Future[Any] | None
-    ) -> None:
-        if previous is not None:
-            previous.exception()  # wait for the earlier version of the same name
+    ) -> str:
+        """Replicate one item; return its status (the next version waits on it)."""
+        if previous is not None and previous.result() == "failed":
+            # Writing a later version after a failed earlier one would reorder history.
+            reason = "an earlier version of this item failed; re-run to retry both"
+            return self._fail(pair, item, reason)
         if self.stop.is_set():
-            return
+            return "stopped"
         rid = pair.source.resource.id
         rtype = pair.spec.resource_type
         limit = self._resource_limits.get(rid)
@@ -231,26 +234,7 @@ class Engine:
             if outcome is None:
                 raise ItemError(f"no plugin replicated {item.kind} items of {rtype}")
         except Exception as exc:
-            reason = describe_error(exc)
-            self.journal.record(
-                self.run_id,
-                rid,
-                item.key,
-                kind=item.kind,
-                name=item.name,
-                status="failed",
-                reason=reason,
-            )
-            self._count(rid, item, "failed", reason=reason)
-            self.emit(
-                "item_failed",
-                resource_id=rid,
-                resource_type=rtype,
-                item_kind=item.kind,
-                item_name=item.name,
-                reason=reason,
-            )
-            return
+            return self._fail(pair, item, describe_error(exc))
         assert isinstance(outcome, ItemOutcome)
         reason = "; ".join(outcome.warnings) or outcome.reason
         self.journal.record(
@@ -275,6 +259,29 @@ class Engine:
             bytes=outcome.bytes_copied,
             reason=redact(reason),
         )
+        return outcome.status
+
+    def _fail(self, pair: ResourcePair, item: DataPlaneItem, reason: str) -> str:
+        rid = pair.source.resource.id
+        self.journal.record(
+            self.run_id,
+            rid,
+            item.key,
+            kind=item.kind,
+            name=item.name,
+            status="failed",
+            reason=reason,
+        )
+        self._count(rid, item, "failed", reason=reason)
+        self.emit(
+            "item_failed",
+            resource_id=rid,
+            resource_type=pair.spec.resource_type,
+            item_kind=item.kind,
+            item_name=item.name,
+            reason=reason,
+        )
+        return "failed"
 
     def _count(
         self,
