@@ -115,3 +115,27 @@ def test_queue_and_table(running: tuple[SandboxLayout, dict]) -> None:
     table.create_entity({"PartitionKey": "p", "RowKey": "r", "count": 3, "ok": True})
     entity = table.get_entity("p", "r")
     assert entity["count"] == 3 and entity["ok"] is True
+
+
+def test_cross_account_copy_with_a_sas(running: tuple[SandboxLayout, dict]) -> None:
+    """Server-side copy between accounts (the storage plugin's path) works on one host name."""
+    from datetime import UTC, datetime, timedelta
+
+    from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+
+    layout, info = running
+    source = _blob(layout, info, "srcstore1").get_container_client("copy-src")
+    source.create_container()
+    blob = source.upload_blob("payload.bin", b"p" * 100_000, tags={"copied": "yes"})
+    sas = generate_blob_sas(
+        "srcstore1", "copy-src", "payload.bin",
+        account_key=account_key(layout, "azurite", "srcstore1"),
+        permission=BlobSasPermissions(read=True, tag=True),
+        expiry=datetime.now(UTC) + timedelta(minutes=10),
+    )
+    target = _blob(layout, info, "tgtstore1").get_container_client("copy-dst")
+    target.create_container()
+    copy = target.get_blob_client("payload.bin")
+    copy.start_copy_from_url(f"{blob.url}?{sas}", requires_sync=True, tags="COPY")
+    assert copy.download_blob().readall() == b"p" * 100_000
+    assert copy.get_blob_tags() == {"copied": "yes"}

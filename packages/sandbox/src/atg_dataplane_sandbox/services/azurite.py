@@ -44,7 +44,10 @@ def start(
     env_accounts = ";".join(
         f"{name}:{account_key(layout, 'azurite', name)}" for name in accounts
     )
-    process.start(layout, NAME, argv, env={"AZURITE_ACCOUNTS": env_accounts})
+    # NODE_EXTRA_CA_CERTS: a copy from URL makes Azurite fetch the source over HTTPS from
+    # itself; without trusting the sandbox CA, that fetch fails (500 InternalError).
+    env = {"AZURITE_ACCOUNTS": env_accounts, "NODE_EXTRA_CA_CERTS": str(layout.ca)}
+    process.start(layout, NAME, argv, env=env)
     info: dict[str, Any] = {
         service: f"https://{net.HOST}:{port}" for service, port in ports.items()
     }
