@@ -333,13 +333,17 @@ async def update_certificate(vc: VaultContext, name: str, version: str) -> web.R
 
 async def list_certificates(vc: VaultContext) -> web.Response:
     vc.require(KIND, "list")
-    return vc.page([_item(vc, obj, None) for _, obj in sorted(vc.live(KIND).items())])
+    objs = [obj for _, obj in sorted(vc.live(KIND).items())]
+    return vc.page(objs, lambda obj: _item(vc, obj, None))
 
 
 async def list_versions(vc: VaultContext, name: str) -> web.Response:
     vc.require(KIND, "list", name)
     obj = vc.live(KIND).get(name.lower())
-    return vc.page([] if obj is None else [_item(vc, obj, v) for v in obj["order"]])
+    if obj is None:
+        return vc.page([])
+    found = obj
+    return vc.page(list(found["order"]), lambda v: _item(vc, found, v))
 
 
 async def policy(vc: VaultContext, name: str, method: str) -> web.Response:
@@ -396,7 +400,8 @@ async def get_deleted(vc: VaultContext, name: str) -> web.Response:
 
 async def list_deleted(vc: VaultContext) -> web.Response:
     vc.require(KIND, "list")
-    return vc.page([_item(vc, obj, None) for _, obj in sorted(vc.deleted(KIND).items())])
+    objs = [obj for _, obj in sorted(vc.deleted(KIND).items())]
+    return vc.page(objs, lambda obj: _item(vc, obj, None))
 
 
 async def recover(vc: VaultContext, name: str) -> web.Response:

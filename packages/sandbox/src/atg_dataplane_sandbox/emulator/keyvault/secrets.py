@@ -92,15 +92,17 @@ async def update_secret(vc: VaultContext, name: str, version: str) -> web.Respon
 
 async def list_secrets(vc: VaultContext) -> web.Response:
     vc.require(KIND, "list")
-    items = [_list_item(vc, obj, None) for _, obj in sorted(vc.live(KIND).items())]
-    return vc.page(items)
+    objs = [obj for _, obj in sorted(vc.live(KIND).items())]
+    return vc.page(objs, lambda obj: _list_item(vc, obj, None))
 
 
 async def list_versions(vc: VaultContext, name: str) -> web.Response:
     vc.require(KIND, "list", name)
     obj = vc.live(KIND).get(name.lower())
-    items = [] if obj is None else [_list_item(vc, obj, v) for v in obj["order"]]
-    return vc.page(items)
+    if obj is None:
+        return vc.page([])
+    found = obj
+    return vc.page(list(found["order"]), lambda v: _list_item(vc, found, v))
 
 
 def _list_item(vc: VaultContext, obj: dict[str, Any], version: str | None) -> dict[str, Any]:
@@ -139,12 +141,13 @@ async def get_deleted(vc: VaultContext, name: str) -> web.Response:
 
 async def list_deleted(vc: VaultContext) -> web.Response:
     vc.require(KIND, "list")
-    items = []
-    for _, obj in sorted(vc.deleted(KIND).items()):
+
+    def build(obj: dict[str, Any]) -> dict[str, Any]:
         body = _deleted_body(vc, obj)
         body["id"] = vc.object_id(KIND, obj["name"])
-        items.append(body)
-    return vc.page(items)
+        return body
+
+    return vc.page([obj for _, obj in sorted(vc.deleted(KIND).items())], build)
 
 
 async def recover(vc: VaultContext, name: str) -> web.Response:

@@ -7,6 +7,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,7 +222,10 @@ class VaultContext:
         self.touch()
 
     # -- paging ----------------------------------------------------------------------------
-    def page(self, items: list[dict[str, Any]]) -> web.Response:
+    def page(
+        self, items: list[Any], build: Callable[[Any], dict[str, Any]] | None = None
+    ) -> web.Response:
+        """One page of ``items`` (``build`` shapes only the items of this page)."""
         query = self.request.query
         size = self.emu.options.keyvault_page_size
         try:
@@ -230,7 +234,9 @@ class VaultContext:
         except ValueError:
             raise AzureError(400, "BadParameter", "Invalid maxresults or skiptoken.") from None
         limit = max(limit, 1)
-        body: dict[str, Any] = {"value": items[skip : skip + limit], "nextLink": None}
+        chosen = items[skip : skip + limit]
+        value = [build(i) for i in chosen] if build is not None else chosen
+        body: dict[str, Any] = {"value": value, "nextLink": None}
         if skip + limit < len(items):
             body["nextLink"] = self.url + str(
                 self.request.rel_url.update_query(
