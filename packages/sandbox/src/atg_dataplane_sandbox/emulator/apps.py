@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -18,7 +19,18 @@ def _app(emu: Emulator, service: str) -> web.Application:
     middlewares: list[Any] = [error_middleware, fault_middleware(service)]
     app = web.Application(middlewares=middlewares, client_max_size=64 * 1024 * 1024)
     app[EMU] = emu
+    app.on_response_prepare.append(_request_ids)
     return app
+
+
+async def _request_ids(request: web.Request, response: web.StreamResponse) -> None:
+    # Azure answers every call with ids that support tickets (and our logs) quote.
+    request_id = str(uuid.uuid4())
+    response.headers.setdefault("x-ms-request-id", request_id)
+    response.headers.setdefault(
+        "x-ms-correlation-request-id",
+        request.headers.get("x-ms-correlation-request-id", request_id),
+    )
 
 
 def entra_app(emu: Emulator) -> web.Application:
