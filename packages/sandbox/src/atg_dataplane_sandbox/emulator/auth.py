@@ -6,9 +6,10 @@ from aiohttp import web
 
 from atg_dataplane_sandbox.emulator.context import EMU
 from atg_dataplane_sandbox.emulator.errors import AzureError
-from atg_dataplane_sandbox.emulator.tokens import Claims, TokenError
+from atg_dataplane_sandbox.emulator.tokens import Claims, TokenError, same_audience
 
 ARM_AUDIENCE = "https://management.azure.com/"
+ARM_AUDIENCES = (ARM_AUDIENCE, "https://management.core.windows.net/")  # ARM accepts both
 VAULT_AUDIENCE = "https://vault.azure.net"
 
 _ARM_CODES = {
@@ -34,7 +35,12 @@ def authenticate_arm(request: web.Request) -> Claims:
             raise TokenError(
                 "missing", "Authentication failed. The 'Authorization' header is missing."
             )
-        return emu.issuer.validate(token, ARM_AUDIENCE)
+        claims: Claims = emu.issuer.validate(token, None)
+        if not any(same_audience(claims.audience, a) for a in ARM_AUDIENCES):
+            raise TokenError(
+                "audience", f"The access token audience '{claims.audience}' is invalid."
+            )
+        return claims
     except TokenError as exc:
         description = str(exc)
         raise AzureError(
