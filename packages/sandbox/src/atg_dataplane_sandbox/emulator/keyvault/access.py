@@ -13,6 +13,7 @@ _KV = "Microsoft.KeyVault/vaults"
 OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("secrets", "get"): (f"{_KV}/secrets/getSecret/action", "get"),
     ("secrets", "list"): (f"{_KV}/secrets/readMetadata/action", "list"),
+    ("secrets", "getdeleted"): (f"{_KV}/secrets/readMetadata/action", "get"),
     ("secrets", "set"): (f"{_KV}/secrets/setSecret/action", "set"),
     ("secrets", "update"): (f"{_KV}/secrets/update/action", "set"),
     ("secrets", "delete"): (f"{_KV}/secrets/delete", "delete"),
@@ -22,6 +23,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("secrets", "purge"): (f"{_KV}/secrets/purge/action", "purge"),
     ("keys", "get"): (f"{_KV}/keys/read", "get"),
     ("keys", "list"): (f"{_KV}/keys/read", "list"),
+    ("keys", "getdeleted"): (f"{_KV}/keys/read", "get"),
     ("keys", "create"): (f"{_KV}/keys/create/action", "create"),
     ("keys", "import"): (f"{_KV}/keys/import/action", "import"),
     ("keys", "update"): (f"{_KV}/keys/update/action", "update"),
@@ -42,6 +44,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("keys", "verify"): (f"{_KV}/keys/verify/action", "verify"),
     ("certificates", "get"): (f"{_KV}/certificates/read", "get"),
     ("certificates", "list"): (f"{_KV}/certificates/read", "list"),
+    ("certificates", "getdeleted"): (f"{_KV}/certificates/read", "get"),
     ("certificates", "create"): (f"{_KV}/certificates/create/action", "create"),
     ("certificates", "import"): (f"{_KV}/certificates/import/action", "import"),
     ("certificates", "update"): (f"{_KV}/certificates/update/action", "update"),

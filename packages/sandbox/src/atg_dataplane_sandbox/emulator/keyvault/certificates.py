@@ -392,7 +392,7 @@ async def delete_certificate(vc: VaultContext, name: str) -> web.Response:
 
 
 async def get_deleted(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "get", name)
+    vc.require(KIND, "getdeleted", name)
     obj = vc.get_deleted(KIND, name)
     version = obj["order"][-1]
     return json_response(bundle(vc, obj, version, obj["versions"][version]))

@@ -213,7 +213,7 @@ async def delete_key(vc: VaultContext, name: str) -> web.Response:
 
 
 async def get_deleted(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "list", name)
+    vc.require(KIND, "getdeleted", name)
     obj = vc.get_deleted(KIND, name)
     return json_response(key_bundle(vc, obj, obj["order"][-1], obj["versions"][obj["order"][-1]]))
 

@@ -135,7 +135,7 @@ def _deleted_body(
 
 
 async def get_deleted(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "list", name)
+    vc.require(KIND, "getdeleted", name)
     return json_response(_deleted_body(vc, vc.get_deleted(KIND, name)))
 
 
