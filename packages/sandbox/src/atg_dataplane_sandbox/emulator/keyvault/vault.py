@@ -272,15 +272,12 @@ class VaultContext:
                 400, "BadParameter", "Backup blob contains invalid or corrupt version."
             )
         if payload["subscription"].lower() != self.subscription_id.lower():
+            # What Azure answers (az CLI issue 8767): the blob is sealed to its subscription.
             raise AzureError(
-                403,
-                "Forbidden",
-                (
-                    "Cannot decrypt backup blob: a backup can only be restored to a key vault in "
-                    "the "
-                    "same Azure subscription and geography as the vault it was taken from."
-                ),
-                inner_code="BackupBlobCannotBeRestored",
+                400,
+                "BadParameter",
+                "Cannot decrypt backup blob. A backup can only be restored into a key vault of "
+                "the same Azure subscription and geography as the vault it was taken from.",
             )
         obj: dict[str, Any] = payload["object"]
         name = obj["name"]
