@@ -220,3 +220,47 @@ def test_sigkill_at_a_random_point_then_rerun(slow_world: dict[str, Any]) -> Non
             continue
         versions = list(target.list_properties_of_secret_versions(props.name))
         assert len(versions) == 1, f"{props.name} has {len(versions)} versions"
+
+
+def test_deploy_takes_target_ids_from_terraform_state(world: dict[str, Any]) -> None:
+    """The seed's interface: target resource ids come from the Terraform state, so
+    the config needs no target resource group."""
+    config = json.loads(Path(world["config"]).read_text())
+    group = config["target"].pop("resource_group")
+    target_vault = (
+        f"/subscriptions/{config['target']['subscription_id']}/resourceGroups/{group}"
+        "/providers/Microsoft.KeyVault/vaults/kv-tgt-reference"
+    )
+    no_group = world["dir"] / "deploy-config.json"
+    no_group.write_text(json.dumps(config))
+    iac = world["dir"] / "iac"
+    iac.mkdir(exist_ok=True)
+    cli = Cli(cwd=world["dir"])
+    args = ["deploy", "--iac-dir", str(iac), "--config", str(no_group), "--dataplane"]
+    # without state the counterpart is looked up in the source's group name: not there
+    missing = cli(*args, "--dataplane-mode", "template", check=1)
+    assert "no counterpart of kv-src-reference" in missing.stdout + missing.stderr
+    (iac / "terraform.tfstate").write_text(
+        json.dumps(
+            {
+                "version": 4,
+                "resources": [
+                    {
+                        "mode": "managed",
+                        "type": "azurerm_key_vault",
+                        "name": "kv",
+                        "instances": [
+                            {"attributes": {"id": target_vault, "name": "kv-tgt-reference"}}
+                        ],
+                    },
+                ],
+            }
+        )
+    )
+    plan = cli(*args, "--dry-run", "-o", "json").json()
+    assert plan["resources"][0]["target"] == target_vault
+    done = cli(*args, "--dataplane-mode", "replication", "--yes", "-o", "json")
+    assert json.loads(done.stdout.splitlines()[-1])["result"]["failed"] == 0
+    assert cli("deploy", "--iac-dir", str(iac), "--config", str(no_group)).stdout.startswith(
+        "--dataplane not given"
+    )

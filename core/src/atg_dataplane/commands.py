@@ -39,6 +39,7 @@ from atg_dataplane.progress import JsonLinesProgress, RichProgress
 from atg_dataplane.redact import redact
 from atg_dataplane.report import write_report
 from atg_dataplane.runtime import Runtime, open_runtime
+from atg_dataplane.terraform_state import read_state, renamed, target_ids
 from atg_dataplane.verify import VerifyReport, verify_pair
 
 MODE = click.Choice([m.value for m in ReplicationMode])
@@ -787,9 +788,14 @@ def deploy_command(
     if target_tenant_id and not params.get("sp_tenant_id"):
         params["sp_tenant_id"] = target_tenant_id
     config = build_config(params)
-    names = terraform_names(iac_dir)
-    if names:
-        config = replace(config, names={**names, **dict(config.names)})
+    state_data = read_state(iac_dir)
+    if not state_data:
+        click.echo(f"no terraform.tfstate in {iac_dir}: finding targets by type and name", err=True)
+    config = replace(
+        config,
+        names={**renamed(state_data), **dict(config.names)},
+        target_ids={**target_ids(state_data), **dict(config.target_ids)},
+    )
     chosen = _choose_mode(dataplane_mode, bool(params.get("interactive")), yes or dry_run)
     runtime = open_runtime(
         state.host,
@@ -807,26 +813,9 @@ def deploy_command(
         print_gaps(console, gaps)
         sys.exit(exitcodes.PERMISSIONS_MISSING)
     summary = run_replication(runtime, chosen, output=output, console=console)
-    _echo_json(summary.to_dict()) if output == "json" else print_summary(console, summary)
+    if output == "json":  # JSON lines, as replicate
+        click.echo(json.dumps({"event": "summary", **summary.to_dict()}, default=str))
+    else:
+        print_summary(console, summary)
     if summary.result.failed or summary.missing_targets:
         sys.exit(exitcodes.ITEMS_FAILED)
-
-
-def terraform_names(iac_dir: Path) -> dict[str, str]:
-    """Source-to-target name mapping from Terraform state (resources whose
-    ``name`` differs from their address name, e.g. a suffixed storage account)."""
-    state_file = iac_dir / "terraform.tfstate"
-    if not state_file.exists():
-        return {}
-    try:
-        state = json.loads(state_file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read {state_file}: {exc}") from None
-    names = {}
-    for resource in state.get("resources", []):
-        for instance in resource.get("instances", []):
-            attrs = instance.get("attributes") or {}
-            source_name = (attrs.get("tags") or {}).get("atg:source-name")
-            if source_name and attrs.get("name"):
-                names[source_name] = attrs["name"]
-    return names

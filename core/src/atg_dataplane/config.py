@@ -81,7 +81,9 @@ class ReplicationConfig:
     types: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
     inventory: str = ""
-    """Optional path to a JSON inventory (az resource list / ATG export)."""
+    """Optional JSON inventory path (az resource list / ATG export) or a neo4j:// URI."""
+    target_ids: Mapping[str, str] = field(default_factory=dict)
+    """Known target resource ids by ``type/name`` (lower case), e.g. from Terraform state."""
     path: Path | None = None
 
     def target_name(self, source_name: str) -> str:
@@ -168,7 +170,7 @@ def load_config(path: Path | str) -> ReplicationConfig:
     names = (data.get("mapping") or {}).get("names") or {}
     types = (data.get("filters") or {}).get("types") or ()
     inventory = data.get("inventory") or ""
-    if inventory and not Path(inventory).is_absolute():
+    if inventory and "://" not in inventory and not Path(inventory).is_absolute():
         inventory = str(base / inventory)
     return ReplicationConfig(
         source=_side("source", data.get("source"), clouds, base),

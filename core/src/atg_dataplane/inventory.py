@@ -10,7 +10,7 @@ resource without a counterpart is reported, never guessed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,7 +85,15 @@ def iter_source_resources(
     specs = _served_types(host, config)
     by_type = {s.key: s for s in specs}
     if config.inventory:
-        for raw in read_inventory_file(Path(config.inventory)):
+        if config.inventory.startswith(("neo4j", "bolt")):
+            from atg_dataplane.neo4j_inventory import read_neo4j_inventory
+
+            raws: Iterable[dict[str, Any]] = read_neo4j_inventory(
+                config.inventory, config.source.subscription_id
+            )
+        else:
+            raws = read_inventory_file(Path(config.inventory))
+        for raw in raws:
             try:
                 resource = AzureResource.from_arm(raw)
             except ValueError as exc:
@@ -124,6 +132,10 @@ def _get_full(context: SideContext, resource_id: str, spec: ResourceTypeSpec) ->
 
 
 def target_id(source: AzureResource, config: ReplicationConfig) -> str:
+    name = config.target_name(source.name)
+    known = config.target_ids.get(f"{source.type}/{name}".lower())
+    if known:
+        return known
     group = config.target.resource_group or source.resource_group
     return (
         f"/subscriptions/{config.target.subscription_id}/resourceGroups/{group}"
