@@ -68,7 +68,10 @@ def read_neo4j_inventory(uri: str, subscription_id: str) -> Iterator[dict[str, A
     clean = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
     prefix = f"/subscriptions/{subscription_id}/".lower()
     try:
-        with neo4j.GraphDatabase.driver(clean, auth=(user, password)) as driver:
+        with neo4j.GraphDatabase.driver(
+            clean, auth=(user, password), connection_timeout=10
+        ) as driver:
+            driver.verify_connectivity()  # fail fast; execute_query would retry for 30 s
             records, _, _ = driver.execute_query(QUERY, prefix=prefix)
     except neo4j.exceptions.Neo4jError as exc:
         raise ConfigError(f"Neo4j query failed: {exc.message}") from None
