@@ -34,6 +34,12 @@ ARM_SCOPE = "https://management.azure.com/.default"
 
 
 @pytest.fixture(scope="module")
+def sandbox(private_sandbox: SandboxHandle) -> SandboxHandle:
+    """Its own sandbox: other tests replicate into the shared one's targets."""
+    return private_sandbox
+
+
+@pytest.fixture(scope="module")
 def seeded(sandbox: SandboxHandle) -> SeedReport:
     return sandbox.seed("reference")
 

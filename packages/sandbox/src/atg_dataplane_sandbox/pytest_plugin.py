@@ -8,6 +8,7 @@ Tests are skipped when the emulators are not installed, unless
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -70,17 +71,15 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
-    """A running two-tenant sandbox for the whole session (see module docstring)."""
+@contextlib.contextmanager
+def running_sandbox(directory: Path, *, keep_if_reused: bool = False) -> Iterator[SandboxHandle]:
+    """Start (or reuse) a sandbox in ``directory`` and stop it afterwards."""
     from atg_dataplane_sandbox import sandbox as sbx
     from atg_dataplane_sandbox import topology
 
     missing = sbx.check_installed()
     if missing:
         _unavailable("emulators not installed: " + "; ".join(str(m) for m in missing))
-    given = os.environ.get(DIR_ENV)
-    directory = Path(given) if given else tmp_path_factory.mktemp("sandbox")
     info = sbx.up(directory)
     handle = SandboxHandle(
         dir=info.dir, config_path=info.config_path, ca_bundle=info.ca_bundle,
@@ -90,5 +89,21 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]
     try:
         yield handle
     finally:
-        if not (given and info.reused):
+        if not (keep_if_reused and info.reused):
             sbx.down(info.dir)
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
+    """A running two-tenant sandbox for the whole session (see module docstring)."""
+    given = os.environ.get(DIR_ENV)
+    directory = Path(given) if given else tmp_path_factory.mktemp("sandbox")
+    with running_sandbox(directory, keep_if_reused=bool(given)) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def private_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
+    """A sandbox of the test module's own, for tests that need untouched targets."""
+    with running_sandbox(tmp_path_factory.mktemp("private-sandbox")) as handle:
+        yield handle
