@@ -1,0 +1,51 @@
+"""One adapter per resource type the benchmark covers: the baseline loop, the ceiling's
+minimal work, and fresh empty targets in the sandbox.
+
+A resource type is benchmarked when an installed plugin serves it *and* an adapter
+exists here; ``bench/run.py`` restricts ``atg-dataplane`` to the same types with
+``filters.types``, so the three contenders always copy the same items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of the ceiling's timed work; ``run()`` returns payload bytes through the client."""
+
+    kind: str
+    name: str
+    run: Callable[[], int]
+
+
+class Adapter(Protocol):
+    resource_type: str
+    kinds: tuple[str, ...]
+    server_side_kinds: tuple[str, ...]
+    """Kinds whose content should move server-side (0 payload bytes through the client)."""
+
+    def baseline(self, pair: Any, source: Any, target: Any, tally: Any) -> None:
+        """Copy every item of ``pair`` one at a time: list, get from the source, set in the
+        target (no concurrency, no server-side copy)."""
+
+    def plan(self, pair: Any, source: Any, target: Any, pool: int) -> list[Task]:
+        """Untimed discovery; the tasks are the least work any tool must do in the target."""
+
+    def fresh_targets(self, sandbox_dir: str, names: list[str], tag: str) -> dict[str, str]:
+        """Empty target resources for one run: target name -> name to use instead."""
+
+    def drop_targets(self, sandbox_dir: str, names: list[str]) -> None:
+        """Remove what ``fresh_targets`` made (keeps the emulator's state small)."""
+
+
+def _load() -> dict[str, Adapter]:
+    from adapters import keyvault
+
+    return {m.ADAPTER.resource_type.lower(): m.ADAPTER for m in (keyvault,)}
+
+
+ADAPTERS: dict[str, Adapter] = _load()

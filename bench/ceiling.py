@@ -1,0 +1,57 @@
+"""The ceiling: the least work any tool must do for the same result, at a given concurrency.
+
+Discovery happens first and is not timed (names, key parameters, certificate policies).
+The timed part is only what no tool can skip: read each value that the listing does not
+carry (a secret's value, a certificate's PFX) and write each item into the target (or start
+the server-side copy), on ``--concurrency`` threads sharing a pool of as many connections.
+No journal, no existence checks, no progress. Prints one JSON object.
+
+    python bench/ceiling.py --config CONFIG --concurrency 32
+"""
+
+from __future__ import annotations
+
+import argparse
+from concurrent.futures import ThreadPoolExecutor
+
+from adapters import Task
+from common import Stopwatch, Tally, emit, setup
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    with Stopwatch() as untimed:
+        ctx = setup(args.config)
+        tasks: list[Task] = []
+        for pair in ctx.pairs:
+            adapter = ctx.adapters[pair.resource_type]
+            tasks += adapter.plan(pair, ctx.source, ctx.target, args.concurrency)
+    tally = Tally()
+
+    def run(task: Task) -> None:
+        try:
+            tally.add(task.kind, task.run())
+        except Exception as exc:  # counted, reported; the run goes on
+            tally.fail(task.kind, task.name, exc)
+
+    # Slow items first (key generation, certificate issuance) so they overlap the rest.
+    order = {"certificate": 0, "key": 1}
+    tasks.sort(key=lambda t: order.get(t.kind, 2))
+    with Stopwatch() as watch, ThreadPoolExecutor(args.concurrency) as pool:
+        list(pool.map(run, tasks))
+    emit(
+        {
+            "contender": "ceiling",
+            "concurrency": args.concurrency,
+            "seconds": watch.seconds,
+            "setup_seconds": untimed.seconds,
+            **tally.to_dict(),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,579 @@
+"""Benchmarks: atg-dataplane against the sequential baseline and the emulators' ceiling.
+
+Every figure that matters is a ratio of runs made in the same invocation on the same
+machine, so a noisy shared machine moves numerator and denominator together.
+
+    python bench/run.py                    # scale 10, latencies 20 ms and 0 ms (nox -s bench)
+    python bench/run.py --quick            # the CI smoke size: scale 1, 0 ms, no timing targets
+    python bench/run.py --scale 3 --latency-ms 20 --sweep 16,64
+
+Per sandbox (one per scale, started and seeded with the ``large`` scenario here):
+
+* **ours**: ``atg-dataplane replicate --mode replication --yes`` with default settings, as a
+  subprocess (wall time, peak RSS from ``wait4``), then ``atg-dataplane verify``;
+* **baseline**: ``bench/baseline.py``, the seed documents' sequential loop;
+* **ceiling**: ``bench/ceiling.py`` at each ``--sweep`` concurrency; the fastest counts;
+* **template**: ``atg-dataplane replicate --mode template`` at scale 1.
+
+Each run writes into fresh, empty target resources (new vaults, a cleared storage account),
+made before the run and removed after it, so every contender starts from the same state.
+Outputs: ``bench/results.json``, ``bench/results.md``, ``bench/results.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from adapters import ADAPTERS  # noqa: E402
+
+SEED_KIND_TYPES = {
+    "keyvault": "microsoft.keyvault/vaults",
+    "storage": "microsoft.storage/storageaccounts",
+    "cosmos": "microsoft.documentdb/databaseaccounts",
+    "registry": "microsoft.containerregistry/registries",
+}
+TARGETS = {
+    "speedup_vs_baseline": 10.0,
+    "share_of_ceiling": 0.8,
+    "memory_growth_10x": 1.5,
+    "client_payload_bytes_server_side": 0,
+    "template_seconds": 60.0,
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Run:
+    contender: str
+    scale: int
+    latency_ms: int
+    wall_seconds: float
+    peak_rss_bytes: int
+    items: int
+    client_payload_bytes: int
+    exit_code: int
+    seconds: float
+    """The contender's own timing: ours' engine duration, the ceiling's timed writes."""
+    concurrency: int | None = None
+    fidelity: float | None = None
+    verified: bool = False
+    failed: int = 0
+    items_by_kind: dict[str, int] = field(default_factory=dict)
+    client_payload_bytes_by_kind: dict[str, int] = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def items_per_second(self) -> float:
+        return self.items / self.timed if self.timed else 0.0
+
+    @property
+    def timed(self) -> float:
+        """What the comparisons use: the ceiling's timed work, everybody else's wall time."""
+        return self.seconds if self.contender == "ceiling" else self.wall_seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "items_per_second": round(self.items_per_second, 2)}
+
+
+# ---------------------------------------------------------------- processes
+
+
+def cli_path() -> str:
+    local = Path(sys.executable).parent / "atg-dataplane"
+    return str(local) if local.exists() else (shutil.which("atg-dataplane") or "atg-dataplane")
+
+
+def measure(argv: list[str], workdir: Path, name: str) -> tuple[int, float, int, str]:
+    """Run ``argv``; return exit code, wall seconds, peak RSS (bytes) and stdout."""
+    out = workdir / f"{name}.stdout"
+    err = workdir / f"{name}.stderr"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, wall, usage.ru_maxrss * 1024, out.read_text(errors="replace")
+
+
+def last_json(text: str) -> dict[str, Any]:
+    for line in reversed(text.strip().splitlines()):
+        if line.startswith("{"):
+            return dict(json.loads(line))
+    return {}
+
+
+# ------------------------------------------------------------------ sandbox
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.work = Path(args.work).resolve()
+        self.runs: list[Run] = []
+        self.counter = 0
+        self.types = self._types()
+
+    def _types(self) -> list[str]:
+        from atg_dataplane.plugins import load_plugins
+
+        host = load_plugins()
+        installed = sorted({spec.resource_type for _, spec in host.types.values()})
+        covered = [t for t in installed if t.lower() in ADAPTERS]
+        missing = [t for t in installed if t.lower() not in ADAPTERS]
+        log(f"benchmarked resource types: {', '.join(covered) or 'none'}")
+        if missing:
+            log(f"installed but without a baseline/ceiling adapter (left out): {missing}")
+        if not covered:
+            raise SystemExit("no installed plugin serves a resource type the benchmark covers")
+        return covered
+
+    # -- one sandbox per scale ------------------------------------------------
+    def sandbox(self, scale: int) -> tuple[Path, dict[str, list[str]], dict[str, Any]]:
+        from atg_dataplane_sandbox import sandbox
+        from atg_dataplane_sandbox.seed import seed
+
+        directory = self.work / f"scale-{scale}"
+        if directory.exists():
+            sandbox.down(directory)
+            shutil.rmtree(directory)
+        directory.mkdir(parents=True)
+        started = time.perf_counter()
+        sandbox.up(directory)
+        log(f"sandbox (scale {scale}) up in {time.perf_counter() - started:.1f} s; seeding")
+        report = seed(directory, "large", scale)
+        log(f"seeded large x{scale} in {report.seconds:.1f} s: {report.counts}")
+        targets: dict[str, list[str]] = {}
+        for resource in report.resources:
+            rtype = SEED_KIND_TYPES.get(resource["kind"], "")
+            if rtype in {t.lower() for t in self.types}:
+                targets.setdefault(rtype, []).append(resource["target"])
+        return directory, targets, report.to_json()
+
+    def set_latency(self, directory: Path, latency_ms: int) -> None:
+        from atg_dataplane_sandbox import sandbox
+
+        sandbox.set_faults(directory, f"*:latency={latency_ms}ms" if latency_ms else "")
+
+    def variant_config(
+        self, directory: Path, name: str, targets: dict[str, list[str]]
+    ) -> tuple[Path, dict[str, list[str]]]:
+        """A config of its own (own journal) whose counterparts are fresh, empty targets."""
+        self.counter += 1
+        tag = f"{name[0]}{self.counter}"
+        config = json.loads((directory / "config.json").read_text())
+        names = dict(config["mapping"]["names"])
+        made: dict[str, list[str]] = {}
+        for rtype, target_names in targets.items():
+            fresh = ADAPTERS[rtype].fresh_targets(str(directory), target_names, tag)
+            made[rtype] = list(fresh.values())
+            for source, target in list(names.items()):
+                if target in fresh:
+                    names[source] = fresh[target]
+        config["mapping"]["names"] = names
+        config["filters"]["types"] = self.types
+        for side in ("source", "target"):
+            cred = config[side]["credential"]
+            cred["client_secret_file"] = str(directory / cred["client_secret_file"])
+        for cloud in config["clouds"].values():
+            cloud["ca_bundle"] = str(directory / cloud["ca_bundle"])
+        vdir = directory / "runs" / f"{self.counter:02d}-{name}"
+        vdir.mkdir(parents=True)
+        path = vdir / "config.json"
+        path.write_text(json.dumps(config, indent=2))
+        return path, made
+
+    def drop(self, directory: Path, made: dict[str, list[str]]) -> None:
+        for rtype, names in made.items():
+            ADAPTERS[rtype].drop_targets(str(directory), names)
+
+    def verify(self, directory: Path, config: Path, mode: str) -> dict[str, Any]:
+        self.set_latency(directory, 0)  # verification is not timed
+        code, _, _, out = measure(
+            [cli_path(), "verify", "--config", str(config), "--mode", mode, "--output", "json"],
+            config.parent,
+            f"verify-{mode}",
+        )
+        try:
+            return dict(json.loads(out))
+        except ValueError:
+            return {"fidelity": 0.0, "error": f"verify exited {code}"}
+
+    # -- contenders -----------------------------------------------------------
+    def contender(
+        self,
+        directory: Path,
+        targets: dict[str, list[str]],
+        scale: int,
+        latency_ms: int,
+        contender: str,
+        *,
+        concurrency: int | None = None,
+        verify: bool = True,
+    ) -> Run:
+        config, made = self.variant_config(directory, contender, targets)
+        self.set_latency(directory, latency_ms)
+        mode = "template" if contender == "template" else "replication"
+        if contender in ("ours", "template"):
+            argv = [cli_path(), "replicate", "--config", str(config), "--mode", mode, "--yes"]
+        elif contender == "baseline":
+            argv = [sys.executable, str(HERE / "baseline.py"), "--config", str(config)]
+        else:
+            argv = [sys.executable, str(HERE / "ceiling.py"), "--config", str(config)]
+            argv += ["--concurrency", str(concurrency)]
+        code, wall, rss, out = measure(argv, config.parent, contender)
+        if contender in ("ours", "template"):
+            summary = journal_summary(config)
+            result = summary.get("result", {})
+            by_kind = kind_totals(summary)
+            run = Run(
+                contender, scale, latency_ms, wall, rss,
+                items=int(result.get("replicated", 0)) + int(result.get("skipped", 0)),
+                client_payload_bytes=int(summary.get("client_bytes", 0)),
+                exit_code=code, seconds=float(result.get("duration", 0.0)),
+                failed=int(result.get("failed", 0)),
+                items_by_kind={k: v["items"] for k, v in by_kind.items()},
+                client_payload_bytes_by_kind={k: v["client_bytes"] for k, v in by_kind.items()},
+            )
+        else:
+            data = last_json(out)
+            run = Run(
+                contender, scale, latency_ms, wall, rss,
+                items=int(data.get("items", 0)),
+                client_payload_bytes=int(data.get("client_payload_bytes", 0)),
+                exit_code=code, seconds=float(data.get("seconds", wall)),
+                concurrency=concurrency, failed=int(data.get("failed", 0)),
+                items_by_kind=dict(data.get("items_by_kind", {})),
+                client_payload_bytes_by_kind=dict(data.get("client_payload_bytes_by_kind", {})),
+                detail={k: data[k] for k in ("setup_seconds", "failures") if data.get(k)},
+            )
+        if verify:
+            report = self.verify(directory, config, mode)
+            run.fidelity = float(report.get("fidelity", 0.0))
+            run.verified = True
+            run.detail["verify"] = {
+                k: report.get(k)
+                for k in ("compared", "matching", "different", "missing", "not_copyable")
+            }
+        self.drop(directory, made)
+        shown = f" at {concurrency}" if concurrency else ""
+        fidelity = f", fidelity {run.fidelity:.2f} %" if run.verified else ""
+        log(
+            f"{contender}{shown} x{scale} {latency_ms} ms: {run.timed:.2f} s, {run.items} items, "
+            f"{run.peak_rss_bytes / 2**20:.0f} MiB, exit {code}{fidelity}"
+        )
+        if code not in (0, None) and contender in ("ours", "template"):
+            log(f"  stderr: {(config.parent / (contender + '.stderr')).read_text()[-800:]}")
+        self.runs.append(run)
+        return run
+
+
+def journal_summary(config: Path) -> dict[str, Any]:
+    db = config.parent / ".atg-dataplane" / "journal.db"
+    if not db.exists():
+        return {}
+    with sqlite3.connect(db) as conn:
+        row = conn.execute(
+            "SELECT summary FROM runs WHERE summary IS NOT NULL ORDER BY started DESC LIMIT 1"
+        ).fetchone()
+    return dict(json.loads(row[0])) if row else {}
+
+
+def kind_totals(summary: dict[str, Any]) -> dict[str, dict[str, int]]:
+    totals: dict[str, dict[str, int]] = {}
+    for kinds in summary.get("resources", {}).values():
+        for kind, ks in kinds.items():
+            row = totals.setdefault(kind, {"items": 0, "client_bytes": 0})
+            row["items"] += ks["replicated"] + ks["unchanged"] + ks["skipped"] + ks["failed"]
+            row["client_bytes"] += ks["client_bytes"]
+    return totals
+
+
+# ------------------------------------------------------------------ the plan
+
+
+def parse_ints(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def execute(args: argparse.Namespace) -> dict[str, Any]:
+    bench = Bench(args)
+    latencies = parse_ints(args.latency_ms)
+    memory_scales = parse_ints(args.memory_scales)
+    sweep = parse_ints(args.sweep)
+    memory_latency = latencies[0]
+    scales = sorted({args.scale, 1, *memory_scales})
+    seeds: dict[int, Any] = {}
+    started = time.perf_counter()
+    for scale in scales:
+        directory, targets, seeds[scale] = bench.sandbox(scale)
+        try:
+            if scale == args.scale:
+                for latency in latencies:
+                    bench.contender(directory, targets, scale, latency, "ours")
+                    bench.contender(directory, targets, scale, latency, "baseline")
+                    for index, level in enumerate(sweep):
+                        bench.contender(
+                            directory, targets, scale, latency, "ceiling",
+                            concurrency=level, verify=index == 0,
+                        )
+            elif scale in memory_scales:
+                bench.contender(directory, targets, scale, memory_latency, "ours")
+            if scale == 1:
+                for latency in latencies:
+                    bench.contender(directory, targets, scale, latency, "template")
+        finally:
+            if not args.keep:
+                from atg_dataplane_sandbox import sandbox
+
+                sandbox.down(directory)
+    return summarize(bench, args, latencies, memory_scales, seeds, time.perf_counter() - started)
+
+
+def pick(runs: list[Run], **where: Any) -> list[Run]:
+    return [r for r in runs if all(getattr(r, k) == v for k, v in where.items())]
+
+
+def summarize(
+    bench: Bench,
+    args: argparse.Namespace,
+    latencies: list[int],
+    memory_scales: list[int],
+    seeds: dict[int, Any],
+    seconds: float,
+) -> dict[str, Any]:
+    runs = bench.runs
+    per_latency: dict[str, Any] = {}
+    for latency in latencies:
+        ours = pick(runs, contender="ours", scale=args.scale, latency_ms=latency)[0]
+        baseline = pick(runs, contender="baseline", scale=args.scale, latency_ms=latency)[0]
+        ceilings = pick(runs, contender="ceiling", scale=args.scale, latency_ms=latency)
+        best = min((c for c in ceilings if not c.failed), key=lambda c: c.seconds, default=None)
+        template = pick(runs, contender="template", scale=1, latency_ms=latency)
+        server_side = sum(
+            ours.client_payload_bytes_by_kind.get(kind, 0)
+            for rtype in bench.types
+            for kind in ADAPTERS[rtype.lower()].server_side_kinds
+        )
+        per_latency[str(latency)] = {
+            "latency_ms": latency,
+            "speedup_vs_baseline": round(baseline.wall_seconds / ours.wall_seconds, 3),
+            "share_of_ceiling": round(min(1.0, best.seconds / ours.wall_seconds), 3)
+            if best
+            else None,
+            "share_of_ceiling_engine_only": round(min(1.0, best.seconds / ours.seconds), 3)
+            if best and ours.seconds
+            else None,
+            "ceiling_concurrency": best.concurrency if best else None,
+            "replication_seconds": round(ours.wall_seconds, 3),
+            "baseline_seconds": round(baseline.wall_seconds, 3),
+            "ceiling_seconds": round(best.seconds, 3) if best else None,
+            "template_seconds": round(template[0].wall_seconds, 3) if template else None,
+            "client_payload_bytes_server_side": server_side,
+            "items": ours.items,
+            "items_match": ours.items == baseline.items == (best.items if best else ours.items),
+            "ours_fidelity": ours.fidelity,
+            "baseline_fidelity": baseline.fidelity,
+        }
+    first = per_latency[str(latencies[0])]
+    low, high = min(memory_scales), max(memory_scales)
+    mem_latency = latencies[0]
+    rss = {
+        s: pick(runs, contender="ours", scale=s, latency_ms=mem_latency)[0].peak_rss_bytes
+        for s in (low, high)
+    }
+    growth = round(rss[high] / rss[low], 3)
+    ours_runs = [r for r in runs if r.contender == "ours"]
+    results = {
+        "scale": args.scale,
+        "latency_ms": latencies[0],
+        "items": first["items"],
+        "speedup_vs_baseline": first["speedup_vs_baseline"],
+        "share_of_ceiling": first["share_of_ceiling"],
+        "memory_growth_10x": growth,
+        "memory_scales": [low, high],
+        "client_payload_bytes_server_side": first["client_payload_bytes_server_side"],
+        "template_seconds": first["template_seconds"],
+        "replication_seconds": first["replication_seconds"],
+        "ours_verified_100": all(r.fidelity == 100.0 for r in ours_runs),
+        "by_latency": per_latency,
+        "targets": TARGETS,
+        "targets_met": targets_met(first, growth, bench.types),
+        "resource_types": bench.types,
+        "runs": [r.to_dict() for r in runs],
+        "seeded": seeds,
+        "machine": machine(),
+        "quick": bool(args.quick),
+        "bench_seconds": round(seconds, 1),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    return results
+
+
+def targets_met(first: dict[str, Any], growth: float, types: list[str]) -> dict[str, Any]:
+    server_kinds = [k for t in types for k in ADAPTERS[t.lower()].server_side_kinds]
+    share = first["share_of_ceiling"]
+    template = first["template_seconds"]
+    return {
+        "speedup_vs_baseline": first["speedup_vs_baseline"] >= TARGETS["speedup_vs_baseline"],
+        "share_of_ceiling": share is not None and share >= TARGETS["share_of_ceiling"],
+        "memory_growth_10x": growth <= TARGETS["memory_growth_10x"],
+        "client_payload_bytes_server_side": (
+            first["client_payload_bytes_server_side"] == 0 if server_kinds else "not measured"
+        ),
+        "template_seconds": template is not None and template < TARGETS["template_seconds"],
+    }
+
+
+def machine() -> dict[str, Any]:
+    import platform
+
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+# ------------------------------------------------------------------ outputs
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"`python bench/run.py` — scale {results['scale']} of the `large` scenario "
+        f"({results['items']} items of {', '.join(results['resource_types'])}), "
+        f"{results['machine']['cpus']} CPUs, finished {results['finished']}.",
+        "",
+        "| latency | contender | concurrency | seconds | items/s | client payload bytes "
+        "| peak RSS MiB | fidelity % |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for run in results["runs"]:
+        fidelity = f"{run['fidelity']:.2f}" if run["fidelity"] is not None else "-"
+        seconds = run["seconds"] if run["contender"] == "ceiling" else run["wall_seconds"]
+        lines.append(
+            f"| {run['latency_ms']} ms | {run['contender']} x{run['scale']} "
+            f"| {run['concurrency'] or '-'} | {seconds:.2f} | {run['items_per_second']:.1f} "
+            f"| {run['client_payload_bytes']} | {run['peak_rss_bytes'] / 2**20:.0f} | {fidelity} |"
+        )
+    lines += ["", "| ratio | " + " | ".join(f"{k} ms" for k in results["by_latency"]) + " | target |"]
+    lines.append("|---|" + "---|" * len(results["by_latency"]) + "---|")
+    for key, target in (
+        ("speedup_vs_baseline", "≥ 10"),
+        ("share_of_ceiling", "≥ 0.8"),
+        ("share_of_ceiling_engine_only", "(no process start)"),
+        ("ceiling_concurrency", "(best of the sweep)"),
+        ("replication_seconds", "< 3600"),
+        ("template_seconds", "< 60"),
+        ("client_payload_bytes_server_side", "0"),
+    ):
+        values = " | ".join(str(v.get(key)) for v in results["by_latency"].values())
+        lines.append(f"| {key} | {values} | {target} |")
+    low, high = results["memory_scales"]
+    lines += [
+        "",
+        f"Peak RSS of ours grows {results['memory_growth_10x']}x from scale {low} to scale {high} "
+        "(target ≤ 1.5).",
+        "",
+        "Targets met (at the first latency): "
+        + ", ".join(f"{k}: {v}" for k, v in results["targets_met"].items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (speed, memory) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=80)
+    contenders = ["baseline", "ours", "ceiling"]
+    latencies = list(results["by_latency"])
+    width = 0.8 / max(1, len(latencies))
+    for index, latency in enumerate(latencies):
+        row = results["by_latency"][latency]
+        values = [row["baseline_seconds"], row["replication_seconds"], row["ceiling_seconds"] or 0]
+        rates = [row["items"] / v if v else 0 for v in values]
+        xs = [i + index * width for i in range(len(contenders))]
+        speed.bar(xs, rates, width, label=f"{latency} ms added")
+    speed.set_xticks([i + width * (len(latencies) - 1) / 2 for i in range(len(contenders))])
+    speed.set_xticklabels(contenders)
+    speed.set_ylabel("items per second")
+    speed.set_title(f"replication, scale {results['scale']} ({results['items']} items)")
+    speed.legend(fontsize=8)
+    ours = [r for r in results["runs"] if r["contender"] == "ours"]
+    labels, values = [], []
+    for run in sorted(ours, key=lambda r: (r["scale"], r["latency_ms"])):
+        labels.append(f"x{run['scale']}\n{run['latency_ms']} ms")
+        values.append(run["peak_rss_bytes"] / 2**20)
+    memory.bar(labels, values, color="tab:green")
+    memory.set_ylabel("peak RSS (MiB)")
+    memory.set_title(f"ours: memory grows {results['memory_growth_10x']}x")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def print_ratios(results: dict[str, Any]) -> None:
+    for latency, row in results["by_latency"].items():
+        print(
+            f"{latency:>3} ms: {row['items']} items; ours {row['replication_seconds']} s, "
+            f"baseline {row['baseline_seconds']} s, ceiling {row['ceiling_seconds']} s "
+            f"(concurrency {row['ceiling_concurrency']}); speed-up over baseline "
+            f"{row['speedup_vs_baseline']}x; share of ceiling {row['share_of_ceiling']}; "
+            f"template {row['template_seconds']} s"
+        )
+    low, high = results["memory_scales"]
+    print(f"memory growth x{low} -> x{high}: {results['memory_growth_10x']}x")
+    print(f"client payload bytes of server-side copies: {results['client_payload_bytes_server_side']}")
+    print(f"ours verified at 100 %: {results['ours_verified_100']}")
+    print("targets met: " + json.dumps(results["targets_met"]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=int, default=10, help="scale of the compared tenant")
+    parser.add_argument("--latency-ms", default="20,0", help="added latencies, comma-separated")
+    parser.add_argument("--memory-scales", default="1,10", help="two scales for peak memory")
+    parser.add_argument("--sweep", default="8,16,32,64", help="ceiling concurrencies to try")
+    parser.add_argument("--quick", action="store_true", help="the CI smoke size")
+    parser.add_argument("--work", default=str(HERE / ".work"), help="sandboxes live here")
+    parser.add_argument("--out", default=str(HERE), help="where results.* are written")
+    parser.add_argument("--keep", action="store_true", help="leave the sandboxes running")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.scale, args.latency_ms, args.memory_scales, args.sweep = 1, "0", "1,2", "16"
+    results = execute(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "results.md").write_text(markdown(results))
+    chart(results, out / "results.png")
+    print_ratios(results)
+    log(f"wrote {out / 'results.json'}, results.md, results.png")
+    return 0 if results["ours_verified_100"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
