@@ -24,7 +24,7 @@ from atg_dataplane.plugins import load_plugins
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from adapters import ADAPTERS, Adapter  # noqa: E402
+from adapters import ADAPTERS, Adapter
 
 
 @dataclass

@@ -243,10 +243,15 @@ class Bench:
             result = summary.get("result", {})
             by_kind = kind_totals(summary)
             run = Run(
-                contender, scale, latency_ms, wall, rss,
+                contender,
+                scale,
+                latency_ms,
+                wall,
+                rss,
                 items=int(result.get("replicated", 0)) + int(result.get("skipped", 0)),
                 client_payload_bytes=int(summary.get("client_bytes", 0)),
-                exit_code=code, seconds=float(result.get("duration", 0.0)),
+                exit_code=code,
+                seconds=float(result.get("duration", 0.0)),
                 failed=int(result.get("failed", 0)),
                 items_by_kind={k: v["items"] for k, v in by_kind.items()},
                 client_payload_bytes_by_kind={k: v["client_bytes"] for k, v in by_kind.items()},
@@ -254,11 +259,17 @@ class Bench:
         else:
             data = last_json(out)
             run = Run(
-                contender, scale, latency_ms, wall, rss,
+                contender,
+                scale,
+                latency_ms,
+                wall,
+                rss,
                 items=int(data.get("items", 0)),
                 client_payload_bytes=int(data.get("client_payload_bytes", 0)),
-                exit_code=code, seconds=float(data.get("seconds", wall)),
-                concurrency=concurrency, failed=int(data.get("failed", 0)),
+                exit_code=code,
+                seconds=float(data.get("seconds", wall)),
+                concurrency=concurrency,
+                failed=int(data.get("failed", 0)),
                 items_by_kind=dict(data.get("items_by_kind", {})),
                 client_payload_bytes_by_kind=dict(data.get("client_payload_bytes_by_kind", {})),
                 detail={k: data[k] for k in ("setup_seconds", "failures") if data.get(k)},
@@ -330,8 +341,13 @@ def execute(args: argparse.Namespace) -> dict[str, Any]:
                     bench.contender(directory, targets, scale, latency, "baseline")
                     for index, level in enumerate(sweep):
                         bench.contender(
-                            directory, targets, scale, latency, "ceiling",
-                            concurrency=level, verify=index == 0,
+                            directory,
+                            targets,
+                            scale,
+                            latency,
+                            "ceiling",
+                            concurrency=level,
+                            verify=index == 0,
                         )
             elif scale in memory_scales:
                 bench.contender(directory, targets, scale, memory_latency, "ours")
@@ -475,7 +491,10 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {run['concurrency'] or '-'} | {seconds:.2f} | {run['items_per_second']:.1f} "
             f"| {run['client_payload_bytes']} | {run['peak_rss_bytes'] / 2**20:.0f} | {fidelity} |"
         )
-    lines += ["", "| ratio | " + " | ".join(f"{k} ms" for k in results["by_latency"]) + " | target |"]
+    lines += [
+        "",
+        "| ratio | " + " | ".join(f"{k} ms" for k in results["by_latency"]) + " | target |",
+    ]
     lines.append("|---|" + "---|" * len(results["by_latency"]) + "---|")
     for key, target in (
         ("speedup_vs_baseline", "≥ 10"),
@@ -546,7 +565,9 @@ def print_ratios(results: dict[str, Any]) -> None:
         )
     low, high = results["memory_scales"]
     print(f"memory growth x{low} -> x{high}: {results['memory_growth_10x']}x")
-    print(f"client payload bytes of server-side copies: {results['client_payload_bytes_server_side']}")
+    print(
+        f"client payload bytes of server-side copies: {results['client_payload_bytes_server_side']}"
+    )
     print(f"ours verified at 100 %: {results['ours_verified_100']}")
     print("targets met: " + json.dumps(results["targets_met"]))
 

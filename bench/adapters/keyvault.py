@@ -147,8 +147,11 @@ class KeyVaultAdapter:
         for key in keys:
             kty, kwargs = _key_args(key)
             tasks.append(
-                Task("key", str(key.name), lambda n=key.name, t=kty, k=kwargs: _create_key(
-                    tgt, n, t, k))
+                Task(
+                    "key",
+                    str(key.name),
+                    lambda n=key.name, t=kty, k=kwargs: _create_key(tgt, n, t, k),
+                )
             )
         for cert in certs:
             tasks.append(
