@@ -1,0 +1,451 @@
+"""Blob containers and blobs.
+
+A container is an item (metadata, public access level); each blob is an item
+(``container/path``, with its size). Blob contents are copied server-side: the
+target pulls the source through a short-lived read-only SAS for that one blob
+(:mod:`atg_dataplane_storage.sas`), synchronously (Copy Blob From URL) for
+block blobs up to ``storage.sync_copy_max_bytes``, asynchronously (Copy Blob,
+polled until done) for larger ones and for append and page blobs. Whatever the
+service refuses to copy server-side is streamed through this process one
+chunk at a time, and the outcome says so.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from atg_dataplane import (
+    DataPlaneItem,
+    Fingerprinter,
+    ItemError,
+    ItemOutcome,
+    ReplicationMode,
+    ResourceBinding,
+)
+from atg_dataplane.redact import redact
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+
+from atg_dataplane_storage.clients import account_clients, counting, scrubbed
+from atg_dataplane_storage.common import (
+    backoff,
+    enum_text,
+    once,
+    sleep,
+    sorted_dict,
+    split_name,
+)
+from atg_dataplane_storage.options import StorageOptions
+from atg_dataplane_storage.sas import require_side, signer
+
+CONTAINER = "container"
+BLOB = "blob"
+
+# Error codes meaning "this cannot be copied server-side here": stream it instead.
+_FALLBACK_CODES = {
+    "CannotVerifyCopySource",
+    "FeatureNotSupported",
+    "NotImplemented",
+    "UnsupportedHeader",
+    "BlobTypeNotSupported",
+}
+_CHUNK = 4 * 1024 * 1024
+
+
+# ----------------------------------------------------------------- discovery
+
+
+def discover(
+    binding: ResourceBinding,
+    mode: ReplicationMode,
+    options: StorageOptions,
+    fingerprinter: Fingerprinter,
+) -> Iterator[DataPlaneItem]:
+    service = account_clients(binding).blob
+    if service is None:
+        return
+    rid = binding.resource.id
+    with scrubbed():
+        for container in service.list_containers(include_metadata=True):
+            yield DataPlaneItem(
+                name=container.name,
+                kind=CONTAINER,
+                source_resource_id=rid,
+                properties=container_properties(container),
+            )
+            if mode is not ReplicationMode.REPLICATION:
+                continue
+            listing = service.get_container_client(container.name).list_blobs(
+                include=["metadata", "tags"]
+            )
+            for blob in listing:  # page by page, as the service returns them
+                yield blob_item(rid, container.name, blob, fingerprinter)
+
+
+def container_properties(container: Any) -> dict[str, Any]:
+    return {
+        "metadata": sorted_dict(container.metadata),
+        "public_access": enum_text(container.public_access),
+    }
+
+
+def blob_properties(blob: Any, tags: dict[str, str] | None = None) -> dict[str, Any]:
+    settings = blob.content_settings
+    blob_type = enum_text(blob.blob_type)
+    return {
+        "blob_type": blob_type,
+        "size": blob.size,
+        "content_type": settings.content_type,
+        "content_encoding": settings.content_encoding,
+        "content_language": settings.content_language,
+        "content_disposition": settings.content_disposition,
+        "cache_control": settings.cache_control,
+        "metadata": sorted_dict(blob.metadata),
+        "tags": sorted_dict(blob.tags if tags is None else tags),
+        "tier": enum_text(blob.blob_tier) if blob_type == "BlockBlob" else None,
+    }
+
+
+def md5_fingerprint(md5: Any, fingerprinter: Fingerprinter) -> str | None:
+    """A keyed hash of the service's Content-MD5 (no download), or None when it has none."""
+    if not md5:
+        return None
+    return fingerprinter.of("md5:" + bytes(md5).hex())
+
+
+def blob_item(rid: str, container: str, blob: Any, fingerprinter: Fingerprinter) -> DataPlaneItem:
+    props = blob_properties(blob)
+    copyable, reason = True, ""
+    if props["tier"] == "Archive":
+        copyable = False
+        reason = (
+            "the source blob is in the Archive tier and cannot be read; rehydrate it "
+            "(az storage blob set-tier --tier Hot) and re-run"
+        )
+    return DataPlaneItem(
+        name=f"{container}/{blob.name}",
+        kind=BLOB,
+        source_resource_id=rid,
+        properties=props,
+        size_bytes=blob.size or 0,
+        fingerprint=md5_fingerprint(blob.content_settings.content_md5, fingerprinter),
+        copyable=copyable,
+        not_copyable_reason=reason,
+    )
+
+
+# ---------------------------------------------------------------- containers
+
+
+def replicate_container(
+    item: DataPlaneItem, source: ResourceBinding, target: ResourceBinding
+) -> ItemOutcome:
+    return ensure_container(source, target, item.name, dict(item.properties), fresh=True)
+
+
+def ensure_container(
+    source: ResourceBinding,
+    target: ResourceBinding,
+    name: str,
+    properties: dict[str, Any] | None = None,
+    *,
+    fresh: bool = False,
+) -> ItemOutcome:
+    """Create or update the target container once per run (blobs call this too)."""
+    outcome: ItemOutcome = once(
+        target,
+        f"storage.container:{name}",
+        lambda: _write_container(source, target, name, properties),
+        again=fresh,
+    )
+    return outcome
+
+
+def _write_container(
+    source: ResourceBinding,
+    target: ResourceBinding,
+    name: str,
+    properties: dict[str, Any] | None,
+) -> ItemOutcome:
+    with scrubbed():
+        if properties is None:
+            src = require_side(source, "blob").get_container_client(name)
+            properties = container_properties(src.get_container_properties())
+        client = require_side(target, "blob").get_container_client(name)
+        metadata = properties.get("metadata") or None
+        public = properties.get("public_access")
+        warnings: list[str] = []
+        try:
+            current = client.get_container_properties()
+        except ResourceNotFoundError:
+            try:
+                client.create_container(metadata=metadata, public_access=public)
+            except ResourceExistsError:
+                current = client.get_container_properties()  # created concurrently
+            except HttpResponseError as error:
+                if not public or error.error_code != "PublicAccessNotPermitted":
+                    raise
+                client.create_container(metadata=metadata)
+                warnings.append(_public_warning(name, public))
+            else:
+                return ItemOutcome(status="replicated")
+            if not warnings:
+                return _update_container(client, current, properties, name)
+            return ItemOutcome(status="replicated", warnings=tuple(warnings))
+        return _update_container(client, current, properties, name)
+
+
+def _update_container(
+    client: Any, current: Any, properties: dict[str, Any], name: str
+) -> ItemOutcome:
+    have = container_properties(current)
+    if have == properties:
+        return ItemOutcome(status="unchanged")
+    if have["metadata"] != properties["metadata"]:
+        client.set_container_metadata(metadata=properties["metadata"] or None)
+    warnings: tuple[str, ...] = ()
+    if have["public_access"] != properties["public_access"]:
+        policy = client.get_container_access_policy()
+        identifiers = {i.id: i.access_policy for i in policy.get("signed_identifiers") or ()}
+        try:
+            client.set_container_access_policy(
+                signed_identifiers=identifiers, public_access=properties["public_access"]
+            )
+        except HttpResponseError as error:
+            if error.error_code != "PublicAccessNotPermitted":
+                raise
+            warnings = (_public_warning(name, properties["public_access"]),)
+    return ItemOutcome(status="replicated", warnings=warnings)
+
+
+def _public_warning(name: str, level: str) -> str:
+    return (
+        f"container {name} allows public access ({level}) in the source, but the target "
+        "account forbids it (allowBlobPublicAccess=false); created private"
+    )
+
+
+# --------------------------------------------------------------------- blobs
+
+
+def replicate_blob(
+    item: DataPlaneItem,
+    source: ResourceBinding,
+    target: ResourceBinding,
+    options: StorageOptions,
+    fingerprinter: Fingerprinter,
+) -> ItemOutcome:
+    if not item.copyable:
+        return ItemOutcome(status="skipped", reason=item.not_copyable_reason)
+    container, name = split_name(item.name)
+    ensure_container(source, target, container)
+    with scrubbed():
+        src = require_side(source, "blob").get_blob_client(container, name)
+        dst = require_side(target, "blob").get_blob_client(container, name)
+        try:
+            src_now = src.get_blob_properties()
+        except ResourceNotFoundError:
+            raise ItemError(f"blob {item.name} no longer exists in the source") from None
+        props = dict(item.properties)
+        props.update(blob_properties(src_now, tags=props.get("tags")))
+        existing = _target_state(dst)
+        if existing is not None and _up_to_date(props, src_now, existing, dst):
+            return ItemOutcome(status="unchanged")
+        if existing is not None and enum_text(existing.blob_type) != props["blob_type"]:
+            dst.delete_blob(delete_snapshots="include")
+        warnings: list[str] = []
+        with counting() as counter:
+            copied = False
+            if options.server_side:
+                try:
+                    _server_side_copy(props, container, name, source, dst, options)
+                    copied = True
+                except HttpResponseError as error:
+                    if not _can_fall_back(error):
+                        raise
+                    warnings.append(
+                        "copied through this process (streamed): the service could not copy "
+                        f"server-side ({error.error_code or error.status_code})"
+                    )
+            else:
+                warnings.append("copied through this process (streamed): storage.server_side off")
+            if not copied:
+                _streamed_copy(props, src, dst, src_now.content_settings.content_md5)
+        why = signer(source, options).take_notice()
+        if why and copied:
+            warnings.append(why)
+        return ItemOutcome(
+            status="replicated",
+            bytes_copied=props["size"] or 0,
+            client_bytes=counter.bytes,
+            warnings=tuple(warnings),
+            fingerprint=md5_fingerprint(src_now.content_settings.content_md5, fingerprinter),
+        )
+
+
+def _target_state(dst: Any) -> Any:
+    try:
+        return dst.get_blob_properties()
+    except ResourceNotFoundError:
+        return None
+
+
+def _up_to_date(props: dict[str, Any], src_now: Any, existing: Any, dst: Any) -> bool:
+    """AzCopy's ``--overwrite=ifSourceNewer`` plus size, MD5 and every copied property."""
+    if existing.copy is not None and enum_text(existing.copy.status) == "pending":
+        return False
+    have = blob_properties(existing, tags={})
+    for key in (
+        "blob_type",
+        "size",
+        "content_type",
+        "content_encoding",
+        "content_language",
+        "content_disposition",
+        "cache_control",
+        "metadata",
+        "tier",
+    ):
+        if have[key] != props[key]:
+            return False
+    src_md5 = src_now.content_settings.content_md5
+    if src_md5 and bytes(src_md5) != bytes(existing.content_settings.content_md5 or b""):
+        return False
+    if src_now.last_modified and existing.last_modified < src_now.last_modified:
+        return False
+    if props["tags"] or (existing.tag_count or 0):
+        return sorted_dict(dst.get_blob_tags()) == props["tags"]
+    return True
+
+
+def _server_side_copy(
+    props: dict[str, Any],
+    container: str,
+    name: str,
+    source: ResourceBinding,
+    dst: Any,
+    options: StorageOptions,
+) -> None:
+    url = signer(source, options).blob_url(container, name)
+    tier = _tier(props)
+    tags = props["tags"] or None
+    size = props["size"] or 0
+    if props["blob_type"] == "BlockBlob" and size <= options.sync_copy_max_bytes:
+        dst.start_copy_from_url(url, requires_sync=True, tags=tags, standard_blob_tier=tier)
+        return
+    started = dst.start_copy_from_url(url, tags=tags, standard_blob_tier=tier)
+    _wait_for_copy(dst, started, options)
+
+
+def _tier(props: dict[str, Any]) -> Any:
+    from azure.storage.blob import StandardBlobTier
+
+    if props["blob_type"] != "BlockBlob" or not props["tier"]:
+        return None
+    return StandardBlobTier(props["tier"])
+
+
+def _wait_for_copy(dst: Any, started: dict[str, Any], options: StorageOptions) -> None:
+    """Poll an asynchronous copy to its end (this is polling, not a retry)."""
+    status = enum_text(started.get("copy_status"))
+    deadline = time.monotonic() + options.copy_timeout_seconds
+    attempt = 0
+    props = None
+    while status == "pending":
+        if time.monotonic() > deadline:
+            dst.abort_copy(started.get("copy_id"))
+            raise ItemError(
+                f"the server-side copy did not finish within {options.copy_timeout_seconds:.0f} s "
+                "and was aborted",
+                remedy="raise storage.copy_timeout_seconds and re-run",
+            )
+        sleep(backoff(attempt))
+        attempt += 1
+        props = dst.get_blob_properties()
+        status = enum_text(props.copy.status)
+    if status != "success":
+        detail = redact(str(getattr(getattr(props, "copy", None), "status_description", "") or ""))
+        raise ItemError(f"the server-side copy ended {status}: {detail}".rstrip(": "))
+
+
+def _can_fall_back(error: HttpResponseError) -> bool:
+    return error.status_code == 501 or (error.error_code or "") in _FALLBACK_CODES
+
+
+def _content_settings(props: dict[str, Any], md5: Any) -> Any:
+    from azure.storage.blob import ContentSettings
+
+    return ContentSettings(
+        content_type=props["content_type"],
+        content_encoding=props["content_encoding"],
+        content_language=props["content_language"],
+        content_disposition=props["content_disposition"],
+        cache_control=props["cache_control"],
+        content_md5=md5,
+    )
+
+
+def _streamed_copy(props: dict[str, Any], src: Any, dst: Any, md5: Any) -> None:
+    """Copy through this process one chunk (at most 4 MiB) at a time."""
+    settings = _content_settings(props, md5)
+    metadata = props["metadata"] or None
+    tags = props["tags"] or None
+    blob_type = props["blob_type"]
+    size = props["size"] or 0
+    if blob_type == "PageBlob":
+        dst.create_page_blob(size, content_settings=settings, metadata=metadata, tags=tags)
+        for page in src.list_page_ranges():
+            if getattr(page, "cleared", False):
+                continue
+            start = page.start
+            while start <= page.end:
+                length = min(_CHUNK, page.end + 1 - start)
+                data = src.download_blob(offset=start, length=length, max_concurrency=1).readall()
+                dst.upload_page(data, offset=start, length=length)
+                start += length
+        return
+    if blob_type == "AppendBlob":
+        dst.create_append_blob(content_settings=settings, metadata=metadata, tags=tags)
+        if size:
+            for chunk in src.download_blob(max_concurrency=1).chunks():
+                dst.append_block(chunk)
+        return
+    tier = _tier(props)
+    if not size:
+        dst.upload_blob(
+            b"",
+            overwrite=True,
+            content_settings=settings,
+            metadata=metadata,
+            tags=tags,
+            standard_blob_tier=tier,
+        )
+        return
+    blocks = []
+    for chunk in src.download_blob(max_concurrency=1).chunks():
+        block_id = uuid.uuid4().hex
+        dst.stage_block(block_id, chunk)
+        blocks.append(block_id)
+    dst.commit_block_list(
+        blocks, content_settings=settings, metadata=metadata, tags=tags, standard_blob_tier=tier
+    )
+
+
+# --------------------------------------------------------------- fingerprint
+
+
+def fingerprint(
+    item: DataPlaneItem, binding: ResourceBinding, fingerprinter: Fingerprinter
+) -> str | None:
+    """The discovered MD5 fingerprint when the service has one; else a streamed keyed hash."""
+    if item.kind != BLOB or item.fingerprint or not item.copyable:
+        return None
+    container, name = split_name(item.name)
+    client = require_side(binding, "blob").get_blob_client(container, name)
+    digest = fingerprinter.stream()
+    with scrubbed():
+        for chunk in client.download_blob(max_concurrency=1).chunks():
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,65 @@
+"""Small helpers every storage service module shares."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from atg_dataplane import ResourceBinding
+
+
+def sorted_dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(sorted((value or {}).items()))
+
+
+def enum_text(value: Any) -> str | None:
+    """``BlobType.BLOCKBLOB`` -> ``BlockBlob``; plain strings unchanged."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``container/path/to/blob`` -> (``container``, ``path/to/blob``)."""
+    container, _, rest = name.partition("/")
+    return container, rest
+
+
+_once_lock = threading.Lock()
+
+
+class _Once:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.done = False
+        self.value: Any = None
+
+
+def once(binding: ResourceBinding, key: str, action: Any, *, again: bool = False) -> Any:
+    """Run ``action()`` once per binding and run, remembering its result.
+
+    Unlike ``ResourceBinding.cached`` the binding's lock is not held while
+    ``action`` runs, so ``action`` may build clients of the same binding; a
+    failed ``action`` is tried again by the next caller. ``again`` forgets the
+    remembered result first.
+    """
+    with _once_lock:
+        entry = binding.state.get(key)
+        if entry is None or again:
+            entry = binding.state[key] = _Once()
+    with entry.lock:
+        if not entry.done:
+            entry.value = action()
+            entry.done = True
+        return entry.value
+
+
+def backoff(attempt: int) -> float:
+    """Polling interval of an asynchronous copy: 0.1 s doubling up to 5 s."""
+    return min(5.0, 0.1 * (2**attempt))
+
+
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)

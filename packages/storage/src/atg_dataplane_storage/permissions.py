@@ -1,0 +1,168 @@
+"""What each side needs, per mode: ARM actions and storage data actions, with built-in roles.
+
+Names are Azure's (Microsoft.Storage resource provider operations). Data
+access uses the side's Entra credential (OAuth); ``listKeys`` is needed on the
+source only to sign account-key SAS (when a user delegation SAS is refused,
+and always for Azure Files, which has no user delegation SAS).
+"""
+
+from __future__ import annotations
+
+from atg_dataplane import Permission, ReplicationMode
+from atg_dataplane.models import Side
+
+RESOURCE_TYPE = "Microsoft.Storage/storageAccounts"
+_SA = "Microsoft.Storage/storageAccounts/"
+
+ACCOUNT_READ = _SA + "read"
+LIST_KEYS = _SA + "listKeys/action"
+USER_DELEGATION_KEY = _SA + "blobServices/generateUserDelegationKey/action"
+
+CONTAINER_READ = _SA + "blobServices/containers/read"
+CONTAINER_WRITE = _SA + "blobServices/containers/write"
+BLOB_READ = _SA + "blobServices/containers/blobs/read"
+BLOB_WRITE = _SA + "blobServices/containers/blobs/write"
+BLOB_ADD = _SA + "blobServices/containers/blobs/add/action"
+BLOB_DELETE = _SA + "blobServices/containers/blobs/delete"
+TAGS_READ = _SA + "blobServices/containers/blobs/tags/read"
+TAGS_WRITE = _SA + "blobServices/containers/blobs/tags/write"
+
+TABLE_READ = _SA + "tableServices/tables/read"
+TABLE_WRITE = _SA + "tableServices/tables/write"
+ENTITY_READ = _SA + "tableServices/tables/entities/read"
+ENTITY_WRITE = _SA + "tableServices/tables/entities/write"
+ENTITY_ADD = _SA + "tableServices/tables/entities/add/action"
+ENTITY_UPDATE = _SA + "tableServices/tables/entities/update/action"
+
+QUEUE_READ = _SA + "queueServices/queues/read"
+QUEUE_WRITE = _SA + "queueServices/queues/write"
+MESSAGE_READ = _SA + "queueServices/queues/messages/read"
+MESSAGE_PROCESS = _SA + "queueServices/queues/messages/process/action"
+MESSAGE_WRITE = _SA + "queueServices/queues/messages/write"
+MESSAGE_ADD = _SA + "queueServices/queues/messages/add/action"
+
+SHARE_READ = _SA + "fileServices/shares/read"
+SHARE_WRITE = _SA + "fileServices/shares/write"
+FILE_READ = _SA + "fileServices/fileshares/files/read"
+FILE_WRITE = _SA + "fileServices/fileshares/files/write"
+FILE_BACKUP_READ = _SA + "fileServices/readFileBackupSemantics/action"
+FILE_BACKUP_WRITE = _SA + "fileServices/writeFileBackupSemantics/action"
+
+
+def _perm(
+    side: Side,
+    description: str,
+    role: str,
+    *,
+    actions: tuple[str, ...] = (),
+    data_actions: tuple[str, ...] = (),
+) -> Permission:
+    return Permission(
+        scope="resource",
+        side=side,
+        resource_type=RESOURCE_TYPE,
+        actions=actions,
+        data_actions=data_actions,
+        description=description,
+        suggested_role=role,
+    )
+
+
+def permissions(mode: ReplicationMode) -> list[Permission]:
+    full = mode is ReplicationMode.REPLICATION
+    source = [
+        _perm("source", "read the account (its endpoints)", "Reader", actions=(ACCOUNT_READ,)),
+        _perm(
+            "source",
+            "list containers and blobs with metadata and tags"
+            + ("; read blob contents (streamed fallback, fingerprints)" if full else ""),
+            "Storage Blob Data Reader",
+            actions=(CONTAINER_READ,),
+            data_actions=(BLOB_READ, TAGS_READ) if full else (BLOB_READ,),
+        ),
+        _perm(
+            "source",
+            "list tables" + (" and read their entities" if full else ""),
+            "Storage Table Data Reader",
+            actions=(TABLE_READ,),
+            data_actions=(ENTITY_READ,) if full else (),
+        ),
+        _perm(
+            "source",
+            "list queues with metadata"
+            + (
+                "; peek messages, or receive and restore them when a queue holds more than "
+                "32 (storage.queue_read)"
+                if full
+                else ""
+            ),
+            "Storage Queue Data Contributor" if full else "Storage Queue Data Reader",
+            actions=(QUEUE_READ,),
+            data_actions=(MESSAGE_READ, MESSAGE_PROCESS, MESSAGE_WRITE)
+            if full
+            else (MESSAGE_READ,),
+        ),
+        _perm(
+            "source",
+            "list file shares, directories and files (backup intent)",
+            "Storage File Data Privileged Reader",
+            actions=(SHARE_READ,),
+            data_actions=(FILE_READ, FILE_BACKUP_READ),
+        ),
+    ]
+    if full:
+        source += [
+            _perm(
+                "source",
+                "sign a short-lived read-only user delegation SAS per blob, so the target "
+                "copies server-side",
+                "Storage Blob Data Reader",
+                actions=(USER_DELEGATION_KEY,),
+            ),
+            _perm(
+                "source",
+                "sign account-key SAS when a user delegation SAS is refused, and for files "
+                "(Azure Files has no user delegation SAS)",
+                "Storage Account Contributor",
+                actions=(LIST_KEYS,),
+            ),
+        ]
+    target = [
+        _perm("target", "read the account (its endpoints)", "Reader", actions=(ACCOUNT_READ,)),
+        _perm(
+            "target",
+            "create containers with metadata and access level"
+            + ("; write blobs (copy from URL), tags and tiers" if full else ""),
+            "Storage Blob Data Contributor",
+            actions=(CONTAINER_READ, CONTAINER_WRITE),
+            data_actions=(
+                (BLOB_READ, BLOB_WRITE, BLOB_ADD, BLOB_DELETE, TAGS_READ, TAGS_WRITE)
+                if full
+                else (BLOB_READ,)
+            ),
+        ),
+        _perm(
+            "target",
+            "create tables" + (" and upsert entities in batches" if full else ""),
+            "Storage Table Data Contributor",
+            actions=(TABLE_READ, TABLE_WRITE),
+            data_actions=(
+                (ENTITY_READ, ENTITY_WRITE, ENTITY_ADD, ENTITY_UPDATE) if full else (ENTITY_READ,)
+            ),
+        ),
+        _perm(
+            "target",
+            "create queues with metadata" + ("; peek and add messages" if full else ""),
+            "Storage Queue Data Contributor",
+            actions=(QUEUE_READ, QUEUE_WRITE),
+            data_actions=(MESSAGE_READ, MESSAGE_ADD) if full else (MESSAGE_READ,),
+        ),
+        _perm(
+            "target",
+            "create shares, directories" + (" and files (copy from URL)" if full else ""),
+            "Storage File Data Privileged Contributor",
+            actions=(SHARE_READ, SHARE_WRITE),
+            data_actions=(FILE_READ, FILE_WRITE, FILE_BACKUP_READ, FILE_BACKUP_WRITE),
+        ),
+    ]
+    return [*source, *target]

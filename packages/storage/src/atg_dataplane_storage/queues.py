@@ -1,0 +1,187 @@
+"""Queues: one item per queue (metadata, then its messages), without consuming the source.
+
+Reading a queue without changing it is only possible for its first 32
+messages (Peek Messages). Beyond that, messages can only be read by receiving
+them, which hides them for a visibility timeout. ``storage.queue_read``:
+
+* ``peek``: copy what peeking shows (at most 32 messages); the source is
+  untouched; more than 32 messages make the outcome warn.
+* ``receive``: receive batches of 32 with a short visibility timeout, copy
+  them, and make each visible again at once (Update Message with visibility
+  timeout 0). No message is deleted or lost: should the process die, hidden
+  messages reappear when their timeout ends. The price: each message's
+  dequeue count rises by one and it is invisible to consumers for the moment
+  of its copy; consumers that dead-letter on a dequeue count see it.
+* ``auto`` (default): ``peek`` when the queue holds at most 32 messages,
+  ``receive`` otherwise.
+
+Message ids, insertion times and dequeue counts are the target service's own;
+contents are copied as they are stored (no re-encoding) and each message keeps
+what is left of its time to live. A re-run sends only the contents the target
+does not hold yet (compared as a multiset), so running twice duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from atg_dataplane import (
+    DataPlaneItem,
+    Fingerprinter,
+    ItemOutcome,
+    ReplicationMode,
+    ResourceBinding,
+)
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+from atg_dataplane_storage.clients import account_clients, scrubbed
+from atg_dataplane_storage.common import sorted_dict
+from atg_dataplane_storage.options import StorageOptions
+from atg_dataplane_storage.sas import require_side
+
+QUEUE = "queue"
+PEEK_LIMIT = 32
+_NEVER = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+
+
+def discover(binding: ResourceBinding, mode: ReplicationMode) -> Iterator[DataPlaneItem]:
+    service = account_clients(binding).queue
+    if service is None:
+        return
+    with scrubbed():
+        for queue in service.list_queues(include_metadata=True):
+            yield DataPlaneItem(
+                name=queue.name,
+                kind=QUEUE,
+                source_resource_id=binding.resource.id,
+                properties={"metadata": sorted_dict(queue.metadata)},
+            )
+
+
+def _read_messages(client: Any, options: StorageOptions) -> tuple[list[tuple[str, int]], list[str]]:
+    """(content, seconds left to live) of every visible message, and warnings."""
+    count = client.get_queue_properties().approximate_message_count or 0
+    method = options.queue_read
+    if method == "auto":
+        method = "peek" if count <= PEEK_LIMIT else "receive"
+    now = dt.datetime.now(dt.UTC)
+    if method == "peek":
+        messages = [
+            (m.content, _ttl(m.expires_on, now))
+            for m in client.peek_messages(max_messages=PEEK_LIMIT)
+        ]
+        warnings = []
+        if count > len(messages):
+            warnings.append(
+                f"the queue holds about {count} messages; peeking shows only {PEEK_LIMIT}: "
+                "set storage.queue_read=receive to copy all of them (raises their dequeue count)"
+            )
+        return messages, warnings
+    return _receive_and_restore(client, options, now), [
+        "messages read by receiving and restoring them: their dequeue count rose by one"
+    ]
+
+
+def _receive_and_restore(
+    client: Any, options: StorageOptions, now: dt.datetime
+) -> list[tuple[str, int]]:
+    """Receive every visible message in batches, restoring each batch's visibility at once."""
+    out: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    while True:
+        batch = list(
+            client.receive_messages(
+                messages_per_page=PEEK_LIMIT,
+                max_messages=PEEK_LIMIT,
+                visibility_timeout=options.queue_visibility_seconds,
+            )
+        )
+        fresh = [m for m in batch if m.id not in seen]
+        try:
+            for message in fresh:
+                seen.add(message.id)
+                out.append((message.content, _ttl(message.expires_on, now)))
+        finally:
+            for message in batch:
+                client.update_message(
+                    message.id, message.pop_receipt, visibility_timeout=0, content=None
+                )
+        if not fresh:
+            return out
+
+
+def _ttl(expires_on: dt.datetime | None, now: dt.datetime) -> int:
+    if expires_on is None or expires_on >= _NEVER:
+        return -1
+    return max(1, int((expires_on - now).total_seconds()))
+
+
+def replicate(
+    item: DataPlaneItem,
+    source: ResourceBinding,
+    target: ResourceBinding,
+    mode: ReplicationMode,
+    options: StorageOptions,
+) -> ItemOutcome:
+    metadata = dict(item.properties.get("metadata") or {})
+    with scrubbed():
+        service = require_side(target, "queue")
+        client = service.get_queue_client(item.name)
+        status = "unchanged"
+        try:
+            client.create_queue(metadata=metadata or None)
+            status = "replicated"
+        except ResourceExistsError:
+            current = sorted_dict(client.get_queue_properties().metadata)
+            if current != metadata:
+                client.set_queue_metadata(metadata=metadata or None)
+                status = "replicated"
+        if mode is not ReplicationMode.REPLICATION:
+            return ItemOutcome(status=status)  # type: ignore[arg-type]
+        src = require_side(source, "queue").get_queue_client(item.name)
+        messages, warnings = _read_messages(src, options)
+        present = Counter(content for content, _ in _target_messages(client, options))
+        nbytes = 0
+        sent = 0
+        for content, ttl in messages:
+            if present[content] > 0:
+                present[content] -= 1
+                continue
+            client.send_message(content, time_to_live=ttl)
+            nbytes += len(content.encode("utf-8"))
+            sent += 1
+        if sent:
+            status = "replicated"
+        return ItemOutcome(
+            status=status,  # type: ignore[arg-type]
+            bytes_copied=nbytes,
+            client_bytes=nbytes,
+            warnings=tuple(warnings) if sent or status == "replicated" else (),
+        )
+
+
+def _target_messages(client: Any, options: StorageOptions) -> list[tuple[str, int]]:
+    try:
+        messages, _ = _read_messages(client, options)
+    except ResourceNotFoundError:
+        return []
+    return messages
+
+
+def fingerprint(
+    item: DataPlaneItem,
+    binding: ResourceBinding,
+    options: StorageOptions,
+    fingerprinter: Fingerprinter,
+) -> str | None:
+    """Keyed hash of the multiset of message contents (order is not a queue guarantee)."""
+    client = require_side(binding, "queue").get_queue_client(item.name)
+    with scrubbed():
+        try:
+            messages, _ = _read_messages(client, options)
+        except ResourceNotFoundError:
+            return None
+    return fingerprinter.of(sorted(content for content, _ in messages))
