@@ -54,6 +54,18 @@ def _fault_response(service: str, status: int, retry_after: float) -> web.Respon
     else:
         code, message = "InternalServerError", "An internal error occurred (injected fault)."
     headers = {"Retry-After": retry} if status in (429, 503) else {}
+    if service == "entra":  # OAuth-shaped, as Entra ID answers
+        error = "too_many_requests" if status == 429 else "temporarily_unavailable"
+        return json_response(
+            {
+                "error": error,
+                "error_description": "AADSTS90033: A transient error has occurred. Please try "
+                "again. (injected fault)",
+                "error_codes": [90033],
+            },
+            status,
+            headers,
+        )
     return json_response({"error": {"code": code, "message": message}}, status, headers)
 
 
