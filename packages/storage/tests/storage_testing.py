@@ -1,0 +1,105 @@
+"""Helpers shared by the sandbox-backed tests: run the core's engine and verifier."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import requests
+from atg_dataplane import Fingerprinter, ReplicationMode, ResourceBinding, SideContext
+from atg_dataplane.engine import Engine, RunSummary
+from atg_dataplane.inventory import ResourcePair
+from atg_dataplane.journal import Journal
+from atg_dataplane.testing.pytest_plugin import load_single_plugin
+from atg_dataplane.verify import VerifyReport, verify_pair
+from requests.adapters import HTTPAdapter
+
+TEMPLATE = ReplicationMode.TEMPLATE
+REPLICATION = ReplicationMode.REPLICATION
+
+
+class Run:
+    """One source/target pair driven through the engine, with one journal."""
+
+    def __init__(self, source: ResourceBinding, target: ResourceBinding, tmp: Path) -> None:
+        self.host = load_single_plugin("storage")
+        spec = next(spec for _, spec in self.host.types.values())
+        self.pair = ResourcePair(source=source, target=target, spec=spec, plugin="storage")
+        self.journal = Journal(tmp / f"journal-{uuid.uuid4().hex[:6]}.db")
+
+    def replicate(
+        self, mode: ReplicationMode, options: Mapping[str, Any] | None = None, concurrency: int = 8
+    ) -> RunSummary:
+        engine = Engine(
+            self.host,
+            mode=mode,
+            journal=self.journal,
+            run_id=self.journal.start_run(uuid.uuid4().hex, mode.value).run_id,
+            options=options or {},
+            concurrency=concurrency,
+        )
+        summary = engine.run([self.pair])
+        assert summary.result.failed == 0, summary.result.errors[:5]
+        return summary
+
+    def verify(
+        self, mode: ReplicationMode, options: Mapping[str, Any] | None = None
+    ) -> VerifyReport:
+        report = VerifyReport(mode=mode)
+        verify_pair(
+            self.host,
+            self.pair,
+            mode=mode,
+            options=options or {},
+            fingerprinter=Fingerprinter(self.journal.fingerprint_key()),
+            report=report,
+        )
+        return report
+
+
+def kinds(summary: RunSummary, rid: str) -> dict[str, Any]:
+    return dict(summary.by_resource[rid])
+
+
+def not_matching(report: VerifyReport) -> list[Any]:
+    return [v for v in report.verdicts if v.status != "matching"]
+
+
+class CountingAdapter(HTTPAdapter):
+    """Counts every response body byte the HTTP client reads (below azure-core)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.received = 0
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().send(request, *args, **kwargs)
+        raw = response.raw
+        read = raw.read
+
+        def counted(*a: Any, **k: Any) -> Any:
+            data = read(*a, **k)
+            self.received += len(data or b"")
+            return data
+
+        raw.read = counted
+        return response
+
+
+class CountingSideContext(SideContext):
+    """A side whose shared transport counts the bytes it receives."""
+
+    def transport(self) -> Any:
+        from azure.core.pipeline.transport import RequestsTransport
+
+        with self._lock:
+            if self._session is None:
+                session = requests.Session()
+                self.counter = CountingAdapter(pool_connections=8, pool_maxsize=32)
+                session.mount("https://", self.counter)
+                self._session = session
+        return RequestsTransport(
+            session=self._session, session_owner=False, connection_verify=self.connection_verify
+        )
