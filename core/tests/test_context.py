@@ -60,8 +60,12 @@ def test_streaming_fingerprint_equals_one_shot(chunks: list[bytes]) -> None:
 
 
 def test_retry_settings_client_kwargs() -> None:
-    assert RetrySettings(total=3, backoff_factor=1.0, backoff_max=9).client_kwargs() == {
-        "retry_total": 3,
+    # every budget azure-core keeps is set, or the smallest (status: 3) would win
+    assert RetrySettings(total=5, backoff_factor=1.0, backoff_max=9).client_kwargs() == {
+        "retry_total": 5,
+        "retry_status": 5,
+        "retry_connect": 5,
+        "retry_read": 5,
         "retry_backoff_factor": 1.0,
         "retry_backoff_max": 9,
     }
