@@ -36,6 +36,9 @@ from atg_dataplane.redact import redact
 
 log = logging.getLogger(__name__)
 
+DISCOVERY_PARALLELISM = 4
+"""Resources discovered at once (each discovery is one thread of sequential requests)."""
+
 
 def describe_error(exc: BaseException) -> str:
     """One redacted line for an item failure, without values."""
@@ -48,6 +51,13 @@ def describe_error(exc: BaseException) -> str:
     first = message[0] if message else type(exc).__name__
     prefix = " ".join(str(p) for p in (status, code) if p)
     return redact(f"{prefix}: {first}" if prefix else f"{type(exc).__name__}: {first}")
+
+
+def _unsettled(future: Future[Any]) -> bool:
+    """Still running, or failed with an error that ``run`` must raise."""
+    if not future.done():
+        return True
+    return not future.cancelled() and future.exception() is not None
 
 
 @dataclass
@@ -115,10 +125,13 @@ class Engine:
         self.fingerprinter = fingerprinter or Fingerprinter(journal.fingerprint_key())
         self.summary = RunSummary(run_id=run_id, mode=mode)
         self.stop = threading.Event()
+        self._abandon = threading.Event()
         self._lock = threading.Lock()
         self._inflight = threading.BoundedSemaphore(self.concurrency * 4)
         self._resource_limits: dict[str, threading.Semaphore] = {}
         self._chains: dict[tuple[str, str, str], Future[Any]] = {}
+        self._futures: list[Future[Any]] = []
+        self._prune_at = 1024
 
     # -- progress -------------------------------------------------------------
     def emit(self, event_type: str, **fields: Any) -> None:
@@ -133,41 +146,71 @@ class Engine:
         started = time.monotonic()
         self.emit("run_started")
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="atg-item")
-        futures: list[Future[Any]] = []
+        # Several resources are discovered at once: discovery is a chain of sequential
+        # requests (pages, per-item reads), and one resource at a time leaves the item
+        # pool idle while a resource's listing waits on the network.
+        discovery = ThreadPoolExecutor(
+            max_workers=min(self.concurrency, DISCOVERY_PARALLELISM),
+            thread_name_prefix="atg-discover",
+        )
+        resources: list[Future[Any]] = []
         try:
             for pair in pairs:
                 if self.stop.is_set():
                     break
-                futures = [f for f in futures if not f.done()]
-                self._run_resource(pair, pool, futures)
-            for future in futures:
+                for future in resources:
+                    if future.done():
+                        future.result()  # a failed discovery ends the run, as it always did
+                resources = [f for f in resources if not f.done()]
+                resources.append(discovery.submit(self._run_resource, pair, pool))
+            for future in resources:
+                future.result()
+            for future in self._pending():
                 future.result()
         except KeyboardInterrupt:
             self.stop.set()
             self.summary.interrupted = True
+            discovery.shutdown(wait=True, cancel_futures=True)
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+        except BaseException:
+            self._abandon.set()  # the other resources' discoveries stop submitting
+            raise
         finally:
+            discovery.shutdown(wait=True, cancel_futures=True)
             pool.shutdown(wait=True, cancel_futures=True)
             self.summary.result.duration = time.monotonic() - started
             self.summary.interrupted = self.summary.interrupted or self.stop.is_set()
             self.emit("run_finished", result=self.summary.result)
         return self.summary
 
-    def _run_resource(
-        self, pair: ResourcePair, pool: ThreadPoolExecutor, futures: list[Future[Any]]
-    ) -> None:
+    def _track(self, future: Future[Any]) -> None:
+        """Keep a handle on submitted items (their errors surface at the end), pruning
+        finished ones so the list does not grow with the tenant."""
+        with self._lock:
+            self._futures.append(future)
+            if len(self._futures) >= self._prune_at:
+                self._futures = [f for f in self._futures if _unsettled(f)]
+                self._prune_at = max(1024, 2 * len(self._futures))
+
+    def _pending(self) -> list[Future[Any]]:
+        with self._lock:
+            return list(self._futures)
+
+    def _run_resource(self, pair: ResourcePair, pool: ThreadPoolExecutor) -> None:
         rid = pair.source.resource.id
         rtype = pair.spec.resource_type
         if pair.target is None:
-            self.summary.missing_targets.append(pair.problem)
-            self.summary.result.errors.append(pair.problem)
+            with self._lock:
+                self.summary.missing_targets.append(pair.problem)
+                self.summary.result.errors.append(pair.problem)
             self.emit("item_failed", resource_id=rid, resource_type=rtype, reason=pair.problem)
             return
         done = self.journal.done_keys(self.run_id, rid)
         limit = pair.spec.max_concurrency_per_resource
         if limit:
-            self._resource_limits.setdefault(rid, threading.BoundedSemaphore(limit))
+            with self._lock:
+                self._resource_limits.setdefault(rid, threading.BoundedSemaphore(limit))
         discover = self.host.hook_for(rtype, "dataplane_discover")
         items = discover(
             resource=pair.source,
@@ -191,7 +234,7 @@ class Engine:
                     reason="done before resume",
                 )
                 continue
-            if self.stop.is_set():
+            if self.stop.is_set() or self._abandon.is_set():
                 break
             self._inflight.acquire()
             chain = (rid, item.kind, item.name)
@@ -199,7 +242,7 @@ class Engine:
             future = pool.submit(self._replicate, pair, item, previous)
             self._chains[chain] = future
             future.add_done_callback(lambda _f: self._inflight.release())
-            futures.append(future)
+            self._track(future)
         self.emit("resource_discovered", resource_id=rid, resource_type=rtype, items=count)
 
     def _replicate(
@@ -210,7 +253,7 @@ class Engine:
             # Writing a later version after a failed earlier one would reorder history.
             reason = "an earlier version of this item failed; re-run to retry both"
             return self._fail(pair, item, reason)
-        if self.stop.is_set():
+        if self.stop.is_set() or self._abandon.is_set():
             return "stopped"
         rid = pair.source.resource.id
         rtype = pair.spec.resource_type
