@@ -416,3 +416,87 @@ def test_role_assignment_at_vault_scope_grants_data_actions(
     other_admin.set_secret("elsewhere", "still hidden")
     with pytest.raises(HttpResponseError):
         other.get_secret("elsewhere")  # the grant is for kv-source-2 only
+
+
+def test_pending_certificate_and_merge(emu: EmulatorHandle, vaults: dict[str, str]) -> None:
+    import datetime as dt
+
+    from azure.keyvault.certificates import CertificateOperation
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    certs = CertificateClient(vaults["source2"], credential(emu), **vault_kwargs(emu))
+    policy = CertificatePolicy(
+        issuer_name="Unknown",
+        subject="CN=byo.example",
+        key_type="RSA",
+        exportable=True,
+        content_type=CertificateContentType.pem,
+    )
+    operation = certs.begin_create_certificate("byo", policy).result()
+    assert isinstance(operation, CertificateOperation)
+    assert operation.status == "inProgress" and operation.csr
+    pending = certs.get_certificate("byo")
+    assert not pending.cer and pending.key_id
+    assert "byo" not in [c.name for c in certs.list_properties_of_certificates()]
+    assert "byo" in [c.name for c in certs.list_properties_of_certificates(include_pending=True)]
+    # a CA signs the request; the signed certificate is merged back
+    request = x509.load_der_x509_csr(bytes(operation.csr))
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = x509.Name.from_rfc4514_string("CN=Sandbox Test CA")
+    now = dt.datetime.now(dt.UTC)
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(request.subject)
+        .issuer_name(ca_name)
+        .public_key(request.public_key())
+        .serial_number(2)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=30))
+        .sign(ca_key, hashes.SHA256())
+    )
+    wrong = (
+        x509.CertificateBuilder()
+        .subject_name(request.subject)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(3)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=30))
+        .sign(ca_key, hashes.SHA256())
+    )
+    der = serialization.Encoding.DER
+    with pytest.raises(HttpResponseError) as info:
+        certs.merge_certificate("byo", [wrong.public_bytes(der)])
+    assert info.value.status_code == 400
+    merged = certs.merge_certificate("byo", [leaf.public_bytes(der), ca.public_bytes(der)])
+    assert bytes(merged.cer) == leaf.public_bytes(der)
+    assert merged.key_id == pending.key_id
+    value = _secrets(emu, vaults["source2"]).get_secret("byo").value or ""
+    assert "PRIVATE KEY" in value and value.count("BEGIN CERTIFICATE") == 2
+    assert certs.get_certificate_operation("byo").status == "completed"
+
+
+def test_certificate_versions_by_id(emu: EmulatorHandle, vaults: dict[str, str]) -> None:
+    certs = CertificateClient(vaults["source2"], credential(emu), **vault_kwargs(emu))
+    policy = CertificatePolicy(issuer_name="Self", subject="CN=rolled")
+    first = certs.begin_create_certificate("rolled", policy).result()
+    second = certs.begin_create_certificate("rolled", policy).result()
+    assert first.properties.version != second.properties.version
+    old = certs.get_certificate_version("rolled", first.properties.version)
+    assert bytes(old.cer) == bytes(first.cer)
+    certs.update_certificate_properties("rolled", first.properties.version, tags={"old": "1"})
+    assert certs.get_certificate_version("rolled", first.properties.version).properties.tags == {
+        "old": "1"
+    }

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
@@ -69,6 +70,8 @@ async def route(vc: VaultContext, rest: list[str], method: str) -> web.StreamRes
             return await get_certificate(vc, name, rest[1])
         if method == "PATCH":
             return await update_certificate(vc, name, rest[1])
+    if len(rest) == 3 and low[1:] == ["pending", "merge"] and method == "POST":
+        return await merge(vc, name)
     raise _not_found(vc)
 
 
@@ -84,16 +87,17 @@ def bundle(
     record: dict[str, Any],
     with_policy: bool = True,
 ) -> dict[str, Any]:
-    der = base64.b64decode(record["cer"])
     body: dict[str, Any] = {
         "id": vc.object_id(KIND, obj["name"], version),
         "kid": vc.object_id("keys", obj["name"], version),
         "sid": vc.object_id("secrets", obj["name"], version),
-        "x5t": material.b64u(hashlib.sha1(der).digest()),
-        "cer": record["cer"],
         "attributes": vc.attributes(record["attributes"]),
         "tags": record.get("tags") or {},
     }
+    if record.get("cer"):  # a pending version (issuer Unknown) has no certificate yet
+        der = base64.b64decode(record["cer"])
+        body["x5t"] = material.b64u(hashlib.sha1(der).digest())
+        body["cer"] = record["cer"]
     if with_policy:
         body["policy"] = _policy_body(vc, obj)
     if "pending" in obj:
@@ -104,13 +108,13 @@ def bundle(
 
 def _item(vc: VaultContext, obj: dict[str, Any], version: str | None) -> dict[str, Any]:
     record = obj["versions"][version or obj["order"][-1]]
-    der = base64.b64decode(record["cer"])
     body: dict[str, Any] = {
         "id": vc.object_id(KIND, obj["name"], version),
-        "x5t": material.b64u(hashlib.sha1(der).digest()),
         "attributes": vc.attributes(record["attributes"]),
         "tags": record.get("tags") or {},
     }
+    if record.get("cer"):
+        body["x5t"] = material.b64u(hashlib.sha1(base64.b64decode(record["cer"])).digest())
     body.update(vc.deleted_fields(KIND, obj))
     return body
 
@@ -175,43 +179,59 @@ def _store_version(
     name: str,
     obj: dict[str, Any] | None,
     key: material.PrivateKey,
-    cert: x509.Certificate,
+    cert: x509.Certificate | None,
     body: dict[str, Any],
     policy: dict[str, Any],
     chain: list[x509.Certificate] | None = None,
 ) -> tuple[dict[str, Any], str]:
+    """A new version: its managed key now; its certificate and managed secret now, or at merge
+    time when ``cert`` is None (issuer ``Unknown``: the request waits for a CA)."""
     version = new_version()
     exportable = bool(policy["key_props"].get("exportable", True))
     attrs = read_attributes(body)
-    attrs["nbf"] = int(cert.not_valid_before_utc.timestamp())
-    attrs["exp"] = int(cert.not_valid_after_utc.timestamp())
     key_body = {"attributes": {**attrs, "exportable": exportable}, "tags": body.get("tags")}
     kty = policy["key_props"].get("kty", "RSA").upper()
     key_record = keys.make_record(key, kty, key_body, managed=True)
     key_record["key_ops"] = material.default_ops(kty)
-    content_type = policy["secret_props"]["contentType"]
-    secret_record = {
-        "value": x509_build.secret_value(cert, key if exportable else None, content_type, chain),
-        "contentType": content_type,
-        "tags": body.get("tags") or {},
-        "attributes": dict(attrs),
-        "managed": True,
-        "kid": vc.object_id("keys", name, version),
-    }
     vc.add_version("keys", name, key_record, version)
-    vc.add_version("secrets", name, secret_record, version)
-    record = {
-        "cer": base64.b64encode(x509_build.der(cert)).decode(),
-        "attributes": attrs,
-        "tags": body.get("tags") or {},
-    }
+    record: dict[str, Any] = {"cer": None, "attributes": attrs, "tags": body.get("tags") or {}}
     if obj is None:
         obj = vc.live(KIND).setdefault(name.lower(), {"name": name, "versions": {}, "order": []})
     obj["versions"][version] = record
     obj["order"].append(version)
     obj["policy"] = policy
+    if cert is not None:
+        _issue(vc, name, version, record, key, cert, policy, chain)
     vc.touch()
     return obj, version
+
+
+def _issue(
+    vc: VaultContext,
+    name: str,
+    version: str,
+    record: dict[str, Any],
+    key: material.PrivateKey,
+    cert: x509.Certificate,
+    policy: dict[str, Any],
+    chain: list[x509.Certificate] | None,
+) -> None:
+    """Attach the issued certificate to a version and create its managed secret."""
+    attrs = record["attributes"]
+    attrs["nbf"] = int(cert.not_valid_before_utc.timestamp())
+    attrs["exp"] = int(cert.not_valid_after_utc.timestamp())
+    record["cer"] = base64.b64encode(x509_build.der(cert)).decode()
+    exportable = bool(policy["key_props"].get("exportable", True))
+    content_type = policy["secret_props"]["contentType"]
+    secret_record = {
+        "value": x509_build.secret_value(cert, key if exportable else None, content_type, chain),
+        "contentType": content_type,
+        "tags": record.get("tags") or {},
+        "attributes": dict(attrs),
+        "managed": True,
+        "kid": vc.object_id("keys", name, version),
+    }
+    vc.add_version("secrets", name, secret_record, version)
 
 
 # -- handlers -------------------------------------------------------------------------------
@@ -224,13 +244,14 @@ async def create_certificate(vc: VaultContext, name: str) -> web.Response:
     policy = _normalise_policy(body.get("policy") or {}, (existing or {}).get("policy"))
     issuer = policy["issuer"]["name"]
     request_id = uuid.uuid4().hex
-    if issuer.lower() != "self":
-        if issuer.lower() == "unknown" or issuer.lower() in vc.data.get("issuers", {}):
+    unknown = issuer.lower() == "unknown"
+    if issuer.lower() != "self" and not unknown:
+        if issuer.lower() in vc.data.get("issuers", {}):
             raise AzureError(
                 400,
                 "BadParameter",
-                f"Issuer {issuer}: the sandbox issues "
-                "self-signed certificates only (issuer 'Self').",
+                f"Issuer {issuer}: the sandbox has no CA "
+                "providers; use 'Self', or 'Unknown' and merge a signed certificate.",
             )
         raise AzureError(400, "BadParameter", f"Issuer {issuer} is not registered in this vault.")
     kp = policy["key_props"]
@@ -242,24 +263,30 @@ async def create_certificate(vc: VaultContext, name: str) -> web.Response:
         key = await asyncio.get_running_loop().run_in_executor(
             None, material.generate, kp.get("kty", "RSA"), kp.get("key_size"), kp.get("crv"), None
         )
-    cert = await asyncio.get_running_loop().run_in_executor(
-        None, x509_build.self_signed, key, policy["x509_props"]
-    )
+    cert = None
+    if not unknown:
+        cert = await asyncio.get_running_loop().run_in_executor(
+            None, x509_build.self_signed, key, policy["x509_props"]
+        )
     obj, _ = _store_version(vc, name, existing, key, cert, body, policy)
     obj["pending"] = {
         "issuer": {"name": issuer},
         "csr": x509_build.csr(key, policy["x509_props"]),
         "cancellation_requested": False,
         "status": "inProgress",
-        "status_details": "Pending certificate created. "
-        "Certificate request is in progress. This may take some time based on the "
-        "issuer provider. Please check again later.",
+        "status_details": (
+            "Pending certificate created. Please Perform Merge to complete the request."
+            if unknown
+            else "Pending certificate created. Certificate request is in progress. This may "
+            "take some time based on the issuer provider. Please check again later."
+        ),
         "request_id": request_id,
     }
     answer = _operation_body(vc, obj)
-    # The SDK polls ``pending`` next: it reports ``completed`` from then on.
-    obj["pending"] = {**obj["pending"], "status": "completed"}
-    del obj["pending"]["status_details"]
+    if not unknown:
+        # The SDK polls ``pending`` next: it reports ``completed`` from then on.
+        obj["pending"] = {**obj["pending"], "status": "completed"}
+        del obj["pending"]["status_details"]
     vc.touch()
     return json_response(
         answer,
@@ -333,7 +360,12 @@ async def update_certificate(vc: VaultContext, name: str, version: str) -> web.R
 
 async def list_certificates(vc: VaultContext) -> web.Response:
     vc.require(KIND, "list")
-    objs = [obj for _, obj in sorted(vc.live(KIND).items())]
+    include_pending = vc.request.query.get("includePending", "").lower() == "true"
+    objs = [
+        obj
+        for _, obj in sorted(vc.live(KIND).items())
+        if include_pending or obj["versions"][obj["order"][-1]].get("cer")
+    ]
     return vc.page(objs, lambda obj: _item(vc, obj, None))
 
 
@@ -378,6 +410,47 @@ async def pending(vc: VaultContext, name: str, method: str) -> web.Response:
         vc.require(KIND, "update", name)
         return json_response(_operation_body(vc, obj))
     raise _not_found(vc)
+
+
+async def merge(vc: VaultContext, name: str) -> web.Response:
+    """Complete a pending (issuer ``Unknown``) request with the CA-signed certificate."""
+    vc.require(KIND, "create", name)
+    obj = vc.get(KIND, name)
+    version = obj["order"][-1]
+    record = obj["versions"][version]
+    op = obj.get("pending")
+    if record.get("cer") or op is None or op.get("status") != "inProgress":
+        raise AzureError(
+            403,
+            "Forbidden",
+            f"Pending certificate not found: {name}",
+            inner_code="PendingCertificateNotFound",
+        )
+    body = vc.body if isinstance(vc.body, dict) else {}
+    try:
+        chain = [x509.load_der_x509_certificate(base64.b64decode(c)) for c in body["x5c"]]
+    except (KeyError, TypeError, ValueError):
+        raise AzureError(
+            400, "BadParameter", "x5c must hold base64 DER certificates, leaf first."
+        ) from None
+    key_obj = vc.get("keys", name)
+    key = material.from_pem(key_obj["versions"][version]["pem"])
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if chain[0].public_key().public_bytes(*spki) != key.public_key().public_bytes(*spki):
+        raise AzureError(
+            400,
+            "BadParameter",
+            "Public key from x509 certificate and key of this instance doesn't match",
+        )
+    if body.get("attributes") or body.get("tags"):
+        record["attributes"] = read_attributes(body, record["attributes"])
+        record["tags"] = body.get("tags") or record.get("tags") or {}
+    record["attributes"]["enabled"] = (body.get("attributes") or {}).get("enabled", True)
+    _issue(vc, name, version, record, key, chain[0], obj["policy"], chain[1:])
+    obj["pending"] = {**op, "status": "completed"}
+    obj["pending"].pop("status_details", None)
+    vc.touch()
+    return json_response(bundle(vc, obj, version, record), status=201)
 
 
 async def delete_certificate(vc: VaultContext, name: str) -> web.Response:
