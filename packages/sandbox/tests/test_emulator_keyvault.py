@@ -486,6 +486,8 @@ def test_pending_certificate_and_merge(emu: EmulatorHandle, vaults: dict[str, st
     value = _secrets(emu, vaults["source2"]).get_secret("byo").value or ""
     assert "PRIVATE KEY" in value and value.count("BEGIN CERTIFICATE") == 2
     assert certs.get_certificate_operation("byo").status == "completed"
+    certs.begin_create_certificate("byo-cancel", policy).result()
+    assert certs.cancel_certificate_operation("byo-cancel").status == "cancelled"
 
 
 def test_certificate_versions_by_id(emu: EmulatorHandle, vaults: dict[str, str]) -> None:

@@ -408,6 +408,15 @@ async def pending(vc: VaultContext, name: str, method: str) -> web.Response:
         return json_response(answer)
     if method == "PATCH":
         vc.require(KIND, "update", name)
+        body = vc.body if isinstance(vc.body, dict) else {}
+        op = obj["pending"]
+        if body.get("cancellation_requested") and op.get("status") == "inProgress":
+            op.update(
+                cancellation_requested=True,
+                status="cancelled",
+                status_details="Certificate request was cancelled.",
+            )
+            vc.touch()
         return json_response(_operation_body(vc, obj))
     raise _not_found(vc)
 
