@@ -262,6 +262,9 @@ def test_keys(emu: EmulatorHandle, vaults: dict[str, str]) -> None:
     )
     imported = client.import_key("imported-ec", jwk)
     assert imported.key.x == jwk.x
+    rotated = client.rotate_key("ec-1")
+    assert rotated.properties.version != ec_key.properties.version
+    assert rotated.key.crv == "P-384" and rotated.key.x != ec_key.key.x
     client.update_key_properties("rsa-1", tags={"a": "b"})
     assert client.get_key("rsa-1").properties.tags == {"a": "b"}
     assert {"rsa-1", "ec-1", "exp-1", "imported-ec"} <= {

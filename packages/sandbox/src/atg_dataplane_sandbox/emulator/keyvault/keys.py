@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
 from atg_dataplane_sandbox.emulator.keyvault import material
@@ -41,6 +42,8 @@ async def route(vc: VaultContext, rest: list[str], method: str) -> web.StreamRes
             return await list_versions(vc, name)
         if sub == "backup" and method == "POST":
             return await backup(vc, name)
+        if sub == "rotate" and method == "POST":
+            return await rotate(vc, name)
         if sub == "rotationpolicy":
             return await rotation_policy(vc, name, method)
         if sub in OPERATIONS and method == "POST":
@@ -271,6 +274,32 @@ async def rotation_policy(vc: VaultContext, name: str, method: str) -> web.Respo
         "attributes": {"expiryTime": None, "created": None, "updated": None},
     }
     return json_response({"id": f"{vc.object_id(KIND, obj['name'])}/rotationpolicy", **policy})
+
+
+async def rotate(vc: VaultContext, name: str) -> web.Response:
+    """A new version with the same type, size/curve, operations and tags."""
+    vc.require(KIND, "rotate", name)
+    obj = vc.get(KIND, name)
+    current = obj["versions"][obj["order"][-1]]
+    if current.get("managed"):
+        raise AzureError(
+            403, "Forbidden", f"Key {name} is managed by a certificate.", inner_code="ManagedKey"
+        )
+    old = material.from_pem(current["pem"])
+    size = old.key_size if isinstance(old, rsa.RSAPrivateKey) else None
+    curve = None if size else material.CURVE_NAMES[old.curve.name]  # type: ignore[union-attr]
+    key = await asyncio.get_running_loop().run_in_executor(
+        None, material.generate, current["kty"], size, curve, None
+    )
+    body = {
+        "key_ops": current["key_ops"],
+        "tags": current.get("tags"),
+        "attributes": {"exportable": current["attributes"].get("exportable")},
+        "release_policy": current.get("release_policy"),
+    }
+    record = make_record(key, current["kty"], body)
+    obj, version = vc.add_version(KIND, name, record)
+    return json_response(key_bundle(vc, obj, version, record))
 
 
 async def crypto(vc: VaultContext, name: str, version: str, operation: str) -> web.Response:
