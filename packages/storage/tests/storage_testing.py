@@ -77,14 +77,21 @@ class CountingAdapter(HTTPAdapter):
     def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().send(request, *args, **kwargs)
         raw = response.raw
-        read = raw.read
+        read, read_chunked = raw.read, raw.read_chunked
 
+        # urllib3 reads a body with read() or, when chunked, read_chunked(): count both.
         def counted(*a: Any, **k: Any) -> Any:
             data = read(*a, **k)
             self.received += len(data or b"")
             return data
 
+        def counted_chunks(*a: Any, **k: Any) -> Any:
+            for data in read_chunked(*a, **k):
+                self.received += len(data or b"")
+                yield data
+
         raw.read = counted
+        raw.read_chunked = counted_chunks
         return response
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from atg_dataplane import (
@@ -32,6 +33,7 @@ from atg_dataplane_storage.clients import account_clients, counting, scrubbed
 from atg_dataplane_storage.common import (
     backoff,
     enum_text,
+    hints,
     once,
     sleep,
     sorted_dict,
@@ -67,6 +69,7 @@ def discover(
     if service is None:
         return
     rid = binding.resource.id
+    seen = hints(binding, BLOB)
     with scrubbed():
         for container in service.list_containers(include_metadata=True):
             yield DataPlaneItem(
@@ -81,7 +84,23 @@ def discover(
                 include=["metadata", "tags"]
             )
             for blob in listing:  # page by page, as the service returns them
-                yield blob_item(rid, container.name, blob, fingerprinter)
+                item = blob_item(rid, container.name, blob, fingerprinter)
+                seen.put(item.name, _Seen.of(blob))
+                yield item
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What a listing says of a blob beyond its properties (the re-run check needs it)."""
+
+    last_modified: Any
+    etag: str
+    md5: bytes | None
+
+    @classmethod
+    def of(cls, blob: Any) -> _Seen:
+        md5 = blob.content_settings.content_md5
+        return cls(blob.last_modified, blob.etag, bytes(md5) if md5 else None)
 
 
 def container_properties(container: Any) -> dict[str, Any]:
@@ -244,14 +263,17 @@ def replicate_blob(
     with scrubbed():
         src = require_side(source, "blob").get_blob_client(container, name)
         dst = require_side(target, "blob").get_blob_client(container, name)
-        try:
-            src_now = src.get_blob_properties()
-        except ResourceNotFoundError:
-            raise ItemError(f"blob {item.name} no longer exists in the source") from None
         props = dict(item.properties)
-        props.update(blob_properties(src_now, tags=props.get("tags")))
+        seen = hints(source, BLOB).take(item.name)
+        if seen is None:
+            try:
+                src_now = src.get_blob_properties()
+            except ResourceNotFoundError:
+                raise ItemError(f"blob {item.name} no longer exists in the source") from None
+            props.update(blob_properties(src_now, tags=props.get("tags")))
+            seen = _Seen.of(src_now)
         existing = _target_state(dst)
-        if existing is not None and _up_to_date(props, src_now, existing, dst):
+        if existing is not None and _up_to_date(props, seen, existing, dst):
             return ItemOutcome(status="unchanged")
         if existing is not None and enum_text(existing.blob_type) != props["blob_type"]:
             dst.delete_blob(delete_snapshots="include")
@@ -272,7 +294,7 @@ def replicate_blob(
             else:
                 warnings.append("copied through this process (streamed): storage.server_side off")
             if not copied:
-                _streamed_copy(props, src, dst, src_now.content_settings.content_md5)
+                _streamed_copy(props, src, dst, seen.md5)
         why = signer(source, options).take_notice()
         if why and copied:
             warnings.append(why)
@@ -281,7 +303,7 @@ def replicate_blob(
             bytes_copied=props["size"] or 0,
             client_bytes=counter.bytes,
             warnings=tuple(warnings),
-            fingerprint=md5_fingerprint(src_now.content_settings.content_md5, fingerprinter),
+            fingerprint=md5_fingerprint(seen.md5, fingerprinter),
         )
 
 
@@ -292,7 +314,7 @@ def _target_state(dst: Any) -> Any:
         return None
 
 
-def _up_to_date(props: dict[str, Any], src_now: Any, existing: Any, dst: Any) -> bool:
+def _up_to_date(props: dict[str, Any], seen: _Seen, existing: Any, dst: Any) -> bool:
     """AzCopy's ``--overwrite=ifSourceNewer`` plus size, MD5 and every copied property."""
     if existing.copy is not None and enum_text(existing.copy.status) == "pending":
         return False
@@ -310,10 +332,9 @@ def _up_to_date(props: dict[str, Any], src_now: Any, existing: Any, dst: Any) ->
     ):
         if have[key] != props[key]:
             return False
-    src_md5 = src_now.content_settings.content_md5
-    if src_md5 and bytes(src_md5) != bytes(existing.content_settings.content_md5 or b""):
+    if seen.md5 and seen.md5 != bytes(existing.content_settings.content_md5 or b""):
         return False
-    if src_now.last_modified and existing.last_modified < src_now.last_modified:
+    if seen.last_modified and existing.last_modified < seen.last_modified:
         return False
     if props["tags"] or (existing.tag_count or 0):
         return sorted_dict(dst.get_blob_tags()) == props["tags"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,3 +64,33 @@ def backoff(attempt: int) -> float:
 
 def sleep(seconds: float) -> None:
     time.sleep(seconds)
+
+
+class Hints:
+    """What discovery saw of each item (e.g. last-modified), bounded, for replication to use.
+
+    Saves replication a second request per item for what the listing already
+    said. Entries are taken once; the oldest are dropped beyond ``limit``, and
+    a missing entry only means the item is read again.
+    """
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self.limit = limit
+        self._data: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.limit:
+                self._data.popitem(last=False)
+
+    def take(self, key: str) -> Any:
+        with self._lock:
+            return self._data.pop(key, None)
+
+
+def hints(binding: ResourceBinding, name: str) -> Hints:
+    found: Hints = binding.cached(f"storage.hints:{name}", Hints)
+    return found
