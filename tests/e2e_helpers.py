@@ -59,6 +59,13 @@ class Cli:
         return result
 
 
+def only_types(config_path: Path, *types: str) -> None:
+    """Limit a sandbox config to some resource types (other plugins may be installed)."""
+    config = json.loads(config_path.read_text())
+    config["filters"]["types"] = list(types)
+    config_path.write_text(json.dumps(config, indent=2))
+
+
 def start_private_sandbox(directory: Path, faults: str | None = None) -> Any:
     """A sandbox of this module's own (cheap: about two seconds)."""
     sbx = pytest.importorskip("atg_dataplane_sandbox.sandbox")

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import Cli, assert_no_canary, canaries, start_private_sandbox
+from e2e_helpers import Cli, assert_no_canary, canaries, only_types, start_private_sandbox
 
 pytestmark = pytest.mark.sandbox
+KEY_VAULT = "Microsoft.KeyVault/vaults"
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
     directory = tmp_path_factory.mktemp("e2e-kv")
     info = start_private_sandbox(directory)
+    only_types(info.config_path, KEY_VAULT)
     try:
         seed.seed(directory, "reference")
         yield {"dir": directory, "config": str(info.config_path), "info": info}
@@ -161,6 +163,7 @@ def slow_world(tmp_path: Path) -> Iterator[dict[str, Any]]:
     from atg_dataplane_sandbox import seed
 
     info = start_private_sandbox(tmp_path, faults="keyvault:latency=15ms")
+    only_types(info.config_path, KEY_VAULT)
     try:
         seed.seed(tmp_path, "reference")
         yield {"dir": tmp_path, "config": str(info.config_path), "info": info}
