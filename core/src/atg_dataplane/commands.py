@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -288,12 +288,24 @@ SECONDS_PER_ITEM = 0.05
 BYTES_PER_SECOND = 50 * 1024 * 1024
 
 
+def with_status(pairs: Iterable[ResourcePair], verb: str) -> Iterator[ResourcePair]:
+    """Show which resource is being worked on, when stderr is a terminal."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield from pairs
+        return
+    with console.status(f"{verb}...") as status:
+        for pair in pairs:
+            status.update(f"{verb} {pair.source.resource.name} ({pair.spec.resource_type})")
+            yield pair
+
+
 def make_plan(runtime: Runtime, mode: ReplicationMode) -> dict[str, Any]:
     fingerprinter = Fingerprinter()
     resources = []
     total_items = total_bytes = 0
     estimate = 0.0
-    for pair in runtime.pairs():
+    for pair in with_status(runtime.pairs(), "discovering"):
         kinds: dict[str, dict[str, int]] = defaultdict(
             lambda: {"items": 0, "bytes": 0, "not_copyable": 0}
         )
@@ -608,7 +620,7 @@ def run_verify(runtime: Runtime, mode: ReplicationMode) -> VerifyReport:
     fingerprinter = Fingerprinter(journal.fingerprint_key())
     journal.close()
     report = VerifyReport(mode=mode)
-    for pair in runtime.pairs():
+    for pair in with_status(runtime.pairs(), "comparing"):
         verify_pair(
             runtime.host,
             pair,
