@@ -228,7 +228,7 @@ def collect_gaps(
 ) -> tuple[list[Gap], list[str]]:
     gaps: list[Gap] = []
     problems: list[str] = []
-    for pair in runtime.pairs() if pairs is None else pairs:
+    for pair in with_status(runtime.pairs() if pairs is None else pairs, "checking permissions of"):
         rtype = pair.spec.resource_type
         gaps += check_binding(runtime.host, pair.source, rtype, mode, runtime.claims["source"])
         if pair.target is None:
