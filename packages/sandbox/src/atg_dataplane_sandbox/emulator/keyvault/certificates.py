@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
-from atg_dataplane_sandbox.emulator.keyvault import keys, material, x509_build
+from atg_dataplane_sandbox.emulator.keyvault import keys, lifecycle, material, x509_build
 from atg_dataplane_sandbox.emulator.keyvault.vault import (
     VaultContext,
     new_version,
@@ -26,6 +26,8 @@ from atg_dataplane_sandbox.emulator.keyvault.vault import (
 )
 
 KIND = "certificates"
+# A certificate's managed key and secret are deleted, recovered and purged along with it.
+MANAGED_KINDS = ("keys", "secrets")
 
 
 def _not_found(vc: VaultContext) -> AzureError:
@@ -370,12 +372,7 @@ async def list_certificates(vc: VaultContext) -> web.Response:
 
 
 async def list_versions(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "list", name)
-    obj = vc.live(KIND).get(name.lower())
-    if obj is None:
-        return vc.page([])
-    found = obj
-    return vc.page(list(found["order"]), lambda v: _item(vc, found, v))
+    return await lifecycle.list_versions(vc, KIND, name, _item)
 
 
 async def policy(vc: VaultContext, name: str, method: str) -> web.Response:
@@ -463,47 +460,23 @@ async def merge(vc: VaultContext, name: str) -> web.Response:
 
 
 async def delete_certificate(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "delete", name)
-    vc.get(KIND, name)
-    obj = vc.soft_delete_object(KIND, name)
-    for kind in ("keys", "secrets"):
-        if name.lower() in vc.live(kind):
-            vc.soft_delete_object(kind, name)
-    version = obj["order"][-1]
-    return json_response(bundle(vc, obj, version, obj["versions"][version]))
+    return await lifecycle.delete(vc, KIND, name, bundle, MANAGED_KINDS)
 
 
 async def get_deleted(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "getdeleted", name)
-    obj = vc.get_deleted(KIND, name)
-    version = obj["order"][-1]
-    return json_response(bundle(vc, obj, version, obj["versions"][version]))
+    return await lifecycle.get_deleted(vc, KIND, name, bundle)
 
 
 async def list_deleted(vc: VaultContext) -> web.Response:
-    vc.require(KIND, "list")
-    objs = [obj for _, obj in sorted(vc.deleted(KIND).items())]
-    return vc.page(objs, lambda obj: _item(vc, obj, None))
+    return await lifecycle.list_deleted(vc, KIND, _item)
 
 
 async def recover(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "recover", name)
-    vc.get_deleted(KIND, name)
-    obj = vc.recover_object(KIND, name)
-    for kind in ("keys", "secrets"):
-        if name.lower() in vc.deleted(kind):
-            vc.recover_object(kind, name)
-    version = obj["order"][-1]
-    return json_response(bundle(vc, obj, version, obj["versions"][version]))
+    return await lifecycle.recover(vc, KIND, name, bundle, MANAGED_KINDS)
 
 
 async def purge(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "purge", name)
-    vc.purge_object(KIND, name)
-    for kind in ("keys", "secrets"):
-        if name.lower() in vc.deleted(kind):
-            vc.purge_object(kind, name)
-    return web.Response(status=204)
+    return await lifecycle.purge(vc, KIND, name, MANAGED_KINDS)
 
 
 async def backup(vc: VaultContext, name: str) -> web.Response:
@@ -528,8 +501,7 @@ async def restore(vc: VaultContext) -> web.Response:
     obj = sealed["certificate"]
     vc.live(KIND)[name.lower()] = obj
     vc.touch()
-    version = obj["order"][-1]
-    return json_response(bundle(vc, obj, version, obj["versions"][version]))
+    return json_response(bundle(vc, obj, *lifecycle.latest(obj)))
 
 
 # -- contacts and issuers -----------------------------------------------------------------

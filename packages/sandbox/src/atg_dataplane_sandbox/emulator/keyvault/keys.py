@@ -10,7 +10,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
-from atg_dataplane_sandbox.emulator.keyvault import material
+from atg_dataplane_sandbox.emulator.keyvault import lifecycle, material
 from atg_dataplane_sandbox.emulator.keyvault.crypto_ops import OPERATIONS, run_operation
 from atg_dataplane_sandbox.emulator.keyvault.vault import VaultContext, now, read_attributes
 
@@ -193,64 +193,35 @@ async def list_keys(vc: VaultContext) -> web.Response:
 
 
 async def list_versions(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "list", name)
-    obj = vc.live(KIND).get(name.lower())
-    if obj is None:
-        return vc.page([])
-    found = obj
-    return vc.page(list(found["order"]), lambda v: _item(vc, found, v))
+    return await lifecycle.list_versions(vc, KIND, name, _item)
 
 
 async def delete_key(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "delete", name)
-    obj = vc.get(KIND, name)
-    if obj["versions"][obj["order"][-1]].get("managed"):
-        raise AzureError(
-            403,
-            "Forbidden",
-            f"Key {name} is managed by a certificate; delete the certificate instead.",
-            inner_code="ManagedKey",
-        )
-    obj = vc.soft_delete_object(KIND, name)
-    return json_response(key_bundle(vc, obj, obj["order"][-1], obj["versions"][obj["order"][-1]]))
+    return await lifecycle.delete(vc, KIND, name, key_bundle)
 
 
 async def get_deleted(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "getdeleted", name)
-    obj = vc.get_deleted(KIND, name)
-    return json_response(key_bundle(vc, obj, obj["order"][-1], obj["versions"][obj["order"][-1]]))
+    return await lifecycle.get_deleted(vc, KIND, name, key_bundle)
 
 
 async def list_deleted(vc: VaultContext) -> web.Response:
-    vc.require(KIND, "list")
-    objs = [obj for _, obj in sorted(vc.deleted(KIND).items())]
-    return vc.page(objs, lambda obj: _item(vc, obj, None))
+    return await lifecycle.list_deleted(vc, KIND, _item)
 
 
 async def recover(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "recover", name)
-    vc.get_deleted(KIND, name)
-    obj = vc.recover_object(KIND, name)
-    return json_response(key_bundle(vc, obj, obj["order"][-1], obj["versions"][obj["order"][-1]]))
+    return await lifecycle.recover(vc, KIND, name, key_bundle)
 
 
 async def purge(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "purge", name)
-    vc.purge_object(KIND, name)
-    return web.Response(status=204)
+    return await lifecycle.purge(vc, KIND, name)
 
 
 async def backup(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "backup", name)
-    return json_response(vc.seal(KIND, vc.get(KIND, name)))
+    return await lifecycle.backup(vc, KIND, name)
 
 
 async def restore(vc: VaultContext) -> web.Response:
-    vc.require(KIND, "restore")
-    obj = vc.unseal(KIND)
-    vc.live(KIND)[obj["name"].lower()] = obj
-    vc.touch()
-    return json_response(key_bundle(vc, obj, obj["order"][-1], obj["versions"][obj["order"][-1]]))
+    return await lifecycle.restore(vc, KIND, key_bundle)
 
 
 async def rotation_policy(vc: VaultContext, name: str, method: str) -> web.Response:

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
+from atg_dataplane_sandbox.emulator.keyvault import lifecycle
 from atg_dataplane_sandbox.emulator.keyvault.vault import VaultContext, read_attributes
 
 KIND = "secrets"
@@ -97,12 +98,7 @@ async def list_secrets(vc: VaultContext) -> web.Response:
 
 
 async def list_versions(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "list", name)
-    obj = vc.live(KIND).get(name.lower())
-    if obj is None:
-        return vc.page([])
-    found = obj
-    return vc.page(list(found["order"]), lambda v: _list_item(vc, found, v))
+    return await lifecycle.list_versions(vc, KIND, name, _list_item)
 
 
 def _list_item(vc: VaultContext, obj: dict[str, Any], version: str | None) -> dict[str, Any]:
@@ -112,67 +108,35 @@ def _list_item(vc: VaultContext, obj: dict[str, Any], version: str | None) -> di
     return body
 
 
-async def delete_secret(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "delete", name)
-    obj = vc.get(KIND, name)
-    record = obj["versions"][obj["order"][-1]]
-    if record.get("managed"):
-        raise AzureError(
-            403,
-            "Forbidden",
-            f"Secret {name} is managed by a certificate; delete the certificate instead.",
-            inner_code="ManagedSecret",
-        )
-    obj = vc.soft_delete_object(KIND, name)
-    return json_response(_deleted_body(vc, obj))
-
-
-def _deleted_body(
-    vc: VaultContext, obj: dict[str, Any], with_value: bool = False
+def _bundle_without_value(
+    vc: VaultContext, obj: dict[str, Any], version: str, record: dict[str, Any]
 ) -> dict[str, Any]:
-    version = obj["order"][-1]
-    return bundle(vc, obj, version, obj["versions"][version], with_value=with_value)
+    return bundle(vc, obj, version, record, with_value=False)
+
+
+async def delete_secret(vc: VaultContext, name: str) -> web.Response:
+    return await lifecycle.delete(vc, KIND, name, _bundle_without_value)
 
 
 async def get_deleted(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "getdeleted", name)
-    return json_response(_deleted_body(vc, vc.get_deleted(KIND, name)))
+    return await lifecycle.get_deleted(vc, KIND, name, _bundle_without_value)
 
 
 async def list_deleted(vc: VaultContext) -> web.Response:
-    vc.require(KIND, "list")
-
-    def build(obj: dict[str, Any]) -> dict[str, Any]:
-        body = _deleted_body(vc, obj)
-        body["id"] = vc.object_id(KIND, obj["name"])
-        return body
-
-    return vc.page([obj for _, obj in sorted(vc.deleted(KIND).items())], build)
+    return await lifecycle.list_deleted(vc, KIND, _list_item)
 
 
 async def recover(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "recover", name)
-    vc.get_deleted(KIND, name)
-    obj = vc.recover_object(KIND, name)
-    version = obj["order"][-1]
-    return json_response(bundle(vc, obj, version, obj["versions"][version], with_value=False))
+    return await lifecycle.recover(vc, KIND, name, _bundle_without_value)
 
 
 async def purge(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "purge", name)
-    vc.purge_object(KIND, name)
-    return web.Response(status=204)
+    return await lifecycle.purge(vc, KIND, name)
 
 
 async def backup(vc: VaultContext, name: str) -> web.Response:
-    vc.require(KIND, "backup", name)
-    return json_response(vc.seal(KIND, vc.get(KIND, name)))
+    return await lifecycle.backup(vc, KIND, name)
 
 
 async def restore(vc: VaultContext) -> web.Response:
-    vc.require(KIND, "restore")
-    obj = vc.unseal(KIND)
-    vc.live(KIND)[obj["name"].lower()] = obj
-    vc.touch()
-    version = obj["order"][-1]
-    return json_response(bundle(vc, obj, version, obj["versions"][version], with_value=False))
+    return await lifecycle.restore(vc, KIND, _bundle_without_value)
