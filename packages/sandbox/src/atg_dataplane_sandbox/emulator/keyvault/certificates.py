@@ -22,6 +22,7 @@ from atg_dataplane_sandbox.emulator.keyvault.vault import (
     VaultContext,
     new_version,
     now,
+    path_not_found,
     read_attributes,
 )
 
@@ -30,16 +31,12 @@ KIND = "certificates"
 MANAGED_KINDS = ("keys", "secrets")
 
 
-def _not_found(vc: VaultContext) -> AzureError:
-    return AzureError(404, "NotFound", f"The requested path {vc.request.path} was not found.")
-
-
 async def route(vc: VaultContext, rest: list[str], method: str) -> web.StreamResponse:
     low = [s.lower() for s in rest]
     if not rest:
         if method == "GET":
             return await list_certificates(vc)
-        raise _not_found(vc)
+        raise path_not_found(vc)
     if low[0] == "contacts":
         return await contacts(vc, method)
     if low[0] == "issuers":
@@ -74,7 +71,7 @@ async def route(vc: VaultContext, rest: list[str], method: str) -> web.StreamRes
             return await update_certificate(vc, name, rest[1])
     if len(rest) == 3 and low[1:] == ["pending", "merge"] and method == "POST":
         return await merge(vc, name)
-    raise _not_found(vc)
+    raise path_not_found(vc)
 
 
 # -- shapes -------------------------------------------------------------------------------
@@ -384,7 +381,7 @@ async def policy(vc: VaultContext, name: str, method: str) -> web.Response:
         obj["policy"] = _normalise_policy(vc.body or {}, obj["policy"])
         vc.touch()
     else:
-        raise _not_found(vc)
+        raise path_not_found(vc)
     return json_response(_policy_body(vc, obj))
 
 
@@ -415,7 +412,7 @@ async def pending(vc: VaultContext, name: str, method: str) -> web.Response:
             )
             vc.touch()
         return json_response(_operation_body(vc, obj))
-    raise _not_found(vc)
+    raise path_not_found(vc)
 
 
 async def merge(vc: VaultContext, name: str) -> web.Response:
@@ -521,7 +518,7 @@ async def contacts(vc: VaultContext, method: str) -> web.Response:
         vc.touch()
         return json_response(answer)
     else:
-        raise _not_found(vc)
+        raise path_not_found(vc)
     return json_response({"id": url, "contacts": vc.data.get("contacts", [])})
 
 
@@ -557,7 +554,7 @@ async def issuers(vc: VaultContext, name: str | None, method: str) -> web.Respon
     elif method == "DELETE":
         vc.require(KIND, "deleteissuers")
     else:
-        raise _not_found(vc)
+        raise path_not_found(vc)
     issuer = store.get(key)
     if issuer is None:
         raise AzureError(404, "CertificateIssuerNotFound", f"Issuer not found: {name}")

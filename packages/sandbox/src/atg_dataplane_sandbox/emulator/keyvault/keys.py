@@ -12,13 +12,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
 from atg_dataplane_sandbox.emulator.keyvault import lifecycle, material
 from atg_dataplane_sandbox.emulator.keyvault.crypto_ops import OPERATIONS, run_operation
-from atg_dataplane_sandbox.emulator.keyvault.vault import VaultContext, now, read_attributes
+from atg_dataplane_sandbox.emulator.keyvault.vault import (
+    VaultContext,
+    now,
+    path_not_found,
+    read_attributes,
+)
 
 KIND = "keys"
-
-
-def _not_found(vc: VaultContext) -> AzureError:
-    return AzureError(404, "NotFound", f"The requested path {vc.request.path} was not found.")
 
 
 async def route(vc: VaultContext, rest: list[str], method: str) -> web.StreamResponse:
@@ -26,7 +27,7 @@ async def route(vc: VaultContext, rest: list[str], method: str) -> web.StreamRes
     if not rest:
         if method == "GET":
             return await list_keys(vc)
-        raise _not_found(vc)
+        raise path_not_found(vc)
     name = rest[0]
     if len(rest) == 1:
         if low[0] == "restore" and method == "POST":
@@ -61,7 +62,7 @@ async def route(vc: VaultContext, rest: list[str], method: str) -> web.StreamRes
             "BadParameter",
             "Key release needs an attestation service, which the sandbox does not emulate.",
         )
-    raise _not_found(vc)
+    raise path_not_found(vc)
 
 
 def key_bundle(
@@ -237,7 +238,7 @@ async def rotation_policy(vc: VaultContext, name: str, method: str) -> web.Respo
     elif method == "GET":
         vc.require(KIND, "getrotationpolicy", name)
     else:
-        raise _not_found(vc)
+        raise path_not_found(vc)
     policy = obj.get("rotation_policy") or {
         "lifetimeActions": [
             {"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}

@@ -13,7 +13,7 @@ from atg_dataplane_sandbox.emulator.auth import VAULT_AUDIENCE, bearer_token
 from atg_dataplane_sandbox.emulator.context import EMU
 from atg_dataplane_sandbox.emulator.errors import AzureError
 from atg_dataplane_sandbox.emulator.keyvault import certificates, keys, secrets
-from atg_dataplane_sandbox.emulator.keyvault.vault import VaultContext
+from atg_dataplane_sandbox.emulator.keyvault.vault import VaultContext, path_not_found
 from atg_dataplane_sandbox.emulator.tokens import TokenError
 
 WRITE_METHODS = frozenset({"PUT", "POST", "PATCH", "DELETE"})
@@ -104,13 +104,9 @@ def _throttle(emu: Any, name: str, data: dict[str, Any]) -> None:
     buckets[name] = (level - 1, stamp)
 
 
-def _not_found(vc: VaultContext) -> AzureError:
-    return AzureError(404, "NotFound", f"The requested path {vc.request.path} was not found.")
-
-
 async def _route(vc: VaultContext, seg: list[str]) -> web.StreamResponse:
     if not seg:
-        raise _not_found(vc)
+        raise path_not_found(vc)
     head = seg[0].lower()
     method = vc.request.method
     if head == "secrets":
@@ -125,14 +121,14 @@ async def _route(vc: VaultContext, seg: list[str]) -> web.StreamResponse:
         return await certificates.route(vc, seg[1:], method)
     if head == "deletedcertificates":
         return await _deleted(vc, certificates, seg[1:], method)
-    raise _not_found(vc)
+    raise path_not_found(vc)
 
 
 async def _secrets(vc: VaultContext, rest: list[str], method: str) -> web.StreamResponse:
     if not rest:
         if method == "GET":
             return await secrets.list_secrets(vc)
-        raise _not_found(vc)
+        raise path_not_found(vc)
     name = rest[0]
     if len(rest) == 1:
         if name.lower() == "restore" and method == "POST":
@@ -155,7 +151,7 @@ async def _secrets(vc: VaultContext, rest: list[str], method: str) -> web.Stream
             return await secrets.get_secret(vc, name, sub)
         if method == "PATCH":
             return await secrets.update_secret(vc, name, sub)
-    raise _not_found(vc)
+    raise path_not_found(vc)
 
 
 async def _deleted(
@@ -169,4 +165,4 @@ async def _deleted(
         return await module.purge(vc, rest[0])
     if len(rest) == 2 and rest[1].lower() == "recover" and method == "POST":
         return await module.recover(vc, rest[0])
-    raise _not_found(vc)
+    raise path_not_found(vc)

@@ -305,6 +305,10 @@ def not_found(kind: str, name: str, vault: str) -> AzureError:
     )
 
 
+def path_not_found(vc: VaultContext) -> AzureError:
+    return AzureError(404, "NotFound", f"The requested path {vc.request.path} was not found.")
+
+
 def _fernet(emu: Emulator) -> Fernet:
     path = emu.directory / "emulator-state" / "backup-key"
     if not path.exists():
