@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from atg_dataplane_sandbox.emulator import EmulatorHandle, start_emulator
 from atg_dataplane_sandbox.emulator.testing import arm_kwargs, credential
-from atg_dataplane_sandbox.topology import Topology, load_topology
+from atg_dataplane_sandbox.topology import Topology
 
 acr_mgmt = pytest.importorskip("azure.mgmt.containerregistry")
 acr_data = pytest.importorskip("azure.containerregistry")
@@ -50,11 +50,6 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
             handle.stop()
     finally:
         process.stop(layout, registry.NAME)
-
-
-@pytest.fixture(scope="module")
-def topo(emu: EmulatorHandle) -> Topology:
-    return load_topology(emu.directory)
 
 
 def _registry(emu: EmulatorHandle, topo: Topology, tenant: str, name: str) -> Any:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from atg_dataplane_sandbox.emulator import EmulatorHandle, start_emulator
+from atg_dataplane_sandbox.emulator import EmulatorHandle
 from atg_dataplane_sandbox.emulator.testing import ARM_SCOPE, arm_kwargs, credential
-from atg_dataplane_sandbox.topology import Topology, load_topology
+from atg_dataplane_sandbox.topology import Topology
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
@@ -22,18 +21,6 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
-
-
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
-    handle = start_emulator(tmp_path_factory.mktemp("sandbox"))
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture(scope="module")
-def topo(emu: EmulatorHandle) -> Topology:
-    return load_topology(emu.directory)
 
 
 def _rm(

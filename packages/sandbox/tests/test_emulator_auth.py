@@ -4,18 +4,17 @@ without a valid bearer token: missing, forged, expired or for another audience."
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import jwt
 import pytest
-from atg_dataplane_sandbox.emulator import EmulatorHandle, start_emulator
+from atg_dataplane_sandbox.emulator import EmulatorHandle
 from atg_dataplane_sandbox.emulator.testing import (
     ARM_SCOPE,
     arm_kwargs,
     credential,
     vault_kwargs,
 )
-from atg_dataplane_sandbox.topology import Topology, load_topology
+from atg_dataplane_sandbox.topology import Topology
 from azure.core import PipelineClient
 from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
@@ -24,18 +23,6 @@ from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
-    handle = start_emulator(tmp_path_factory.mktemp("sandbox"))
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture(scope="module")
-def topo(emu: EmulatorHandle) -> Topology:
-    return load_topology(emu.directory)
 
 
 @pytest.fixture(scope="module")

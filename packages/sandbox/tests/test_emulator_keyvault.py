@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from atg_dataplane_sandbox.emulator import EmulatorHandle, start_emulator
+from atg_dataplane_sandbox.emulator import EmulatorHandle
 from atg_dataplane_sandbox.emulator.testing import arm_kwargs, credential, vault_kwargs
-from atg_dataplane_sandbox.topology import Topology, load_topology
+from atg_dataplane_sandbox.topology import Topology
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
@@ -32,18 +31,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 POLL: dict[str, Any] = {}  # deletes are immediate: the SDK pollers never sleep
-
-
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
-    handle = start_emulator(tmp_path_factory.mktemp("sandbox"))
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture(scope="module")
-def topo(emu: EmulatorHandle) -> Topology:
-    return load_topology(emu.directory)
 
 
 def _make_vault(
