@@ -8,6 +8,7 @@ verification against the sandbox CA. No storage client is mocked.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -128,7 +129,15 @@ class StorageWorld:
             return QueueServiceClient(url, cred, **kwargs)
         if service == "table":
             return TableServiceClient(endpoint=url.rstrip("/"), credential=cred, **kwargs)
-        return ShareServiceClient(url, cred, token_intent="backup", **kwargs)
+        return ShareServiceClient(url, self.key_credential(binding), **kwargs)
+
+    def key_credential(self, binding: ResourceBinding) -> Any:
+        """The account's Shared Key (Azure Files takes no Entra token for shares)."""
+        from azure.core.credentials import AzureNamedKeyCredential
+
+        name = binding.resource.name
+        key = (Path(self.sandbox.dir) / "secrets" / "azurite" / name).read_text().strip()
+        return AzureNamedKeyCredential(name, key)
 
 
 @pytest.fixture(scope="session")
@@ -136,7 +145,39 @@ def world(sandbox: Any) -> Iterator[StorageWorld]:
     from atg_dataplane.config import load_config
 
     sandbox.seed("reference")
-    yield StorageWorld(sandbox=sandbox, config=load_config(sandbox.config_path))
+    world = StorageWorld(sandbox=sandbox, config=load_config(sandbox.config_path))
+    seed_reference_files(world)
+    yield world
+
+
+REFERENCE_FILES = {
+    "readme.txt": b"hello from the source share\n",
+    "reports/2026/q1.csv": b"a,b,c\n" * 2000,
+    "reports/2026/empty.bin": b"",
+    "images/logo.bin": bytes(range(256)) * 4096,  # 1 MiB
+}
+
+
+def seed_reference_files(world: StorageWorld) -> None:
+    """File shares of the reference source account (the sandbox seed has none yet)."""
+    from azure.core.exceptions import ResourceExistsError
+    from azure.storage.fileshare import ContentSettings
+
+    source = world.binding("source", "srcstore1")
+    service = world.admin_service(source, "file")
+    for name, quota, metadata in (("teamshare", 10, {"team": "finance"}), ("emptyshare", 1, {})):
+        with contextlib.suppress(ResourceExistsError):
+            service.create_share(name, quota=quota, metadata=metadata or None)
+    share = service.get_share_client("teamshare")
+    for directory in ("reports", "reports/2026", "images", "archive"):
+        with contextlib.suppress(ResourceExistsError):
+            share.create_directory(directory, metadata={"level": str(directory.count("/"))})
+    for path, data in REFERENCE_FILES.items():
+        share.get_file_client(path).upload_file(
+            data,
+            metadata={"origin": "seed"},
+            content_settings=ContentSettings(content_type="application/octet-stream"),
+        )
 
 
 @pytest.fixture

@@ -26,6 +26,9 @@ def _fresh_target(world, name):
     queues = world.admin_service(binding, "queue")
     for queue in queues.list_queues():
         queues.delete_queue(queue.name)
+    files = world.admin_service(binding, "file")
+    for share in files.list_shares():
+        files.delete_share(share.name)
     return binding
 
 
@@ -38,7 +41,8 @@ def test_template_creates_every_container_table_and_queue_empty(world, tmp_path)
     assert by_kind["container"].replicated == 4
     assert by_kind["table"].replicated == 2
     assert by_kind["queue"].replicated == 2
-    assert "blob" not in by_kind
+    assert by_kind["share"].replicated == 2
+    assert "blob" not in by_kind and "file" not in by_kind and "directory" not in by_kind
 
     report = run.verify(TEMPLATE)
     assert report.fidelity == 100.0, not_matching(report)
@@ -59,6 +63,11 @@ def test_template_creates_every_container_table_and_queue_empty(world, tmp_path)
     orders = queues.get_queue_client("orders")
     assert orders.get_queue_properties().metadata == {"team": "shop"}
     assert orders.peek_messages(max_messages=32) == []
+    files = world.admin_service(target, "file")
+    shares = {s.name: s for s in files.list_shares(include_metadata=True)}
+    assert set(shares) == {"teamshare", "emptyshare"}
+    assert (shares["teamshare"].quota, shares["teamshare"].metadata) == (10, {"team": "finance"})
+    assert list(files.get_share_client("teamshare").list_directories_and_files()) == []
 
     again = run.replicate(TEMPLATE)
     assert again.result.replicated == 0
@@ -81,10 +90,16 @@ def test_replication_verifies_at_100_percent_and_reruns_as_no_op(world, tmp_path
     assert by_type["blob"] == {"matching": 6}
     assert by_type["table"] == {"matching": 2}
     assert by_type["queue"] == {"matching": 2}
+    assert by_type["file"] == {"matching": 4}
+    assert by_type["directory"] == {"matching": 4}
+    assert by_type["share"] == {"matching": 2}
+    assert by_kind["file"].replicated == 4
+    assert by_kind["file"].client_bytes == 0, "file bytes passed through the client"
 
     second = run.replicate(REPLICATION)
     assert second.result.replicated == 0, second.result.warnings[:5]
     assert kinds(second, source.resource.id)["blob"].unchanged == 6
+    assert kinds(second, source.resource.id)["file"].unchanged == 4
 
     # Source messages are still all there, untouched (peek leaves no trace).
     src_queue = world.admin_service(source, "queue").get_queue_client("orders")

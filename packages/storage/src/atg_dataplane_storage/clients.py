@@ -106,7 +106,6 @@ def client_kwargs(binding: ResourceBinding) -> dict[str, Any]:
 def _build(binding: ResourceBinding) -> AccountClients:
     from azure.data.tables import TableServiceClient
     from azure.storage.blob import BlobServiceClient
-    from azure.storage.fileshare import ShareServiceClient
     from azure.storage.queue import QueueServiceClient
 
     credential = binding.context.credential
@@ -120,11 +119,41 @@ def _build(binding: ResourceBinding) -> AccountClients:
             endpoint=url.rstrip("/"), credential=credential, **client_kwargs(binding)
         )
     if url := endpoint(binding, "file"):
-        # Azure Files accepts OAuth only for backup-style access (the SDK requires the intent).
-        clients.file = ShareServiceClient(
-            url, credential, token_intent="backup", **client_kwargs(binding)
-        )
+        clients.file = _LazyShareService(binding, url)
     return clients
+
+
+class _LazyShareService:
+    """The File service client, built on first use with the account key.
+
+    Azure Files takes Entra tokens only for file and directory operations with
+    the backup intent; shares can be listed and created only with Shared Key
+    (or through ARM). The key comes from ``listKeys`` when files are first
+    touched, so accounts without shares never need it.
+    """
+
+    def __init__(self, binding: ResourceBinding, url: str) -> None:
+        self.binding = binding
+        self.url = url
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                from azure.core.credentials import AzureNamedKeyCredential
+                from azure.storage.fileshare import ShareServiceClient
+
+                credential = AzureNamedKeyCredential(
+                    self.binding.resource.name, account_key(self.binding)
+                )
+                self._client = ShareServiceClient(
+                    self.url, credential, **client_kwargs(self.binding)
+                )
+            return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
 
 
 _key_lock = threading.Lock()

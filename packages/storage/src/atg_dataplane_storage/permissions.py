@@ -1,9 +1,10 @@
 """What each side needs, per mode: ARM actions and storage data actions, with built-in roles.
 
-Names are Azure's (Microsoft.Storage resource provider operations). Data
-access uses the side's Entra credential (OAuth); ``listKeys`` is needed on the
-source only to sign account-key SAS (when a user delegation SAS is refused,
-and always for Azure Files, which has no user delegation SAS).
+Names are Azure's (Microsoft.Storage resource provider operations). Blob,
+table and queue data are reached with the side's Entra credential (OAuth).
+``listKeys`` is needed on both sides for Azure Files (shares cannot be listed
+or created with an Entra token: Shared Key it is), and on the source to sign
+account-key SAS (files; blobs when a user delegation SAS is refused).
 """
 
 from __future__ import annotations
@@ -104,10 +105,16 @@ def permissions(mode: ReplicationMode) -> list[Permission]:
         ),
         _perm(
             "source",
-            "list file shares, directories and files (backup intent)",
-            "Storage File Data Privileged Reader",
-            actions=(SHARE_READ,),
-            data_actions=(FILE_READ, FILE_BACKUP_READ),
+            "read file shares, directories and files with Shared Key (Azure Files takes Entra "
+            "tokens only for files and directories, never for shares)"
+            + (
+                "; sign account-key SAS for server-side copies (files; blobs when a user "
+                "delegation SAS is refused)"
+                if full
+                else ""
+            ),
+            "Storage Account Contributor",
+            actions=(LIST_KEYS,),
         ),
     ]
     if full:
@@ -118,13 +125,6 @@ def permissions(mode: ReplicationMode) -> list[Permission]:
                 "copies server-side",
                 "Storage Blob Data Reader",
                 actions=(USER_DELEGATION_KEY,),
-            ),
-            _perm(
-                "source",
-                "sign account-key SAS when a user delegation SAS is refused, and for files "
-                "(Azure Files has no user delegation SAS)",
-                "Storage Account Contributor",
-                actions=(LIST_KEYS,),
             ),
         ]
     target = [
@@ -159,10 +159,11 @@ def permissions(mode: ReplicationMode) -> list[Permission]:
         ),
         _perm(
             "target",
-            "create shares, directories" + (" and files (copy from URL)" if full else ""),
-            "Storage File Data Privileged Contributor",
-            actions=(SHARE_READ, SHARE_WRITE),
-            data_actions=(FILE_READ, FILE_WRITE, FILE_BACKUP_READ, FILE_BACKUP_WRITE),
+            "create shares (quota, metadata)"
+            + (", directories and files (copy from URL)" if full else "")
+            + " with Shared Key",
+            "Storage Account Contributor",
+            actions=(LIST_KEYS,),
         ),
     ]
     return [*source, *target]

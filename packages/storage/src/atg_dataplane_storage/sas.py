@@ -83,13 +83,11 @@ class SourceSigner:
         from azure.storage.fileshare import FileSasPermissions, generate_file_sas
 
         service = account_clients(self.binding).file
-        directory, _, name = path.rpartition("/")
         start, expiry = self._window()
         token = generate_file_sas(
             service.account_name,
             share,
-            directory.split("/") if directory else [],
-            name,
+            path.split("/"),
             account_key=account_key(self.binding),
             permission=FileSasPermissions(read=True),
             start=start,

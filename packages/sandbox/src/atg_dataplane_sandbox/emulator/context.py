@@ -84,6 +84,9 @@ class Emulator:
         self.store.start()
         self.urls["entra"] = await self._listen(entra_app(self), self.options.entra_port)
         self.urls["arm"] = await self._listen(arm_app(self), self.options.arm_port)
+        from atg_dataplane_sandbox.emulator.fileshare import fileshare_app
+
+        self.urls["file"] = await self._listen(fileshare_app(self), 0)  # Azure Files
         self._vault_runner = web.AppRunner(keyvault_app(self), access_log=None)
         await self._vault_runner.setup()
         self._runners.append(self._vault_runner)
@@ -183,6 +186,7 @@ class Emulator:
             "arm": self.urls.get("arm"),
             "keyvault": dict(self.vault_urls),
             "acr": dict(self.registry_urls),
+            "file": self.urls.get("file"),
             "faults_url": f"{self.urls.get('arm')}/_sandbox/faults",
             "admin_key_file": ADMIN_SECRET_FILE,
         }

@@ -29,6 +29,8 @@ class StorageProvider(Provider):
             for kind in ("blob", "queue", "table")
             if azurite.get(kind)
         }
+        if ctx.emu.urls.get("file"):  # our File service (Azurite has none)
+            endpoints["file"] = f"{ctx.emu.urls['file']}/{name}/"
         props.update(
             {
                 "provisioningState": "Succeeded",
