@@ -8,31 +8,21 @@ from pathlib import Path
 
 import pytest
 from atg_dataplane_sandbox import certs
-from atg_dataplane_sandbox.services import (
-    PoolSizes,
-    SandboxLayout,
-    missing_emulators,
-    start_services,
-    stop_services,
-)
+from atg_dataplane_sandbox.services import PoolSizes, SandboxLayout
 from atg_dataplane_sandbox.services.accounts import account_key
 from azure.core.exceptions import ServiceRequestError
 from azure.cosmos import CosmosClient, PartitionKey
 from azure.cosmos.documents import SSLConfiguration
+from services_testing import needs_emulators, running_services
 
-pytestmark = pytest.mark.skipif(
-    bool(missing_emulators()), reason="emulators not installed: atg-dataplane sandbox install"
-)
+pytestmark = needs_emulators
 
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxLayout, dict]]:
-    layout = SandboxLayout(tmp_path_factory.mktemp("svc-cosmos"))
-    layout.make_dirs()
-    certs.ensure_certs(layout.root)
-    info = start_services(layout, PoolSizes(storage=1, cosmos=2))
-    yield layout, info
-    stop_services(layout)
+    directory = tmp_path_factory.mktemp("svc-cosmos")
+    with running_services(directory, PoolSizes(storage=1, cosmos=2)) as (layout, info):
+        yield layout, info
 
 
 def cosmos_client(layout: SandboxLayout, info: dict, account: str, ca: Path | None = None):

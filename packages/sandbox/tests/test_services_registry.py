@@ -10,30 +10,20 @@ from pathlib import Path
 import pytest
 import requests
 from atg_dataplane_sandbox import certs
-from atg_dataplane_sandbox.services import (
-    SandboxLayout,
-    missing_emulators,
-    registry,
-    start_services,
-    stop_services,
-)
+from atg_dataplane_sandbox.services import SandboxLayout, registry
 from atg_dataplane_sandbox.services.accounts import PoolSizes
+from services_testing import needs_emulators, running_services
 
-pytestmark = pytest.mark.skipif(
-    bool(missing_emulators()), reason="emulators not installed: atg-dataplane sandbox install"
-)
+pytestmark = needs_emulators
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxLayout, str]]:
-    layout = SandboxLayout(tmp_path_factory.mktemp("svc-registry"))
-    layout.make_dirs()
-    certs.ensure_certs(layout.root)
-    info = start_services(layout, PoolSizes(storage=1, cosmos=1))
-    yield layout, info["registry"]["upstream"]
-    stop_services(layout)
+    directory = tmp_path_factory.mktemp("svc-registry")
+    with running_services(directory, PoolSizes(storage=1, cosmos=1)) as (layout, info):
+        yield layout, info["registry"]["upstream"]
 
 
 def _digest(data: bytes) -> str:
