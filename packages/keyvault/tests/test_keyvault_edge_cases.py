@@ -8,13 +8,9 @@ import time
 import uuid
 
 import pytest
-from atg_dataplane import Fingerprinter, ReplicationMode
-from atg_dataplane.engine import Engine
-from atg_dataplane.inventory import ResourcePair
-from atg_dataplane.journal import Journal
-from atg_dataplane.testing.pytest_plugin import load_single_plugin
-from atg_dataplane.verify import VerifyReport, verify_pair
+from atg_dataplane import ReplicationMode
 from azure.keyvault.keys import KeyReleasePolicy
+from keyvault_testing import EngineHarness
 
 LONGEST_NAME = "n" * 127
 RELEASE_POLICY = json.dumps(
@@ -56,42 +52,20 @@ def awkward(make_vault, admin):
 def test_awkward_vault_round_trip(awkward, make_vault, admin, tmp_path, mode, all_versions):
     source, canary = awkward
     target = make_vault("target")
-    host = load_single_plugin("keyvault")
-    spec = next(spec for _, spec in host.types.values())
-    pair = ResourcePair(source=source, target=target, spec=spec, plugin="keyvault")
-    journal = Journal(tmp_path / "journal.db")
+    harness = EngineHarness.load(source, target, tmp_path)
     options = {"keyvault.all_versions": all_versions}
 
-    def run():
-        engine = Engine(
-            host,
-            mode=mode,
-            journal=journal,
-            run_id=journal.start_run(uuid.uuid4().hex, mode.value).run_id,
-            options=options,
-            concurrency=8,
-        )
-        return engine.run([pair])
-
-    first = run()
+    first = harness.run(mode, options)
     assert first.result.failed == 0, first.result.errors
     time.sleep(0.01)
-    second = run()
+    second = harness.run(mode, options)
     assert second.result.failed == 0, second.result.errors
     kinds = second.by_resource[source.resource.id]
     assert sum(k.replicated for k in kinds.values()) == 0, {
         kind: vars(k) for kind, k in kinds.items()
     }
 
-    report = VerifyReport(mode=mode)
-    verify_pair(
-        host,
-        pair,
-        mode=mode,
-        options=options,
-        fingerprinter=Fingerprinter(journal.fingerprint_key()),
-        report=report,
-    )
+    report = harness.verify(mode, options)
     bad = [v for v in report.verdicts if v.status not in ("matching", "not_copyable")]
     assert not bad
     assert report.extra_in_target == 0

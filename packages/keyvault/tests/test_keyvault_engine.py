@@ -12,13 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from atg_dataplane import Fingerprinter, ReplicationMode, RetrySettings
-from atg_dataplane.engine import Engine
-from atg_dataplane.inventory import ResourcePair
-from atg_dataplane.journal import Journal
-from atg_dataplane.testing.pytest_plugin import load_single_plugin
-from atg_dataplane.verify import VerifyReport, verify_pair
+from atg_dataplane import ReplicationMode, RetrySettings
 from azure.keyvault.certificates import CertificatePolicy
+from keyvault_testing import EngineHarness
 
 
 @dataclass(frozen=True)
@@ -48,31 +44,16 @@ def seeded(make_vault, admin):
     return source, canary
 
 
-def _run(host, pair, mode, journal, options):
-    engine = Engine(
-        host,
-        mode=mode,
-        journal=journal,
-        run_id=journal.start_run(uuid.uuid4().hex, mode.value).run_id,
-        options=options,
-        concurrency=8,
-    )
-    return engine.run([pair])
-
-
 @pytest.mark.parametrize("mode", list(ReplicationMode))
 def test_engine_replicates_reruns_as_no_op_and_verifies(
     seeded, make_vault, tmp_path, mode, capsys
 ):
     source, canary = seeded
     target = make_vault("target")
-    host = load_single_plugin("keyvault")
-    spec = next(spec for _, spec in host.types.values())
-    pair = ResourcePair(source=source, target=target, spec=spec, plugin="keyvault")
-    journal = Journal(tmp_path / "journal.db")
+    harness = EngineHarness.load(source, target, tmp_path)
     options = {"keyvault.all_versions": True}
 
-    first = _run(host, pair, mode, journal, options)
+    first = harness.run(mode, options)
     assert first.result.failed == 0, first.result.errors
     assert first.result.discovered == 14
     kinds = first.by_resource[source.resource.id]
@@ -80,21 +61,13 @@ def test_engine_replicates_reruns_as_no_op_and_verifies(
     assert kinds["key"].replicated == 1
     assert kinds["certificate"].replicated == 1
 
-    second = _run(host, pair, mode, journal, options)
+    second = harness.run(mode, options)
     assert second.result.failed == 0, second.result.errors
     kinds = second.by_resource[source.resource.id]
     assert sum(k.replicated for k in kinds.values()) == 0
     assert sum(k.unchanged for k in kinds.values()) == 14
 
-    report = VerifyReport(mode=mode)
-    verify_pair(
-        host,
-        pair,
-        mode=mode,
-        options=options,
-        fingerprinter=Fingerprinter(journal.fingerprint_key()),
-        report=report,
-    )
+    report = harness.verify(mode, options)
     statuses = {(v.kind, v.name): v.status for v in report.verdicts}
     assert statuses.pop(("key", "k1")) == "not_copyable"
     assert set(statuses.values()) == {"matching"}, [
@@ -113,13 +86,10 @@ def test_throttling_and_transient_faults_are_absorbed_by_the_retry_policy(
     target = make_vault("target")
     for binding in (source, target):
         binding.context.retry = StatusRetries()
-    host = load_single_plugin("keyvault")
-    spec = next(spec for _, spec in host.types.values())
-    pair = ResourcePair(source=source, target=target, spec=spec, plugin="keyvault")
-    journal = Journal(tmp_path / "journal.db")
+    harness = EngineHarness.load(source, target, tmp_path)
     tenants.handle.set_faults("keyvault:429=0.2,503=0.1,retry_after=0.05,throttle=20")
     try:
-        summary = _run(host, pair, ReplicationMode.REPLICATION, journal, {})
+        summary = harness.run(ReplicationMode.REPLICATION, {})
     finally:
         tenants.handle.set_faults("")
     assert summary.result.failed == 0, summary.result.errors
