@@ -6,12 +6,14 @@ them, which hides them for a visibility timeout. ``storage.queue_read``:
 
 * ``peek``: copy what peeking shows (at most 32 messages); the source is
   untouched; more than 32 messages make the outcome warn.
-* ``receive``: receive batches of 32 with a short visibility timeout, copy
-  them, and make each visible again at once (Update Message with visibility
-  timeout 0). No message is deleted or lost: should the process die, hidden
-  messages reappear when their timeout ends. The price: each message's
-  dequeue count rises by one and it is invisible to consumers for the moment
-  of its copy; consumers that dead-letter on a dequeue count see it.
+* ``receive``: receive the whole queue in batches of 32 with a visibility
+  timeout (``storage.queue_visibility_seconds``), then make every message
+  visible again at once (Update Message with visibility timeout 0). No message
+  is deleted or lost: should the process die, hidden messages reappear when
+  their timeout ends. The price: each message's dequeue count rises by one
+  (consumers that dead-letter on a dequeue count see it), messages are
+  invisible to consumers while the queue is read, and the contents are held
+  in memory for that time (at most 64 KiB per message).
 * ``auto`` (default): ``peek`` when the queue holds at most 32 messages,
   ``receive`` otherwise.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from atg_dataplane import (
@@ -88,29 +91,31 @@ def _read_messages(client: Any, options: StorageOptions) -> tuple[list[tuple[str
 def _receive_and_restore(
     client: Any, options: StorageOptions, now: dt.datetime
 ) -> list[tuple[str, int]]:
-    """Receive every visible message in batches, restoring each batch's visibility at once."""
+    """Receive every visible message, then make them all visible again at once.
+
+    Received messages stay hidden until the whole queue has been read, so no
+    message is received twice; they are restored in ``finally`` (and, should
+    this process die, reappear by themselves after the visibility timeout).
+    """
     out: list[tuple[str, int]] = []
-    seen: set[str] = set()
-    while True:
-        batch = list(
-            client.receive_messages(
-                messages_per_page=PEEK_LIMIT,
-                max_messages=PEEK_LIMIT,
-                visibility_timeout=options.queue_visibility_seconds,
-            )
-        )
-        fresh = [m for m in batch if m.id not in seen]
-        try:
-            for message in fresh:
-                seen.add(message.id)
-                out.append((message.content, _ttl(message.expires_on, now)))
-        finally:
-            for message in batch:
-                client.update_message(
-                    message.id, message.pop_receipt, visibility_timeout=0, content=None
+    hidden: list[tuple[str, str]] = []
+    try:
+        while True:
+            batch = list(
+                client.receive_messages(
+                    messages_per_page=PEEK_LIMIT,
+                    max_messages=PEEK_LIMIT,
+                    visibility_timeout=options.queue_visibility_seconds,
                 )
-        if not fresh:
-            return out
+            )
+            if not batch:
+                return out
+            for message in batch:
+                hidden.append((message.id, message.pop_receipt))
+                out.append((message.content, _ttl(message.expires_on, now)))
+    finally:
+        for message_id, receipt in hidden:
+            client.update_message(message_id, receipt, visibility_timeout=0, content=None)
 
 
 def _ttl(expires_on: dt.datetime | None, now: dt.datetime) -> int:
@@ -164,8 +169,9 @@ def replicate(
 
 
 def _target_messages(client: Any, options: StorageOptions) -> list[tuple[str, int]]:
+    """All of the target's messages: peeking at part of them would send duplicates."""
     try:
-        messages, _ = _read_messages(client, options)
+        messages, _ = _read_messages(client, replace(options, queue_read="auto"))
     except ResourceNotFoundError:
         return []
     return messages
