@@ -1,0 +1,251 @@
+"""The emulated Azure Files service, driven only through azure-storage-file-share.
+
+Shared Key, service SAS and Entra tokens (backup intent) are each accepted exactly where
+Azure accepts them and refused otherwise; shares, directories, files, ranges, listings in
+pages and copies from a SAS URL behave as the SDK expects.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from atg_dataplane_sandbox.emulator import EmulatorHandle, start_emulator
+from atg_dataplane_sandbox.emulator.testing import credential
+from azure.core.credentials import AzureNamedKeyCredential
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+)
+from azure.storage.fileshare import (
+    ContentSettings,
+    FileSasPermissions,
+    ShareFileClient,
+    ShareServiceClient,
+    generate_file_sas,
+)
+
+KEYS = {
+    "srcfiles": base64.b64encode(os.urandom(64)).decode(),
+    "tgtfiles": base64.b64encode(os.urandom(64)).decode(),
+}
+
+
+def _write_secret(path: Path, value: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
+    directory = tmp_path_factory.mktemp("sandbox-files")
+    (directory / "services.json").write_text(
+        json.dumps(
+            {
+                "azurite": {
+                    "accounts": {
+                        "srcfiles": {"tenant": "source"},
+                        "tgtfiles": {"tenant": "target"},
+                    }
+                }
+            }
+        )
+    )
+    for name, key in KEYS.items():
+        _write_secret(directory / "secrets" / "azurite" / name, key)
+    handle = start_emulator(directory)
+    yield handle
+    handle.stop()
+
+
+def _url(emu: EmulatorHandle, account: str) -> str:
+    return f"{emu.describe()['file']}/{account}/"
+
+
+def _service(emu: EmulatorHandle, account: str, key: str | None = None) -> ShareServiceClient:
+    return ShareServiceClient(
+        _url(emu, account),
+        AzureNamedKeyCredential(account, key or KEYS[account]),
+        connection_verify=str(emu.ca_path),
+    )
+
+
+def _sas(account: str, share: str, path: str, **kwargs: object) -> str:
+    expiry = kwargs.pop("expiry", dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10))
+    return generate_file_sas(
+        account,
+        share,
+        path.split("/"),
+        account_key=KEYS[account],
+        permission=kwargs.pop("permission", FileSasPermissions(read=True)),
+        expiry=expiry,
+    )
+
+
+def test_shares_directories_and_files_with_shared_key(emu: EmulatorHandle) -> None:
+    service = _service(emu, "srcfiles")
+    service.create_share("docs", quota=7, metadata={"team": "finance"})
+    with pytest.raises(ResourceExistsError):
+        service.create_share("docs")
+    share = service.get_share_client("docs")
+    props = share.get_share_properties()
+    assert (props.quota, props.metadata) == (7, {"team": "finance"})
+    share.set_share_quota(9)
+    share.set_share_metadata({"team": "ops"})
+    assert share.get_share_properties().quota == 9
+
+    share.create_directory("reports", metadata={"kind": "dir"})
+    with pytest.raises(ResourceNotFoundError):
+        share.create_directory("missing/child")
+    data = os.urandom(300_000)
+    file = share.get_file_client("reports/q1.bin")
+    file.upload_file(
+        data,
+        metadata={"origin": "test"},
+        content_settings=ContentSettings(content_type="application/x-test"),
+    )
+    got = file.get_file_properties()
+    assert got.size == len(data)
+    assert got.metadata == {"origin": "test"}
+    assert got.content_settings.content_type == "application/x-test"
+    assert file.download_file().readall() == data
+    assert file.download_file(offset=1000, length=5000).readall() == data[1000:6000]
+    empty = share.get_file_client("empty.txt")
+    empty.upload_file(b"")
+    assert empty.download_file().readall() == b""
+
+    for n in range(7):
+        share.get_file_client(f"reports/f{n}.txt").upload_file(b"x")
+    pages = (
+        share.get_directory_client("reports")
+        .list_directories_and_files(results_per_page=3)
+        .by_page()
+    )
+    names = [[e.name for e in page] for page in pages]
+    assert len(names) == 3 and sum(len(p) for p in names) == 8
+    root = {(e.name, e.is_directory) for e in share.list_directories_and_files()}
+    assert root == {("reports", True), ("empty.txt", False)}
+    assert {s.name for s in service.list_shares(include_metadata=True)} == {"docs"}
+
+    file.set_file_metadata({"changed": "yes"})
+    assert file.get_file_properties().metadata == {"changed": "yes"}
+    file.delete_file()
+    with pytest.raises(ResourceNotFoundError):
+        file.get_file_properties()
+
+
+def test_a_wrong_shared_key_is_refused(emu: EmulatorHandle) -> None:
+    wrong = base64.b64encode(os.urandom(64)).decode()
+    with pytest.raises(ClientAuthenticationError) as caught:
+        list(_service(emu, "srcfiles", wrong).list_shares())
+    assert caught.value.error_code == "AuthenticationFailed"
+
+
+def test_sas_allows_what_it_signs_and_nothing_else(emu: EmulatorHandle) -> None:
+    service = _service(emu, "srcfiles")
+    share = service.get_share_client("sas")
+    share.create_share()
+    share.get_file_client("a.txt").upload_file(b"alpha")
+    share.get_file_client("b.txt").upload_file(b"beta")
+    url = share.get_file_client("a.txt").url
+    ca = str(emu.ca_path)
+
+    reader = ShareFileClient.from_file_url(
+        f"{url}?{_sas('srcfiles', 'sas', 'a.txt')}", connection_verify=ca
+    )
+    assert reader.download_file().readall() == b"alpha"
+    with pytest.raises(HttpResponseError) as caught:
+        reader.upload_file(b"overwrite")
+    assert caught.value.status_code == 403
+
+    other = share.get_file_client("b.txt").url
+    wrong_file = ShareFileClient.from_file_url(
+        f"{other}?{_sas('srcfiles', 'sas', 'a.txt')}", connection_verify=ca
+    )
+    with pytest.raises(HttpResponseError) as caught:
+        wrong_file.download_file().readall()
+    assert caught.value.status_code == 403
+
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    expired = ShareFileClient.from_file_url(
+        f"{url}?{_sas('srcfiles', 'sas', 'a.txt', expiry=past)}", connection_verify=ca
+    )
+    with pytest.raises(HttpResponseError) as caught:
+        expired.download_file().readall()
+    assert caught.value.status_code == 403
+
+
+def test_copy_from_a_sas_url_into_another_account(emu: EmulatorHandle) -> None:
+    source = _service(emu, "srcfiles").get_share_client("copysrc")
+    source.create_share()
+    data = os.urandom(70_000)
+    src_file = source.get_file_client("data.bin")
+    src_file.upload_file(
+        data, metadata={"m": "1"}, content_settings=ContentSettings(content_type="application/pdf")
+    )
+    target = _service(emu, "tgtfiles").get_share_client("copydst")
+    target.create_share()
+    dst = target.get_file_client("data.bin")
+    started = dst.start_copy_from_url(f"{src_file.url}?{_sas('srcfiles', 'copysrc', 'data.bin')}")
+    assert started["copy_status"] == "success"
+    props = dst.get_file_properties()
+    assert (props.metadata, props.content_settings.content_type) == ({"m": "1"}, "application/pdf")
+    assert props.copy.status == "success"
+    assert dst.download_file().readall() == data
+    with pytest.raises(HttpResponseError) as caught:
+        target.get_file_client("nosas.bin").start_copy_from_url(src_file.url)
+    assert caught.value.error_code == "CannotVerifyCopySource"
+
+
+def test_entra_tokens_need_backup_intent_the_right_tenant_and_file_roles(
+    emu: EmulatorHandle,
+) -> None:
+    service = _service(emu, "srcfiles")
+    share = service.get_share_client("oauth")
+    share.create_share()
+    share.get_file_client("f.txt").upload_file(b"token me")
+    ca = str(emu.ca_path)
+    url = share.get_file_client("f.txt").url
+
+    admin = credential(emu, "source", "admin")
+    token = admin.get_token("https://storage.azure.com/.default").token
+    no_intent = requests.get(
+        url, headers={"Authorization": f"Bearer {token}", "x-ms-version": "2025-05-05"}, verify=ca
+    )
+    assert no_intent.status_code == 400
+    assert no_intent.headers["x-ms-error-code"] == "MissingRequiredHeader"
+
+    # The sandbox grants no Azure Files data roles: a valid token is still refused.
+    with_intent = ShareFileClient.from_file_url(
+        url, credential=admin, token_intent="backup", connection_verify=ca
+    )
+    with pytest.raises(HttpResponseError) as caught:
+        with_intent.download_file().readall()
+    assert caught.value.error_code == "AuthorizationPermissionMismatch"
+
+    other_tenant = ShareFileClient.from_file_url(
+        url,
+        credential=credential(emu, "target", "admin"),
+        token_intent="backup",
+        connection_verify=ca,
+    )
+    with pytest.raises(HttpResponseError) as caught:
+        other_tenant.download_file().readall()
+    assert caught.value.status_code == 401
+
+    shares_by_token = ShareServiceClient(
+        _url(emu, "srcfiles"), credential=admin, token_intent="backup", connection_verify=ca
+    )
+    with pytest.raises(HttpResponseError) as caught:
+        list(shares_by_token.list_shares())
+    assert caught.value.status_code == 403
