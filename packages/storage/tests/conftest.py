@@ -18,6 +18,15 @@ from typing import Any
 import pytest
 from atg_dataplane import AzureResource, Fingerprinter, ResourceBinding, SideContext
 
+try:  # the sandbox's pytest plugin provides ``sandbox``; without it those tests skip
+    import atg_dataplane_sandbox  # noqa: F401
+except ImportError:
+
+    @pytest.fixture(scope="session")
+    def sandbox() -> Any:
+        pytest.skip("atg-dataplane-sandbox is not installed")
+
+
 SOURCE_GROUP = "rg-source-data"
 TARGET_GROUP = "rg-target-data"
 
