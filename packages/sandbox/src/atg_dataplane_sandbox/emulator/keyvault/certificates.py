@@ -27,8 +27,6 @@ from atg_dataplane_sandbox.emulator.keyvault.vault import (
 )
 
 KIND = "certificates"
-# A certificate's managed key and secret are deleted, recovered and purged along with it.
-MANAGED_KINDS = ("keys", "secrets")
 
 
 async def route(vc: VaultContext, rest: list[str], method: str) -> web.StreamResponse:
@@ -116,6 +114,10 @@ def _item(vc: VaultContext, obj: dict[str, Any], version: str | None) -> dict[st
         body["x5t"] = material.b64u(hashlib.sha1(base64.b64decode(record["cer"])).digest())
     body.update(vc.deleted_fields(KIND, obj))
     return body
+
+
+# A certificate's managed key and secret are deleted, recovered and purged along with it.
+COLLECTION = lifecycle.Collection(KIND, shape=bundle, item=_item, managed=("keys", "secrets"))
 
 
 def _operation_body(vc: VaultContext, obj: dict[str, Any]) -> dict[str, Any]:
@@ -369,7 +371,7 @@ async def list_certificates(vc: VaultContext) -> web.Response:
 
 
 async def list_versions(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.list_versions(vc, KIND, name, _item)
+    return await lifecycle.list_versions(vc, COLLECTION, name)
 
 
 async def policy(vc: VaultContext, name: str, method: str) -> web.Response:
@@ -457,23 +459,7 @@ async def merge(vc: VaultContext, name: str) -> web.Response:
 
 
 async def delete_certificate(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.delete(vc, KIND, name, bundle, MANAGED_KINDS)
-
-
-async def get_deleted(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.get_deleted(vc, KIND, name, bundle)
-
-
-async def list_deleted(vc: VaultContext) -> web.Response:
-    return await lifecycle.list_deleted(vc, KIND, _item)
-
-
-async def recover(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.recover(vc, KIND, name, bundle, MANAGED_KINDS)
-
-
-async def purge(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.purge(vc, KIND, name, MANAGED_KINDS)
+    return await lifecycle.delete(vc, COLLECTION, name)
 
 
 async def backup(vc: VaultContext, name: str) -> web.Response:

@@ -100,6 +100,9 @@ def _item(vc: VaultContext, obj: dict[str, Any], version: str | None) -> dict[st
     return body
 
 
+COLLECTION = lifecycle.Collection(KIND, shape=key_bundle, item=_item)
+
+
 def _check_release(body: dict[str, Any]) -> None:
     exportable = (body.get("attributes") or {}).get("exportable")
     if exportable and not body.get("release_policy"):
@@ -194,35 +197,19 @@ async def list_keys(vc: VaultContext) -> web.Response:
 
 
 async def list_versions(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.list_versions(vc, KIND, name, _item)
+    return await lifecycle.list_versions(vc, COLLECTION, name)
 
 
 async def delete_key(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.delete(vc, KIND, name, key_bundle)
-
-
-async def get_deleted(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.get_deleted(vc, KIND, name, key_bundle)
-
-
-async def list_deleted(vc: VaultContext) -> web.Response:
-    return await lifecycle.list_deleted(vc, KIND, _item)
-
-
-async def recover(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.recover(vc, KIND, name, key_bundle)
-
-
-async def purge(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.purge(vc, KIND, name)
+    return await lifecycle.delete(vc, COLLECTION, name)
 
 
 async def backup(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.backup(vc, KIND, name)
+    return await lifecycle.backup(vc, COLLECTION, name)
 
 
 async def restore(vc: VaultContext) -> web.Response:
-    return await lifecycle.restore(vc, KIND, key_bundle)
+    return await lifecycle.restore(vc, COLLECTION)
 
 
 async def rotation_policy(vc: VaultContext, name: str, method: str) -> web.Response:

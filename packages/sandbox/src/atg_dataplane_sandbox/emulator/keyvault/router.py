@@ -12,7 +12,7 @@ from aiohttp import web
 from atg_dataplane_sandbox.emulator.auth import VAULT_AUDIENCE, bearer_token
 from atg_dataplane_sandbox.emulator.context import EMU
 from atg_dataplane_sandbox.emulator.errors import AzureError
-from atg_dataplane_sandbox.emulator.keyvault import certificates, keys, secrets
+from atg_dataplane_sandbox.emulator.keyvault import certificates, keys, lifecycle, secrets
 from atg_dataplane_sandbox.emulator.keyvault.vault import VaultContext, path_not_found
 from atg_dataplane_sandbox.emulator.tokens import TokenError
 
@@ -112,15 +112,15 @@ async def _route(vc: VaultContext, seg: list[str]) -> web.StreamResponse:
     if head == "secrets":
         return await _secrets(vc, seg[1:], method)
     if head == "deletedsecrets":
-        return await _deleted(vc, secrets, seg[1:], method)
+        return await _deleted(vc, secrets.COLLECTION, seg[1:], method)
     if head == "keys":
         return await keys.route(vc, seg[1:], method)
     if head == "deletedkeys":
-        return await _deleted(vc, keys, seg[1:], method)
+        return await _deleted(vc, keys.COLLECTION, seg[1:], method)
     if head == "certificates":
         return await certificates.route(vc, seg[1:], method)
     if head == "deletedcertificates":
-        return await _deleted(vc, certificates, seg[1:], method)
+        return await _deleted(vc, certificates.COLLECTION, seg[1:], method)
     raise path_not_found(vc)
 
 
@@ -155,14 +155,14 @@ async def _secrets(vc: VaultContext, rest: list[str], method: str) -> web.Stream
 
 
 async def _deleted(
-    vc: VaultContext, module: Any, rest: list[str], method: str
+    vc: VaultContext, collection: lifecycle.Collection, rest: list[str], method: str
 ) -> web.StreamResponse:
     if not rest and method == "GET":
-        return await module.list_deleted(vc)
+        return await lifecycle.list_deleted(vc, collection)
     if len(rest) == 1 and method == "GET":
-        return await module.get_deleted(vc, rest[0])
+        return await lifecycle.get_deleted(vc, collection, rest[0])
     if len(rest) == 1 and method == "DELETE":
-        return await module.purge(vc, rest[0])
+        return await lifecycle.purge(vc, collection, rest[0])
     if len(rest) == 2 and rest[1].lower() == "recover" and method == "POST":
-        return await module.recover(vc, rest[0])
+        return await lifecycle.recover(vc, collection, rest[0])
     raise path_not_found(vc)

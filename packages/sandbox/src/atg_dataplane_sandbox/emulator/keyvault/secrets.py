@@ -98,7 +98,7 @@ async def list_secrets(vc: VaultContext) -> web.Response:
 
 
 async def list_versions(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.list_versions(vc, KIND, name, _list_item)
+    return await lifecycle.list_versions(vc, COLLECTION, name)
 
 
 def _list_item(vc: VaultContext, obj: dict[str, Any], version: str | None) -> dict[str, Any]:
@@ -114,29 +114,16 @@ def _bundle_without_value(
     return bundle(vc, obj, version, record, with_value=False)
 
 
+COLLECTION = lifecycle.Collection(KIND, shape=_bundle_without_value, item=_list_item)
+
+
 async def delete_secret(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.delete(vc, KIND, name, _bundle_without_value)
-
-
-async def get_deleted(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.get_deleted(vc, KIND, name, _bundle_without_value)
-
-
-async def list_deleted(vc: VaultContext) -> web.Response:
-    return await lifecycle.list_deleted(vc, KIND, _list_item)
-
-
-async def recover(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.recover(vc, KIND, name, _bundle_without_value)
-
-
-async def purge(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.purge(vc, KIND, name)
+    return await lifecycle.delete(vc, COLLECTION, name)
 
 
 async def backup(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.backup(vc, KIND, name)
+    return await lifecycle.backup(vc, COLLECTION, name)
 
 
 async def restore(vc: VaultContext) -> web.Response:
-    return await lifecycle.restore(vc, KIND, _bundle_without_value)
+    return await lifecycle.restore(vc, COLLECTION)
