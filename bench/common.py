@@ -33,6 +33,8 @@ class Side:
 
     credential: Any
     ca_bundle: str | bool
+    arm: dict[str, str] = field(default_factory=dict)
+    """``url`` and ``scope`` of the side's Resource Manager."""
 
     def kwargs(self, pool: int | None = None) -> dict[str, Any]:
         """SDK client keywords; ``pool`` sizes the connection pool (else SDK defaults)."""
@@ -104,7 +106,8 @@ def setup(config_path: str | Path) -> Setup:
     config = load_config(config_path)
     sides = {}
     for side in (config.source, config.target):
-        sides[side.name] = Side(build_credential(side), side.cloud.ca_bundle or True)
+        arm = {"url": side.cloud.resource_manager, "scope": side.cloud.arm_scope}
+        sides[side.name] = Side(build_credential(side), side.cloud.ca_bundle or True, arm)
     wanted = {t.lower() for t in config.types} or set(ADAPTERS)
     adapters = {t: ADAPTERS[t] for t in wanted if t in ADAPTERS}
     return Setup(config, sides["source"], sides["target"], list(_pairs(config, adapters)), adapters)

@@ -20,6 +20,9 @@ class Task:
     kind: str
     name: str
     run: Callable[[], int]
+    phase: int = 0
+    """Tasks of a phase start after every task of the phase before (a blob needs its
+    container)."""
 
 
 class Adapter(Protocol):
@@ -43,9 +46,9 @@ class Adapter(Protocol):
 
 
 def _load() -> dict[str, Adapter]:
-    from adapters import keyvault
+    from adapters import keyvault, storage
 
-    return {m.ADAPTER.resource_type.lower(): m.ADAPTER for m in (keyvault,)}
+    return {m.ADAPTER.resource_type.lower(): m.ADAPTER for m in (keyvault, storage)}
 
 
 ADAPTERS: dict[str, Adapter] = _load()
