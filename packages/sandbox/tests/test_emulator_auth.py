@@ -10,7 +10,6 @@ import pytest
 from atg_dataplane_sandbox.emulator import EmulatorHandle
 from atg_dataplane_sandbox.emulator.testing import (
     ARM_SCOPE,
-    arm_kwargs,
     credential,
     vault_kwargs,
 )
@@ -19,37 +18,15 @@ from azure.core import PipelineClient
 from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 from azure.keyvault.secrets import SecretClient
-from azure.mgmt.keyvault import KeyVaultManagementClient
-from azure.mgmt.resource.resources import ResourceManagementClient
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from vault_testing import create_vault
 
 
 @pytest.fixture(scope="module")
 def vault_url(emu: EmulatorHandle, topo: Topology) -> str:
-    src = topo.tenant("source")
+    url = create_vault(emu, topo, "source", "rg-auth", "kv-auth")
     cred = credential(emu, "source", "admin")
-    ResourceManagementClient(
-        cred, src.subscription_id, **arm_kwargs(emu)
-    ).resource_groups.create_or_update("rg-auth", {"location": "eastus"})
-    ResourceManagementClient(cred, src.subscription_id, **arm_kwargs(emu))
-    kv = KeyVaultManagementClient(cred, src.subscription_id, **arm_kwargs(emu))
-    url: str = (
-        kv.vaults.begin_create_or_update(
-            "rg-auth",
-            "kv-auth",
-            {
-                "location": "eastus",
-                "properties": {
-                    "tenantId": src.tenant_id,
-                    "sku": {"family": "A", "name": "standard"},
-                    "enableRbacAuthorization": True,
-                },
-            },
-        )
-        .result()
-        .properties.vault_uri
-    )
     SecretClient(url, cred, **vault_kwargs(emu)).set_secret("present", "value")
     return url.rstrip("/")
 

@@ -23,8 +23,8 @@ from atg_dataplane_sandbox.emulator.faults import (
 from atg_dataplane_sandbox.emulator.testing import arm_kwargs, credential, vault_kwargs
 from atg_dataplane_sandbox.topology import Topology, load_topology
 from azure.keyvault.secrets import SecretClient
-from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
+from vault_testing import create_vault
 
 FAST_RETRY = {"retry_backoff_factor": 0.01, "retry_total": 12}
 
@@ -61,26 +61,7 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
 
 @pytest.fixture(scope="module")
 def vault_url(emu: EmulatorHandle) -> str:
-    topo = load_topology(emu.directory)
-    src = topo.tenant("source")
-    cred = credential(emu, "source", "admin")
-    ResourceManagementClient(
-        cred, src.subscription_id, **arm_kwargs(emu)
-    ).resource_groups.create_or_update("rg-faults", {"location": "eastus"})
-    kv = KeyVaultManagementClient(cred, src.subscription_id, **arm_kwargs(emu))
-    vault = kv.vaults.begin_create_or_update(
-        "rg-faults",
-        "kv-faults",
-        {
-            "location": "eastus",
-            "properties": {
-                "tenantId": src.tenant_id,
-                "enableRbacAuthorization": True,
-                "sku": {"family": "A", "name": "standard"},
-            },
-        },
-    ).result()
-    return vault.properties.vault_uri
+    return create_vault(emu, load_topology(emu.directory), "source", "rg-faults", "kv-faults")
 
 
 @pytest.fixture()

@@ -23,39 +23,13 @@ from azure.keyvault.certificates import (
 from azure.keyvault.keys import KeyClient, KeyReleasePolicy
 from azure.keyvault.keys.crypto import CryptographyClient, EncryptionAlgorithm
 from azure.keyvault.secrets import SecretClient
-from azure.mgmt.keyvault import KeyVaultManagementClient
-from azure.mgmt.resource.resources import ResourceManagementClient
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
+from vault_testing import create_vault
 
 POLL: dict[str, Any] = {}  # deletes are immediate: the SDK pollers never sleep
-
-
-def _make_vault(
-    emu: EmulatorHandle, topo: Topology, tenant: str, name: str, rbac: bool = True, **props: Any
-) -> str:
-    t = topo.tenant(tenant)
-    cred = credential(emu, tenant, "admin")
-    ResourceManagementClient(
-        cred, t.subscription_id, **arm_kwargs(emu)
-    ).resource_groups.create_or_update("rg-vaults", {"location": "eastus"})
-    kv = KeyVaultManagementClient(cred, t.subscription_id, **arm_kwargs(emu))
-    vault = kv.vaults.begin_create_or_update(
-        "rg-vaults",
-        name,
-        {
-            "location": "eastus",
-            "properties": {
-                "tenantId": t.tenant_id,
-                "sku": {"family": "A", "name": "standard"},
-                "enableRbacAuthorization": rbac,
-                **props,
-            },
-        },
-    ).result()
-    return vault.properties.vault_uri
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +37,17 @@ def vaults(emu: EmulatorHandle, topo: Topology) -> dict[str, str]:
     src = topo.tenant("source")
     replicator = src.principals["replicator"].object_id
     return {
-        "source": _make_vault(emu, topo, "source", "kv-source"),
-        "source2": _make_vault(emu, topo, "source", "kv-source-2"),
-        "target": _make_vault(emu, topo, "target", "kv-target"),
-        "protected": _make_vault(emu, topo, "source", "kv-protected", enablePurgeProtection=True),
-        "policies": _make_vault(
+        "source": create_vault(emu, topo, "source", "rg-vaults", "kv-source"),
+        "source2": create_vault(emu, topo, "source", "rg-vaults", "kv-source-2"),
+        "target": create_vault(emu, topo, "target", "rg-vaults", "kv-target"),
+        "protected": create_vault(
+            emu, topo, "source", "rg-vaults", "kv-protected", enablePurgeProtection=True
+        ),
+        "policies": create_vault(
             emu,
             topo,
             "source",
+            "rg-vaults",
             "kv-policies",
             rbac=False,
             accessPolicies=[

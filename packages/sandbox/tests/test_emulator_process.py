@@ -17,6 +17,7 @@ from atg_dataplane_sandbox.topology import load_topology
 from azure.keyvault.secrets import SecretClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
+from vault_testing import create_vault
 
 
 def _start(directory: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
@@ -54,28 +55,8 @@ def test_process_lifecycle_and_restart(tmp_path: Path) -> None:
         assert info["pid"] == process.pid
         assert set(info) >= {"entra", "arm", "keyvault", "faults_url"}
         handle = _handle(tmp_path, info)
-        src = load_topology(tmp_path).tenant("source")
+        url = create_vault(handle, load_topology(tmp_path), "source", "rg-proc", "kv-proc")
         cred = credential(handle, "source", "admin")
-        ResourceManagementClient(
-            cred, src.subscription_id, **arm_kwargs(handle)
-        ).resource_groups.create_or_update("rg-proc", {"location": "eastus"})
-        kv = KeyVaultManagementClient(cred, src.subscription_id, **arm_kwargs(handle))
-        url = (
-            kv.vaults.begin_create_or_update(
-                "rg-proc",
-                "kv-proc",
-                {
-                    "location": "eastus",
-                    "properties": {
-                        "tenantId": src.tenant_id,
-                        "enableRbacAuthorization": True,
-                        "sku": {"family": "A", "name": "standard"},
-                    },
-                },
-            )
-            .result()
-            .properties.vault_uri
-        )
         SecretClient(url, cred, **vault_kwargs(handle)).set_secret("kept", "across restarts")
         info = json.loads((tmp_path / "emulator.json").read_text())
         assert info["keyvault"]["kv-proc"] == url.rstrip("/")
