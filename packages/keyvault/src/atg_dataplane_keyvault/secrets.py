@@ -282,27 +282,22 @@ def _read_version(
 
 
 def _set(client: SecretClient, name: str, value: str, attributes: Any) -> None:
-    client.set_secret(
-        name,
-        value,
-        enabled=attributes.get("enabled"),
-        content_type=attributes.get("content_type"),
-        tags=dict(attributes.get("tags") or {}),
-        not_before=parse_iso(attributes.get("not_before")),
-        expires_on=parse_iso(attributes.get("expires_on")),
-    )
+    client.set_secret(name, value, **_writable_attributes(attributes))
 
 
 def _update(client: SecretClient, name: str, version: str | None, attributes: Any) -> None:
-    client.update_secret_properties(
-        name,
-        version,
-        enabled=attributes.get("enabled"),
-        content_type=attributes.get("content_type"),
-        tags=dict(attributes.get("tags") or {}),
-        not_before=parse_iso(attributes.get("not_before")),
-        expires_on=parse_iso(attributes.get("expires_on")),
-    )
+    client.update_secret_properties(name, version, **_writable_attributes(attributes))
+
+
+def _writable_attributes(attributes: Any) -> dict[str, Any]:
+    """The keyword arguments ``set_secret`` and ``update_secret_properties`` take alike."""
+    return {
+        "enabled": attributes.get("enabled"),
+        "content_type": attributes.get("content_type"),
+        "tags": dict(attributes.get("tags") or {}),
+        "not_before": parse_iso(attributes.get("not_before")),
+        "expires_on": parse_iso(attributes.get("expires_on")),
+    }
 
 
 def _recover(name: str, target: ResourceBinding, conflict: HttpResponseError) -> None:
