@@ -139,6 +139,7 @@ def demo(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks against the baseline and the ceiling (writes bench/results.json)."""
     _install_all(session)
+    session.install("matplotlib>=3.8")  # the chart (bench/results.png)
     runner = ROOT / "bench" / "run.py"
     if not runner.exists():
         session.log("the benchmarks are not built yet (issue 7)")
