@@ -62,7 +62,12 @@ def test_quick_benchmark_completes_and_ours_verifies(tmp_path: Path) -> None:
     for key in KEYS:
         assert key in results, f"results.json lacks {key}"
     assert (out / "results.md").read_text().startswith("# Benchmark results")
-    assert (out / "results.png").stat().st_size > 0
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        pass  # the chart is optional where matplotlib is not installed
+    else:
+        assert (out / "results.png").stat().st_size > 0
     ours = [run for run in results["runs"] if run["contender"] == "ours"]
     assert ours and all(run["fidelity"] == 100.0 for run in ours)
     assert all(run["exit_code"] == 0 and run["failed"] == 0 for run in ours)
