@@ -125,3 +125,43 @@ def test_no_sas_signature_in_errors_or_logs(world, tmp_path, caplog):
     from atg_dataplane.engine import describe_error
 
     assert not _SIGNATURE.search(describe_error(error))
+
+
+def test_blob_snapshots_are_recreated_in_order_as_an_option(world, tmp_path):
+    source = world.binding("source", "srcstore3", create=True)
+    target = world.binding("target", "tgtstore3", create=True)
+    container = world.admin_service(source, "blob").get_container_client("snaps")
+    if container.exists():
+        container.delete_container()
+        import time
+
+        time.sleep(0.2)
+    container.create_container()
+    blob = container.get_blob_client("doc.txt")
+    for n in range(3):
+        blob.upload_blob(
+            f"revision {n} ".encode() * (n + 1), overwrite=True, metadata={"rev": str(n)}
+        )
+        if n < 2:
+            blob.create_snapshot()
+    dst_container = world.admin_service(target, "blob").get_container_client("snaps")
+    if dst_container.exists():
+        dst_container.delete_container()
+    run = Run(source, target, tmp_path)
+    options = {"storage.services": "blob", "storage.snapshots": True}
+    first = run.replicate(REPLICATION, options)
+    assert kinds(first, source.resource.id)["blob"].replicated == 3
+    snapshots = sorted(
+        (b for b in dst_container.list_blobs(include=["snapshots", "metadata"]) if b.snapshot),
+        key=lambda b: b.snapshot,
+    )
+    assert [b.metadata for b in snapshots] == [{"rev": "0"}, {"rev": "1"}]
+    first_snapshot = dst_container.get_blob_client("doc.txt", snapshot=snapshots[0].snapshot)
+    assert first_snapshot.download_blob().readall() == b"revision 0 "
+    assert dst_container.get_blob_client("doc.txt").download_blob().readall() == (
+        b"revision 2 " * 3
+    )
+    report = run.verify(REPLICATION, options)
+    assert report.fidelity == 100.0, not_matching(report)
+    again = run.replicate(REPLICATION, options)
+    assert again.result.replicated == 0

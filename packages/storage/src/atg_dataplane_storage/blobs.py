@@ -80,12 +80,16 @@ def discover(
             )
             if mode is not ReplicationMode.REPLICATION:
                 continue
-            listing = service.get_container_client(container.name).list_blobs(
-                include=["metadata", "tags"]
-            )
+            include = ["metadata", "tags"] + (["snapshots"] if options.snapshots else [])
+            listing = service.get_container_client(container.name).list_blobs(include=include)
+            last_name, position = "", 0
             for blob in listing:  # page by page, as the service returns them
-                item = blob_item(rid, container.name, blob, fingerprinter)
-                seen.put(item.name, _Seen.of(blob))
+                # A blob's snapshots are listed oldest first, right before the blob itself.
+                position = position + 1 if blob.name == last_name else 0
+                last_name = blob.name
+                item = blob_item(rid, container.name, blob, fingerprinter, position)
+                if not item.version:
+                    seen.put(item.name, _Seen.of(blob))
                 yield item
 
 
@@ -134,8 +138,12 @@ def md5_fingerprint(md5: Any, fingerprinter: Fingerprinter) -> str | None:
     return fingerprinter.of("md5:" + bytes(md5).hex())
 
 
-def blob_item(rid: str, container: str, blob: Any, fingerprinter: Fingerprinter) -> DataPlaneItem:
-    props = blob_properties(blob)
+def blob_item(
+    rid: str, container: str, blob: Any, fingerprinter: Fingerprinter, position: int = 0
+) -> DataPlaneItem:
+    """A blob, or one of its snapshots (``version`` = the snapshot time, oldest first)."""
+    snapshot = getattr(blob, "snapshot", None)
+    props = blob_properties(blob, tags={} if snapshot else None)
     copyable, reason = True, ""
     if props["tier"] == "Archive":
         copyable = False
@@ -152,6 +160,8 @@ def blob_item(rid: str, container: str, blob: Any, fingerprinter: Fingerprinter)
         fingerprint=md5_fingerprint(blob.content_settings.content_md5, fingerprinter),
         copyable=copyable,
         not_copyable_reason=reason,
+        version=snapshot or None,
+        order=position,
     )
 
 
@@ -260,6 +270,8 @@ def replicate_blob(
         return ItemOutcome(status="skipped", reason=item.not_copyable_reason)
     container, name = split_name(item.name)
     ensure_container(source, target, container)
+    if item.version:
+        return _replicate_snapshot(item, source, target, options, fingerprinter)
     with scrubbed():
         src = require_side(source, "blob").get_blob_client(container, name)
         dst = require_side(target, "blob").get_blob_client(container, name)
@@ -304,6 +316,56 @@ def replicate_blob(
             client_bytes=counter.bytes,
             warnings=tuple(warnings),
             fingerprint=md5_fingerprint(seen.md5, fingerprinter),
+        )
+
+
+def _snapshots(service: Any, container: str, name: str) -> list[Any]:
+    """A blob's snapshots, oldest first."""
+    listing = service.get_container_client(container).list_blobs(
+        name_starts_with=name, include=["snapshots", "metadata"]
+    )
+    return sorted(
+        (b for b in listing if b.name == name and b.snapshot), key=lambda b: str(b.snapshot)
+    )
+
+
+def _replicate_snapshot(
+    item: DataPlaneItem,
+    source: ResourceBinding,
+    target: ResourceBinding,
+    options: StorageOptions,
+    fingerprinter: Fingerprinter,
+) -> ItemOutcome:
+    """Re-create the ``item.order``-th snapshot: copy its content into the target blob, then
+    snapshot that. Snapshots get new times in the target; they match by position."""
+    container, name = split_name(item.name)
+    props = dict(item.properties)
+    with scrubbed():
+        service = require_side(target, "blob")
+        existing = _snapshots(service, container, name)
+        if len(existing) > item.order:
+            have = blob_properties(existing[item.order], tags={})
+            md5 = md5_fingerprint(existing[item.order].content_settings.content_md5, fingerprinter)
+            if have == props and (not item.fingerprint or md5 == item.fingerprint):
+                return ItemOutcome(status="unchanged")
+            raise ItemError(
+                f"the target's snapshot #{item.order} of {item.name} differs from the source's",
+                remedy="snapshots cannot be rewritten: delete the target blob's snapshots and "
+                "re-run",
+            )
+        if len(existing) < item.order:
+            raise ItemError(f"an earlier snapshot of {item.name} is missing in the target")
+        dst = service.get_blob_client(container, name)
+        current = _target_state(dst)
+        if current is not None and enum_text(current.blob_type) != props["blob_type"]:
+            dst.delete_blob(delete_snapshots="include")
+        url = signer(source, options).blob_url(container, name, snapshot=item.version)
+        with counting() as counter:
+            started = dst.start_copy_from_url(url, standard_blob_tier=_tier(props))
+            _wait_for_copy(dst, started, options)
+            dst.create_snapshot(metadata=props["metadata"] or None)
+        return ItemOutcome(
+            status="replicated", bytes_copied=props["size"] or 0, client_bytes=counter.bytes
         )
 
 
@@ -464,7 +526,7 @@ def fingerprint(
     if item.kind != BLOB or item.fingerprint or not item.copyable:
         return None
     container, name = split_name(item.name)
-    client = require_side(binding, "blob").get_blob_client(container, name)
+    client = require_side(binding, "blob").get_blob_client(container, name, snapshot=item.version)
     digest = fingerprinter.stream()
     with scrubbed():
         for chunk in client.download_blob(max_concurrency=1).chunks():

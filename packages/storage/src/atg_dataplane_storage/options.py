@@ -35,6 +35,8 @@ class StorageOptions:
     (peek when the queue holds at most 32 messages, receive otherwise)."""
     queue_visibility_seconds: int = 120
     """How long received source messages stay hidden if this process dies mid-batch."""
+    snapshots: bool = False
+    """Copy blob snapshots too (oldest first, before the blob; they match by position)."""
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any] | None) -> StorageOptions:
@@ -70,6 +72,7 @@ class StorageOptions:
             copy_timeout_seconds=float(pick("copy_timeout_seconds", 3600.0)),
             queue_read=queue_read,
             queue_visibility_seconds=max(30, int(pick("queue_visibility_seconds", 120))),
+            snapshots=_truthy(pick("snapshots", False)),
         )
 
 

@@ -9,7 +9,7 @@ empty; replication mode adds blobs, files, entities and messages.
 Options (``storage.<name>``; see :class:`~atg_dataplane_storage.options.StorageOptions`):
 ``services``, ``server_side``, ``source_sas``, ``sas_minutes``,
 ``sync_copy_max_bytes``, ``copy_timeout_seconds``, ``queue_read``,
-``queue_visibility_seconds``.
+``queue_visibility_seconds``, ``snapshots``.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from typing import Any
+from urllib.parse import quote
 
 from atg_dataplane import ItemError, ResourceBinding
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
@@ -48,14 +49,17 @@ class SourceSigner:
             )
             return notice
 
-    def blob_url(self, container: str, blob: str, *, tags: bool = False) -> str:
-        """The blob's URL with a SAS the target service can read it with."""
+    def blob_url(
+        self, container: str, blob: str, *, tags: bool = False, snapshot: str | None = None
+    ) -> str:
+        """The blob's (or snapshot's) URL with a SAS the target service can read it with."""
         from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
         service = account_clients(self.binding).blob
         permission = BlobSasPermissions(read=True, tag=tags)
         url = service.get_blob_client(container, blob).url
         start, expiry = self._window()
+        extra = {"snapshot": snapshot} if snapshot else {}
         if self._method(container, blob) == "user_delegation":
             token = generate_blob_sas(
                 service.account_name,
@@ -65,6 +69,7 @@ class SourceSigner:
                 permission=permission,
                 start=start,
                 expiry=expiry,
+                **extra,
             )
         else:
             token = generate_blob_sas(
@@ -75,7 +80,10 @@ class SourceSigner:
                 permission=permission,
                 start=start,
                 expiry=expiry,
+                **extra,
             )
+        if snapshot:
+            return f"{url}?snapshot={quote(snapshot)}&{token}"
         return f"{url}?{token}"
 
     def file_url(self, share: str, path: str) -> str:
