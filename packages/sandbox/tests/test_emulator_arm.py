@@ -163,38 +163,23 @@ def test_vault_access_policy_update(emu: EmulatorHandle, topo: Topology) -> None
     )
     kv.vaults.begin_create_or_update("rg-ap", "kv-ap", _vault_body(src.tenant_id, False)).result()
     oid = src.principals["replicator"].object_id
-    kv.vaults.update_access_policy(
-        "rg-ap",
-        "kv-ap",
-        "add",
-        {
-            "properties": {
-                "accessPolicies": [
-                    {
-                        "tenantId": src.tenant_id,
-                        "objectId": oid,
-                        "permissions": {"secrets": ["get"]},
-                    }
-                ]
-            }
-        },
-    )
-    kv.vaults.update_access_policy(
-        "rg-ap",
-        "kv-ap",
-        "add",
-        {
-            "properties": {
-                "accessPolicies": [
-                    {
-                        "tenantId": src.tenant_id,
-                        "objectId": oid,
-                        "permissions": {"secrets": ["list"]},
-                    }
-                ]
-            }
-        },
-    )
+    for permission in ("get", "list"):
+        kv.vaults.update_access_policy(
+            "rg-ap",
+            "kv-ap",
+            "add",
+            {
+                "properties": {
+                    "accessPolicies": [
+                        {
+                            "tenantId": src.tenant_id,
+                            "objectId": oid,
+                            "permissions": {"secrets": [permission]},
+                        }
+                    ]
+                }
+            },
+        )
     vault = kv.vaults.get("rg-ap", "kv-ap")
     assert len(vault.properties.access_policies) == 1
     assert sorted(vault.properties.access_policies[0].permissions.secrets) == ["get", "list"]
