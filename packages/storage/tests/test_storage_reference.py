@@ -138,7 +138,8 @@ def test_incremental_rerun_copies_only_what_changed(world, tmp_path):
     admin.get_blob_client("b3.txt").set_blob_metadata({"changed": "yes"})
     second = run.replicate(REPLICATION, options)
     blobs = kinds(second, source.resource.id)["blob"]
-    assert (blobs.replicated, blobs.unchanged) == (2, 3)
+    # srcstore3 is shared with other tests' containers: those are unchanged too.
+    assert blobs.replicated == 2 and blobs.unchanged >= 3
     report = run.verify(REPLICATION, options)
     assert report.fidelity == 100.0, not_matching(report)
     dst = world.admin_service(target, "blob").get_blob_client("inc", "b2.txt")
