@@ -56,7 +56,7 @@ async def route(vc: VaultContext, rest: list[str], method: str) -> web.StreamRes
         if sub == "import" and method == "POST":
             return await import_certificate(vc, name)
         if sub == "versions" and method == "GET":
-            return await list_versions(vc, name)
+            return await lifecycle.list_versions(vc, COLLECTION, name)
         if sub == "backup" and method == "POST":
             return await backup(vc, name)
         if sub == "policy":
@@ -368,10 +368,6 @@ async def list_certificates(vc: VaultContext) -> web.Response:
         if include_pending or obj["versions"][obj["order"][-1]].get("cer")
     ]
     return vc.page(objs, lambda obj: _item(vc, obj, None))
-
-
-async def list_versions(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.list_versions(vc, COLLECTION, name)
 
 
 async def policy(vc: VaultContext, name: str, method: str) -> web.Response:

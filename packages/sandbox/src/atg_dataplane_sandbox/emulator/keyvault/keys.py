@@ -31,7 +31,7 @@ async def route(vc: VaultContext, rest: list[str], method: str) -> web.StreamRes
     name = rest[0]
     if len(rest) == 1:
         if low[0] == "restore" and method == "POST":
-            return await restore(vc)
+            return await lifecycle.restore(vc, COLLECTION)
         handlers = {"PUT": import_key, "GET": get_key, "PATCH": update_key, "DELETE": delete_key}
         if method in handlers:
             return await handlers[method](vc, name)
@@ -40,9 +40,9 @@ async def route(vc: VaultContext, rest: list[str], method: str) -> web.StreamRes
         if sub == "create" and method == "POST":
             return await create_key(vc, name)
         if sub == "versions" and method == "GET":
-            return await list_versions(vc, name)
+            return await lifecycle.list_versions(vc, COLLECTION, name)
         if sub == "backup" and method == "POST":
-            return await backup(vc, name)
+            return await lifecycle.backup(vc, COLLECTION, name)
         if sub == "rotate" and method == "POST":
             return await rotate(vc, name)
         if sub == "rotationpolicy":
@@ -196,20 +196,8 @@ async def list_keys(vc: VaultContext) -> web.Response:
     return vc.page(objs, lambda obj: _item(vc, obj, None))
 
 
-async def list_versions(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.list_versions(vc, COLLECTION, name)
-
-
 async def delete_key(vc: VaultContext, name: str) -> web.Response:
     return await lifecycle.delete(vc, COLLECTION, name)
-
-
-async def backup(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.backup(vc, COLLECTION, name)
-
-
-async def restore(vc: VaultContext) -> web.Response:
-    return await lifecycle.restore(vc, COLLECTION)
 
 
 async def rotation_policy(vc: VaultContext, name: str, method: str) -> web.Response:

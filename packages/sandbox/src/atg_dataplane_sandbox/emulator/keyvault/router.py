@@ -132,7 +132,7 @@ async def _secrets(vc: VaultContext, rest: list[str], method: str) -> web.Stream
     name = rest[0]
     if len(rest) == 1:
         if name.lower() == "restore" and method == "POST":
-            return await secrets.restore(vc)
+            return await lifecycle.restore(vc, secrets.COLLECTION)
         if method == "PUT":
             return await secrets.set_secret(vc, name)
         if method == "GET":
@@ -144,9 +144,9 @@ async def _secrets(vc: VaultContext, rest: list[str], method: str) -> web.Stream
     if len(rest) == 2:
         sub = rest[1]
         if sub.lower() == "versions" and method == "GET":
-            return await secrets.list_versions(vc, name)
+            return await lifecycle.list_versions(vc, secrets.COLLECTION, name)
         if sub.lower() == "backup" and method == "POST":
-            return await secrets.backup(vc, name)
+            return await lifecycle.backup(vc, secrets.COLLECTION, name)
         if method == "GET":
             return await secrets.get_secret(vc, name, sub)
         if method == "PATCH":

@@ -97,10 +97,6 @@ async def list_secrets(vc: VaultContext) -> web.Response:
     return vc.page(objs, lambda obj: _list_item(vc, obj, None))
 
 
-async def list_versions(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.list_versions(vc, COLLECTION, name)
-
-
 def _list_item(vc: VaultContext, obj: dict[str, Any], version: str | None) -> dict[str, Any]:
     record = obj["versions"][version or obj["order"][-1]]
     body = bundle(vc, obj, version or obj["order"][-1], record, with_value=False)
@@ -119,11 +115,3 @@ COLLECTION = lifecycle.Collection(KIND, shape=_bundle_without_value, item=_list_
 
 async def delete_secret(vc: VaultContext, name: str) -> web.Response:
     return await lifecycle.delete(vc, COLLECTION, name)
-
-
-async def backup(vc: VaultContext, name: str) -> web.Response:
-    return await lifecycle.backup(vc, COLLECTION, name)
-
-
-async def restore(vc: VaultContext) -> web.Response:
-    return await lifecycle.restore(vc, COLLECTION)
