@@ -8,7 +8,6 @@ verification against the sandbox CA. No storage client is mocked.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -154,39 +153,7 @@ def world(sandbox: Any) -> Iterator[StorageWorld]:
     from atg_dataplane.config import load_config
 
     sandbox.seed("reference")
-    world = StorageWorld(sandbox=sandbox, config=load_config(sandbox.config_path))
-    seed_reference_files(world)
-    yield world
-
-
-REFERENCE_FILES = {
-    "readme.txt": b"hello from the source share\n",
-    "reports/2026/q1.csv": b"a,b,c\n" * 2000,
-    "reports/2026/empty.bin": b"",
-    "images/logo.bin": bytes(range(256)) * 4096,  # 1 MiB
-}
-
-
-def seed_reference_files(world: StorageWorld) -> None:
-    """File shares of the reference source account (the sandbox seed has none yet)."""
-    from azure.core.exceptions import ResourceExistsError
-    from azure.storage.fileshare import ContentSettings
-
-    source = world.binding("source", "srcstore1")
-    service = world.admin_service(source, "file")
-    for name, quota, metadata in (("teamshare", 10, {"team": "finance"}), ("emptyshare", 1, {})):
-        with contextlib.suppress(ResourceExistsError):
-            service.create_share(name, quota=quota, metadata=metadata or None)
-    share = service.get_share_client("teamshare")
-    for directory in ("reports", "reports/2026", "images", "archive"):
-        with contextlib.suppress(ResourceExistsError):
-            share.create_directory(directory, metadata={"level": str(directory.count("/"))})
-    for path, data in REFERENCE_FILES.items():
-        share.get_file_client(path).upload_file(
-            data,
-            metadata={"origin": "seed"},
-            content_settings=ContentSettings(content_type="application/octet-stream"),
-        )
+    yield StorageWorld(sandbox=sandbox, config=load_config(sandbox.config_path))
 
 
 @pytest.fixture

@@ -95,10 +95,32 @@ class QueueSpec:
 
 
 @dataclass(frozen=True)
+class FileSpec:
+    path: str
+    """``dir/sub/name``: parent directories are created first."""
+    size: int = 64
+    content_type: str = "application/octet-stream"
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShareSpec:
+    """An Azure Files share (the sandbox's own File service; Azurite has none)."""
+
+    name: str
+    quota: int = 5
+    metadata: dict[str, str] = field(default_factory=dict)
+    directories: list[str] = field(default_factory=list)
+    """Directories to create even when empty, e.g. ``archive``."""
+    files: list[FileSpec] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class StorageContents:
     containers: list[ContainerSpec] = field(default_factory=list)
     tables: list[TableSpec] = field(default_factory=list)
     queues: list[QueueSpec] = field(default_factory=list)
+    shares: list[ShareSpec] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- Cosmos DB
@@ -220,6 +242,16 @@ def reference_storage() -> StorageContents:
         tables=[TableSpec("customers", entities=8), TableSpec("emptytable", entities=0)],
         queues=[QueueSpec("orders", messages=5, metadata={"team": "shop"}),
                 QueueSpec("empty-queue", messages=0)],
+        shares=[
+            ShareSpec("teamshare", quota=10, metadata={"team": "finance"},
+                      directories=["archive"],
+                      files=[FileSpec("readme.txt", size=40, content_type="text/plain"),
+                             FileSpec("reports/2026/q1.csv", size=12000,
+                                      content_type="text/csv", metadata={"origin": "seed"}),
+                             FileSpec("reports/2026/empty.bin", size=0),
+                             FileSpec("images/logo.bin", size=1024 * 1024)]),
+            ShareSpec("emptyshare", quota=1),
+        ],
     )
 
 

@@ -7,14 +7,17 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import EdmType, EntityProperty, TableServiceClient
 from azure.mgmt.storage import StorageManagementClient
 from azure.mgmt.storage.models import Sku, StorageAccountCreateParameters
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+from azure.storage.fileshare import ContentSettings as FileContentSettings
+from azure.storage.fileshare import ShareServiceClient
 from azure.storage.queue import QueueServiceClient
 
-from atg_dataplane_sandbox.scenarios import BlobSpec, ResourceSpec, StorageContents
+from atg_dataplane_sandbox.scenarios import BlobSpec, ResourceSpec, ShareSpec, StorageContents
 from atg_dataplane_sandbox.seeders.context import SeedContext
 
 
@@ -28,7 +31,8 @@ def create_account(ctx: SeedContext, side: str, name: str) -> dict[str, str]:
         polling_interval=0.1,
     ).result()
     endpoints = account.primary_endpoints
-    return {"blob": endpoints.blob, "queue": endpoints.queue, "table": endpoints.table}
+    return {"blob": endpoints.blob, "queue": endpoints.queue, "table": endpoints.table,
+            "file": endpoints.file}
 
 
 def seed(ctx: SeedContext, spec: ResourceSpec) -> dict[str, int]:
@@ -71,7 +75,45 @@ def seed(ctx: SeedContext, spec: ResourceSpec) -> dict[str, int]:
         for index in range(queue_spec.messages):
             queue.send_message(f"message {index} for {queue_spec.name}")
             counts["messages"] += 1
+    if contents.shares and endpoints.get("file"):
+        _seed_shares(ctx, spec.source_name, endpoints["file"], contents.shares, counts)
     return counts
+
+
+def _seed_shares(ctx: SeedContext, account: str, url: str, shares: list[ShareSpec],
+                 counts: dict[str, int]) -> None:
+    """Azure Files through the sandbox File service, with the account key (Azure Files
+    takes no Entra token for shares). Existing shares are left as they are."""
+    key = (ctx.directory / "secrets" / "azurite" / account).read_text().strip()
+    service = ShareServiceClient(url, AzureNamedKeyCredential(account, key),
+                                 connection_verify=ctx.ca_bundle)
+    counts.setdefault("shares", 0)
+    counts.setdefault("files", 0)
+    for share_spec in shares:
+        try:
+            share = service.create_share(share_spec.name, quota=share_spec.quota,
+                                         metadata=share_spec.metadata or None)
+        except ResourceExistsError:
+            continue
+        counts["shares"] += 1
+        made: set[str] = set()
+        wanted = list(share_spec.directories) + [
+            f.path.rsplit("/", 1)[0] for f in share_spec.files if "/" in f.path
+        ]
+        for directory in wanted:
+            parts = directory.split("/")
+            for depth in range(1, len(parts) + 1):
+                path = "/".join(parts[:depth])
+                if path not in made:
+                    share.create_directory(path, metadata={"depth": str(depth)})
+                    made.add(path)
+        for file_spec in share_spec.files:
+            share.get_file_client(file_spec.path).upload_file(
+                _payload(file_spec.path, file_spec.size),
+                metadata=file_spec.metadata or None,
+                content_settings=FileContentSettings(content_type=file_spec.content_type),
+            )
+            counts["files"] += 1
 
 
 def _payload(name: str, size: int) -> bytes:
