@@ -24,8 +24,6 @@ from atg_dataplane import (
 )
 from atg_dataplane.clouds import Cloud
 
-ARM_SCOPE = "https://management.azure.com/.default"
-
 
 @dataclass
 class Tenants:
@@ -34,17 +32,9 @@ class Tenants:
     cloud: Cloud
 
     def credential(self, side: str, principal: str = "replicator") -> Any:
-        from azure.identity import ClientSecretCredential
+        from atg_dataplane_sandbox.emulator.testing import credential
 
-        p = self.topology.principal(side, principal)
-        return ClientSecretCredential(
-            p.tenant_id,
-            p.client_id,
-            self.topology.client_secret(p),
-            authority=self.handle.entra_url,
-            disable_instance_discovery=True,
-            connection_verify=str(self.handle.ca_path),
-        )
+        return credential(self.handle, side, principal)
 
     def context(self, side: str, principal: str = "replicator") -> SideContext:
         tenant = self.topology.tenant(side)
@@ -66,6 +56,7 @@ def tenants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
     emulator = pytest.importorskip(
         "atg_dataplane_sandbox.emulator", reason="atg-dataplane-sandbox is not installed"
     )
+    from atg_dataplane_sandbox.emulator.testing import ARM_SCOPE
     from atg_dataplane_sandbox.topology import load_topology
 
     handle = emulator.start_emulator(tmp_path_factory.mktemp("kv-sandbox"))
@@ -89,6 +80,7 @@ VaultFactory = Callable[..., ResourceBinding]
 @pytest.fixture(scope="session")
 def make_vault(tenants: Tenants) -> VaultFactory:
     """Create a vault through ARM on one side; returns its binding for ``principal``."""
+    from atg_dataplane_sandbox.emulator.testing import arm_kwargs
     from azure.mgmt.keyvault import KeyVaultManagementClient
     from azure.mgmt.resource.resources import ResourceManagementClient
 
@@ -105,11 +97,7 @@ def make_vault(tenants: Tenants) -> VaultFactory:
     ) -> ResourceBinding:
         tenant = tenants.topology.tenant(side)
         admin = tenants.credential(side, "admin")
-        arm = {
-            "base_url": tenants.handle.arm_url,
-            "credential_scopes": [ARM_SCOPE],
-            "connection_verify": str(tenants.handle.ca_path),
-        }
+        arm = arm_kwargs(tenants.handle)
         group = f"rg-kv-{side}"
         if group not in groups:
             groups_client = ResourceManagementClient(admin, tenant.subscription_id, **arm)
@@ -141,13 +129,14 @@ def fingerprinter() -> Fingerprinter:
 
 def admin_clients(tenants: Tenants, binding: ResourceBinding) -> Any:
     """SDK clients with the admin principal, to seed and inspect vaults outside the plugin."""
+    from atg_dataplane_sandbox.emulator.testing import vault_kwargs
     from azure.keyvault.certificates import CertificateClient
     from azure.keyvault.keys import KeyClient
     from azure.keyvault.secrets import SecretClient
 
     side = binding.side
     url = binding.resource.properties["vaultUri"]
-    kwargs = {"verify_challenge_resource": False, "connection_verify": str(tenants.handle.ca_path)}
+    kwargs = vault_kwargs(tenants.handle)
     cred = tenants.credential(side, "admin")
 
     @dataclass
