@@ -5,6 +5,13 @@ table and queue data are reached with the side's Entra credential (OAuth).
 ``listKeys`` is needed on both sides for Azure Files (shares cannot be listed
 or created with an Entra token: Shared Key it is), and on the source to sign
 account-key SAS (files; blobs when a user delegation SAS is refused).
+
+Blob index tags need ``.../blobs/tags/read`` at the source and
+``.../blobs/tags/write`` at the target, which only Storage Blob Data Owner
+(or a custom role) grants among the built-in roles. They are listed in
+``TAG_PERMISSIONS`` but not declared as requirements: the hook has no way to
+mark a permission optional, and requiring Owner on both sides for tags would
+stop every run under the usual Reader/Contributor roles (see the README).
 """
 
 from __future__ import annotations
@@ -50,6 +57,9 @@ FILE_BACKUP_READ = _SA + "fileServices/readFileBackupSemantics/action"
 FILE_BACKUP_WRITE = _SA + "fileServices/writeFileBackupSemantics/action"
 
 
+TAG_PERMISSIONS = {"source": (TAGS_READ,), "target": (TAGS_READ, TAGS_WRITE)}
+
+
 def _perm(
     side: Side,
     description: str,
@@ -79,7 +89,7 @@ def permissions(mode: ReplicationMode) -> list[Permission]:
             + ("; read blob contents (streamed fallback, fingerprints)" if full else ""),
             "Storage Blob Data Reader",
             actions=(CONTAINER_READ,),
-            data_actions=(BLOB_READ, TAGS_READ) if full else (BLOB_READ,),
+            data_actions=(BLOB_READ,),
         ),
         _perm(
             "source",
@@ -135,11 +145,7 @@ def permissions(mode: ReplicationMode) -> list[Permission]:
             + ("; write blobs (copy from URL), tags and tiers" if full else ""),
             "Storage Blob Data Contributor",
             actions=(CONTAINER_READ, CONTAINER_WRITE),
-            data_actions=(
-                (BLOB_READ, BLOB_WRITE, BLOB_ADD, BLOB_DELETE, TAGS_READ, TAGS_WRITE)
-                if full
-                else (BLOB_READ,)
-            ),
+            data_actions=((BLOB_READ, BLOB_WRITE, BLOB_ADD, BLOB_DELETE) if full else (BLOB_READ,)),
         ),
         _perm(
             "target",
@@ -155,7 +161,7 @@ def permissions(mode: ReplicationMode) -> list[Permission]:
             "create queues with metadata" + ("; peek and add messages" if full else ""),
             "Storage Queue Data Contributor",
             actions=(QUEUE_READ, QUEUE_WRITE),
-            data_actions=(MESSAGE_READ, MESSAGE_ADD) if full else (MESSAGE_READ,),
+            data_actions=(MESSAGE_READ, MESSAGE_WRITE) if full else (MESSAGE_READ,),
         ),
         _perm(
             "target",
