@@ -28,6 +28,9 @@ except ImportError:
 
 SOURCE_GROUP = "rg-source-data"
 TARGET_GROUP = "rg-target-data"
+# Accounts the tests create live apart from the seeded groups, so that the sandbox's
+# replication config (rg-source-data) never sees them.
+TEST_GROUP = "rg-storage-tests"
 
 
 @dataclass
@@ -86,7 +89,9 @@ class StorageWorld:
         """The ARM storage account (created through ARM with the admin principal if asked)."""
         from azure.mgmt.storage import StorageManagementClient
 
-        group = group or (SOURCE_GROUP if side == "source" else TARGET_GROUP)
+        group = group or (
+            TEST_GROUP if create else SOURCE_GROUP if side == "source" else TARGET_GROUP
+        )
         admin = self.credential(side, "admin")
         client = StorageManagementClient(admin, self.subscription(side), **self.arm_kwargs())
         if create:

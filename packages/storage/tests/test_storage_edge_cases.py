@@ -63,7 +63,7 @@ def test_queue_of_more_than_32_messages_is_copied_and_left_as_it_was(world, tmp_
 
 def test_streamed_fallback_copies_block_append_and_page_blobs(world, tmp_path):
     source = world.binding("source", "srcstore1")
-    target = world.binding("target", "tgtstore3", create=True)
+    target = world.binding("target", "tgtstore4", create=True)
     _clear(world, target)
     run = Run(source, target, tmp_path)
     options = {"storage.services": "blob", "storage.server_side": False}
@@ -81,8 +81,8 @@ def test_streamed_fallback_copies_block_append_and_page_blobs(world, tmp_path):
 
 def test_no_sas_signature_in_errors_or_logs(world, tmp_path, caplog):
     """A copy that fails after its SAS was signed: the recorded error holds no signature."""
-    source = world.binding("source", "srcstore3", create=True)
-    target = world.binding("target", "tgtstore3", create=True)
+    source = world.binding("source", "srcstore4", create=True)
+    target = world.binding("target", "tgtstore4", create=True)
     container = world.admin_service(source, "blob").get_container_client("vanishing")
     if not container.exists():
         container.create_container()
@@ -128,8 +128,8 @@ def test_no_sas_signature_in_errors_or_logs(world, tmp_path, caplog):
 
 
 def test_blob_snapshots_are_recreated_in_order_as_an_option(world, tmp_path):
-    source = world.binding("source", "srcstore3", create=True)
-    target = world.binding("target", "tgtstore3", create=True)
+    source = world.binding("source", "srcstore4", create=True)
+    target = world.binding("target", "tgtstore4", create=True)
     container = world.admin_service(source, "blob").get_container_client("snaps")
     if container.exists():
         container.delete_container()

@@ -1,8 +1,8 @@
 """5,000 blobs and one of 100 MB, replicated server-side and verified at 100 %.
 
-Seeded concurrently into a pool account pair of their own (``srcstore2`` /
-``tgtstore2``, resource group ``rg-storage-large``, outside the reference
-scenario's groups). The client transport of both sides counts every response
+Seeded concurrently into a pool account pair of their own (``srcstore3`` /
+``tgtstore3``, resource group ``rg-storage-large``: no seed scenario or other
+test uses them). The client transport of both sides counts every response
 byte it reads: the copy of 100 MB passes through it as a few kilobytes of
 headers and XML, never as payload.
 """
@@ -63,8 +63,11 @@ def _seed(world, source):
 
 @pytest.fixture(scope="module")
 def large_pair(world):
-    source = world.binding("source", "srcstore2", group=GROUP, create=True)
-    target = world.binding("target", "tgtstore2", group=GROUP, create=True)
+    source = world.binding("source", "srcstore3", group=GROUP, create=True)
+    target = world.binding("target", "tgtstore3", group=GROUP, create=True)
+    blob = world.admin_service(target, "blob")
+    for container in blob.list_containers():
+        blob.delete_container(container.name)
     started = time.monotonic()
     _seed(world, source)
     print(f"seeded {BLOBS} blobs + 100 MB in {time.monotonic() - started:.1f} s")

@@ -16,7 +16,7 @@ SOURCE = "srcstore1"
 
 def _fresh_target(world, name):
     """An empty target account: a pool account of the target tenant, cleared."""
-    binding = world.binding("target", name, create=True)
+    binding = world.binding("target", name, create=name != "tgtstore1")
     blob = world.admin_service(binding, "blob")
     for container in blob.list_containers():
         blob.delete_container(container.name)
@@ -123,8 +123,8 @@ def test_replication_verifies_at_100_percent_and_reruns_as_no_op(world, tmp_path
 
 
 def test_incremental_rerun_copies_only_what_changed(world, tmp_path):
-    source = world.binding("source", "srcstore3", create=True)
-    target = world.binding("target", "tgtstore3", create=True)
+    source = world.binding("source", "srcstore4", create=True)
+    target = world.binding("target", "tgtstore4", create=True)
     admin = world.admin_service(source, "blob").get_container_client("inc")
     if not admin.exists():
         admin.create_container()
@@ -138,7 +138,7 @@ def test_incremental_rerun_copies_only_what_changed(world, tmp_path):
     admin.get_blob_client("b3.txt").set_blob_metadata({"changed": "yes"})
     second = run.replicate(REPLICATION, options)
     blobs = kinds(second, source.resource.id)["blob"]
-    # srcstore3 is shared with other tests' containers: those are unchanged too.
+    # srcstore4 is shared with other tests' containers: those are unchanged too.
     assert blobs.replicated == 2 and blobs.unchanged >= 3
     report = run.verify(REPLICATION, options)
     assert report.fidelity == 100.0, not_matching(report)
