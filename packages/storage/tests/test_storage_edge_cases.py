@@ -165,3 +165,25 @@ def test_blob_snapshots_are_recreated_in_order_as_an_option(world, tmp_path):
     assert report.fidelity == 100.0, not_matching(report)
     again = run.replicate(REPLICATION, options)
     assert again.result.replicated == 0
+
+
+def test_accounts_without_shared_key_report_their_shares_as_not_copyable(world, tmp_path):
+    from dataclasses import replace
+
+    from atg_dataplane import ResourceBinding
+
+    seeded = world.binding("source", "srcstore1")
+    resource = replace(
+        seeded.resource,
+        properties={**seeded.resource.properties, "allowSharedKeyAccess": False},
+    )
+    source = ResourceBinding(resource=resource, context=seeded.context)
+    target = world.binding("target", "tgtstore4", create=True)
+    run = Run(source, target, tmp_path)
+    options = {"storage.services": "file"}
+    summary = run.replicate(REPLICATION, options)
+    shares = kinds(summary, source.resource.id)["share"]
+    assert (shares.replicated, shares.skipped) == (0, 1)
+    assert any("Shared Key" in r for r in shares.reasons)
+    report = run.verify(REPLICATION, options)
+    assert report.count("not_copyable") == 1

@@ -81,7 +81,7 @@ def discover(
             if mode is not ReplicationMode.REPLICATION:
                 continue
             include = ["metadata", "tags"] + (["snapshots"] if options.snapshots else [])
-            listing = service.get_container_client(container.name).list_blobs(include=include)
+            listing = _listing(service.get_container_client(container.name), include)
             last_name, position = "", 0
             for blob in listing:  # page by page, as the service returns them
                 # A blob's snapshots are listed oldest first, right before the blob itself.
@@ -91,6 +91,27 @@ def discover(
                 if not item.version:
                     seen.put(item.name, _Seen.of(blob))
                 yield item
+
+
+def _listing(client: Any, include: list[str]) -> Iterator[Any]:
+    """List blobs with their tags; without them when the caller may not read tags.
+
+    Reading index tags needs ``.../blobs/tags/read`` (Storage Blob Data Owner among the
+    built-in roles); Reader and Contributor roles list blobs but get 403 for tags. Their
+    blobs are then copied without tags (the copy's outcome says so).
+    """
+    pages = client.list_blobs(include=include).by_page()
+    try:
+        first = next(pages, None)
+        first_items = list(first) if first is not None else []
+    except HttpResponseError as error:
+        if error.status_code != 403 or "tags" not in include:
+            raise
+        yield from client.list_blobs(include=[i for i in include if i != "tags"])
+        return
+    yield from first_items
+    for page in pages:
+        yield from page
 
 
 @dataclass(frozen=True)
@@ -294,7 +315,7 @@ def replicate_blob(
             copied = False
             if options.server_side:
                 try:
-                    _server_side_copy(props, container, name, source, dst, options)
+                    _server_side_copy(props, container, name, source, dst, options, warnings)
                     copied = True
                 except HttpResponseError as error:
                     if not _can_fall_back(error):
@@ -410,16 +431,28 @@ def _server_side_copy(
     source: ResourceBinding,
     dst: Any,
     options: StorageOptions,
+    warnings: list[str],
 ) -> None:
     url = signer(source, options).blob_url(container, name)
     tier = _tier(props)
     tags = props["tags"] or None
     size = props["size"] or 0
-    if props["blob_type"] == "BlockBlob" and size <= options.sync_copy_max_bytes:
-        dst.start_copy_from_url(url, requires_sync=True, tags=tags, standard_blob_tier=tier)
-        return
-    started = dst.start_copy_from_url(url, tags=tags, standard_blob_tier=tier)
-    _wait_for_copy(dst, started, options)
+    sync = props["blob_type"] == "BlockBlob" and size <= options.sync_copy_max_bytes
+    try:
+        started = dst.start_copy_from_url(
+            url, requires_sync=sync or None, tags=tags, standard_blob_tier=tier
+        )
+    except HttpResponseError as error:
+        # Writing tags needs .../blobs/tags/write (Storage Blob Data Owner): copy without.
+        if not tags or error.status_code != 403:
+            raise
+        started = dst.start_copy_from_url(url, requires_sync=sync or None, standard_blob_tier=tier)
+        warnings.append(
+            "copied without its index tags: the target credential may not write tags "
+            "(grant .../blobServices/containers/blobs/tags/write, e.g. Storage Blob Data Owner)"
+        )
+    if not sync:
+        _wait_for_copy(dst, started, options)
 
 
 def _tier(props: dict[str, Any]) -> Any:

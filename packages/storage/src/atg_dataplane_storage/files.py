@@ -47,8 +47,18 @@ def discover(
     if service is None:
         return
     rid = binding.resource.id
+    if binding.resource.properties.get("allowSharedKeyAccess") is False:
+        yield _unreachable(rid, "the account disallows Shared Key access (allowSharedKeyAccess)")
+        return
     with scrubbed():
-        for share in service.list_shares(include_metadata=True):
+        try:
+            shares = list(service.list_shares(include_metadata=True).by_page())
+        except HttpResponseError as error:
+            if error.status_code not in (401, 403):
+                raise
+            yield _unreachable(rid, f"listing shares was refused ({error.error_code})")
+            return
+        for share in (s for page in shares for s in page):
             if getattr(share, "snapshot", None):
                 continue
             yield DataPlaneItem(
@@ -59,6 +69,23 @@ def discover(
             )
             if mode is ReplicationMode.REPLICATION:
                 yield from _walk(service.get_share_client(share.name), rid, fingerprinter)
+
+
+UNREACHABLE = "(file shares)"
+
+
+def _unreachable(rid: str, why: str) -> DataPlaneItem:
+    """Stands for the shares that could not be listed, with the reason and the remedy."""
+    return DataPlaneItem(
+        name=UNREACHABLE,
+        kind=SHARE,
+        source_resource_id=rid,
+        copyable=False,
+        not_copyable_reason=(
+            f"file shares not copied: {why}; Azure Files lists and creates shares only with "
+            "Shared Key: allow it and grant listKeys/action, or create the shares through ARM"
+        ),
+    )
 
 
 def _walk(share: Any, rid: str, fingerprinter: Fingerprinter) -> Iterator[DataPlaneItem]:

@@ -96,6 +96,8 @@ def dataplane_replicate_item(
     mode = ReplicationMode(mode)
     settings = StorageOptions.from_options(options)
     kind = item.kind
+    if not item.copyable:
+        return ItemOutcome(status="skipped", reason=item.not_copyable_reason)
     if kind == blobs.CONTAINER:
         return blobs.replicate_container(item, source, target)
     if kind == blobs.BLOB:
