@@ -12,6 +12,7 @@ No journal, no existence checks, no progress. Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from adapters import Task
@@ -30,6 +31,7 @@ def main() -> None:
             adapter = ctx.adapters[pair.resource_type]
             tasks += adapter.plan(pair, ctx.source, ctx.target, args.concurrency)
     tally = Tally()
+    kinds = Counter(task.kind for task in tasks)
 
     def run(task: Task) -> None:
         try:
@@ -37,9 +39,15 @@ def main() -> None:
         except Exception as exc:  # counted, reported; the run goes on
             tally.fail(task.kind, task.name, exc)
 
-    # Slow items first (key generation, certificate issuance) so they overlap the rest.
+    # Slow items first (key generation, certificate issuance) so they overlap the rest;
+    # the other kinds interleaved, so that every emulator (Key Vault, Azurite) stays busy.
     order = {"certificate": 0, "key": 1}
-    tasks.sort(key=lambda t: (t.phase, order.get(t.kind, 2)))
+    seen: Counter[str] = Counter()
+    position = {}
+    for task in tasks:
+        position[id(task)] = seen[task.kind] / max(1, kinds[task.kind])
+        seen[task.kind] += 1
+    tasks.sort(key=lambda t: (t.phase, order.get(t.kind, 2), position[id(t)]))
     phases = sorted({t.phase for t in tasks})
     with Stopwatch() as watch, ThreadPoolExecutor(args.concurrency) as pool:
         for phase in phases:

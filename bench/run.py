@@ -72,6 +72,10 @@ class Run:
     seconds: float
     """The contender's own timing: ours' engine duration, the ceiling's timed writes."""
     concurrency: int | None = None
+    cpu_seconds: float = 0.0
+    """CPU seconds of the contender's process (all of it, discovery included)."""
+    sandbox_cpu_seconds: float = 0.0
+    """CPU seconds the sandbox's processes used meanwhile (the emulators' share)."""
     fidelity: float | None = None
     verified: bool = False
     failed: int = 0
@@ -100,8 +104,20 @@ def cli_path() -> str:
     return str(local) if local.exists() else (shutil.which("atg-dataplane") or "atg-dataplane")
 
 
-def measure(argv: list[str], workdir: Path, name: str) -> tuple[int, float, int, str]:
-    """Run ``argv``; return exit code, wall seconds, peak RSS (bytes) and stdout."""
+@dataclass
+class Measured:
+    code: int
+    wall: float
+    rss: int
+    """Peak resident set size in bytes (``ru_maxrss``)."""
+    cpu: float
+    """User + system CPU seconds of the process: less sensitive to a busy machine than wall
+    time."""
+    out: str
+
+
+def measure(argv: list[str], workdir: Path, name: str) -> Measured:
+    """Run ``argv`` to its end; its stdout and stderr go to files in ``workdir``."""
     out = workdir / f"{name}.stdout"
     err = workdir / f"{name}.stderr"
     with out.open("wb") as stdout, err.open("wb") as stderr:
@@ -110,7 +126,27 @@ def measure(argv: list[str], workdir: Path, name: str) -> tuple[int, float, int,
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, wall, usage.ru_maxrss * 1024, out.read_text(errors="replace")
+    return Measured(
+        proc.returncode,
+        wall,
+        usage.ru_maxrss * 1024,
+        usage.ru_utime + usage.ru_stime,
+        out.read_text(errors="replace"),
+    )
+
+
+def sandbox_cpu(directory: Path) -> float:
+    """CPU seconds used so far by the sandbox's processes (emulator, Azurite, ...)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid_file in (directory / "pids").glob("*.pid"):
+        try:
+            stat = Path(f"/proc/{int(pid_file.read_text().strip())}/stat").read_text()
+        except (OSError, ValueError):
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        total += sum(int(v) for v in fields[11:15]) / ticks  # utime stime cutime cstime
+    return total
 
 
 def last_json(text: str) -> dict[str, Any]:
@@ -206,15 +242,15 @@ class Bench:
 
     def verify(self, directory: Path, config: Path, mode: str) -> dict[str, Any]:
         self.set_latency(directory, 0)  # verification is not timed
-        code, _, _, out = measure(
+        measured = measure(
             [cli_path(), "verify", "--config", str(config), "--mode", mode, "--output", "json"],
             config.parent,
             f"verify-{mode}",
         )
         try:
-            return dict(json.loads(out))
+            return dict(json.loads(measured.out))
         except ValueError:
-            return {"fidelity": 0.0, "error": f"verify exited {code}"}
+            return {"fidelity": 0.0, "error": f"verify exited {measured.code}"}
 
     # -- contenders -----------------------------------------------------------
     def contender(
@@ -239,9 +275,10 @@ class Bench:
         else:
             argv = [sys.executable, str(HERE / "ceiling.py"), "--config", str(config)]
             argv += ["--concurrency", str(concurrency)]
-        code, wall, rss, out = measure(argv, config.parent, contender)
+        sandbox_before = sandbox_cpu(directory)
+        measured = measure(argv, config.parent, contender)
         skipped_check = ""
-        if code == PERMISSIONS_MISSING and contender in ("ours", "template"):
+        if measured.code == PERMISSIONS_MISSING and contender in ("ours", "template"):
             # The sandbox's role definitions and a plugin's declared needs disagree: say so,
             # and measure the copy itself rather than nothing.
             skipped_check = (config.parent / f"{contender}.stdout").read_text()[-2000:]
@@ -249,9 +286,10 @@ class Bench:
                 f"{contender}: the permission check found gaps; re-running with "
                 "--skip-permission-check (recorded in the run's detail)"
             )
-            code, wall, rss, out = measure(
-                [*argv, "--skip-permission-check"], config.parent, contender
-            )
+            sandbox_before = sandbox_cpu(directory)
+            measured = measure([*argv, "--skip-permission-check"], config.parent, contender)
+        sandbox_seconds = sandbox_cpu(directory) - sandbox_before
+        code, wall, rss, out = measured.code, measured.wall, measured.rss, measured.out
         if contender in ("ours", "template"):
             summary = journal_summary(config)
             result = summary.get("result", {})
@@ -289,6 +327,8 @@ class Bench:
                 detail={k: data[k] for k in ("setup_seconds", "failures") if data.get(k)},
             )
         run.detail["load_average_before"] = load
+        run.cpu_seconds = round(measured.cpu, 3)
+        run.sandbox_cpu_seconds = round(sandbox_seconds, 3)
         if skipped_check:
             run.detail["permission_check_skipped"] = skipped_check
         if verify:
@@ -471,6 +511,11 @@ def summarize(
             "ceiling_seconds": round(best.seconds, 3) if best else None,
             "template_seconds": round(template[0].wall_seconds, 3) if template else None,
             "client_payload_bytes_server_side": server_side,
+            "cpu_seconds": {
+                name: {"client": run.cpu_seconds, "sandbox": run.sandbox_cpu_seconds}
+                for name, run in (("ours", ours), ("baseline", baseline), ("ceiling", best))
+                if run is not None
+            },
             "items": ours.items,
             "items_match": ours.items == baseline.items == (best.items if best else ours.items),
             "ours_fidelity": ours.fidelity,
@@ -551,8 +596,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"{results['machine']['cpus']} CPUs, finished {results['finished']}.",
         "",
         "| latency | contender | concurrency | seconds | items/s | client payload bytes "
-        "| peak RSS MiB | fidelity % |",
-        "|---|---|---|---|---|---|---|---|",
+        "| peak RSS MiB | client CPU s | sandbox CPU s | load | fidelity % |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in results["runs"]:
         fidelity = f"{run['fidelity']:.2f}" if run["fidelity"] is not None else "-"
@@ -560,7 +605,9 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"| {run['latency_ms']} ms | {run['contender']} x{run['scale']} "
             f"| {run['concurrency'] or '-'} | {seconds:.2f} | {run['items_per_second']:.1f} "
-            f"| {run['client_payload_bytes']} | {run['peak_rss_bytes'] / 2**20:.0f} | {fidelity} |"
+            f"| {run['client_payload_bytes']} | {run['peak_rss_bytes'] / 2**20:.0f} "
+            f"| {run['cpu_seconds']:.1f} | {run['sandbox_cpu_seconds']:.1f} "
+            f"| {run['detail'].get('load_average_before', '-')} | {fidelity} |"
         )
     lines += [
         "",

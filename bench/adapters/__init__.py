@@ -21,8 +21,8 @@ class Task:
     name: str
     run: Callable[[], int]
     phase: int = 0
-    """Tasks of a phase start after every task of the phase before (a blob needs its
-    container)."""
+    """Tasks of a phase start after every task of the phase before (containers, phase -1,
+    before their blobs)."""
 
 
 class Adapter(Protocol):

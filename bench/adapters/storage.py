@@ -133,6 +133,7 @@ class StorageAdapter:
                         "container",
                         container.name,
                         lambda c=container: _create(tgt["blob"], c.name, c.metadata),
+                        phase=-1,
                     )
                 )
                 listing = (
@@ -155,7 +156,6 @@ class StorageAdapter:
                             "blob",
                             blob.name,
                             lambda c=client, u=url, t=blob.tags: _copy(c, u, t),
-                            phase=1,
                         )
                     )
         if "table" in src:
