@@ -70,14 +70,18 @@ class _V:
         self.version, self.created_on = version, created
 
 
-def test_versions_in_the_same_second_are_all_candidates():
+def test_every_version_is_a_candidate_the_same_second_first():
     import datetime as dt
 
     t = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     second = t + dt.timedelta(seconds=1)
     versions = oldest_first([_V("c", second), _V("a", t), _V("b", second)])
     assert [v.version for v in versions] == ["a", "c", "b"]  # ties keep the listed order
-    assert [v.version for v in candidates_at(versions, 0)] == ["a"]
-    assert {v.version for v in candidates_at(versions, 1)} == {"b", "c"}
-    assert {v.version for v in candidates_at(versions, 2)} == {"b", "c"}
-    assert candidates_at(versions, 3) == []
+    # the same position and its second first, then every other version, newest first:
+    # histories that differ (an older version already in the target, versions written
+    # within one second) must not make a re-run write again
+    assert [v.version for v in candidates_at(versions, 0)] == ["a", "b", "c"]
+    assert [v.version for v in candidates_at(versions, 1)] == ["c", "b", "a"]
+    assert [v.version for v in candidates_at(versions, 2)] == ["c", "b", "a"]
+    assert [v.version for v in candidates_at(versions, 3)] == ["b", "c", "a"]
+    assert list(candidates_at([], 0)) == []

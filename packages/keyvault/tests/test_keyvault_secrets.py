@@ -241,3 +241,26 @@ def test_terraform_holds_no_value(source, fingerprinter, canary):
     assert hcl.count("sensitive   = true") == 3
     assert re.search(r'resource "azurerm_key_vault_secret" "kv\w+_typed"', hcl)
     assert re.search(r'content_type\s+= "application/json"', hcl)
+
+
+def test_rerun_writes_nothing_when_the_histories_differ_across_seconds(
+    make_vault, admin, fingerprinter
+):
+    """The target held the current version before the history was copied, a second
+    earlier: positions no longer line up, and a re-run must still write nothing."""
+    source = make_vault("source")
+    client = admin(source).secrets
+    for n in range(3):
+        if n:
+            time.sleep(1.05)
+        client.set_secret("history", f"value-{n}")
+    options = {"keyvault.all_versions": True}
+    target = make_vault("target")
+    replicate(discover(source, REPLICATION, fingerprinter, kind="secret"),
+              source, target, REPLICATION, fingerprinter)
+    time.sleep(1.05)  # the history lands in a later second than the first copy
+    items = discover(source, REPLICATION, fingerprinter, options, kind="secret")
+    replicate(items, source, target, REPLICATION, fingerprinter, options)
+    rerun = replicate(items, source, target, REPLICATION, fingerprinter, options)
+    assert set(statuses(rerun).values()) == {"unchanged"}
+    assert admin(target).secrets.get_secret("history").value == "value-2"

@@ -10,7 +10,7 @@ for self-signed certificates (issuer ``Self``).
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, cast
 
 from atg_dataplane import (
@@ -364,7 +364,7 @@ def _copy(
 
 def _target_candidates(
     client: CertificateClient, name: str, index: int | None
-) -> list[KeyVaultCertificate]:
+) -> Iterable[KeyVaultCertificate]:
     if index is None:
         try:
             return [client.get_certificate(name)]
@@ -374,9 +374,9 @@ def _target_candidates(
         versions = oldest_first(client.list_properties_of_certificate_versions(name))
     except ResourceNotFoundError:
         return []
-    return [
+    return (
         client.get_certificate_version(name, str(v.version)) for v in candidates_at(versions, index)
-    ]
+    )
 
 
 def _recreate(item: DataPlaneItem, target: ResourceBinding, mode: ReplicationMode) -> ItemOutcome:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -104,20 +104,23 @@ def oldest_first(versions: Iterable[P]) -> list[P]:
     return sorted(versions, key=lambda p: getattr(p, "created_on", None) or epoch)
 
 
-def candidates_at(versions: Sequence[P], index: int) -> list[P]:
-    """The target versions that may stand at position ``index`` (0 = oldest).
+def candidates_at(versions: Sequence[P], index: int) -> Iterator[P]:
+    """The target versions that may hold the source's ``index``-th oldest version.
 
-    Versions written within one second share a timestamp, so their order is
-    unknown: every version created in the same second as the ``index``-th
-    oldest is a candidate. Empty when the target holds ``index`` versions or
-    fewer.
+    Matching by position alone breaks as soon as the two histories differ: a
+    version the target held before, or versions written within one second,
+    whose order Key Vault's one-second creation times cannot tell. So every
+    target version is a candidate; the one at the same position and those of
+    its second come first, so that the usual case reads a single version.
+    Lazy: the caller stops reading at the first match.
     """
-    if index >= len(versions):
-        return []
-    created = getattr(versions[index], "created_on", None)
-    if created is None:
-        return [versions[index]]
-    return [v for v in versions if getattr(v, "created_on", None) == created]
+    first: list[P] = []
+    if index < len(versions):
+        created = getattr(versions[index], "created_on", None)
+        first = [v for v in versions if created is not None and v.created_on == created]  # type: ignore[attr-defined]
+        first = first or [versions[index]]
+    yield from first
+    yield from (v for v in reversed(versions) if all(v is not f for f in first))
 
 
 # --------------------------------------------------------------- soft delete

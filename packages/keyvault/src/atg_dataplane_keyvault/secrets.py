@@ -211,10 +211,10 @@ def _converge(
         else:
             versions = _versions(client, name)
             held = len(versions)
-            candidates = [
+            candidates = (
                 _read_version(client, name, v, fingerprinter)
                 for v in candidates_at(versions, index)
-            ]
+            )
         for candidate in candidates:
             if not _same_value(candidate, wanted, attributes):
                 continue
