@@ -110,3 +110,20 @@ class CountingSideContext(SideContext):
         return RequestsTransport(
             session=self._session, session_owner=False, connection_verify=self.connection_verify
         )
+
+
+def source_counts(world: Any, binding: ResourceBinding) -> dict[str, int]:
+    """What the source account holds now (other tests of the session may add to it)."""
+    blob = world.admin_service(binding, "blob")
+    containers = list(blob.list_containers())
+    blobs = sum(1 for c in containers for _ in blob.get_container_client(c.name).list_blobs())
+    tables = sum(1 for _ in world.admin_service(binding, "table").list_tables())
+    queues = sum(1 for _ in world.admin_service(binding, "queue").list_queues())
+    shares = sum(1 for _ in world.admin_service(binding, "file").list_shares())
+    return {
+        "container": len(containers),
+        "blob": blobs,
+        "table": tables,
+        "queue": queues,
+        "share": shares,
+    }

@@ -8,7 +8,7 @@ import re
 import pytest
 from atg_dataplane import Fingerprinter
 from atg_dataplane_storage import plugin
-from storage_testing import REPLICATION, Run, kinds, not_matching
+from storage_testing import REPLICATION, Run, kinds, not_matching, source_counts
 
 pytestmark = pytest.mark.sandbox
 _SIGNATURE = re.compile(r"sig=(?!REDACTED)[^&\s'\"]+")
@@ -67,9 +67,10 @@ def test_streamed_fallback_copies_block_append_and_page_blobs(world, tmp_path):
     _clear(world, target)
     run = Run(source, target, tmp_path)
     options = {"storage.services": "blob", "storage.server_side": False}
+    expected = source_counts(world, source)["blob"]
     summary = run.replicate(REPLICATION, options)
     blobs = kinds(summary, source.resource.id)["blob"]
-    assert blobs.replicated == 6
+    assert blobs.replicated == expected >= 6
     assert blobs.client_bytes > 6 * 1024 * 1024  # the bytes did pass through here
     assert all("streamed" in r for r in blobs.reasons if "/" in r)
     report = run.verify(REPLICATION, {"storage.services": "blob"})

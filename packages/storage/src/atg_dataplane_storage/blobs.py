@@ -34,6 +34,7 @@ from atg_dataplane_storage.clients import account_clients, counting, scrubbed
 from atg_dataplane_storage.common import (
     backoff,
     enum_text,
+    error_code,
     hints,
     once,
     sleep,
@@ -236,7 +237,7 @@ def _write_container(
             except ResourceExistsError:
                 current = client.get_container_properties()  # created concurrently
             except HttpResponseError as error:
-                if not public or error.error_code != "PublicAccessNotPermitted":
+                if not public or error_code(error) != "PublicAccessNotPermitted":
                     raise
                 client.create_container(metadata=metadata)
                 warnings.append(_public_warning(name, public))
@@ -265,7 +266,7 @@ def _update_container(
                 signed_identifiers=identifiers, public_access=properties["public_access"]
             )
         except HttpResponseError as error:
-            if error.error_code != "PublicAccessNotPermitted":
+            if error_code(error) != "PublicAccessNotPermitted":
                 raise
             warnings = (_public_warning(name, properties["public_access"]),)
     return ItemOutcome(status="replicated", warnings=warnings)
@@ -323,7 +324,7 @@ def replicate_blob(
                         raise
                     warnings.append(
                         "copied through this process (streamed): the service could not copy "
-                        f"server-side ({error.error_code or error.status_code})"
+                        f"server-side ({error_code(error) or error.status_code})"
                     )
             else:
                 warnings.append("copied through this process (streamed): storage.server_side off")
@@ -549,7 +550,7 @@ def _wait_for_copy(dst: Any, started: dict[str, Any], options: StorageOptions) -
 
 
 def _can_fall_back(error: HttpResponseError) -> bool:
-    return error.status_code == 501 or (error.error_code or "") in _FALLBACK_CODES
+    return error.status_code == 501 or (error_code(error) or "") in _FALLBACK_CODES
 
 
 def _content_settings(props: dict[str, Any], md5: Any) -> Any:

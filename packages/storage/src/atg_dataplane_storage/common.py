@@ -22,6 +22,11 @@ def enum_text(value: Any) -> str | None:
     return str(getattr(value, "value", value))
 
 
+def error_code(error: Exception) -> str:
+    """The storage error code (``ContainerNotFound``...) the SDKs attach to their errors."""
+    return str(getattr(error, "error_code", None) or "")
+
+
 def split_name(name: str) -> tuple[str, str]:
     """``container/path/to/blob`` -> (``container``, ``path/to/blob``)."""
     container, _, rest = name.partition("/")

@@ -29,7 +29,15 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 
 from atg_dataplane_storage.blobs import md5_fingerprint
 from atg_dataplane_storage.clients import account_clients, counting, scrubbed
-from atg_dataplane_storage.common import backoff, enum_text, once, sleep, sorted_dict, split_name
+from atg_dataplane_storage.common import (
+    backoff,
+    enum_text,
+    error_code,
+    once,
+    sleep,
+    sorted_dict,
+    split_name,
+)
 from atg_dataplane_storage.options import StorageOptions
 from atg_dataplane_storage.sas import require_side, signer
 
@@ -56,7 +64,7 @@ def discover(
         except HttpResponseError as error:
             if error.status_code not in (401, 403):
                 raise
-            yield _unreachable(rid, f"listing shares was refused ({error.error_code})")
+            yield _unreachable(rid, f"listing shares was refused ({error_code(error)})")
             return
         for share in (s for page in shares for s in page):
             if getattr(share, "snapshot", None):
@@ -183,7 +191,7 @@ def ensure_share(
         if current.quota != props["quota"]:
             client.set_share_quota(props["quota"])
             status = "replicated"
-        return ItemOutcome(status=status)  # type: ignore[arg-type]
+        return ItemOutcome(status=status)
 
     outcome: ItemOutcome = once(target, f"storage.share:{name}", write, again=fresh)
     return outcome
@@ -256,11 +264,11 @@ def _replicate_file(
                 _wait_for_copy(dst, started, options)
                 copied = True
             except HttpResponseError as error:
-                if not (error.status_code == 501 or error.error_code in _FALLBACK_CODES):
+                if not (error.status_code == 501 or error_code(error) in _FALLBACK_CODES):
                     raise
                 warnings.append(
                     "copied through this process (streamed): the service could not copy "
-                    f"server-side ({error.error_code or error.status_code})"
+                    f"server-side ({error_code(error) or error.status_code})"
                 )
         else:
             warnings.append("copied through this process (streamed): storage.server_side off")

@@ -145,7 +145,7 @@ def replicate(
                 client.set_queue_metadata(metadata=metadata or None)
                 status = "replicated"
         if mode is not ReplicationMode.REPLICATION:
-            return ItemOutcome(status=status)  # type: ignore[arg-type]
+            return ItemOutcome(status=status)
         src = require_side(source, "queue").get_queue_client(item.name)
         messages, warnings = _read_messages(src, options)
         present = Counter(content for content, _ in _target_messages(client, options))
@@ -161,7 +161,7 @@ def replicate(
         if sent:
             status = "replicated"
         return ItemOutcome(
-            status=status,  # type: ignore[arg-type]
+            status=status,
             bytes_copied=nbytes,
             client_bytes=nbytes,
             warnings=tuple(warnings) if sent or status == "replicated" else (),

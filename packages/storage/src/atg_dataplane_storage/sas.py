@@ -59,7 +59,6 @@ class SourceSigner:
         permission = BlobSasPermissions(read=True, tag=tags)
         url = service.get_blob_client(container, blob).url
         start, expiry = self._window()
-        extra = {"snapshot": snapshot} if snapshot else {}
         if self._method(container, blob) == "user_delegation":
             token = generate_blob_sas(
                 service.account_name,
@@ -69,7 +68,7 @@ class SourceSigner:
                 permission=permission,
                 start=start,
                 expiry=expiry,
-                **extra,
+                snapshot=snapshot,
             )
         else:
             token = generate_blob_sas(
@@ -80,7 +79,7 @@ class SourceSigner:
                 permission=permission,
                 start=start,
                 expiry=expiry,
-                **extra,
+                snapshot=snapshot,
             )
         if snapshot:
             return f"{url}?snapshot={quote(snapshot)}&{token}"
@@ -178,7 +177,7 @@ def signer(binding: ResourceBinding, options: StorageOptions) -> SourceSigner:
         existing = binding.state.get(_STATE)
         if existing is None:
             existing = binding.state[_STATE] = SourceSigner(binding, options)
-        return existing  # type: ignore[no-any-return]
+        return existing
 
 
 def require_side(binding: ResourceBinding, service: str) -> Any:
