@@ -38,6 +38,8 @@ class WidgetStore:
         self.max_active: dict[str, int] = defaultdict(int)
         self.fail_names: set[str] = set()
         self.fail_versions: set[tuple[str, int]] = set()
+        self.fail_discovery: set[str] = set()
+        self.warning = ""
         self.delay = 0.0
         self.writes = 0
 
@@ -60,6 +62,8 @@ class WidgetPlugin:
     @hookimpl
     def dataplane_discover(self, resource: ResourceBinding, options: Any) -> Any:
         all_versions = options.get("all_versions")
+        if resource.resource.name in self.store.fail_discovery:
+            raise ItemError("403 Forbidden: the firewall refused https://x/?sig=SECRETSIG")
         for name, versions in sorted(self.store.data[resource.resource.id].items()):
             if not versions:
                 continue
@@ -108,7 +112,8 @@ class WidgetPlugin:
                         raise ItemError(f"version {item.order} written out of order")
                 versions.append(value)
                 store.writes += 1
-            return ItemOutcome(status="replicated", bytes_copied=len(value))
+            warnings = (store.warning,) if store.warning else ()
+            return ItemOutcome(status="replicated", bytes_copied=len(value), warnings=warnings)
         finally:
             with store.lock:
                 store.active[tid] -= 1

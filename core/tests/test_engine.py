@@ -176,3 +176,43 @@ def test_a_failed_version_stops_the_later_versions_of_that_name(
     assert len(failed) == 2
     assert any("earlier version" in reason for _, reason in failed)
     assert summary.result.replicated == 30 * 3 - 2
+
+
+def test_one_resource_failing_discovery_does_not_stop_the_others(
+    store: WidgetStore, journal: Journal
+) -> None:
+    store.fail_discovery = {"w0"}
+    host = make_host(store)
+    other = pair()
+    broken = pair("w0", "w0")
+    run = journal.start_run("id", "replication")
+    summary = _engine(host, journal, run.run_id).run([broken, other])
+    assert summary.result.replicated == 30
+    assert len(summary.failed_resources) == 1
+    assert "discovery of w0 failed" in summary.failed_resources[0]
+    assert "SECRETSIG" not in str(summary.to_dict())
+
+
+def test_summaries_redact_and_bound_plugin_warnings(store: WidgetStore, journal: Journal) -> None:
+    import atg_dataplane.engine as engine_module
+
+    store.warning = "copied from https://a/c/b?sv=1&sig=LEAKED"
+    host = make_host(store)
+    run = journal.start_run("id", "replication")
+    engine = _engine(host, journal, run.run_id)
+    original = engine_module.MAX_MESSAGES
+    engine_module.MAX_MESSAGES = 10
+    try:
+        summary = engine.run([pair()])
+    finally:
+        engine_module.MAX_MESSAGES = original
+    assert "LEAKED" not in str(summary.to_dict())
+    assert len(summary.result.warnings) == 11 and summary.result.warnings[-1].startswith("...")
+
+
+def test_version_chains_do_not_outlive_their_items(store: WidgetStore, journal: Journal) -> None:
+    host = make_host(store)
+    run = journal.start_run("id", "replication")
+    engine = _engine(host, journal, run.run_id, options={"all_versions": True})
+    engine.run([pair()])
+    assert engine._chains == {}

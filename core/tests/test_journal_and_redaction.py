@@ -59,3 +59,38 @@ def test_permission_wildcards_and_not_actions() -> None:
     assert allowed("microsoft.keyvault/vaults/secrets/setSecret/action", [grant], data=True)
     assert not allowed("Microsoft.KeyVault/vaults/secrets/getSecret/action", [grant], data=True)
     assert not allowed("Microsoft.KeyVault/vaults/keys/read", [grant], data=True)
+
+
+def test_bindings_never_print_plugin_state() -> None:
+    from atg_dataplane.clouds import AZURE_PUBLIC
+    from atg_dataplane.context import ResourceBinding, SideContext
+    from atg_dataplane.models import AzureResource
+
+    side = SideContext(
+        side="source", tenant_id="t", subscription_id="s", credential=object(), cloud=AZURE_PUBLIC
+    )
+    rid = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a"
+    binding = ResourceBinding(
+        AzureResource(id=rid, type="Microsoft.Storage/storageAccounts", name="a"), side
+    )
+    binding.state["account_key"] = "S3CRETKEY=="
+    assert "S3CRETKEY" not in repr(binding) and rid in repr(binding)
+    assert "credential" not in repr(side)
+
+
+def test_redact_removes_passwords_in_urls() -> None:
+    assert redact("neo4j://neo4j:hunter2@host:7687") == "neo4j://neo4j:REDACTED@host:7687"
+
+
+def test_journal_refuses_a_second_run_at_once(tmp_path: Path) -> None:
+    import pytest
+    from atg_dataplane.config import ConfigError
+
+    first = Journal(tmp_path / "journal.db")
+    first.lock()
+    second = Journal(tmp_path / "journal.db")
+    with pytest.raises(ConfigError, match="another atg-dataplane run"):
+        second.lock()
+    first.close()
+    second.lock()
+    second.close()

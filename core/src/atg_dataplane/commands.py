@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -46,18 +47,21 @@ MODE = click.Choice([m.value for m in ReplicationMode])
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Bad input becomes one line on stderr and a meaningful exit code."""
+    """Bad input becomes one line on stderr and a meaningful exit code; Ctrl-C and
+    SIGTERM stop cleanly with 130."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
         try:
             return func(*args, **kwargs)
+        except KeyboardInterrupt:
+            fail("interrupted", exitcodes.INTERRUPTED)
         except (ConfigError, CredentialError) as exc:
             fail(redact(str(exc)), exitcodes.USAGE)
         except PluginLoadError as exc:
             fail(str(exc), exitcodes.PLUGIN_ERROR)
-        except ValueError as exc:
-            fail(redact(str(exc)), exitcodes.USAGE)
         except Exception as exc:
             from azure.core.exceptions import AzureError
 
@@ -69,8 +73,15 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
                 f"internal error: {describe_error(exc)} (run with -vv for the traceback)",
                 exitcodes.INTERNAL,
             )
+        finally:
+            if in_main:
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -418,6 +429,14 @@ def _choose_mode(mode: str | None, interactive: bool, yes: bool) -> ReplicationM
     return chosen
 
 
+def summary_exit_code(summary: RunSummary) -> int:
+    if summary.interrupted:
+        return exitcodes.INTERRUPTED
+    if summary.result.failed or summary.missing_targets or summary.failed_resources:
+        return exitcodes.ITEMS_FAILED
+    return exitcodes.OK
+
+
 def print_summary(console: Console, summary: RunSummary) -> None:
     table = Table(title=f"run {summary.run_id} ({summary.mode.value} mode)")
     for column in ("resource", "kind", "replicated", "unchanged", "skipped", "failed", "bytes"):
@@ -440,17 +459,13 @@ def print_summary(console: Console, summary: RunSummary) -> None:
                 console.print(
                     f"  {rid.rsplit('/', 1)[-1]} {kind} {reason}", highlight=False, soft_wrap=True
                 )
-    for problem in summary.missing_targets:
+    for problem in (*summary.missing_targets, *summary.failed_resources):
         console.print(f"[red]{problem}[/]", highlight=False)
     result = summary.result
     console.print(
         f"{result.replicated} replicated, {result.skipped} unchanged or skipped, "
         f"{result.failed} failed, {result.bytes} bytes in {result.duration:.1f} s"
     )
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 @cli.command("replicate")
@@ -529,10 +544,7 @@ def replicate_command(
         click.echo(json.dumps({"event": "summary", **summary.to_dict()}, default=str))
     else:
         print_summary(console, summary)
-    if summary.interrupted:
-        sys.exit(exitcodes.INTERRUPTED)
-    if summary.result.failed or summary.missing_targets:
-        sys.exit(exitcodes.ITEMS_FAILED)
+    sys.exit(summary_exit_code(summary))
 
 
 def run_replication(
@@ -546,6 +558,23 @@ def run_replication(
 ) -> RunSummary:
     config = runtime.config
     journal = Journal(_state_dir(config) / "journal.db")
+    try:
+        journal.lock()
+        return _run_locked(runtime, mode, journal, resume_run, output, console, pairs)
+    finally:
+        journal.close()
+
+
+def _run_locked(
+    runtime: Runtime,
+    mode: ReplicationMode,
+    journal: Journal,
+    resume_run: str,
+    output: str,
+    console: Console | None,
+    pairs: list[ResourcePair] | None,
+) -> RunSummary:
+    config = runtime.config
     identity = run_identity(
         str(config.path),
         config.source,
@@ -554,6 +583,7 @@ def run_replication(
         sorted(config.types),
         dict(config.options),
         dict(config.names),
+        dict(config.target_ids),
         config.inventory,
     )
     console = console or Console(stderr=True)
@@ -587,27 +617,32 @@ def run_replication(
         options=config.options,
         concurrency=runtime.source.concurrency,
     )
-    in_main = threading.current_thread() is threading.main_thread()
-    previous_handler = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
         summary = engine.run(runtime.pairs() if pairs is None else pairs)
     except KeyboardInterrupt:
         summary = engine.summary
         summary.interrupted = True
+    except BaseException:
+        journal.finish_run(run_id, "failed", engine.summary.to_dict())
+        raise
     finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, previous_handler)
         if runtime.host.pm.get_plugin("progress-output") is not None:
             runtime.host.pm.unregister(name="progress-output")
     status = "interrupted" if summary.interrupted else "finished"
     journal.finish_run(run_id, status, summary.to_dict())
-    journal.close()
     if summary.interrupted:
         console.print(
-            f"Interrupted. Resume with: atg-dataplane replicate --config "
-            f"{config.path} --mode {mode.value} --resume {run_id}",
+            f"Interrupted: run {run_id} is journalled. Run the same command again to resume "
+            "it: what is done is skipped, nothing is written twice.",
             highlight=False,
         )
+    if engine.abandoned:
+        # Worker threads still hold items in flight; the journal is consistent (they are
+        # replayed next time), so leave without waiting for them.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        journal.close()
+        os._exit(exitcodes.INTERRUPTED)
     return summary
 
 
@@ -829,5 +864,4 @@ def deploy_command(
         click.echo(json.dumps({"event": "summary", **summary.to_dict()}, default=str))
     else:
         print_summary(console, summary)
-    if summary.result.failed or summary.missing_targets:
-        sys.exit(exitcodes.ITEMS_FAILED)
+    sys.exit(summary_exit_code(summary))

@@ -58,6 +58,9 @@ class SideContext:
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def __repr__(self) -> str:
+        return f"SideContext({self.side}, tenant={self.tenant_id}, cloud={self.cloud.name})"
+
     @property
     def connection_verify(self) -> str | bool:
         return self.cloud.ca_bundle or True
@@ -128,8 +131,12 @@ class ResourceBinding:
 
     resource: AzureResource
     context: SideContext
-    state: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Plugin clients and credentials (account keys, SAS): never printed."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __repr__(self) -> str:
+        return f"ResourceBinding({self.context.side}, {self.resource.id})"
 
     @property
     def side(self) -> Side:

@@ -84,6 +84,8 @@ class RunSummary:
         default_factory=lambda: defaultdict(lambda: defaultdict(KindSummary))
     )
     missing_targets: list[str] = field(default_factory=list)
+    failed_resources: list[str] = field(default_factory=list)
+    """Resources whose discovery failed (their items were not copied)."""
     interrupted: bool = False
     client_bytes: int = 0
 
@@ -95,11 +97,23 @@ class RunSummary:
             "result": self.result.to_dict(),
             "client_bytes": self.client_bytes,
             "missing_targets": list(self.missing_targets),
+            "failed_resources": list(self.failed_resources),
             "resources": {
                 rid: {kind: vars(ks) for kind, ks in kinds.items()}
                 for rid, kinds in self.by_resource.items()
             },
         }
+
+
+MAX_MESSAGES = 1000
+"""Errors and warnings kept in a summary; the journal keeps every item's reason."""
+
+
+def _bounded_append(messages: list[str], message: str) -> None:
+    if len(messages) < MAX_MESSAGES:
+        messages.append(message)
+    elif len(messages) == MAX_MESSAGES:
+        messages.append("... more in the journal (.atg-dataplane/journal.db)")
 
 
 class Engine:
@@ -132,6 +146,8 @@ class Engine:
         self._chains: dict[tuple[str, str, str], Future[Any]] = {}
         self._futures: list[Future[Any]] = []
         self._prune_at = 1024
+        self.abandoned = False
+        """True when a second Ctrl-C gave up waiting for the items in flight."""
 
     # -- progress -------------------------------------------------------------
     def emit(self, event_type: str, **fields: Any) -> None:
@@ -160,7 +176,7 @@ class Engine:
                     break
                 for future in resources:
                     if future.done():
-                        future.result()  # a failed discovery ends the run, as it always did
+                        future.result()  # only engine bugs: discovery errors are recorded
                 resources = [f for f in resources if not f.done()]
                 resources.append(discovery.submit(self._run_resource, pair, pool))
             for future in resources:
@@ -170,15 +186,26 @@ class Engine:
         except KeyboardInterrupt:
             self.stop.set()
             self.summary.interrupted = True
-            discovery.shutdown(wait=True, cancel_futures=True)
-            pool.shutdown(wait=True, cancel_futures=True)
+            running = sum(1 for f in self._pending() if not f.done())
+            log.warning(
+                "stopping: waiting for %d item(s) in flight (Ctrl-C again to abandon them; "
+                "the next run replays them)",
+                running,
+            )
+            try:
+                discovery.shutdown(wait=True, cancel_futures=True)
+                pool.shutdown(wait=True, cancel_futures=True)
+            except KeyboardInterrupt:
+                self._abandon.set()
+                self.abandoned = True
             raise
         except BaseException:
             self._abandon.set()  # the other resources' discoveries stop submitting
             raise
         finally:
-            discovery.shutdown(wait=True, cancel_futures=True)
-            pool.shutdown(wait=True, cancel_futures=True)
+            wait = not self.abandoned
+            discovery.shutdown(wait=wait, cancel_futures=True)
+            pool.shutdown(wait=wait, cancel_futures=True)
             self.summary.result.duration = time.monotonic() - started
             self.summary.interrupted = self.summary.interrupted or self.stop.is_set()
             self.emit("run_finished", result=self.summary.result)
@@ -203,7 +230,7 @@ class Engine:
         if pair.target is None:
             with self._lock:
                 self.summary.missing_targets.append(pair.problem)
-                self.summary.result.errors.append(pair.problem)
+                _bounded_append(self.summary.result.errors, pair.problem)
             self.emit("item_failed", resource_id=rid, resource_type=rtype, reason=pair.problem)
             return
         done = self.journal.done_keys(self.run_id, rid)
@@ -211,6 +238,23 @@ class Engine:
         if limit:
             with self._lock:
                 self._resource_limits.setdefault(rid, threading.BoundedSemaphore(limit))
+        count = 0
+        try:
+            count = self._discover_and_submit(pair, pool, done)
+        except Exception as exc:
+            # One unreadable resource (a firewall, a missing role) must not stop the others.
+            reason = f"discovery of {pair.source.resource.name} failed: {describe_error(exc)}"
+            with self._lock:
+                self.summary.failed_resources.append(reason)
+                _bounded_append(self.summary.result.errors, reason)
+            self.emit("item_failed", resource_id=rid, resource_type=rtype, reason=reason)
+        self.emit("resource_discovered", resource_id=rid, resource_type=rtype, items=count)
+
+    def _discover_and_submit(
+        self, pair: ResourcePair, pool: ThreadPoolExecutor, done: set[str]
+    ) -> int:
+        rid = pair.source.resource.id
+        rtype = pair.spec.resource_type
         discover = self.host.hook_for(rtype, "dataplane_discover")
         items = discover(
             resource=pair.source,
@@ -237,13 +281,28 @@ class Engine:
             if self.stop.is_set() or self._abandon.is_set():
                 break
             self._inflight.acquire()
-            chain = (rid, item.kind, item.name)
+            future = self._submit(pool, pair, item)
+            future.add_done_callback(lambda _f: self._inflight.release())
+            self._track(future)
+        return count
+
+    def _submit(self, pool: ThreadPoolExecutor, pair: ResourcePair, item: DataPlaneItem) -> Any:
+        """Submit one item; versions of one name wait for the previous version."""
+        if item.version is None:
+            return pool.submit(self._replicate, pair, item, None)
+        chain = (pair.source.resource.id, item.kind, item.name)
+        with self._lock:
             previous = self._chains.get(chain)
             future = pool.submit(self._replicate, pair, item, previous)
             self._chains[chain] = future
-            future.add_done_callback(lambda _f: self._inflight.release())
-            self._track(future)
-        self.emit("resource_discovered", resource_id=rid, resource_type=rtype, items=count)
+
+        def forget(done: Future[Any]) -> None:
+            with self._lock:
+                if self._chains.get(chain) is done:
+                    del self._chains[chain]
+
+        future.add_done_callback(forget)
+        return future
 
     def _replicate(
         self, pair: ResourcePair, item: DataPlaneItem, previous: Future[Any] | None
@@ -335,13 +394,14 @@ class Engine:
         reason: str,
         outcome: ItemOutcome | None = None,
     ) -> None:
+        reason = redact(reason)  # plugin warnings may quote URLs
         with self._lock:
             kind = self.summary.by_resource[rid][item.kind]
             result = self.summary.result
             if status == "failed":
                 kind.failed += 1
                 result.failed += 1
-                result.errors.append(f"{item.kind} {item.name}: {reason}")
+                _bounded_append(result.errors, f"{item.kind} {item.name}: {reason}")
             elif status == "skipped":
                 kind.skipped += 1
                 result.skipped += 1
@@ -354,7 +414,7 @@ class Engine:
             if reason:
                 kind.add_reason(f"{item.name}: {reason}")
                 if status != "failed":
-                    result.warnings.append(f"{item.kind} {item.name}: {reason}")
+                    _bounded_append(result.warnings, f"{item.kind} {item.name}: {reason}")
             if outcome is not None:
                 kind.bytes += outcome.bytes_copied
                 kind.client_bytes += outcome.client_bytes

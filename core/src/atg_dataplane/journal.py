@@ -68,6 +68,7 @@ class Journal:
         if not self.path.exists():
             fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
             os.close(fd)
+        self._lock_file: Any = None
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         with self._lock:
@@ -75,9 +76,28 @@ class Journal:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
 
+    def lock(self) -> None:
+        """Hold the journal for this process: two runs on one journal would race."""
+        import fcntl
+
+        self._lock_file = open(self.path.with_suffix(".lock"), "a+")  # noqa: SIM115
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            self._lock_file = None
+            from atg_dataplane.config import ConfigError
+
+            raise ConfigError(
+                f"another atg-dataplane run is using {self.path}: wait for it to finish"
+            ) from None
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            if self._lock_file is not None:
+                self._lock_file.close()  # releases the flock
+                self._lock_file = None
 
     # -- meta -----------------------------------------------------------------
     def fingerprint_key(self) -> bytes:

@@ -26,6 +26,7 @@ import pluggy
 
 from atg_dataplane import hookspecs
 from atg_dataplane.models import ResourceTypeSpec
+from atg_dataplane.redact import redact
 
 ENTRY_POINT_GROUP = "atg_dataplane"
 ENV_ALLOW = "ATG_DATAPLANE_PLUGINS"
@@ -81,7 +82,8 @@ def new_plugin_manager() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     if _truthy(ENV_TRACE):
-        pm.trace.root.setwriter(lambda msg: print(msg, end="", file=sys.stderr))
+        # Hook arguments are printed: redact them like any log line.
+        pm.trace.root.setwriter(lambda msg: print(redact(msg), end="", file=sys.stderr))
         pm.enable_tracing()
     return pm
 

@@ -12,6 +12,7 @@ _PATTERNS = [
         r"\1REDACTED",
     ),
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-_\.=]+"), r"\1REDACTED"),
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+):[^@\s/]+@"), r"\1:REDACTED@"),
     (re.compile(r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"), "REDACTED-JWT"),
 ]
 
