@@ -216,3 +216,30 @@ def test_version_chains_do_not_outlive_their_items(store: WidgetStore, journal: 
     engine = _engine(host, journal, run.run_id, options={"all_versions": True})
     engine.run([pair()])
     assert engine._chains == {}
+
+
+def test_verify_counts_the_items_of_a_missing_target_as_missing(
+    store: WidgetStore, journal: Journal
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from atg_dataplane.context import Fingerprinter
+
+    host = make_host(store)
+    _engine(host, journal, journal.start_run("id", "replication").run_id).run([pair()])
+    report = VerifyReport(mode=ReplicationMode.REPLICATION)
+    with ThreadPoolExecutor(4) as pool:
+        for each in (pair(), pair(target_name=None)):
+            verify_pair(
+                host,
+                each,
+                mode=ReplicationMode.REPLICATION,
+                options={},
+                fingerprinter=Fingerprinter(),
+                report=report,
+                pool=pool,
+            )
+    data = report.to_dict()
+    assert data["matching"] == 30 and data["missing"] == 30
+    assert data["fidelity"] == 50.0
+    assert data["missing_targets"] == ["no counterpart of w1"]

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -655,15 +656,19 @@ def run_verify(runtime: Runtime, mode: ReplicationMode) -> VerifyReport:
     fingerprinter = Fingerprinter(journal.fingerprint_key())
     journal.close()
     report = VerifyReport(mode=mode)
-    for pair in with_status(runtime.pairs(), "comparing"):
-        verify_pair(
-            runtime.host,
-            pair,
-            mode=mode,
-            options=config.options,
-            fingerprinter=fingerprinter,
-            report=report,
-        )
+    with ThreadPoolExecutor(
+        max_workers=runtime.source.concurrency, thread_name_prefix="atg-verify"
+    ) as pool:
+        for pair in with_status(runtime.pairs(), "comparing"):
+            verify_pair(
+                runtime.host,
+                pair,
+                mode=mode,
+                options=config.options,
+                fingerprinter=fingerprinter,
+                report=report,
+                pool=pool,
+            )
     return report
 
 

@@ -11,8 +11,10 @@ with its reason.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +33,8 @@ class ItemVerdict:
     status: str
     """``matching``, ``different``, ``missing`` or ``not_copyable``."""
     detail: str = ""
+    contents_compared: bool = True
+    """False when the plugin gave no fingerprint on either side (properties only)."""
 
 
 @dataclass
@@ -39,6 +43,11 @@ class VerifyReport:
     verdicts: list[ItemVerdict] = field(default_factory=list)
     missing_targets: list[str] = field(default_factory=list)
     extra_in_target: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, verdict: ItemVerdict) -> None:
+        with self._lock:
+            self.verdicts.append(verdict)
 
     def count(self, status: str) -> int:
         return sum(1 for v in self.verdicts if v.status == status)
@@ -50,7 +59,7 @@ class VerifyReport:
     @property
     def fidelity(self) -> float:
         if self.compared == 0:
-            return 0.0 if self.missing_targets else 100.0
+            return 100.0
         return round(100.0 * self.count("matching") / self.compared, 2)
 
     def by_type(self) -> dict[str, dict[str, Any]]:
@@ -89,6 +98,9 @@ class VerifyReport:
             "missing": self.count("missing"),
             "not_copyable": self.count("not_copyable"),
             "extra_in_target": self.extra_in_target,
+            "contents_not_compared": sum(
+                1 for v in self.verdicts if v.status == "matching" and not v.contents_compared
+            ),
             "missing_targets": list(self.missing_targets),
             "by_type": self.by_type(),
             "items": [vars(v) for v in self.verdicts if v.status != "matching"],
@@ -133,20 +145,32 @@ def verify_pair(
     options: Mapping[str, Any],
     fingerprinter: Fingerprinter,
     report: VerifyReport,
+    pool: ThreadPoolExecutor | None = None,
 ) -> None:
+    """Compare one resource; fingerprints of both sides are read on ``pool``."""
     rtype = pair.spec.resource_type
     rid = pair.source.resource.id
+    sources = _discover(host, pair.source, rtype, mode, options, fingerprinter)
     if pair.target is None:
+        # Its items count as missing: a missing resource must lower fidelity.
         report.missing_targets.append(pair.problem)
+        for item in sources:
+            status, detail = (
+                ("not_copyable", item.not_copyable_reason)
+                if not item.copyable
+                else ("missing", "the target resource does not exist")
+            )
+            report.add(ItemVerdict(rid, rtype, item.kind, item.name, status, detail))
         return
     # The target side is held as an index by match key; the source streams.
     target_items = {
         item.match_key: item
         for item in _discover(host, pair.target, rtype, mode, options, fingerprinter)
     }
+    target = pair.target
     seen = set()
-    for item in _discover(host, pair.source, rtype, mode, options, fingerprinter):
-        seen.add(item.match_key)
+
+    def judge(item: DataPlaneItem) -> ItemVerdict:
         verdict = ItemVerdict(rid, rtype, item.kind, item.name, "matching")
         counterpart = target_items.get(item.match_key)
         if not item.copyable:
@@ -160,8 +184,30 @@ def verify_pair(
                 verdict.detail = "properties differ: " + ", ".join(differing)
             elif mode is ReplicationMode.REPLICATION:
                 src = _fingerprint(host, item, pair.source, rtype, mode, fingerprinter)
-                dst = _fingerprint(host, counterpart, pair.target, rtype, mode, fingerprinter)
+                dst = _fingerprint(host, counterpart, target, rtype, mode, fingerprinter)
                 if src != dst:
                     verdict.status, verdict.detail = "different", "content differs (fingerprint)"
-        report.verdicts.append(verdict)
+                elif src is None:
+                    verdict.contents_compared = False
+        return verdict
+
+    limit = threading.BoundedSemaphore(
+        max(1, min(pair.spec.max_concurrency_per_resource or 64, 64))
+    )
+    pending: list[Future[ItemVerdict]] = []
+    for item in sources:
+        seen.add(item.match_key)
+        if pool is None:
+            report.add(judge(item))
+            continue
+        limit.acquire()
+        future = pool.submit(judge, item)
+        future.add_done_callback(lambda _f: limit.release())
+        pending.append(future)
+        if len(pending) >= 256:
+            for done in pending:
+                report.add(done.result())
+            pending = []
+    for done in pending:
+        report.add(done.result())
     report.extra_in_target += len(set(target_items) - seen)
