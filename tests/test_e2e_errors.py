@@ -189,3 +189,21 @@ def test_secret_never_required_on_the_command_line(world: dict[str, Any], tmp_pa
         world["topology"].tenant("target").tenant_id,
     )
     assert "All permissions" in ok.stdout
+
+
+def test_a_side_without_a_principal_uses_the_environment(world: dict[str, Any]) -> None:
+    """DefaultAzureCredential (here: its environment variables) for the source, pinned to
+    the source tenant; an explicit principal for the target."""
+    config = json.loads(json.dumps(world["config"]))
+    del config["source"]["credential"]
+    path = _write(world, "env-source.json", config)
+    replicator = world["topology"].principal("source", "replicator")
+    emulator = json.loads((world["dir"] / "emulator.json").read_text())
+    env = {
+        "AZURE_CLIENT_ID": replicator.client_id,
+        "AZURE_CLIENT_SECRET": world["topology"].client_secret(replicator),
+        "AZURE_TENANT_ID": world["topology"].tenant("source").tenant_id,
+        "AZURE_AUTHORITY_HOST": emulator["entra"],
+    }
+    ok = Cli(cwd=world["dir"])("permissions", "--config", path, "--mode", "template", env=env)
+    assert "All permissions" in ok.stdout

@@ -53,11 +53,32 @@ def build_credential(side: SideConfig, *, interactive: bool = False) -> Any:
         )
     if interactive:
         return InteractiveBrowserCredential(tenant_id=side.tenant_id, **common)
-    return DefaultAzureCredential(
-        authority=cloud.authority_host,
+    # One DefaultAzureCredential serves both sides (Azure CLI, managed identity, ...);
+    # each side pins its own tenant on every token request.
+    chain = DefaultAzureCredential(
         exclude_interactive_browser_credential=True,
-        **({"connection_verify": cloud.ca_bundle} if cloud.ca_bundle else {}),
+        additionally_allowed_tenants=["*"],
+        **common,
     )
+    return TenantPinned(chain, side.tenant_id)
+
+
+class TenantPinned:
+    """A credential that asks for tokens of one tenant, whatever its default is."""
+
+    def __init__(self, inner: Any, tenant_id: str) -> None:
+        self.inner = inner
+        self.tenant_id = tenant_id
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("tenant_id", self.tenant_id)
+        return self.inner.get_token(*scopes, **kwargs)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __repr__(self) -> str:
+        return f"TenantPinned({type(self.inner).__name__}, tenant={self.tenant_id})"
 
 
 def describe_auth_error(exc: BaseException, side: SideConfig) -> str:
