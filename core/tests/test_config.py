@@ -138,3 +138,28 @@ def test_custom_cloud_and_overrides(tmp_path: Path) -> None:
     assert changed.target.resource_group == "other"
     assert changed.target.tenant_id == "t9" and changed.target.credential.tenant_id == "t9"
     assert changed.options == {"k": 1}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"mapping": ["a"]}, r"\[mapping\] must be a table"),
+        ({"mapping": {"names": {"a": 1}}}, "map source names to target names"),
+        ({"inventory": 5}, "inventory must be a file path"),
+        ({"options": ["x"]}, r"\[options\] must be a table"),
+        ({"filters": {"types": [1]}}, "filters.types must be a list of strings"),
+        ({"source": {**BASE["source"], "credential": "sp"}}, r"\[source.credential\] must be"),
+    ],
+)
+def test_wrongly_shaped_sections_are_one_clear_line(
+    tmp_path: Path, change: dict, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(_write(tmp_path, "c.json", json.dumps({**BASE, **change})))
+
+
+def test_a_single_type_may_be_a_string(tmp_path: Path) -> None:
+    data = {**BASE, "filters": {"types": "Microsoft.KeyVault/vaults"}}
+    assert load_config(_write(tmp_path, "c.json", json.dumps(data))).types == (
+        "Microsoft.KeyVault/vaults",
+    )

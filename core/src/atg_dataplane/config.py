@@ -125,7 +125,7 @@ def _side(name: str, raw: Any, clouds: Mapping[str, Any], base: Path) -> SideCon
     for key in ("tenant_id", "subscription_id"):
         if not raw.get(key):
             raise ConfigError(f"config [{name}] lacks {key}")
-    cred = dict(raw.get("credential") or {})
+    cred = _table(raw, "credential", f"{name}.")
     unknown = set(cred) - {"client_id", "tenant_id", "client_secret_env", "client_secret_file"}
     if "client_secret" in unknown:
         raise ConfigError(
@@ -143,9 +143,7 @@ def _side(name: str, raw: Any, clouds: Mapping[str, Any], base: Path) -> SideCon
         cloud = resolve_cloud(raw.get("cloud"), clouds, base)
     except ValueError as exc:
         raise ConfigError(f"config [{name}]: {exc}") from None
-    groups = raw.get("resource_groups") or ()
-    if isinstance(groups, str):
-        groups = (groups,)
+    groups = _strings(raw.get("resource_groups") or (), f"{name}.resource_groups")
     return SideConfig(
         name=name,
         cloud=cloud,
@@ -162,22 +160,42 @@ def _side(name: str, raw: Any, clouds: Mapping[str, Any], base: Path) -> SideCon
     )
 
 
+def _table(data: Mapping[str, Any], key: str, where: str = "") -> dict[str, Any]:
+    value = data.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"config [{where}{key}] must be a table of keys and values")
+    return dict(value)
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    """A list of strings; a single string counts as a list of one."""
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"config {where} must be a list of strings")
+    return tuple(value)
+
+
 def load_config(path: Path | str) -> ReplicationConfig:
     path = Path(path)
     data = read_mapping(path)
     base = path.resolve().parent
-    clouds = data.get("clouds") or {}
-    names = (data.get("mapping") or {}).get("names") or {}
-    types = (data.get("filters") or {}).get("types") or ()
+    clouds = _table(data, "clouds")
+    names = _table(_table(data, "mapping"), "names", "mapping.")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in names.items()):
+        raise ConfigError("config [mapping.names] must map source names to target names")
+    types = _strings(_table(data, "filters").get("types") or (), "filters.types")
     inventory = data.get("inventory") or ""
+    if not isinstance(inventory, str):
+        raise ConfigError("config inventory must be a file path or a neo4j:// URI")
     if inventory and "://" not in inventory and not Path(inventory).is_absolute():
         inventory = str(base / inventory)
     return ReplicationConfig(
         source=_side("source", data.get("source"), clouds, base),
         target=_side("target", data.get("target"), clouds, base),
-        names=dict(names),
-        types=tuple(types),
-        options=dict(data.get("options") or {}),
+        names=names,
+        types=types,
+        options=_table(data, "options"),
         inventory=inventory,
         path=path.resolve(),
     )
