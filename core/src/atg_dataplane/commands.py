@@ -111,6 +111,7 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--resource-group",
+            "--target-resource-group",
             "target_group",
             default="",
             metavar="NAME",
@@ -142,7 +143,7 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
             default=16,
             show_default=True,
             type=click.IntRange(1, 512),
-            help="Items written at once, overall.",
+            help="Items copied (replicate) or compared (verify) at once, overall.",
         ),
         click.option("--sp-client-id", default="", help="Target service principal client id."),
         click.option(
@@ -708,9 +709,9 @@ def print_verify(console: Console, report: VerifyReport) -> None:
 @click.option(
     "--mode",
     type=MODE,
-    default="template",
-    show_default=True,
-    help="replication also compares contents through fingerprints.",
+    default=None,
+    help="replication also compares contents through fingerprints. "
+    "Default: the mode of the last finished run, else template.",
 )
 @click.option(
     "--report",
@@ -730,7 +731,7 @@ def print_verify(console: Console, report: VerifyReport) -> None:
 @handle_errors
 def verify_command(
     state: AppState,
-    mode: str,
+    mode: str | None,
     report_path: Path | None,
     min_fidelity: float | None,
     output: str,
@@ -739,6 +740,10 @@ def verify_command(
     """Discover both sides again and compare them item by item (names,
     properties, fingerprints; no value is printed)."""
     runtime = _runtime(state, params)
+    if mode is None:
+        journal = Journal(_state_dir(runtime.config) / "journal.db")
+        mode = journal.last_finished_mode() or ReplicationMode.TEMPLATE.value
+        journal.close()
     report = run_verify(runtime, ReplicationMode(mode))
     if report_path:
         write_report(report, report_path)
@@ -794,8 +799,12 @@ def terraform_command(
             click.echo(text)
         else:
             out_dir.mkdir(parents=True, exist_ok=True)
-            path = out_dir / f"{pair.source.resource.name}.tf"
-            path.write_text(text, encoding="utf-8")
+            resource = pair.source.resource
+            kind = resource.type.split("/")[-1].lower()
+            path = out_dir / f"{kind}-{resource.resource_group}-{resource.name}.tf"
+            partial = path.with_suffix(".tf.partial")
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(path)  # never a half-written file
             written.append(str(path))
     if out_dir is not None:
         _echo_json({"written": written}) if output == "json" else click.echo(

@@ -99,7 +99,7 @@ def iter_source_resources(
             except ValueError as exc:
                 raise ConfigError(f"inventory file {config.inventory!r}: {exc}") from None
             spec = by_type.get(resource.type.lower())
-            if spec is None:
+            if spec is None or not _in_scope(resource, config):
                 continue
             if not resource.properties:
                 resource = _get_full(source, resource.id, spec)
@@ -117,6 +117,14 @@ def iter_source_resources(
         for listing in listings:
             for generic in listing:
                 yield _get_full(source, generic.id, spec), spec
+
+
+def _in_scope(resource: AzureResource, config: ReplicationConfig) -> bool:
+    """An inventory may list the whole tenant: keep the source subscription and groups."""
+    if resource.subscription_id.lower() != config.source.subscription_id.lower():
+        return False
+    groups = {g.lower() for g in config.source.resource_groups}
+    return not groups or resource.resource_group.lower() in groups
 
 
 def source_groups(config: ReplicationConfig) -> tuple[str, ...]:

@@ -148,6 +148,13 @@ class Journal:
             return RunRecord(*row)
         return None
 
+    def last_finished_mode(self) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT mode FROM runs WHERE status='finished' ORDER BY finished DESC LIMIT 1"
+            ).fetchone()
+        return row[0] if row else None
+
     def reopen_run(self, run_id: str) -> None:
         with self._lock:
             self._db.execute("UPDATE runs SET status='running' WHERE run_id=?", (run_id,))
