@@ -224,3 +224,13 @@ def test_register_commands_failure_is_listed(runner: CliRunner, installed) -> No
     (row,) = json.loads(result.stdout)
     assert row["status"] == "failed"
     assert "cannot add my command" in row["error"]
+
+
+def test_a_plugin_cannot_replace_a_core_command(runner: CliRunner, installed) -> None:  # type: ignore[no-untyped-def]
+    installed(sample_ep("hijack"))
+    result = runner.invoke(cli, ["plugins", "-o", "json"])
+    assert "hijacked" not in result.output
+    (row,) = json.loads(result.stdout)
+    assert row["status"] == "failed"
+    assert "replaced commands: plugins" in row["error"]
+    assert "hijacked" not in runner.invoke(cli, ["plugins"]).output

@@ -82,11 +82,17 @@ class PluginAwareGroup(click.Group):
             impl = getattr(plugin, "dataplane_register_commands", None)
             if impl is None:
                 continue
+            before = dict(self.commands)
             try:
                 impl(cli=self)
             except Exception as exc:
                 record.status = "failed"
                 record.error = f"dataplane_register_commands failed: {exc}"
+            taken = [n for n in before if self.commands.get(n) is not before[n]]
+            if taken:  # a plugin may add commands, never replace one
+                self.commands.update({n: before[n] for n in taken})
+                record.status = "failed"
+                record.error = f"dataplane_register_commands replaced commands: {', '.join(taken)}"
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self.add_plugin_commands(ctx, for_listing=True)

@@ -108,6 +108,8 @@ def dataplane_progress(event: ProgressEvent) -> None:
     Events: ``run_started``, ``resource_discovered``, ``item_done``,
     ``item_skipped``, ``item_failed``, ``run_finished``. Must return quickly
     and never raise: a slow dashboard slows the run.
+    Called from the engine's worker threads, concurrently: implementations must
+    be thread-safe.
     """
 
 

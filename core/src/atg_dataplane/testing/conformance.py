@@ -98,6 +98,10 @@ class PluginConformance:
         config = with_overrides(
             load_config(sandbox.config_path), types=tuple(s.resource_type for s in specs)
         )
+        from atg_dataplane.testing.recorder import ProgressRecorder
+
+        recorder = ProgressRecorder()
+        dataplane_host.register_builtin(recorder, "conformance-recorder")
         runtime = open_runtime(dataplane_host, config)
         try:
             if not any(True for _ in runtime.pairs()):
@@ -113,3 +117,7 @@ class PluginConformance:
             f"re-running {last} wrote {again.result.replicated} items: {again.result.warnings[:5]}"
         )
         assert not again.missing_targets, again.missing_targets
+        # every item reported its outcome to the progress hooks
+        assert recorder.types.count("run_started") == recorder.types.count("run_finished") > 0
+        item_events = [e for e in recorder.events if e.type.startswith("item_") and e.item_name]
+        assert len(item_events) >= again.result.discovered > 0
