@@ -89,8 +89,10 @@ def discover(
                 # A blob's snapshots are listed oldest first, right before the blob itself.
                 position = position + 1 if blob.name == last_name else 0
                 last_name = blob.name
-                item = blob_item(rid, container.name, blob, fingerprinter, position)
-                if not item.version:
+                item = blob_item(
+                    rid, container.name, blob, fingerprinter, position, options.snapshots
+                )
+                if not _snapshot_of(item):
                     seen.put(item.name, _Seen.of(blob))
                 yield item
 
@@ -161,10 +163,28 @@ def md5_fingerprint(md5: Any, fingerprinter: Fingerprinter) -> str | None:
     return fingerprinter.of("md5:" + bytes(md5).hex())
 
 
+# The version of a blob's current state when its snapshots are copied too: the engine
+# then writes it after them (it orders the versions of one name, and only those).
+CURRENT = "current"
+
+
+def _snapshot_of(item: DataPlaneItem) -> str | None:
+    return item.version if item.version and item.version != CURRENT else None
+
+
 def blob_item(
-    rid: str, container: str, blob: Any, fingerprinter: Fingerprinter, position: int = 0
+    rid: str,
+    container: str,
+    blob: Any,
+    fingerprinter: Fingerprinter,
+    position: int = 0,
+    with_snapshots: bool = False,
 ) -> DataPlaneItem:
-    """A blob, or one of its snapshots (``version`` = the snapshot time, oldest first)."""
+    """A blob, or one of its snapshots (``version`` = the snapshot time, oldest first).
+
+    With snapshots, the blob itself is the version ``current`` after them, so that the
+    engine writes it last; both sides are discovered alike, so they match by position.
+    """
     snapshot = getattr(blob, "snapshot", None)
     props = blob_properties(blob, tags={} if snapshot else None)
     copyable, reason = True, ""
@@ -183,7 +203,7 @@ def blob_item(
         fingerprint=md5_fingerprint(blob.content_settings.content_md5, fingerprinter),
         copyable=copyable,
         not_copyable_reason=reason,
-        version=snapshot or None,
+        version=snapshot or (CURRENT if with_snapshots else None),
         order=position,
     )
 
@@ -293,7 +313,7 @@ def replicate_blob(
         return ItemOutcome(status="skipped", reason=item.not_copyable_reason)
     container, name = split_name(item.name)
     ensure_container(source, target, container)
-    if item.version:
+    if _snapshot_of(item):
         return _replicate_snapshot(item, source, target, options, fingerprinter)
     with scrubbed():
         src = require_side(source, "blob").get_blob_client(container, name)
@@ -382,7 +402,7 @@ def _replicate_snapshot(
         current = _target_state(dst)
         if current is not None and enum_text(current.blob_type) != props["blob_type"]:
             dst.delete_blob(delete_snapshots="include")
-        url = signer(source, options).blob_url(container, name, snapshot=item.version)
+        url = signer(source, options).blob_url(container, name, snapshot=_snapshot_of(item))
         with counting() as counter:
             started = dst.start_copy_from_url(url, standard_blob_tier=_tier(props))
             _wait_for_copy(dst, started, options)
@@ -622,7 +642,9 @@ def fingerprint(
     if item.kind != BLOB or item.fingerprint or not item.copyable:
         return None
     container, name = split_name(item.name)
-    client = require_side(binding, "blob").get_blob_client(container, name, snapshot=item.version)
+    client = require_side(binding, "blob").get_blob_client(
+        container, name, snapshot=_snapshot_of(item)
+    )
     digest = fingerprinter.stream()
     with scrubbed():
         for chunk in client.download_blob(max_concurrency=1).chunks():
