@@ -267,3 +267,48 @@ def test_deploy_takes_target_ids_from_terraform_state(world: dict[str, Any]) -> 
     assert cli("deploy", "--iac-dir", str(iac), "--config", str(no_group)).stdout.startswith(
         "--dataplane not given"
     )
+
+
+def test_sigterm_stops_cleanly_with_130_and_the_same_command_resumes(
+    slow_world: dict[str, Any],
+) -> None:
+    config = slow_world["config"]
+    args = [
+        sys.executable,
+        "-m",
+        "atg_dataplane",
+        "replicate",
+        "--config",
+        config,
+        "--mode",
+        "replication",
+        "--yes",
+        "--concurrency",
+        "2",
+        "-o",
+        "json",
+    ]
+    proc = subprocess.Popen(
+        args,
+        cwd=slow_world["dir"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    for line in proc.stdout:
+        if '"item_done"' in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    rest, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Run the same command again" in err
+    summary = json.loads(rest.strip().splitlines()[-1])
+    assert summary["event"] == "summary" and summary["interrupted"] is True
+
+    cli = Cli(cwd=slow_world["dir"])
+    resumed = cli("replicate", "--config", config, "--mode", "replication", "--yes")
+    assert "resuming run" in resumed.stdout + resumed.stderr
+    verify = cli("verify", "--config", config, "-o", "json").json()  # mode: the last run's
+    assert verify["mode"] == "replication" and verify["fidelity"] == 100.0

@@ -637,6 +637,7 @@ def _run_locked(
             f"Interrupted: run {run_id} is journalled. Run the same command again to resume "
             "it: what is done is skipped, nothing is written twice.",
             highlight=False,
+            soft_wrap=True,
         )
     if engine.abandoned:
         # Worker threads still hold items in flight; the journal is consistent (they are

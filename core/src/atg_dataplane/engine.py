@@ -186,7 +186,7 @@ class Engine:
         except KeyboardInterrupt:
             self.stop.set()
             self.summary.interrupted = True
-            running = sum(1 for f in self._pending() if not f.done())
+            running = sum(1 for f in self._pending() if f.running())
             log.warning(
                 "stopping: waiting for %d item(s) in flight (Ctrl-C again to abandon them; "
                 "the next run replays them)",

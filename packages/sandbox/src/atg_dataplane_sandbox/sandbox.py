@@ -42,6 +42,7 @@ EMULATOR = "emulator"
 EMULATOR_MODULE = "atg_dataplane_sandbox.emulator"
 DEFAULT_DIR = ".sandbox"
 UP_TIMEOUT = 60.0
+START_ATTEMPTS = 3
 ADMIN_HEADER = "X-Sandbox-Admin-Key"
 
 
@@ -211,15 +212,30 @@ def up(
         deadline = time.monotonic() + timeout
         certs.ensure_certs(layout.root)
         topo = topology.ensure_topology(layout.root)
-        try:
-            services = start_services(layout, pools, timeout=timeout)
-            _write_json(layout.services_json, services)
-            emulator = _start_emulator(layout, faults, deadline)
-            write_config(layout.config_json, build_config(topo, emulator, services))
-        except BaseException:
-            _down(layout)
-            raise
-        return _info(layout, reused=False)
+        for attempt in range(START_ATTEMPTS):
+            try:
+                services = start_services(layout, pools, timeout=timeout)
+                _write_json(layout.services_json, services)
+                emulator = _start_emulator(layout, faults, deadline)
+                write_config(layout.config_json, build_config(topo, emulator, services))
+                return _info(layout, reused=False)
+            except (RuntimeError, SandboxError) as error:
+                _down(layout)
+                # Free ports are picked before the emulators bind them: another process
+                # may take one in between. Pick new ones and try again.
+                if attempt + 1 == START_ATTEMPTS or not _port_taken(layout, error):
+                    raise
+            except BaseException:
+                _down(layout)
+                raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _port_taken(layout: SandboxLayout, error: Exception) -> bool:
+    logs = [str(error)] + [
+        path.read_text(errors="replace")[-4000:] for path in layout.root.glob("logs/*.log")
+    ]
+    return any("EADDRINUSE" in text or "address already in use" in text for text in logs)
 
 
 def _start_emulator(layout: SandboxLayout, faults: str | None, deadline: float) -> dict[str, Any]:
