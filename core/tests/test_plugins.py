@@ -211,7 +211,7 @@ def test_hook_for_routes_to_the_owner_plus_typeless_plugins() -> None:
         entry_points=[sample_ep("alpha", "good"), sample_ep("beta"), sample_ep("tool")]
     )
     permissions = host.hook_for("Contoso.Alpha/things", "dataplane_permissions")
-    answers = permissions(resource_type="Contoso.Alpha/things", mode=TEMPLATE)
+    answers = permissions(resource_type="Contoso.Alpha/things", mode=TEMPLATE, options={})
     actions = sorted(a for answer in answers for p in answer for a in p.actions + p.data_actions)
     assert actions == [
         "Contoso.Alpha/things/read",

@@ -72,7 +72,7 @@ def test_rendered_plugin_loads_and_declares_permissions_for_both_sides(
         assert record.resource_types == ["Microsoft.Web/sites"]
         for mode in ReplicationMode:
             hook = host.hook_for("Microsoft.Web/sites", "dataplane_permissions")
-            perms = [p for answer in hook(resource_type="x", mode=mode) for p in answer]
+            perms = [p for answer in hook(resource_type="x", mode=mode, options={}) for p in answer]
             assert {p.side for p in perms} == {"source", "target"}
         discover = host.hook_for("microsoft.web/sites", "dataplane_discover")
         items = discover(

@@ -243,12 +243,22 @@ def collect_gaps(
     problems: list[str] = []
     for pair in with_status(runtime.pairs() if pairs is None else pairs, "checking permissions of"):
         rtype = pair.spec.resource_type
-        gaps += check_binding(runtime.host, pair.source, rtype, mode, runtime.claims["source"])
+        options = runtime.config.options
+        gaps += check_binding(
+            runtime.host, pair.source, rtype, mode, runtime.claims["source"], options
+        )
         if pair.target is None:
             problems.append(pair.problem)
             continue
-        gaps += check_binding(runtime.host, pair.target, rtype, mode, runtime.claims["target"])
+        gaps += check_binding(
+            runtime.host, pair.target, rtype, mode, runtime.claims["target"], options
+        )
     return gaps, problems
+
+
+def blocking(gaps: list[Gap]) -> list[Gap]:
+    """Gaps that stop a run (optional ones only cost a feature, with a warning)."""
+    return [g for g in gaps if not g.optional]
 
 
 def print_gaps(console: Console, gaps: list[Gap]) -> None:
@@ -256,9 +266,10 @@ def print_gaps(console: Console, gaps: list[Gap]) -> None:
     for column in ("side", "resource", "missing", "grant with"):
         table.add_column(column, overflow="fold")
     for gap in gaps:
-        table.add_row(
-            gap.side, gap.resource_id.rsplit("/", 1)[-1], f"{gap.kind}: {gap.name}", gap.role
+        label = f"{gap.kind}: {gap.name}" + (
+            " (optional: a feature is skipped)" if gap.optional else ""
         )
+        table.add_row(gap.side, gap.resource_id.rsplit("/", 1)[-1], label, gap.role)
     console.print(table)
     console.print("To fix:")
     for fix in dict.fromkeys(g.fix for g in gaps):
@@ -281,7 +292,11 @@ def permissions_command(state: AppState, mode: str, output: str, **params: Any) 
     gaps, problems = collect_gaps(runtime, ReplicationMode(mode))
     if output == "json":
         _echo_json(
-            {"ok": not gaps, "missing": [g.to_dict() for g in gaps], "missing_targets": problems}
+            {
+                "ok": not blocking(gaps),
+                "missing": [g.to_dict() for g in gaps],
+                "missing_targets": problems,
+            }
         )
     else:
         console = Console()
@@ -289,9 +304,9 @@ def permissions_command(state: AppState, mode: str, output: str, **params: Any) 
             console.print(f"[yellow]warning:[/] {problem}", highlight=False)
         if gaps:
             print_gaps(console, gaps)
-        else:
+        if not blocking(gaps):
             console.print(f"[green]All permissions for {mode} mode are in place.[/]")
-    if gaps:
+    if blocking(gaps):
         sys.exit(exitcodes.PERMISSIONS_MISSING)
 
 
@@ -529,7 +544,9 @@ def replicate_command(
         )
     if not skip_permission_check:
         gaps, _problems = collect_gaps(runtime, chosen, pairs)
-        if gaps:
+        if gaps and not blocking(gaps) and output != "json":
+            print_gaps(console, gaps)
+        if blocking(gaps):
             if output == "json":
                 _echo_json({"ok": False, "missing": [g.to_dict() for g in gaps]})
             else:
@@ -873,6 +890,7 @@ def deploy_command(
     console = Console(stderr=output == "json")
     if gaps:
         print_gaps(console, gaps)
+    if blocking(gaps):
         sys.exit(exitcodes.PERMISSIONS_MISSING)
     summary = run_replication(runtime, chosen, output=output, console=console)
     if output == "json":  # JSON lines, as replicate

@@ -133,7 +133,8 @@ class ResourceBinding:
     context: SideContext
     state: dict[str, Any] = field(default_factory=dict, repr=False)
     """Plugin clients and credentials (account keys, SAS): never printed."""
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    """Re-entrant: a factory may itself call ``cached`` on the same binding."""
 
     def __repr__(self) -> str:
         return f"ResourceBinding({self.context.side}, {self.resource.id})"

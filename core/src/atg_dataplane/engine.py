@@ -297,6 +297,9 @@ class Engine:
             self._chains[chain] = future
 
         def forget(done: Future[Any]) -> None:
+            # A failed version stays, so that later versions of the name still see it.
+            if done.cancelled() or done.exception() is not None or done.result() == "failed":
+                return
             with self._lock:
                 if self._chains.get(chain) is done:
                     del self._chains[chain]

@@ -43,7 +43,9 @@ def dataplane_resource_types() -> Iterable[ResourceTypeSpec]:
 
 
 @hookspec
-def dataplane_permissions(resource_type: str, mode: ReplicationMode) -> Iterable[Permission] | None:
+def dataplane_permissions(
+    resource_type: str, mode: ReplicationMode, options: Mapping[str, Any]
+) -> Iterable[Permission] | None:
     """Return the permissions needed on each side for ``resource_type`` in ``mode``.
 
     Collected, never first-result: the core merges every answer (a wrapper or
@@ -92,6 +94,7 @@ def dataplane_fingerprint(
     resource: ResourceBinding,
     mode: ReplicationMode,
     fingerprinter: Fingerprinter,
+    options: Mapping[str, Any],
 ) -> str | None:
     """Return a fingerprint of the item's content for verification.
 

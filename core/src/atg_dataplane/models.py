@@ -109,6 +109,8 @@ class Permission:
     """Name of a built-in role that grants every action above, for the printed fix."""
     access_policy: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     """For Key Vault access-policy vaults: ``{"secrets": ("get", "list"), ...}``."""
+    optional: bool = False
+    """Only a feature needs it: a gap is a warning and the run goes on without it."""
 
     def __post_init__(self) -> None:
         for name in ("actions", "not_actions", "data_actions"):

@@ -29,6 +29,8 @@ class Gap:
     name: str
     role: str
     fix: str
+    optional: bool = False
+    """Only a feature needs it (the run goes on without it, with a warning)."""
 
     def to_dict(self) -> dict[str, str]:
         return dict(vars(self))
@@ -52,9 +54,15 @@ def allowed(action: str, grants: Iterable[Any], *, data: bool) -> bool:
     return False
 
 
-def required(host: PluginHost, resource_type: str, mode: ReplicationMode) -> list[Permission]:
+def required(
+    host: PluginHost,
+    resource_type: str,
+    mode: ReplicationMode,
+    options: Mapping[str, Any] | None = None,
+) -> list[Permission]:
     hook = host.hook_for(resource_type, "dataplane_permissions")
-    return [p for answer in hook(resource_type=resource_type, mode=mode) for p in (answer or ())]
+    answers = hook(resource_type=resource_type, mode=mode, options=dict(options or {}))
+    return [p for answer in answers for p in (answer or ())]
 
 
 def _grants_at(binding: ResourceBinding) -> list[Any]:
@@ -113,10 +121,11 @@ def check_binding(
     resource_type: str,
     mode: ReplicationMode,
     claims: Mapping[str, Any],
+    options: Mapping[str, Any] | None = None,
 ) -> list[Gap]:
     """Gaps on one side of one resource."""
     side = binding.side
-    needs = [p for p in required(host, resource_type, mode) if p.side == side]
+    needs = [p for p in required(host, resource_type, mode, options) if p.side == side]
     if not needs:
         return []
     grants = _grants_at(binding)
@@ -129,7 +138,7 @@ def check_binding(
         fix = f'az role assignment create --assignee {assignee} --role "{role}" --scope {rid}'
         for action in perm.actions:
             if not allowed(action, grants, data=False):
-                gaps.append(Gap(side, rid, "action", action, role, fix))
+                gaps.append(Gap(side, rid, "action", action, role, fix, perm.optional))
         if policies and perm.access_policy:
             for collection, lacking in _policy_gaps(binding, perm.access_policy, claims).items():
                 policy_fix = (
@@ -146,10 +155,11 @@ def check_binding(
                             f"{collection}/{name}",
                             "access policy",
                             policy_fix,
+                            perm.optional,
                         )
                     )
         elif not policies:
             for action in perm.data_actions:
                 if not allowed(action, grants, data=True):
-                    gaps.append(Gap(side, rid, "data_action", action, role, fix))
+                    gaps.append(Gap(side, rid, "data_action", action, role, fix, perm.optional))
     return gaps

@@ -126,9 +126,12 @@ def _fingerprint(
     rtype: str,
     mode: ReplicationMode,
     fingerprinter: Fingerprinter,
+    options: Mapping[str, Any],
 ) -> str | None:
     hook = host.hook_for(rtype, "dataplane_fingerprint")
-    value = hook(item=item, resource=binding, mode=mode, fingerprinter=fingerprinter)
+    value = hook(
+        item=item, resource=binding, mode=mode, fingerprinter=fingerprinter, options=options
+    )
     return value or item.fingerprint
 
 
@@ -183,8 +186,8 @@ def verify_pair(
                 verdict.status = "different"
                 verdict.detail = "properties differ: " + ", ".join(differing)
             elif mode is ReplicationMode.REPLICATION:
-                src = _fingerprint(host, item, pair.source, rtype, mode, fingerprinter)
-                dst = _fingerprint(host, counterpart, target, rtype, mode, fingerprinter)
+                src = _fingerprint(host, item, pair.source, rtype, mode, fingerprinter, options)
+                dst = _fingerprint(host, counterpart, target, rtype, mode, fingerprinter, options)
                 if src != dst:
                     verdict.status, verdict.detail = "different", "content differs (fingerprint)"
                 elif src is None:

@@ -65,7 +65,7 @@ class PluginConformance:
         for spec in specs:
             hook = dataplane_host.hook_for(spec.resource_type, "dataplane_permissions")
             for mode in ReplicationMode:
-                answers = hook(resource_type=spec.resource_type, mode=mode)
+                answers = hook(resource_type=spec.resource_type, mode=mode, options={})
                 perms = [p for answer in answers for p in (answer or ())]
                 if mode not in spec.modes:
                     continue
