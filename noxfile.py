@@ -26,6 +26,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
+MIN_COVERAGE = 80
 
 
 def _packages() -> dict[str, Path]:
@@ -53,7 +54,7 @@ def _editable(path: Path) -> list[str]:
 
 
 def _install_all(session: nox.Session) -> None:
-    session.install("pytest>=8", "coverage[toml]>=7.4", "build", "hatchling")
+    session.install("pytest>=8", "coverage[toml]>=7.10", "build", "hatchling")
     args = _editable(ROOT / "core")
     for path in PACKAGES.values():
         args += _editable(path)
@@ -91,10 +92,16 @@ def tests(session: nox.Session) -> None:
         env=env,
     )
     session.run("coverage", "combine", "--quiet", env=env)
-    session.log("coverage per distribution:")
+    session.log("coverage per distribution (at least 80 % each):")
     for module in modules:
+        session.log(module)
         session.run(
-            "coverage", "report", f"--include=*/{module}/*", "--format=total", env=env
+            "coverage",
+            "report",
+            f"--include=*/{module}/*",
+            "--format=total",
+            f"--fail-under={MIN_COVERAGE}",
+            env=env,
         )
 
 
