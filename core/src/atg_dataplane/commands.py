@@ -239,20 +239,26 @@ def _echo_json(data: Any) -> None:
 def collect_gaps(
     runtime: Runtime, mode: ReplicationMode, pairs: Iterable[ResourcePair] | None = None
 ) -> tuple[list[Gap], list[str]]:
-    gaps: list[Gap] = []
+    """Check both sides of every resource, a few permission look-ups at a time."""
+    options = runtime.config.options
+    checks = []
     problems: list[str] = []
-    for pair in with_status(runtime.pairs() if pairs is None else pairs, "checking permissions of"):
-        rtype = pair.spec.resource_type
-        options = runtime.config.options
-        gaps += check_binding(
-            runtime.host, pair.source, rtype, mode, runtime.claims["source"], options
-        )
-        if pair.target is None:
-            problems.append(pair.problem)
-            continue
-        gaps += check_binding(
-            runtime.host, pair.target, rtype, mode, runtime.claims["target"], options
-        )
+    with ThreadPoolExecutor(8, thread_name_prefix="atg-permissions") as pool:
+        for pair in with_status(
+            runtime.pairs() if pairs is None else pairs, "checking permissions of"
+        ):
+            rtype = pair.spec.resource_type
+            sides = [(pair.source, "source")]
+            if pair.target is None:
+                problems.append(pair.problem)
+            else:
+                sides.append((pair.target, "target"))
+            for binding, side in sides:
+                claims = runtime.claims[side]  # type: ignore[index]
+                checks.append(
+                    pool.submit(check_binding, runtime.host, binding, rtype, mode, claims, options)
+                )
+        gaps = [gap for check in checks for gap in check.result()]
     return gaps, problems
 
 

@@ -9,8 +9,11 @@ resource without a counterpart is reported, never guessed.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +85,17 @@ def iter_source_resources(
     host: PluginHost, config: ReplicationConfig, source: SideContext
 ) -> Iterator[tuple[AzureResource, ResourceTypeSpec]]:
     """Stream the source resources that an installed plugin serves."""
+    for load, spec in _source_refs(host, config, source):
+        yield load(), spec
+
+
+Loader = Callable[[], AzureResource]
+
+
+def _source_refs(
+    host: PluginHost, config: ReplicationConfig, source: SideContext
+) -> Iterator[tuple[Loader, ResourceTypeSpec]]:
+    """Source resources as loaders: the full ARM read of each happens when called."""
     specs = _served_types(host, config)
     by_type = {s.key: s for s in specs}
     if config.inventory:
@@ -101,9 +115,10 @@ def iter_source_resources(
             spec = by_type.get(resource.type.lower())
             if spec is None or not _in_scope(resource, config):
                 continue
-            if not resource.properties:
-                resource = _get_full(source, resource.id, spec)
-            yield resource, spec
+            if resource.properties:
+                yield functools.partial(_as_is, resource), spec
+            else:
+                yield functools.partial(_get_full, source, resource.id, spec), spec
         return
     client = arm_client(source)
     groups = source_groups(config)
@@ -116,7 +131,11 @@ def iter_source_resources(
         )
         for listing in listings:
             for generic in listing:
-                yield _get_full(source, generic.id, spec), spec
+                yield functools.partial(_get_full, source, generic.id, spec), spec
+
+
+def _as_is(resource: AzureResource) -> AzureResource:
+    return resource
 
 
 def _in_scope(resource: AzureResource, config: ReplicationConfig) -> bool:
@@ -166,20 +185,36 @@ def find_target(
         )
 
 
+PAIRING_PARALLELISM = 8
+
+
 def iter_pairs(
     host: PluginHost,
     config: ReplicationConfig,
     source: SideContext,
     target: SideContext,
 ) -> Iterator[ResourcePair]:
-    for resource, spec in iter_source_resources(host, config, source):
+    """Pairs in listing order; the ARM reads of both sides run a few at a time."""
+
+    def pair(ref: tuple[Loader, ResourceTypeSpec]) -> ResourcePair:
+        load, spec = ref
+        resource = load()
         owner = host.owner(spec.resource_type)
         assert owner is not None
         counterpart, problem = find_target(resource, spec, config, target)
-        yield ResourcePair(
+        return ResourcePair(
             source=ResourceBinding(resource, source),
             target=ResourceBinding(counterpart, target) if counterpart else None,
             spec=spec,
             plugin=owner[0],
             problem=problem,
         )
+
+    with ThreadPoolExecutor(PAIRING_PARALLELISM, thread_name_prefix="atg-pair") as pool:
+        window: deque[Future[ResourcePair]] = deque()
+        for ref in _source_refs(host, config, source):
+            window.append(pool.submit(pair, ref))
+            if len(window) >= PAIRING_PARALLELISM * 2:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
