@@ -73,7 +73,12 @@ def test_storage_account_maps_onto_azurite(emu: EmulatorHandle, topo: Topology) 
         "srcacct",
         {"location": "eastus", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}},
     ).result()
-    assert account.primary_endpoints.blob == f"{AZURITE}/srcacct/"
+    # Blob/Queue/Table through the emulator's fault-injecting proxies in front of Azurite
+    proxies = emu.describe()["storage"]
+    assert account.primary_endpoints.blob == f"{proxies['blob']}/srcacct/"
+    assert account.primary_endpoints.queue == f"{proxies['queue']}/srcacct/"
+    assert account.primary_endpoints.table == f"{proxies['table']}/srcacct/"
+    assert AZURITE not in account.primary_endpoints.blob
     assert account.provisioning_state == "Succeeded"
     keys = storage.storage_accounts.list_keys("rg-data", "srcacct")
     assert keys["keys"][0]["value"] == "c3RvcmFnZS1rZXk="  # (.keys is the Mapping method)

@@ -62,7 +62,8 @@ class SandboxInfo:
     config_path: Path
     ca_bundle: Path
     services: dict[str, str]
-    """Flat name -> URL of every endpoint (``azurite-blob``, ``cosmos/<account>``, ``arm``, ...)."""
+    """Flat name -> URL of every endpoint (``storage-blob`` (the fault-injecting proxy),
+    ``azurite-blob`` (Azurite itself), ``cosmos/<account>``, ``arm``, ...)."""
     services_json: dict[str, Any] = field(repr=False)
     emulator_json: dict[str, Any] = field(repr=False)
     pids: dict[str, int] = field(default_factory=dict)
@@ -142,9 +143,16 @@ def flatten_services(services: dict[str, Any], emulator: dict[str, Any]) -> dict
         flat[f"cosmos/{name}"] = account["endpoint"]
     if "registry" in services:
         flat["registry"] = services["registry"]["upstream"]
-    for key in ("entra", "arm", "faults_url"):
+    for key in ("entra", "arm", "file", "faults_url"):
         if isinstance(emulator.get(key), str):
             flat[key] = emulator[key]
+    # What storage clients should use (ARM's primaryEndpoints point there too): the
+    # emulator's fault-injecting proxies in front of Azurite (``azurite-*``, for debugging).
+    proxies = emulator.get("storage")
+    if isinstance(proxies, dict):
+        for kind, url in proxies.items():
+            if isinstance(url, str):
+                flat[f"storage-{kind}"] = url
     for group in ("keyvault", "acr"):
         entries = emulator.get(group)
         if isinstance(entries, dict):

@@ -72,6 +72,11 @@ class Emulator:
         from atg_dataplane_sandbox.emulator.acr.upstream import Upstream
 
         self.upstream = Upstream(self)
+        from atg_dataplane_sandbox.emulator.storage_proxy import StorageProxy
+
+        self.storage_proxy = StorageProxy(self)
+        self.storage_urls: dict[str, str] = {}
+        """Kind (``blob``, ``queue``, ``table``) -> URL of its fault-injecting proxy."""
         self._runners: list[web.AppRunner] = []
         self._vault_runner: web.AppRunner | None = None
         self._ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -87,6 +92,8 @@ class Emulator:
         from atg_dataplane_sandbox.emulator.fileshare import fileshare_app
 
         self.urls["file"] = await self._listen(fileshare_app(self), 0)  # Azure Files
+        # Before vaults/registries: their listeners write emulator.json, which must list us.
+        await self._open_storage_proxies()
         self._vault_runner = web.AppRunner(keyvault_app(self), access_log=None)
         await self._vault_runner.setup()
         self._runners.append(self._vault_runner)
@@ -100,6 +107,50 @@ class Emulator:
             url = await self.open_registry(name, registry.get("port", 0))
             self._repoint(registry, "loginServer", url.removeprefix("https://"))
         self.write_emulator_json()
+
+    async def _open_storage_proxies(self) -> None:
+        """One proxy per Azurite service (re-opened on its old port when free), then point
+        the stored storage accounts at them (ports may differ after a restart)."""
+        from atg_dataplane_sandbox.emulator.storage_proxy import (
+            KINDS,
+            STATE_SECTION,
+            storage_proxy_app,
+        )
+
+        ports = self.store.section(STATE_SECTION)
+        for kind in KINDS:
+            runner = web.AppRunner(
+                storage_proxy_app(self, self.storage_proxy, kind), access_log=None
+            )
+            await runner.setup()
+            self._runners.append(runner)
+            url = await self._start_site(runner, int(ports.get(kind, 0)))
+            self.storage_urls[kind] = url
+            ports[kind] = int(url.rsplit(":", 1)[1])
+        self.store.touch()
+        for resource in self.store.section("resources").values():
+            if str(resource.get("type", "")).lower() == "microsoft.storage/storageaccounts":
+                props = resource.setdefault("properties", {})
+                endpoints = {
+                    **(props.get("primaryEndpoints") or {}),
+                    **self.storage_endpoints(resource["name"]),
+                }
+                if props.get("primaryEndpoints") != endpoints:
+                    props["primaryEndpoints"] = endpoints
+                    self.store.touch()
+
+    def storage_endpoints(self, account: str) -> dict[str, str]:
+        """``primaryEndpoints`` of a storage account: the proxies of the Azurite services
+        ``services.json`` lists, and our File service."""
+        azurite = self.read_services().get("azurite") or {}
+        endpoints = {
+            kind: f"{url}/{account}/"
+            for kind, url in self.storage_urls.items()
+            if azurite.get(kind)
+        }
+        if self.urls.get("file"):  # our File service (Azurite has none)
+            endpoints["file"] = f"{self.urls['file']}/{account}/"
+        return endpoints
 
     def _repoint(self, data: dict[str, Any], field: str, value: str) -> None:
         """After a restart on another port (the old one was taken), fix the ARM resource."""
@@ -145,6 +196,18 @@ class Emulator:
             )
         return self.registry_urls[name]
 
+    async def _start_site(self, runner: web.AppRunner, port: int) -> str:
+        """Listen on ``port`` (any free port if it is 0 or taken); return the URL."""
+        site = web.TCPSite(runner, self.options.host, port, ssl_context=self._ssl)
+        try:
+            await site.start()
+        except OSError:
+            if not port:
+                raise
+            site = web.TCPSite(runner, self.options.host, 0, ssl_context=self._ssl)
+            await site.start()
+        return self._url_of(site)
+
     async def _open(
         self,
         runner: web.AppRunner,
@@ -154,15 +217,7 @@ class Emulator:
         urls: dict[str, str],
         by_port: dict[int, str],
     ) -> None:
-        site = web.TCPSite(runner, self.options.host, port, ssl_context=self._ssl)
-        try:
-            await site.start()
-        except OSError:
-            if not port:
-                raise
-            site = web.TCPSite(runner, self.options.host, 0, ssl_context=self._ssl)
-            await site.start()
-        url = self._url_of(site)
+        url = await self._start_site(runner, port)
         actual_port = int(url.rsplit(":", 1)[1])
         urls[name] = url
         by_port[actual_port] = name
@@ -174,6 +229,7 @@ class Emulator:
         for runner in reversed(self._runners):
             await runner.cleanup()
         await self.upstream.close()
+        await self.storage_proxy.close()
         await self.store.stop()
         if self.options.write_emulator_json:
             (self.directory / EMULATOR_JSON).unlink(missing_ok=True)
@@ -187,6 +243,7 @@ class Emulator:
             "keyvault": dict(self.vault_urls),
             "acr": dict(self.registry_urls),
             "file": self.urls.get("file"),
+            "storage": dict(self.storage_urls),
             "faults_url": f"{self.urls.get('arm')}/_sandbox/faults",
             "admin_key_file": ADMIN_SECRET_FILE,
         }

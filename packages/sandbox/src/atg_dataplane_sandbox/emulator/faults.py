@@ -1,7 +1,8 @@
 """Fault injection: a small spec language, a pure decision function, an aiohttp middleware.
 
 Spec syntax: ``service:key=value,key=value;service:...`` where ``service`` is ``entra``,
-``arm``, ``keyvault``, ``acr`` or ``*`` (every service), and the keys are
+``arm``, ``keyvault``, ``acr``, ``storage`` (the proxies in front of Azurite's Blob, Queue
+and Table) or ``*`` (every service), and the keys are
 
 * ``429=P``, ``500=P``, ``503=P``: answer that share (0..1) of requests with that status
   (429 and 503 carry ``Retry-After``);
@@ -20,7 +21,7 @@ import random
 from dataclasses import dataclass, field, replace
 
 STATUS_KEYS = ("429", "500", "503")
-SERVICES = ("entra", "arm", "keyvault", "acr")
+SERVICES = ("entra", "arm", "keyvault", "acr", "storage")
 
 
 @dataclass(frozen=True)

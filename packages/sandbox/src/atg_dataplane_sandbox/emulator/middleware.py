@@ -17,9 +17,14 @@ log = logging.getLogger(__name__)
 
 
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+FaultResponder = Callable[[int, float], web.StreamResponse]
+"""Builds the answer of an injected status fault: ``(status, retry_after) -> response``."""
 
 
-def fault_middleware(service: str) -> Middleware:
+def fault_middleware(service: str, respond: FaultResponder | None = None) -> Middleware:
+    """Injects the faults of ``service``; ``respond`` shapes injected errors (default: the
+    ARM/Key Vault JSON shape, OAuth-shaped for Entra)."""
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/_sandbox/"):
@@ -31,11 +36,16 @@ def fault_middleware(service: str) -> Middleware:
         if fault.latency:
             await asyncio.sleep(fault.latency)
         if fault.kind == "drop":
-            await request.read()
+            # Let the client finish sending (then it sees the drop while waiting for the
+            # answer, as after a server crash); drain in chunks, never hold a large body.
+            while await request.content.readany():
+                pass
             if request.transport is not None:
                 request.transport.abort()
             raise asyncio.CancelledError  # the connection is gone; nothing to answer
         if fault.kind == "status":
+            if respond is not None:
+                return respond(fault.status, fault.retry_after)
             return _fault_response(service, fault.status, fault.retry_after)
         return await handler(request)
 

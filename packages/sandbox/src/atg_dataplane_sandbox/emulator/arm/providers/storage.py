@@ -1,4 +1,5 @@
-"""Microsoft.Storage/storageAccounts, mapped onto the Azurite accounts in services.json."""
+"""Microsoft.Storage/storageAccounts, mapped onto the Azurite accounts in services.json
+(reached through the emulator's fault-injecting proxies, ``emulator/storage_proxy.py``)."""
 
 from __future__ import annotations
 
@@ -20,17 +21,12 @@ class StorageProvider(Provider):
         self, ctx: ArmContext, resource: dict[str, Any], existing: dict[str, Any] | None
     ) -> dict[str, Any]:
         name = resource["name"]
-        azurite = ctx.emu.read_services().get("azurite") or {}
         props = resource["properties"]
         resource.setdefault("kind", "StorageV2")
         resource.setdefault("sku", {"name": "Standard_LRS", "tier": "Standard"})
-        endpoints = {
-            kind: f"{azurite[kind].rstrip('/')}/{name}/"
-            for kind in ("blob", "queue", "table")
-            if azurite.get(kind)
-        }
-        if ctx.emu.urls.get("file"):  # our File service (Azurite has none)
-            endpoints["file"] = f"{ctx.emu.urls['file']}/{name}/"
+        # Blob/Queue/Table: the emulator's fault-injecting proxies in front of Azurite
+        # (service ``storage`` of the fault spec); File: our File service.
+        endpoints = ctx.emu.storage_endpoints(name)
         props.update(
             {
                 "provisioningState": "Succeeded",
