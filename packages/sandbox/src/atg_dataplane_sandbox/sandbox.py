@@ -255,13 +255,15 @@ def _start_emulator(layout: SandboxLayout, faults: str | None, deadline: float) 
     pid = process.start(layout, EMULATOR, argv)
     while time.monotonic() < deadline:
         emulator = _read_json(layout.emulator_json)
+        # Only the child's exit is final: a liveness check by command line can miss a
+        # process that is still starting (seen as rare start failures under load).
         if emulator.get("arm") and emulator.get("entra"):
-            alive = lambda: process.running_pid(layout, EMULATOR) is not None  # noqa: E731
+            alive = lambda: process.exit_code(pid) is None  # noqa: E731
             remaining = max(deadline - time.monotonic(), 1.0)
             if net.wait_https(emulator["arm"] + "/", layout.ca, remaining, alive):
                 return emulator
             break
-        if process.running_pid(layout, EMULATOR) is None:
+        if process.exit_code(pid) is not None:
             break
         time.sleep(0.05)
     code = process.exit_code(pid)

@@ -58,7 +58,10 @@ def _wait_ports(layout: SandboxLayout, ready: Path, timeout: float) -> dict[str,
     while time.monotonic() < deadline:
         if ready.is_file():
             return {str(k): int(v) for k, v in json.loads(ready.read_text()).items()}
-        if process.running_pid(layout, NAME) is None:
+        pid = process.read_pid(layout, NAME)
+        # Only an exit is final: a liveness check by command line can miss a process
+        # that is still starting.
+        if pid is None or process.exit_code(pid) is not None:
             break
         time.sleep(0.05)
     raise RuntimeError(f"the Cosmos DB server did not start; see {layout.log_file(NAME)}")
