@@ -47,6 +47,19 @@ def _reap(pid: int) -> None:
             _exit_codes[pid] = os.waitstatus_to_exitcode(status)
 
 
+def _running_child(pid: int) -> bool:
+    """True if ``pid`` is a child of this process that has not exited."""
+    if pid in _exit_codes:
+        return False
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return False
+    if done == pid:
+        _exit_codes[pid] = os.waitstatus_to_exitcode(status)
+    return done == 0
+
+
 def exit_code(pid: int) -> int | None:
     """How a child started by this process ended (negative: killed by that signal), if known."""
     _reap(pid)
@@ -126,6 +139,10 @@ def stop(layout: SandboxLayout, name: str, timeout: float = 10.0) -> bool:
     Returns True if a running process was stopped.
     """
     pid = running_pid(layout, name)
+    if pid is None:
+        # A child of ours that is still starting may not show its command line yet.
+        own = read_pid(layout, name)
+        pid = own if own is not None and _running_child(own) else None
     stopped = False
     if pid is not None:
         stopped = True
