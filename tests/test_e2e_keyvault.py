@@ -171,31 +171,35 @@ def slow_world(tmp_path: Path) -> Iterator[dict[str, Any]]:
         sbx.down(tmp_path)
 
 
-def test_sigkill_at_a_random_point_then_rerun(slow_world: dict[str, Any]) -> None:
-    config = slow_world["config"]
-    args = [
-        sys.executable,
-        "-m",
-        "atg_dataplane",
-        "replicate",
-        "--config",
-        config,
-        "--mode",
-        "replication",
-        "--yes",
-        "--concurrency",
-        "2",
-        "-o",
-        "json",
-    ]
-    proc = subprocess.Popen(
-        args,
-        cwd=slow_world["dir"],
+def _replicate_in_background(world: dict[str, Any]) -> subprocess.Popen[str]:
+    """``replicate --mode replication`` as a user starts it, with JSON progress."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "atg_dataplane",
+            "replicate",
+            "--config",
+            world["config"],
+            "--mode",
+            "replication",
+            "--yes",
+            "--concurrency",
+            "2",
+            "-o",
+            "json",
+        ],
+        cwd=world["dir"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         stdin=subprocess.DEVNULL,
     )
+
+
+def test_sigkill_at_a_random_point_then_rerun(slow_world: dict[str, Any]) -> None:
+    config = slow_world["config"]
+    proc = _replicate_in_background(slow_world)
     # kill once a few items are done, at a random point
     target_done = random.randint(1, 10)
     done = 0
@@ -273,29 +277,7 @@ def test_sigterm_stops_cleanly_with_130_and_the_same_command_resumes(
     slow_world: dict[str, Any],
 ) -> None:
     config = slow_world["config"]
-    args = [
-        sys.executable,
-        "-m",
-        "atg_dataplane",
-        "replicate",
-        "--config",
-        config,
-        "--mode",
-        "replication",
-        "--yes",
-        "--concurrency",
-        "2",
-        "-o",
-        "json",
-    ]
-    proc = subprocess.Popen(
-        args,
-        cwd=slow_world["dir"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = _replicate_in_background(slow_world)
     assert proc.stdout is not None and proc.stderr is not None
     for line in proc.stdout:
         if '"item_done"' in line:
