@@ -1,8 +1,9 @@
-"""Fixtures the emulator tests share: one emulator per test module, and its topology."""
+"""Fixtures the emulator tests share: one emulator per test module, its topology, and
+``faults`` (sets the emulator's fault spec; cleared after the test)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from atg_dataplane_sandbox.emulator import EmulatorHandle, start_emulator
@@ -19,3 +20,9 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
 @pytest.fixture(scope="module")
 def topo(emu: EmulatorHandle) -> Topology:
     return load_topology(emu.directory)
+
+
+@pytest.fixture()
+def faults(emu: EmulatorHandle) -> Iterator[Callable[[str], None]]:
+    yield emu.set_faults
+    emu.set_faults("")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from atg_dataplane_sandbox.emulator import EmulatorHandle, start_emulator
+from atg_dataplane_sandbox.emulator import EmulatorHandle
 from atg_dataplane_sandbox.emulator.testing import arm_kwargs, credential
 from atg_dataplane_sandbox.topology import Topology
 
@@ -21,11 +21,12 @@ acr_mgmt = pytest.importorskip("azure.mgmt.containerregistry")
 acr_data = pytest.importorskip("azure.containerregistry")
 services = pytest.importorskip("atg_dataplane_sandbox.services")
 
-from atg_dataplane_sandbox.services import process, registry  # noqa: E402
+from atg_dataplane_sandbox.services import registry  # noqa: E402
 from atg_dataplane_sandbox.services.install import registry_binary  # noqa: E402
-from atg_dataplane_sandbox.services.layout import SandboxLayout  # noqa: E402
 from azure.core.exceptions import HttpResponseError  # noqa: E402
 from azure.mgmt.resource.resources import ResourceManagementClient  # noqa: E402
+from faults_testing import FAST_RETRY, until_injected  # noqa: E402
+from services_testing import emulator_over  # noqa: E402
 
 pytestmark = pytest.mark.skipif(registry_binary() is None, reason="docker-registry missing")
 AUDIENCE = "https://containerregistry.azure.net"
@@ -34,22 +35,8 @@ AUDIENCE = "https://containerregistry.azure.net"
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
     directory = tmp_path_factory.mktemp("sandbox")
-    layout = SandboxLayout(directory)
-    layout.make_dirs()
-    from atg_dataplane_sandbox.certs import ensure_certs
-
-    ensure_certs(directory)
-    info = registry.start(layout)
-    try:
-        assert registry.wait_healthy(layout, info, 30)
-        (directory / "services.json").write_text(json.dumps({"registry": info}))
-        handle = start_emulator(directory)
-        try:
-            yield handle
-        finally:
-            handle.stop()
-    finally:
-        process.stop(layout, registry.NAME)
+    with emulator_over(directory, "registry", registry, registry.start) as handle:
+        yield handle
 
 
 def _registry(emu: EmulatorHandle, topo: Topology, tenant: str, name: str) -> Any:
@@ -65,19 +52,19 @@ def _registry(emu: EmulatorHandle, topo: Topology, tenant: str, name: str) -> An
 
 
 def _data_client(
-    emu: EmulatorHandle, login_server: str, tenant: str, principal: str = "admin"
+    emu: EmulatorHandle, login_server: str, tenant: str, principal: str = "admin", **kwargs: Any
 ) -> Any:
     return acr_data.ContainerRegistryClient(
         f"https://{login_server}",
         credential(emu, tenant, principal),
         audience=AUDIENCE,
         connection_verify=str(emu.ca_path),
+        **kwargs,
     )
 
 
-def _push_image(client: Any, repo: str, tag: str) -> str:
+def _push_image(client: Any, repo: str, tag: str, layer: bytes = b"layer bytes " * 100) -> str:
     config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
-    layer = b"layer bytes " * 100
     config_digest, _ = client.upload_blob(repo, io.BytesIO(config))
     layer_digest, _ = client.upload_blob(repo, io.BytesIO(layer))
     manifest = {
@@ -221,3 +208,39 @@ def test_acr_front_refuses_unauthenticated_requests(emu: EmulatorHandle, topo: T
         )
     )
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("label", ["429", "503", "drop"])
+def test_injected_faults_hit_v2_and_are_retried(
+    emu: EmulatorHandle, topo: Topology, faults: Any, label: str
+) -> None:
+    """The registry is covered by fault service ``acr``: the ACR front answers ``/v2`` (and
+    the token exchange) itself. 429 and 503 carry ``Retry-After``, so azure-core retries
+    every request, uploads too; a dropped connection is retried only for idempotent methods,
+    so under ``drop`` the image is pushed first and only its manifest is put again."""
+    registry = _registry(emu, topo, "source", f"fault{label}acr")
+    client = _data_client(emu, registry.login_server, "source", **FAST_RETRY)
+    layer = f"layer of {label} ".encode() * 100
+    _push_image(client, "faulty/app", "base", layer)
+    manifest = client.get_manifest("faulty/app", "base")
+    layer_digest = manifest.manifest["layers"][0]["digest"]
+    faults(f"acr:{label}=0.3,retry_after=0")
+
+    def roundtrip(i: int) -> None:
+        if label == "drop":
+            client.set_manifest("faulty/app", manifest.manifest, tag=f"v{i}")
+        else:
+            _push_image(client, "faulty/app", f"v{i}", layer)
+        assert client.get_manifest_properties("faulty/app", f"v{i}").digest
+        blob = client.download_blob("faulty/app", layer_digest)
+        assert b"".join(blob) == layer
+
+    until_injected(emu, "acr", label, roundtrip)
+
+    faults("acr:503=1")
+    with pytest.raises(HttpResponseError) as info:
+        _data_client(emu, registry.login_server, "source", retry_total=0).download_blob(
+            "faulty/app", layer_digest
+        )
+    assert info.value.status_code == 503
+    assert "/v2/faulty/app/blobs/" in urllib.parse.unquote(info.value.response.request.url)

@@ -24,9 +24,8 @@ from atg_dataplane_sandbox.emulator.testing import arm_kwargs, credential, vault
 from atg_dataplane_sandbox.topology import Topology, load_topology
 from azure.keyvault.secrets import SecretClient
 from azure.mgmt.resource.resources import ResourceManagementClient
+from faults_testing import FAST_RETRY, until_injected
 from vault_testing import create_vault
-
-FAST_RETRY = {"retry_backoff_factor": 0.01, "retry_total": 12}
 
 
 # -- the spec language (pure) ---------------------------------------------------------------
@@ -64,26 +63,6 @@ def vault_url(emu: EmulatorHandle) -> str:
     return create_vault(emu, load_topology(emu.directory), "source", "rg-faults", "kv-faults")
 
 
-@pytest.fixture()
-def faults(emu: EmulatorHandle) -> Iterator[Any]:
-    yield emu.set_faults
-    emu.set_faults("")
-
-
-def _injected(emu: EmulatorHandle, service: str, label: str) -> int:
-    return emu.fault_counts.get(service, {}).get(label, 0)
-
-
-def _until_injected(emu: EmulatorHandle, service: str, label: str, action: Any) -> None:
-    """Run ``action(i)`` (which must succeed every time) until the fault was injected."""
-    before = _injected(emu, service, label)
-    for i in range(60):
-        action(i)
-        if _injected(emu, service, label) > before and i >= 3:
-            return
-    pytest.fail(f"no {label} fault injected on {service} in 60 calls")
-
-
 def _client(emu: EmulatorHandle, url: str) -> SecretClient:
     return SecretClient(url, credential(emu), **vault_kwargs(emu), **FAST_RETRY)
 
@@ -100,7 +79,7 @@ def test_status_faults_are_retried_by_the_sdk(
         client.set_secret(f"s{status}-{i}", str(i))
         assert client.get_secret(f"s{status}-{i}").value == str(i)
 
-    _until_injected(emu, "keyvault", str(status), roundtrip)
+    until_injected(emu, "keyvault", str(status), roundtrip)
 
 
 def test_arm_503_is_retried(emu: EmulatorHandle, faults: Any) -> None:
@@ -112,7 +91,7 @@ def test_arm_503_is_retried(emu: EmulatorHandle, faults: Any) -> None:
         **FAST_RETRY,
     )
     faults("arm:503=0.4,retry_after=0")
-    _until_injected(
+    until_injected(
         emu,
         "arm",
         "503",
@@ -128,7 +107,7 @@ def test_dropped_connections_are_retried(emu: EmulatorHandle, vault_url: str, fa
     def read(_: int) -> None:
         assert client.get_secret("dropped").value == "value"
 
-    _until_injected(emu, "keyvault", "drop", read)
+    until_injected(emu, "keyvault", "drop", read)
 
 
 def test_latency_applies_to_every_request(emu: EmulatorHandle, vault_url: str, faults: Any) -> None:
