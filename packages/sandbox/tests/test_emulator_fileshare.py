@@ -2,7 +2,8 @@
 
 Shared Key, service SAS and Entra tokens (backup intent) are each accepted exactly where
 Azure accepts them and refused otherwise; shares, directories, files, ranges, listings in
-pages and copies from a SAS URL behave as the SDK expects.
+pages and copies from a SAS URL behave as the SDK expects. Faults of the spec's service
+``storage`` reach it, shaped as Azure Storage answers them, and the SDK retries them.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import base64
 import datetime as dt
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -32,6 +35,8 @@ from azure.storage.fileshare import (
     ShareServiceClient,
     generate_file_sas,
 )
+from azure.storage.fileshare import LinearRetry as FileLinearRetry
+from faults_testing import fast_storage_retry, injected, until_injected
 
 KEYS = {
     "srcfiles": base64.b64encode(os.urandom(64)).decode(),
@@ -63,7 +68,7 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
     )
     for name, key in KEYS.items():
         _write_secret(directory / "secrets" / "azurite" / name, key)
-    handle = start_emulator(directory)
+    handle = start_emulator(directory, fault_seed=20261124)
     yield handle
     handle.stop()
 
@@ -72,11 +77,14 @@ def _url(emu: EmulatorHandle, account: str) -> str:
     return f"{emu.describe()['file']}/{account}/"
 
 
-def _service(emu: EmulatorHandle, account: str, key: str | None = None) -> ShareServiceClient:
+def _service(
+    emu: EmulatorHandle, account: str, key: str | None = None, **kwargs: Any
+) -> ShareServiceClient:
     return ShareServiceClient(
         _url(emu, account),
         AzureNamedKeyCredential(account, key or KEYS[account]),
         connection_verify=str(emu.ca_path),
+        **kwargs,
     )
 
 
@@ -249,3 +257,48 @@ def test_entra_tokens_need_backup_intent_the_right_tenant_and_file_roles(
     with pytest.raises(HttpResponseError) as caught:
         list(shares_by_token.list_shares())
     assert caught.value.status_code == 403
+
+
+def test_injected_errors_are_shaped_as_storage_answers_them(
+    emu: EmulatorHandle, faults: Any
+) -> None:
+    share = _service(emu, "srcfiles", retry_total=0).get_share_client("shaped")
+    share.create_share()
+    before = injected(emu, "storage", "429")
+    # Azure Storage throttles with 503 ServerBusy, never 429: the fault counts as 429.
+    faults("storage:429=1,retry_after=2")
+    with pytest.raises(HttpResponseError) as caught:
+        share.get_share_properties()
+    assert (caught.value.status_code, caught.value.error_code) == (503, "ServerBusy")
+    assert caught.value.response.headers["Retry-After"] == "2"
+    assert "<Code>ServerBusy</Code>" in caught.value.response.text()
+    assert injected(emu, "storage", "429") == before + 1
+    faults("storage:500=1")
+    with pytest.raises(HttpResponseError) as caught:
+        share.get_share_properties()
+    assert (caught.value.status_code, caught.value.error_code) == (500, "InternalError")
+
+
+@pytest.mark.parametrize("label", ["429", "500", "503", "drop"])
+def test_faults_are_retried_by_the_sdk(emu: EmulatorHandle, faults: Any, label: str) -> None:
+    service = _service(emu, "srcfiles", **fast_storage_retry(FileLinearRetry))
+    share = service.create_share(f"faults-{label}")
+    faults(f"storage:{label}=0.3,retry_after=0.01")
+
+    def roundtrip(i: int) -> None:
+        data = os.urandom(1000 + i)
+        file = share.get_file_client(f"f{i}.bin")
+        file.upload_file(data, metadata={"i": str(i)})
+        assert file.download_file().readall() == data
+        assert file.get_file_properties().metadata == {"i": str(i)}
+
+    until_injected(emu, "storage", label, roundtrip)
+
+
+def test_latency_applies_to_every_request(emu: EmulatorHandle, faults: Any) -> None:
+    share = _service(emu, "srcfiles").create_share("slow")
+    faults("storage:latency=100ms")
+    started = time.monotonic()
+    for _ in range(4):
+        share.get_share_properties()
+    assert time.monotonic() - started >= 4 * 0.1 * 0.9  # a lower bound only

@@ -24,8 +24,11 @@ from azure.data.tables import TableServiceClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.storage.blob import BlobSasPermissions, BlobServiceClient, generate_blob_sas
 from azure.storage.blob import LinearRetry as BlobLinearRetry
+from azure.storage.fileshare import LinearRetry as FileLinearRetry
+from azure.storage.fileshare import ShareServiceClient
 from azure.storage.queue import LinearRetry as QueueLinearRetry
 from azure.storage.queue import QueueServiceClient
+from faults_testing import FAST_RETRY, fast_storage_retry
 
 SOURCE, TARGET = "srcstore3", "tgtstore3"
 MIB = 1024 * 1024
@@ -75,11 +78,9 @@ def _blobs(
     )
 
 
-# Each budget on its own (status, read, connect) defaults to 3: raise them all.
-BUDGETS = {"retry_total": 16, "retry_status": 16, "retry_read": 16, "retry_connect": 16}
-FAST_BLOB = {"retry_policy": BlobLinearRetry(backoff=0.02, random_jitter_range=0, **BUDGETS)}
-FAST_QUEUE = {"retry_policy": QueueLinearRetry(backoff=0.02, random_jitter_range=0, **BUDGETS)}
-FAST_TABLE = {**BUDGETS, "retry_backoff_factor": 0.01}
+FAST_BLOB = fast_storage_retry(BlobLinearRetry)
+FAST_QUEUE = fast_storage_retry(QueueLinearRetry)
+FAST_FILE = fast_storage_retry(FileLinearRetry)
 
 
 def test_primary_endpoints_name_the_proxies(
@@ -188,41 +189,51 @@ def test_injected_503_and_429_are_retried(
         endpoint=endpoints[SOURCE]["table"].rstrip("/"),
         credential=ctx.credential("source"),
         connection_verify=ctx.ca_bundle,
-        **FAST_TABLE,
+        **FAST_RETRY,
     )
     table = tables.create_table(container.container_name.replace("-", ""))
     table.upsert_entity({"PartitionKey": "p", "RowKey": "r", "v": 1})
     blob = _blobs(ctx, endpoints, SOURCE, "source", **FAST_BLOB).get_blob_client(
         container.container_name, "small"
     )
+    share = ShareServiceClient(
+        endpoints[SOURCE]["file"],
+        credential=AzureNamedKeyCredential(SOURCE, _key(sandbox, SOURCE)),
+        connection_verify=ctx.ca_bundle,
+        **FAST_FILE,
+    ).create_share(container.container_name)
+    share.get_file_client("small").upload_file(b"f" * 1000)
 
-    before = faults("storage:503=0.5,retry_after=0.01")
-    for index in range(12):
+    def burst(index: int) -> None:
         assert blob.download_blob().readall() == b"x" * 1000
         if index % 4 == 0:
             blob.upload_blob(b"x" * 1000, overwrite=True)
         queue.send_message(f"m{index}")
         assert table.get_entity("p", "r")["v"] == 1
-    after = faults("storage:429=0.5,retry_after=0.01")
-    assert after.get("503", 0) - before.get("503", 0) >= 5
+        assert share.get_file_client("small").download_file().readall() == b"f" * 1000
 
-    # azure-data-tables (azure-core's retry policy) retries 429 ...
-    for _ in range(12):
-        assert table.get_entity("p", "r")["v"] == 1
-    counts = faults("storage:429=1")
-    assert counts.get("429", 0) - after.get("429", 0) >= 3
-    # ... azure-storage-blob/queue do not (their StorageRetryPolicy retries 408 and 5xx only;
-    # Azure Storage itself throttles with 503 ServerBusy): the 429 reaches the caller,
-    # shaped as Storage shapes errors.
+    # Injected 429s answer 503 ServerBusy, as Azure Storage throttles: every storage SDK
+    # retries them (azure-storage-blob/queue/file-share would not retry a 429).
+    for label in ("503", "429"):
+        before = faults(f"storage:{label}=0.5,retry_after=0.01")
+        for index in range(12):
+            burst(index)
+        after = faults("")
+        assert after.get(label, 0) - before.get(label, 0) >= 10, label
+
+    faults("storage:429=1")
     with pytest.raises(HttpResponseError) as info:
-        blob.get_blob_properties()
-    assert info.value.status_code == 429
-    assert info.value.response.headers["x-ms-error-code"] == "TooManyRequests"
+        _blobs(ctx, endpoints, SOURCE, "source", retry_total=0).get_blob_client(
+            container.container_name, "small"
+        ).get_blob_properties()
+    assert info.value.status_code == 503
+    assert info.value.response.headers["x-ms-error-code"] == "ServerBusy"
     assert info.value.response.headers["Retry-After"] == "1"
     faults("")
     container.delete_container()
     queue.delete_queue()
     table.delete_table()
+    share.delete_share()
 
 
 def test_latency_and_dropped_connections(

@@ -12,11 +12,15 @@ from atg_dataplane_sandbox.emulator import entra
 from atg_dataplane_sandbox.emulator.context import ADMIN_HEADER, EMU, Emulator
 from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
 from atg_dataplane_sandbox.emulator.faults import FaultSpecError
-from atg_dataplane_sandbox.emulator.middleware import error_middleware, fault_middleware
+from atg_dataplane_sandbox.emulator.middleware import (
+    FaultResponder,
+    error_middleware,
+    fault_middleware,
+)
 
 
-def _app(emu: Emulator, service: str) -> web.Application:
-    middlewares: list[Any] = [error_middleware, fault_middleware(service)]
+def _app(emu: Emulator, service: str, respond: FaultResponder | None = None) -> web.Application:
+    middlewares: list[Any] = [error_middleware, fault_middleware(service, respond)]
     app = web.Application(middlewares=middlewares, client_max_size=64 * 1024 * 1024)
     app[EMU] = emu
     app.on_response_prepare.append(_request_ids)

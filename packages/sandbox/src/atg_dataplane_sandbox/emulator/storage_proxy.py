@@ -16,10 +16,8 @@ Shared Key and SAS signatures cover the path, not the host.
 
 from __future__ import annotations
 
-import json
 import logging
 import ssl
-import uuid
 from functools import partial
 from typing import Any
 
@@ -30,6 +28,7 @@ from yarl import URL
 
 from atg_dataplane_sandbox.emulator.context import EMU
 from atg_dataplane_sandbox.emulator.middleware import fault_middleware
+from atg_dataplane_sandbox.emulator.storage_errors import storage_error, storage_fault_response
 
 KINDS = ("blob", "queue", "table")
 SERVICE = "storage"
@@ -137,39 +136,6 @@ class StorageProxy:
             return response
 
 
-def storage_error(
-    kind: str, status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> web.Response:
-    """An error shaped as Azure Storage answers it (XML for Blob/Queue, JSON for Table)."""
-    all_headers = {"x-ms-error-code": code, "x-ms-request-id": str(uuid.uuid4())}
-    all_headers.update(headers or {})
-    if kind == "table":
-        body = json.dumps(
-            {"odata.error": {"code": code, "message": {"lang": "en-US", "value": message}}}
-        )
-        content_type = "application/json;odata=minimalmetadata;streaming=true;charset=utf-8"
-    else:
-        body = (
-            '<?xml version="1.0" encoding="utf-8"?>'
-            f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
-        )
-        content_type = "application/xml"
-    return web.Response(
-        status=status, text=body, headers={"Content-Type": content_type, **all_headers}
-    )
-
-
-def _fault_response(kind: str, status: int, retry_after: float) -> web.Response:
-    if status == 429:
-        code, message = "TooManyRequests", "Too many requests (injected fault)."
-    elif status == 503:
-        code, message = "ServerBusy", "The server is busy (injected fault)."
-    else:
-        code, message = "InternalError", "The server encountered an internal error (injected)."
-    headers = {"Retry-After": f"{retry_after:g}"} if status in (429, 503) else {}
-    return storage_error(kind, status, code, message, headers)
-
-
 async def _handle(request: web.Request) -> web.StreamResponse:
     proxy = request.app[PROXY]
     assert isinstance(proxy, StorageProxy)
@@ -177,7 +143,8 @@ async def _handle(request: web.Request) -> web.StreamResponse:
 
 
 def storage_proxy_app(emu: Any, proxy: StorageProxy, kind: str) -> web.Application:
-    app = web.Application(middlewares=[fault_middleware(SERVICE, partial(_fault_response, kind))])
+    respond = partial(storage_fault_response, kind)
+    app = web.Application(middlewares=[fault_middleware(SERVICE, respond)])
     app[EMU] = emu
     app[KIND] = kind
     app[PROXY] = proxy

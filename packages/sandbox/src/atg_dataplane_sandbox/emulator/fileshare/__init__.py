@@ -8,6 +8,7 @@ Shared Key, SAS and OAuth (backup intent) authentication.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
 def fileshare_app(emu: Emulator) -> web.Application:
     from atg_dataplane_sandbox.emulator.apps import _app
     from atg_dataplane_sandbox.emulator.fileshare.router import fileshare_app_routes
+    from atg_dataplane_sandbox.emulator.storage_errors import storage_fault_response
 
-    app = _app(emu, "fileshare")
+    # Azure Files is Azure Storage: fault service ``storage``, errors shaped as Storage's.
+    app = _app(emu, "storage", partial(storage_fault_response, "file"))
     fileshare_app_routes(app)
     return app

@@ -34,6 +34,7 @@ from atg_dataplane_sandbox.emulator.fileshare.model import (
     http_date,
     now,
 )
+from atg_dataplane_sandbox.emulator.storage_errors import storage_error
 
 STORE = web.AppKey("fileshare_store", FileStore)
 VERSION = "2025-05-05"
@@ -56,20 +57,7 @@ class FileError(Exception):
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
-    body = (
-        '<?xml version="1.0" encoding="utf-8"?><Error>'
-        f"<Code>{escape(code)}</Code><Message>{escape(message)}\n"
-        f"RequestId:{uuid.uuid4()}\nTime:{now().isoformat()}</Message></Error>"
-    )
-    return web.Response(
-        status=status,
-        body=body.encode(),
-        headers={
-            "Content-Type": "application/xml",
-            "x-ms-error-code": code,
-            "x-ms-version": VERSION,
-        },
-    )
+    return storage_error("file", status, code, message, {"x-ms-version": VERSION})
 
 
 def _ok(
