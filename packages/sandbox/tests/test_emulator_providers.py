@@ -113,7 +113,9 @@ def test_cosmos_account(emu: EmulatorHandle, topo: Topology) -> None:
             },
         },
     ).result()
-    assert account.document_endpoint == "https://127.0.0.1:8081/"
+    # The account's fault-injecting proxy, in front of the server services.json names.
+    proxy = emu.describe()["cosmos"]["srccosmos"]
+    assert account.document_endpoint == proxy + "/" != "https://127.0.0.1:8081/"
     keys = client.database_accounts.list_keys("rg-data", "srccosmos")
     assert keys.primary_master_key == "Y29zbW9zLWtleQ=="
 

@@ -30,9 +30,10 @@ class SandboxHandle:
     config_path: Path
     ca_bundle: Path
     services: dict[str, str]
-    """Flat name -> URL (``storage-blob``/``-queue``/``-table`` (Azurite behind the emulator's
-    fault-injecting proxies; use these), ``azurite-blob`` (Azurite itself),
-    ``cosmos/<account>``, ``registry``, ``arm``, ...)."""
+    """Flat name -> URL (``storage-blob``/``-queue``/``-table`` and ``cosmos/<account>``
+    (Azurite and the Cosmos DB server behind the emulator's fault-injecting proxies; use
+    these), ``azurite-blob`` and ``cosmos-server/<account>`` (the real emulators),
+    ``registry``, ``arm``, ...)."""
     topology: Any
     """:class:`atg_dataplane_sandbox.topology.Topology` (tenants, principals)."""
     services_json: dict[str, Any] = field(repr=False, default_factory=dict)

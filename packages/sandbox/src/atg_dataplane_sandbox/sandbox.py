@@ -62,8 +62,9 @@ class SandboxInfo:
     config_path: Path
     ca_bundle: Path
     services: dict[str, str]
-    """Flat name -> URL of every endpoint (``storage-blob`` (the fault-injecting proxy),
-    ``azurite-blob`` (Azurite itself), ``cosmos/<account>``, ``arm``, ...)."""
+    """Flat name -> URL of every endpoint (``storage-blob`` and ``cosmos/<account>`` (the
+    fault-injecting proxies), ``azurite-blob`` and ``cosmos-server/<account>`` (the real
+    emulators behind them), ``arm``, ...)."""
     services_json: dict[str, Any] = field(repr=False)
     emulator_json: dict[str, Any] = field(repr=False)
     pids: dict[str, int] = field(default_factory=dict)
@@ -140,20 +141,21 @@ def flatten_services(services: dict[str, Any], emulator: dict[str, Any]) -> dict
         if kind in azurite:
             flat[f"azurite-{kind}"] = azurite[kind]
     for name, account in services.get("cosmos", {}).get("accounts", {}).items():
-        flat[f"cosmos/{name}"] = account["endpoint"]
+        flat[f"cosmos-server/{name}"] = account["endpoint"]
     if "registry" in services:
         flat["registry"] = services["registry"]["upstream"]
     for key in ("entra", "arm", "file", "faults_url"):
         if isinstance(emulator.get(key), str):
             flat[key] = emulator[key]
     # What storage clients should use (ARM's primaryEndpoints point there too): the
-    # emulator's fault-injecting proxies in front of Azurite (``azurite-*``, for debugging).
+    # emulator's fault-injecting proxies in front of Azurite (``azurite-*``, for debugging);
+    # likewise ``cosmos/<account>`` (below) in front of ``cosmos-server/<account>``.
     proxies = emulator.get("storage")
     if isinstance(proxies, dict):
         for kind, url in proxies.items():
             if isinstance(url, str):
                 flat[f"storage-{kind}"] = url
-    for group in ("keyvault", "acr"):
+    for group in ("keyvault", "acr", "cosmos"):
         entries = emulator.get(group)
         if isinstance(entries, dict):
             for name, url in entries.items():

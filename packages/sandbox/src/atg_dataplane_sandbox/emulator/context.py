@@ -72,11 +72,16 @@ class Emulator:
         from atg_dataplane_sandbox.emulator.acr.upstream import Upstream
 
         self.upstream = Upstream(self)
-        from atg_dataplane_sandbox.emulator.storage_proxy import StorageProxy
+        from atg_dataplane_sandbox.emulator.upstream_proxy import UpstreamProxy
 
-        self.storage_proxy = StorageProxy(self)
+        self.proxy = UpstreamProxy(self.certs.ca)
+        """The upstream session of the fault-injecting proxies (see ``emulator/proxies.py``)."""
         self.storage_urls: dict[str, str] = {}
         """Kind (``blob``, ``queue``, ``table``) -> URL of its fault-injecting proxy."""
+        self.cosmos_urls: dict[str, str] = {}
+        """Cosmos DB account -> URL of its fault-injecting proxy."""
+        self.proxy_lock = asyncio.Lock()
+        """Held while a proxy opens: two ARM requests for one account open one listener."""
         self._runners: list[web.AppRunner] = []
         self._vault_runner: web.AppRunner | None = None
         self._ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -93,7 +98,9 @@ class Emulator:
 
         self.urls["file"] = await self._listen(fileshare_app(self), 0)  # Azure Files
         # Before vaults/registries: their listeners write emulator.json, which must list us.
-        await self._open_storage_proxies()
+        from atg_dataplane_sandbox.emulator.proxies import open_proxies
+
+        await open_proxies(self)
         self._vault_runner = web.AppRunner(keyvault_app(self), access_log=None)
         await self._vault_runner.setup()
         self._runners.append(self._vault_runner)
@@ -108,49 +115,17 @@ class Emulator:
             self._repoint(registry, "loginServer", url.removeprefix("https://"))
         self.write_emulator_json()
 
-    async def _open_storage_proxies(self) -> None:
-        """One proxy per Azurite service (re-opened on its old port when free), then point
-        the stored storage accounts at them (ports may differ after a restart)."""
-        from atg_dataplane_sandbox.emulator.storage_proxy import (
-            KINDS,
-            STATE_SECTION,
-            storage_proxy_app,
-        )
-
-        ports = self.store.section(STATE_SECTION)
-        for kind in KINDS:
-            runner = web.AppRunner(
-                storage_proxy_app(self, self.storage_proxy, kind), access_log=None
-            )
-            await runner.setup()
-            self._runners.append(runner)
-            url = await self._start_site(runner, int(ports.get(kind, 0)))
-            self.storage_urls[kind] = url
-            ports[kind] = int(url.rsplit(":", 1)[1])
+    async def listen_remembered(self, section: str, key: str, app: web.Application) -> str:
+        """Listen for ``app`` on the port the store section remembers for ``key`` (any free
+        port when there is none or it is taken); remember the port; return the URL."""
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        self._runners.append(runner)
+        ports = self.store.section(section)
+        url = await self._start_site(runner, int(ports.get(key, 0)))
+        ports[key] = int(url.rsplit(":", 1)[1])
         self.store.touch()
-        for resource in self.store.section("resources").values():
-            if str(resource.get("type", "")).lower() == "microsoft.storage/storageaccounts":
-                props = resource.setdefault("properties", {})
-                endpoints = {
-                    **(props.get("primaryEndpoints") or {}),
-                    **self.storage_endpoints(resource["name"]),
-                }
-                if props.get("primaryEndpoints") != endpoints:
-                    props["primaryEndpoints"] = endpoints
-                    self.store.touch()
-
-    def storage_endpoints(self, account: str) -> dict[str, str]:
-        """``primaryEndpoints`` of a storage account: the proxies of the Azurite services
-        ``services.json`` lists, and our File service."""
-        azurite = self.read_services().get("azurite") or {}
-        endpoints = {
-            kind: f"{url}/{account}/"
-            for kind, url in self.storage_urls.items()
-            if azurite.get(kind)
-        }
-        if self.urls.get("file"):  # our File service (Azurite has none)
-            endpoints["file"] = f"{self.urls['file']}/{account}/"
-        return endpoints
+        return url
 
     def _repoint(self, data: dict[str, Any], field: str, value: str) -> None:
         """After a restart on another port (the old one was taken), fix the ARM resource."""
@@ -229,7 +204,7 @@ class Emulator:
         for runner in reversed(self._runners):
             await runner.cleanup()
         await self.upstream.close()
-        await self.storage_proxy.close()
+        await self.proxy.close()
         await self.store.stop()
         if self.options.write_emulator_json:
             (self.directory / EMULATOR_JSON).unlink(missing_ok=True)
@@ -244,6 +219,7 @@ class Emulator:
             "acr": dict(self.registry_urls),
             "file": self.urls.get("file"),
             "storage": dict(self.storage_urls),
+            "cosmos": dict(self.cosmos_urls),
             "faults_url": f"{self.urls.get('arm')}/_sandbox/faults",
             "admin_key_file": ADMIN_SECRET_FILE,
         }

@@ -1,8 +1,15 @@
 """Fault injection: a small spec language, a pure decision function, an aiohttp middleware.
 
-Spec syntax: ``service:key=value,key=value;service:...`` where ``service`` is ``entra``,
-``arm``, ``keyvault``, ``acr``, ``storage`` (the proxies in front of Azurite's Blob, Queue
-and Table) or ``*`` (every service), and the keys are
+Spec syntax: ``service:key=value,key=value;service:...`` where ``service`` is one of
+
+* ``entra``, ``arm``, ``keyvault``: our own Entra ID, ARM and Key Vault;
+* ``acr``: the ACR fronts, and with them the registry (``/v2`` is proxied through them);
+* ``storage``: Azure Storage, i.e. the proxies in front of Azurite's Blob, Queue and Table
+  and our own File service;
+* ``cosmos``: the proxies in front of the Cosmos DB server (one per account);
+* ``*``: every service without a clause of its own;
+
+and the keys are
 
 * ``429=P``, ``500=P``, ``503=P``: answer that share (0..1) of requests with that status
   (429 and 503 carry ``Retry-After``);
@@ -10,6 +17,15 @@ and Table) or ``*`` (every service), and the keys are
 * ``latency=D``: add D to every request (``20ms``, ``0.5s``; a bare number is ms);
 * ``retry_after=S``: seconds in ``Retry-After`` (default 1; fractions allowed);
 * ``throttle=N``: at most N writes per second per vault (Key Vault), then 429.
+
+Injected errors are shaped as the service answers errors: OAuth JSON for Entra ID, XML
+(Blob, Queue, File) or odata JSON (Table) for storage, Cosmos DB's ``{"code", "message"}``,
+ARM's ``{"error": ...}`` for the rest. Two services differ in status or headers:
+``storage`` answers ``429`` with ``503 ServerBusy`` ("The server is busy.") and
+``Retry-After``, as Azure Storage throttles (the storage SDKs do not all retry 429); the
+fault still counts as ``429`` in the counts (``fault_counts``, the admin endpoint).
+``cosmos`` puts ``retry_after`` in ``x-ms-retry-after-ms`` (with ``x-ms-substatus: 3200``)
+on 429, as Cosmos DB does, and sends no ``Retry-After``.
 
 Example: ``keyvault:429=0.1,500=0.05,drop=0.02,latency=20ms;arm:503=0.1``.
 :func:`decide` is pure apart from its random source, so any proxy can reuse it.
@@ -21,7 +37,7 @@ import random
 from dataclasses import dataclass, field, replace
 
 STATUS_KEYS = ("429", "500", "503")
-SERVICES = ("entra", "arm", "keyvault", "acr", "storage")
+SERVICES = ("entra", "arm", "keyvault", "acr", "storage", "cosmos")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Microsoft.DocumentDB/databaseAccounts, mapped onto the Cosmos DB servers in services.json."""
+"""Microsoft.DocumentDB/databaseAccounts, mapped onto the Cosmos DB servers in services.json
+(reached through the emulator's fault-injecting proxies, ``emulator/cosmos_proxy.py``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aiohttp import web
 from atg_dataplane_sandbox.emulator.arm.common import ArmContext
 from atg_dataplane_sandbox.emulator.arm.providers.base import Provider, register
 from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
+from atg_dataplane_sandbox.emulator.proxies import open_cosmos_proxy
 
 
 class CosmosProvider(Provider):
@@ -23,8 +25,6 @@ class CosmosProvider(Provider):
     async def on_put(
         self, ctx: ArmContext, resource: dict[str, Any], existing: dict[str, Any] | None
     ) -> dict[str, Any]:
-        accounts = (ctx.emu.read_services().get("cosmos") or {}).get("accounts") or {}
-        account = accounts.get(resource["name"]) or {}
         resource.setdefault("kind", "GlobalDocumentDB")
         props = resource["properties"]
         props.setdefault("databaseAccountOfferType", "Standard")
@@ -32,9 +32,11 @@ class CosmosProvider(Provider):
             "locations", [{"locationName": resource.get("location"), "failoverPriority": 0}]
         )
         props["provisioningState"] = "Succeeded"
-        endpoint = account.get("endpoint")
-        if endpoint:
-            props["documentEndpoint"] = endpoint.rstrip("/") + "/"
+        # The account's fault-injecting proxy (service ``cosmos`` of the fault spec) in front
+        # of its Cosmos DB server.
+        proxy = await open_cosmos_proxy(ctx.emu, resource["name"])
+        if proxy:
+            props["documentEndpoint"] = proxy + "/"
         return resource
 
     async def _list_keys(self, ctx: ArmContext, resource: dict[str, Any]) -> web.StreamResponse:

@@ -10,6 +10,7 @@ from aiohttp import web
 from atg_dataplane_sandbox.emulator.arm.common import ArmContext, now_iso
 from atg_dataplane_sandbox.emulator.arm.providers.base import Provider, register
 from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
+from atg_dataplane_sandbox.emulator.proxies import storage_endpoints
 
 
 class StorageProvider(Provider):
@@ -26,7 +27,7 @@ class StorageProvider(Provider):
         resource.setdefault("sku", {"name": "Standard_LRS", "tier": "Standard"})
         # Blob/Queue/Table: the emulator's fault-injecting proxies in front of Azurite
         # (service ``storage`` of the fault spec); File: our File service.
-        endpoints = ctx.emu.storage_endpoints(name)
+        endpoints = storage_endpoints(ctx.emu, name)
         props.update(
             {
                 "provisioningState": "Succeeded",

@@ -1,0 +1,94 @@
+"""Fault-injecting reverse proxies in front of the Cosmos DB server (fault service ``cosmos``).
+
+One HTTPS listener per Cosmos DB account (the SDK tells accounts apart by ``host:port``),
+forwarding unchanged (:mod:`.upstream_proxy`) to the account's endpoint in
+``services.json``. ARM's ``documentEndpoint`` names the proxy.
+
+The account document (``GET /``) names the endpoints the SDK uses from then on
+(``writableLocations``/``readableLocations``); @vercel/cosmosdb-server writes its own
+``host:port`` there, whatever ``Host`` said, so the proxy puts the address the client
+called instead. Injected errors are shaped as Cosmos DB answers them: JSON
+``{"code", "message"}`` with ``x-ms-activity-id``; 429 carries ``x-ms-retry-after-ms`` and
+``x-ms-substatus: 3200`` (the SDK waits that long, up to 9 times), 503 is
+``ServiceUnavailable`` (the SDK retries it once per region).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from atg_dataplane_sandbox.emulator.upstream_proxy import proxy_app
+
+SERVICE = "cosmos"
+STATE_SECTION = "cosmos_proxy"
+"""Store section: the port of each account's proxy, re-used after a restart when free."""
+
+FAULTS = {
+    429: ("TooManyRequests", "Request rate is large. More Request Units may be needed, so no "
+          "changes were made. Please retry this request later. Learn more: "
+          "http://aka.ms/cosmosdb-error-429"),
+    500: ("InternalServerError", "Unknown server error occurred when processing this request. "
+          "(injected fault)"),
+    503: ("ServiceUnavailable", "Service is currently unavailable. More info: "
+          "https://aka.ms/cosmosdb-tsg-service-unavailable (injected fault)"),
+}
+
+
+def cosmos_error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    activity = str(uuid.uuid4())
+    text = f"Message: {json.dumps({'Errors': [message]})}\r\nActivityId: {activity}"
+    return web.Response(
+        status=status,
+        body=json.dumps({"code": code, "message": text}).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "x-ms-activity-id": activity,
+            "x-ms-request-charge": "0",
+            **(headers or {}),
+        },
+    )
+
+
+def cosmos_fault_response(status: int, retry_after: float) -> web.Response:
+    code, message = FAULTS.get(status, FAULTS[500])
+    headers = {}
+    if status == 429:
+        headers = {"x-ms-retry-after-ms": str(round(retry_after * 1000)), "x-ms-substatus": "3200"}
+    return cosmos_error(status if status in FAULTS else 500, code, message, headers)
+
+
+def _upstream(emu: Any, account: str) -> str | None:
+    accounts = (emu.read_services().get("cosmos") or {}).get("accounts") or {}
+    url = (accounts.get(account) or {}).get("endpoint")
+    return str(url).rstrip("/") if url else None
+
+
+def _error(status: int, message: str) -> web.Response:
+    return cosmos_error(status, "ServiceUnavailable", message)
+
+
+def _name_the_proxy(request: web.Request, body: bytes) -> bytes:
+    """The account document with the proxy (as the client called it) as every location."""
+    try:
+        account = json.loads(body)
+    except ValueError:
+        return body
+    for key in ("writableLocations", "readableLocations"):
+        for location in account.get(key) or []:
+            location["databaseAccountEndpoint"] = f"https://{request.host}/"
+    return json.dumps(account).encode()
+
+
+def cosmos_proxy_app(emu: Any, account: str) -> web.Application:
+    async def forward(request: web.Request) -> web.StreamResponse:
+        account_read = request.method == "GET" and request.path == "/"
+        rewrite = _name_the_proxy if account_read else None
+        return await emu.proxy.forward(request, _upstream(emu, account), _error, rewrite)
+
+    return proxy_app(emu, SERVICE, cosmos_fault_response, forward)
