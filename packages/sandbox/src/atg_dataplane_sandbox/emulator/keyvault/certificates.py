@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
-from atg_dataplane_sandbox.emulator.keyvault import keys, lifecycle, material, x509_build
+from atg_dataplane_sandbox.emulator.keyvault import keypool, keys, lifecycle, material, x509_build
 from atg_dataplane_sandbox.emulator.keyvault.vault import (
     VaultContext,
     new_version,
@@ -261,8 +261,8 @@ async def create_certificate(vc: VaultContext, name: str) -> web.Response:
         key_obj = vc.get("keys", name)
         key = material.from_pem(key_obj["versions"][key_obj["order"][-1]]["pem"])
     else:
-        key = await asyncio.get_running_loop().run_in_executor(
-            None, material.generate, kp.get("kty", "RSA"), kp.get("key_size"), kp.get("crv"), None
+        key = await keypool.new_key(
+            vc.emu, kp.get("kty", "RSA"), kp.get("key_size"), kp.get("crv"), None
         )
     cert = None
     if not unknown:

@@ -3,14 +3,13 @@ purge, backup/restore, rotation policy, and the cryptographic operations."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
-from atg_dataplane_sandbox.emulator.keyvault import lifecycle, material
+from atg_dataplane_sandbox.emulator.keyvault import keypool, lifecycle, material
 from atg_dataplane_sandbox.emulator.keyvault.crypto_ops import OPERATIONS, run_operation
 from atg_dataplane_sandbox.emulator.keyvault.vault import (
     VaultContext,
@@ -68,13 +67,14 @@ async def route(vc: VaultContext, rest: list[str], method: str) -> web.StreamRes
 def key_bundle(
     vc: VaultContext, obj: dict[str, Any], version: str, record: dict[str, Any]
 ) -> dict[str, Any]:
-    key = material.from_pem(record["pem"])
+    if "jwk" not in record:  # state written before the public part was kept
+        record["jwk"] = material.public_jwk(material.from_pem(record["pem"]))
     body: dict[str, Any] = {
         "key": {
             "kid": vc.object_id(KIND, obj["name"], version),
             "kty": record["kty"],
             "key_ops": record["key_ops"],
-            **material.public_jwk(key),
+            **record["jwk"],
         },
         "attributes": vc.attributes(record["attributes"]),
         "tags": record.get("tags") or {},
@@ -124,6 +124,7 @@ def make_record(
     return {
         "kty": kty,
         "pem": material.to_pem(key),
+        "jwk": material.public_jwk(key),
         "key_ops": body.get("key_ops") or material.default_ops(kty),
         "attributes": read_attributes(body),
         "tags": body.get("tags") or {},
@@ -140,13 +141,8 @@ async def create_key(vc: VaultContext, name: str) -> web.Response:
         raise AzureError(400, "BadParameter", "The parameter 'kty' is required.")
     _check_release(body)
     vc.check_not_deleted(KIND, name)
-    key = await asyncio.get_running_loop().run_in_executor(
-        None,
-        material.generate,
-        kty,
-        body.get("key_size"),
-        body.get("crv"),
-        body.get("public_exponent"),
+    key = await keypool.new_key(
+        vc.emu, kty, body.get("key_size"), body.get("crv"), body.get("public_exponent")
     )
     record = make_record(key, kty.upper(), body)
     obj, version = vc.add_version(KIND, name, record)
@@ -235,9 +231,7 @@ async def rotate(vc: VaultContext, name: str) -> web.Response:
     old = material.from_pem(current["pem"])
     size = old.key_size if isinstance(old, rsa.RSAPrivateKey) else None
     curve = None if size else material.CURVE_NAMES[old.curve.name]  # type: ignore[union-attr]
-    key = await asyncio.get_running_loop().run_in_executor(
-        None, material.generate, current["kty"], size, curve, None
-    )
+    key = await keypool.new_key(vc.emu, current["kty"], size, curve, None)
     body = {
         "key_ops": current["key_ops"],
         "tags": current.get("tags"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -72,8 +73,13 @@ def to_pem(key: PrivateKey) -> str:
     ).decode()
 
 
+@functools.lru_cache(maxsize=2048)
 def from_pem(pem: str) -> PrivateKey:
-    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    """A stored key (cached: keys are immutable). Stored keys were validated when generated
+    or imported, so they are not validated again (an RSA check costs milliseconds)."""
+    key = serialization.load_pem_private_key(
+        pem.encode(), password=None, unsafe_skip_rsa_key_validation=True
+    )
     assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
     return key
 
