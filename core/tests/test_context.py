@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import pytest
 from atg_dataplane.clouds import AZURE_PUBLIC, Cloud
-from atg_dataplane.context import Fingerprinter, ResourceBinding, RetrySettings, SideContext
+from atg_dataplane.context import (
+    Fingerprinter,
+    ResourceBinding,
+    RetrySettings,
+    SideContext,
+    TargetListing,
+)
 from atg_dataplane.models import AzureResource
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 KEY_A = b"a" * 32
 KEY_B = b"b" * 32
@@ -138,3 +146,57 @@ def test_resource_binding_caches_per_key_once() -> None:
     assert len(calls) == 1
     assert all(r is results[0] for r in results)
     assert binding.state["client"] is results[0]
+
+
+# ------------------------------------------------------------------ TargetListing
+
+
+class _Pager:
+    """Counts listings; yields the entries, or raises what the service would."""
+
+    def __init__(self, entries: dict[str, int], error: Exception | None = None) -> None:
+        self.entries, self.error, self.calls = entries, error, 0
+
+    def __call__(self) -> Iterator[tuple[str, int]]:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        yield from self.entries.items()
+
+
+def _http_error(status: int) -> HttpResponseError:
+    error = ResourceNotFoundError("gone") if status == 404 else HttpResponseError("refused")
+    error.status_code = status
+    return error
+
+
+def test_target_listing_lists_once_and_hands_each_name_out_once() -> None:
+    pager = _Pager({"a": 1, "b": 2})
+    listing = TargetListing(pager)
+    assert listing.take("a") == (True, 1)
+    assert listing.take("missing") == (True, None)
+    assert listing.take("b") == (True, 2)
+    assert pager.calls == 1
+    # Asked again: a new run with the same binding, so the target is listed afresh.
+    pager.entries["a"] = 10
+    assert listing.take("a") == (True, 10)
+    assert pager.calls == 2
+
+
+def test_target_listing_is_unavailable_when_refused_or_too_large() -> None:
+    assert TargetListing(_Pager({}, _http_error(403))).take("a") == (False, None)
+    assert TargetListing(_Pager({"a": 1, "b": 2, "c": 3}), limit=2).take("a") == (False, None)
+    assert TargetListing(_Pager({}, _http_error(404))).take("a") == (True, None)
+    with pytest.raises(HttpResponseError):
+        TargetListing(_Pager({}, _http_error(500))).take("a")
+
+
+def test_binding_listing_is_one_per_key() -> None:
+    binding = ResourceBinding(
+        AzureResource(id="/subscriptions/s/resourceGroups/g/providers/t/n", type="t", name="n"),
+        _side(),
+    )
+    pager = _Pager({"x": 1})
+    first = binding.listing("k", pager)
+    assert binding.listing("k", _Pager({})) is first
+    assert binding.listing("other", pager) is not first

@@ -8,7 +8,13 @@ Plugin authors need only this module::
 import pluggy
 
 from atg_dataplane.__about__ import __version__
-from atg_dataplane.context import Fingerprinter, ResourceBinding, RetrySettings, SideContext
+from atg_dataplane.context import (
+    Fingerprinter,
+    ResourceBinding,
+    RetrySettings,
+    SideContext,
+    TargetListing,
+)
 from atg_dataplane.hookspecs import PROJECT_NAME
 from atg_dataplane.models import (
     ALL_MODES,
@@ -41,6 +47,7 @@ __all__ = [
     "ResourceTypeSpec",
     "RetrySettings",
     "SideContext",
+    "TargetListing",
     "__version__",
     "hookimpl",
 ]

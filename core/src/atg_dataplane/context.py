@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
 from atg_dataplane.clouds import Cloud
 from atg_dataplane.models import AzureResource, Side
 
@@ -150,6 +152,11 @@ class ResourceBinding:
                 self.state[key] = factory()
             return self.state[key]
 
+    def listing(self, key: str, lister: Any) -> TargetListing:
+        """This run's :class:`TargetListing` named ``key`` (``lister`` runs on first use)."""
+        listing: TargetListing = self.cached(f"listing:{key}", lambda: TargetListing(lister))
+        return listing
+
 
 class Fingerprinter:
     """Keyed hash (HMAC-SHA256) of content, so values are compared, never kept.
@@ -188,3 +195,56 @@ class _StreamingFingerprint:
 
     def hexdigest(self) -> str:
         return Fingerprinter.PREFIX + self._mac.hexdigest()[:32]
+
+
+LISTING_LIMIT = 20_000
+"""A target collection holding more entries than this is not held in memory."""
+
+
+class TargetListing:
+    """The entries of one target collection, listed once per run and handed out by name.
+
+    Asking the target about each item costs a request per item; one listing of the
+    collection (a page per few hundred entries) answers for all of them. ``lister``
+    returns an iterable of ``(name, entry)`` pairs, typically a generator over an SDK
+    pager. A collection that does not exist (404) lists as empty; when the listing is
+    refused (403), or the collection holds more than :data:`LISTING_LIMIT` entries, the
+    listing is unavailable and callers ask the target item by item.
+
+    Each name is handed out once: a name asked again means a new run with the same
+    binding, and the collection is listed afresh. Thread-safe.
+    """
+
+    def __init__(self, lister: Any, limit: int = LISTING_LIMIT) -> None:
+        self._lister = lister
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._entries: dict[str, Any] | None = None
+        self._taken: set[str] = set()
+        self._loaded = False
+
+    def take(self, name: str) -> tuple[bool, Any]:
+        """``(known, entry)``: ``entry`` is None when the target lacks ``name``; ``known``
+        is False when the listing is unavailable and the caller must ask the target."""
+        with self._lock:
+            if not self._loaded or name in self._taken:
+                self._entries, self._taken, self._loaded = self._list(), set(), True
+            if self._entries is None:
+                return False, None
+            self._taken.add(name)
+            return True, self._entries.pop(name, None)
+
+    def _list(self) -> dict[str, Any] | None:
+        entries: dict[str, Any] = {}
+        try:
+            for name, entry in self._lister():
+                entries[name] = entry
+                if len(entries) > self._limit:
+                    return None
+        except ResourceNotFoundError:
+            return {}
+        except HttpResponseError as error:
+            if error.status_code == 403:
+                return None
+            raise
+        return entries

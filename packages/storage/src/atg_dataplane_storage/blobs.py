@@ -12,7 +12,6 @@ chunk at a time, and the outcome says so.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -412,63 +411,17 @@ def _replicate_snapshot(
         )
 
 
-# A target container holding at most this many blobs is listed once per run, so that its
-# blobs need no request each to be compared; a larger one is asked blob by blob.
-TARGET_INDEX_LIMIT = 20_000
-
-
-class _TargetIndex:
-    """The blobs of one target container, listed once (metadata, tags, copy state).
-
-    Each entry is taken once, by the blob it describes. A blob asking again means a new
-    run with the same binding: the listing is then taken afresh. ``entries`` is None when
-    the container is too large to hold or its listing (with tags) is refused.
-    """
-
-    def __init__(self, target: ResourceBinding, container: str) -> None:
-        self.target = target
-        self.container = container
-        self.lock = threading.Lock()
-        self.entries: dict[str, Any] | None = None
-        self.taken: set[str] = set()
-        self.loaded = False
-
-    def get(self, name: str) -> tuple[bool, Any]:
-        """(known, properties): known is False when the caller must ask the service."""
-        with self.lock:
-            if not self.loaded or name in self.taken:
-                self.entries, self.taken, self.loaded = self._list(), set(), True
-            if self.entries is None:
-                return False, None
-            self.taken.add(name)
-            return True, self.entries.pop(name, None)
-
-    def _list(self) -> dict[str, Any] | None:
-        client = require_side(self.target, "blob").get_container_client(self.container)
-        entries: dict[str, Any] = {}
-        try:
-            for blob in client.list_blobs(include=["metadata", "tags", "copy"]):
-                entries[blob.name] = blob
-                if len(entries) > TARGET_INDEX_LIMIT:
-                    return None
-        except ResourceNotFoundError:
-            return {}
-        except HttpResponseError as error:
-            if error.status_code == 403:
-                return None
-            raise
-        return entries
-
-
 def _target_state(
     dst: Any, target: ResourceBinding | None = None, container: str = "", name: str = ""
 ) -> Any:
     """The target blob's properties (None when absent), from the container's index if any."""
     if target is not None:
-        index: _TargetIndex = once(
-            target, f"storage.index:{container}", lambda: _TargetIndex(target, container)
+        client = require_side(target, "blob").get_container_client(container)
+        listing = target.listing(
+            f"storage.blobs:{container}",
+            lambda: ((b.name, b) for b in client.list_blobs(include=["metadata", "tags", "copy"])),
         )
-        known, found = index.get(name)
+        known, found = listing.take(name)
         if known:
             return found
     try:
