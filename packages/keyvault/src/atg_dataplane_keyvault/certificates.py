@@ -35,6 +35,7 @@ from azure.keyvault.certificates import (
 from atg_dataplane_keyvault.clients import vault_clients
 from atg_dataplane_keyvault.common import (
     KeyVaultOptions,
+    absent_in_target,
     candidates_at,
     oldest_first,
     recover_soft_deleted,
@@ -288,17 +289,20 @@ def replicate(
 ) -> ItemOutcome:
     if mode is ReplicationMode.REPLICATION and item.size_bytes == 0:
         return ItemOutcome(status="skipped", reason=PENDING_REASON)
+    client = vault_clients(target).certificates
+    absent = absent_in_target(target, KIND, item, client.list_properties_of_certificates)
     for attempt in range(2):
+        # Known absent: nothing to read (after a recovery, the recovered one is there).
+        unread = absent and not attempt
         try:
             if mode is ReplicationMode.REPLICATION and not not_copyable_reason(
                 item.properties, item.name
             ):
-                return _copy(item, source, target, fingerprinter)
-            return _recreate(item, target, mode)
+                return _copy(item, source, target, fingerprinter, unread)
+            return _recreate(item, target, mode, unread)
         except ResourceExistsError as conflict:
             if attempt:
                 raise  # still taken after a recovery: not a soft-deleted object
-            client = vault_clients(target).certificates
             recover_soft_deleted(
                 kind=KIND,
                 name=item.name,
@@ -315,21 +319,30 @@ def _copy(
     source: ResourceBinding,
     target: ResourceBinding,
     fingerprinter: Fingerprinter,
+    absent: bool = False,
 ) -> ItemOutcome:
-    """Export the certificate with its key from the backing secret and import it."""
+    """Export the certificate with its key from the backing secret and import it.
+
+    The backing secret's version is the certificate's (``item.version``, or the current
+    one); discovery already took the certificate's fingerprint, so it is not read again.
+    """
     src = vault_clients(source)
     tgt = vault_clients(target).certificates
-    cert = (
-        src.certificates.get_certificate_version(item.name, item.version)
-        if item.version
-        else src.certificates.get_certificate(item.name)
-    )
-    wanted = fingerprinter.of(bytes(cert.cer or b""))
+    wanted = item.fingerprint
+    version = item.version
+    if not wanted:
+        cert = (
+            src.certificates.get_certificate_version(item.name, item.version)
+            if item.version
+            else src.certificates.get_certificate(item.name)
+        )
+        wanted, version = fingerprinter.of(bytes(cert.cer or b"")), _attributes(cert).version
     # The current version is compared with the target's current one; an older
     # one with the target's version at the same position (oldest first).
     older = bool(item.version) and not item.properties.get("current", True)
     index = item.order if older else None
-    for candidate in _target_candidates(tgt, item.name, index):
+    candidates = [] if absent else _target_candidates(tgt, item.name, index)
+    for candidate in candidates:
         if fingerprinter.of(bytes(candidate.cer or b"")) != wanted:
             continue
         have = _attributes(candidate)
@@ -343,7 +356,7 @@ def _copy(
         )
         return ItemOutcome(status="replicated", fingerprint=wanted)
 
-    secret = src.secrets.get_secret(item.name, _attributes(cert).version)
+    secret = src.secrets.get_secret(item.name, version)
     document = dict(item.properties.get("policy") or {})
     content_type = str(secret.properties.content_type or document.get("content_type") or PKCS12)
     value = secret.value or ""
@@ -379,14 +392,16 @@ def _target_candidates(
     )
 
 
-def _recreate(item: DataPlaneItem, target: ResourceBinding, mode: ReplicationMode) -> ItemOutcome:
+def _recreate(
+    item: DataPlaneItem, target: ResourceBinding, mode: ReplicationMode, absent: bool = False
+) -> ItemOutcome:
     """Issue a new certificate from the source's policy (self-signed only)."""
     client = vault_clients(target).certificates
     vault = target.resource.name
     wanted = dict(item.properties.get("policy") or {})
     issuer = _issuer(item.properties)
     try:
-        current = client.get_certificate(item.name)
+        current = None if absent else client.get_certificate(item.name)
     except ResourceNotFoundError:
         current = None
     if current is not None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from atg_dataplane import ItemError, ReplicationMode, ResourceBinding
+from atg_dataplane import DataPlaneItem, ItemError, ReplicationMode, ResourceBinding
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 DEFAULT_PLACEHOLDER = "ATG-PLACEHOLDER: set the real value"
@@ -121,6 +121,31 @@ def candidates_at(versions: Sequence[P], index: int) -> Iterator[P]:
         first = first or [versions[index]]
     yield from first
     yield from (v for v in reversed(versions) if all(v is not f for f in first))
+
+
+# ------------------------------------------------------------ target listing
+
+
+def absent_in_target(
+    target: ResourceBinding, kind: str, item: DataPlaneItem, pager: Callable[[], Iterable[Any]]
+) -> bool:
+    """True when the target vault held no ``kind`` of this name when the run listed it.
+
+    Such an item is written without reading the target first (one request instead of
+    two or three). ``pager`` lists the target's objects of ``kind`` (once per run, see
+    :class:`atg_dataplane.TargetListing`). The later versions of a name that was absent
+    stay absent-known: a version chain is replicated in order, by this run alone.
+    """
+    absent: set[str] = target.cached(f"keyvault.absent:{kind}", set)
+    if item.order == 0:  # the first (or only) version of its name
+        listing = target.listing(f"keyvault:{kind}", lambda: ((p.name, p) for p in pager()))
+        known, entry = listing.take(item.name)
+        if known and entry is None:
+            absent.add(item.name)
+            return True
+        absent.discard(item.name)
+        return False
+    return item.name in absent
 
 
 # --------------------------------------------------------------- soft delete

@@ -29,6 +29,7 @@ from azure.keyvault.keys import KeyClient, KeyReleasePolicy, KeyVaultKey
 from atg_dataplane_keyvault.clients import vault_clients
 from atg_dataplane_keyvault.common import (
     KeyVaultOptions,
+    absent_in_target,
     common_attributes,
     parse_iso,
     recover_soft_deleted,
@@ -161,9 +162,11 @@ def replicate(
         "operations); data encrypted, wrapped or signed with the source key cannot be used with "
         "it. " + _REMEDY.format(vault=target.resource.name, name=item.name)
     )
+    absent = absent_in_target(target, KIND, item, client.list_properties_of_keys)
     for attempt in range(2):
         try:
-            current = client.get_key(item.name)
+            # Known absent: nothing to read (after a recovery, the recovered key is there).
+            current = None if absent and not attempt else client.get_key(item.name)
         except ResourceNotFoundError:
             current = None
         try:

@@ -6,7 +6,7 @@ other; what is kept, logged or compared is ``fingerprinter.of(value)``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from azure.keyvault.secrets import SecretClient, SecretProperties
 from atg_dataplane_keyvault.clients import vault_clients
 from atg_dataplane_keyvault.common import (
     KeyVaultOptions,
+    absent_in_target,
     candidates_at,
     common_attributes,
     is_disabled_error,
@@ -121,8 +122,11 @@ def replicate(
         f"az keyvault secret set --vault-name {vault} --name {item.name} "
         "--file <file holding the value>"
     )
+    absent = absent_in_target(
+        target, KIND, item, vault_clients(target).secrets.list_properties_of_secrets
+    )
     if mode is ReplicationMode.TEMPLATE:
-        return _template(item, target, options, fingerprinter, set_hint)
+        return _template(item, target, options, fingerprinter, set_hint, absent)
 
     warnings: list[str] = []
     attributes = {k: v for k, v in item.properties.items() if k != "current"}
@@ -142,7 +146,7 @@ def replicate(
     # one with the target's version at the same position (oldest first).
     older = item.version is not None and not item.properties.get("current", True)
     index = item.order if older else None
-    outcome = _converge(item.name, value, attributes, index, target, fingerprinter)
+    outcome = _converge(item.name, value, attributes, index, target, fingerprinter, absent)
     size = len(value.encode("utf-8"))
     written = outcome.status == "replicated"
     return ItemOutcome(
@@ -160,6 +164,7 @@ def _template(
     options: KeyVaultOptions,
     fingerprinter: Fingerprinter,
     set_hint: str,
+    absent: bool,
 ) -> ItemOutcome:
     """Create the secret with a placeholder; never overwrite a value already in the target.
 
@@ -170,7 +175,8 @@ def _template(
     placeholder_fp = fingerprinter.of(options.placeholder)
     reminder = f"secret {item.name!r} holds a placeholder value; set the real value: {set_hint}"
     for attempt in range(2):
-        current = _current(client, item.name, fingerprinter)
+        # Known absent: nothing to read (after a recovery, the recovered secret is there).
+        current = None if absent and not attempt else _current(client, item.name, fingerprinter)
         if current is None:
             try:
                 _set(client, item.name, options.placeholder, item.properties)
@@ -199,12 +205,20 @@ def _converge(
     index: int | None,
     target: ResourceBinding,
     fingerprinter: Fingerprinter,
+    absent: bool = False,
 ) -> ItemOutcome:
-    """Make the target's current version (or its ``index``-th oldest) hold ``value``."""
+    """Make the target's current version (or its ``index``-th oldest) hold ``value``.
+
+    ``absent``: the target held no secret of this name when the run began, so there is
+    nothing to compare with (the versions it holds now are this run's, older ones).
+    """
     client = vault_clients(target).secrets
     wanted = fingerprinter.of(value)
     for attempt in range(2):
-        if index is None:
+        candidates: Iterable[_TargetVersion]
+        if absent and not attempt:
+            candidates, held = [], 0
+        elif index is None:
             current = _current(client, name, fingerprinter)
             candidates = [current] if current is not None else []
             held = 1 if current is not None else 0
