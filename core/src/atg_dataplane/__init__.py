@@ -28,6 +28,7 @@ from atg_dataplane.models import (
     ReplicationResult,
     ResourceTypeSpec,
 )
+from atg_dataplane.parallel import read_ahead
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 """Marker for hook implementations: ``@hookimpl`` or ``@hookimpl(wrapper=True)``."""
@@ -50,4 +51,5 @@ __all__ = [
     "TargetListing",
     "__version__",
     "hookimpl",
+    "read_ahead",
 ]

@@ -29,7 +29,7 @@ from atg_dataplane.config import (
     load_config,
     with_overrides,
 )
-from atg_dataplane.context import Fingerprinter
+from atg_dataplane.context import DEFAULT_CONCURRENCY, Fingerprinter
 from atg_dataplane.credentials import CredentialError
 from atg_dataplane.engine import Engine, RunSummary, describe_error
 from atg_dataplane.inventory import ResourcePair
@@ -140,7 +140,7 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--concurrency",
-            default=16,
+            default=DEFAULT_CONCURRENCY,
             show_default=True,
             type=click.IntRange(1, 512),
             help="Items copied (replicate) or compared (verify) at once, overall.",
@@ -220,7 +220,7 @@ def _runtime(state: AppState, params: dict[str, Any]) -> Runtime:
         state.host,
         config,
         interactive=bool(params.get("interactive")),
-        concurrency=int(params.get("concurrency") or 16),
+        concurrency=int(params.get("concurrency") or DEFAULT_CONCURRENCY),
     )
 
 
@@ -886,7 +886,7 @@ def deploy_command(
         state.host,
         config,
         interactive=bool(params.get("interactive")),
-        concurrency=int(params.get("concurrency") or 16),
+        concurrency=int(params.get("concurrency") or DEFAULT_CONCURRENCY),
     )
     if dry_run:
         plan = make_plan(runtime, chosen)

@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from atg_dataplane.context import Fingerprinter
+from atg_dataplane.context import DEFAULT_CONCURRENCY, Fingerprinter
 from atg_dataplane.inventory import ResourcePair
 from atg_dataplane.journal import Journal
 from atg_dataplane.models import (
@@ -31,13 +31,16 @@ from atg_dataplane.models import (
     ReplicationMode,
     ReplicationResult,
 )
+from atg_dataplane.parallel import FairPool
 from atg_dataplane.plugins import PluginHost
 from atg_dataplane.redact import redact
 
 log = logging.getLogger(__name__)
 
-DISCOVERY_PARALLELISM = 4
+DISCOVERY_PARALLELISM = 32
 """Resources discovered at once (each discovery is one thread of sequential requests)."""
+ITEM_WINDOW = 2
+"""Items of one resource submitted ahead of the pool, in multiples of the concurrency."""
 
 
 def describe_error(exc: BaseException) -> str:
@@ -127,7 +130,7 @@ class Engine:
         journal: Journal,
         run_id: str,
         options: Mapping[str, Any],
-        concurrency: int = 16,
+        concurrency: int = DEFAULT_CONCURRENCY,
         fingerprinter: Fingerprinter | None = None,
     ) -> None:
         self.host = host
@@ -141,7 +144,6 @@ class Engine:
         self.stop = threading.Event()
         self._abandon = threading.Event()
         self._lock = threading.Lock()
-        self._inflight = threading.BoundedSemaphore(self.concurrency * 4)
         self._resource_limits: dict[str, threading.Semaphore] = {}
         self._chains: dict[tuple[str, str, str], Future[Any]] = {}
         self._futures: list[Future[Any]] = []
@@ -161,7 +163,7 @@ class Engine:
     def run(self, pairs: Iterable[ResourcePair]) -> RunSummary:
         started = time.monotonic()
         self.emit("run_started")
-        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="atg-item")
+        pool = FairPool(self.concurrency, name="atg-item")
         # Several resources are discovered at once: discovery is a chain of sequential
         # requests (pages, per-item reads), and one resource at a time leaves the item
         # pool idle while a resource's listing waits on the network.
@@ -224,7 +226,7 @@ class Engine:
         with self._lock:
             return list(self._futures)
 
-    def _run_resource(self, pair: ResourcePair, pool: ThreadPoolExecutor) -> None:
+    def _run_resource(self, pair: ResourcePair, pool: FairPool) -> None:
         rid = pair.source.resource.id
         rtype = pair.spec.resource_type
         if pair.target is None:
@@ -250,9 +252,7 @@ class Engine:
             self.emit("item_failed", resource_id=rid, resource_type=rtype, reason=reason)
         self.emit("resource_discovered", resource_id=rid, resource_type=rtype, items=count)
 
-    def _discover_and_submit(
-        self, pair: ResourcePair, pool: ThreadPoolExecutor, done: set[str]
-    ) -> int:
+    def _discover_and_submit(self, pair: ResourcePair, pool: FairPool, done: set[str]) -> int:
         rid = pair.source.resource.id
         rtype = pair.spec.resource_type
         discover = self.host.hook_for(rtype, "dataplane_discover")
@@ -262,6 +262,10 @@ class Engine:
             options=self.options,
             fingerprinter=self.fingerprinter,
         )
+        # Each resource has its own window of submitted, unfinished items: a resource with
+        # many quick items cannot hold back the discovery of the others (memory stays
+        # bounded: DISCOVERY_PARALLELISM windows at most).
+        window = threading.BoundedSemaphore(self.concurrency * ITEM_WINDOW)
         count = 0
         for item in items or ():
             count += 1
@@ -280,20 +284,20 @@ class Engine:
                 continue
             if self.stop.is_set() or self._abandon.is_set():
                 break
-            self._inflight.acquire()
+            window.acquire()
             future = self._submit(pool, pair, item)
-            future.add_done_callback(lambda _f: self._inflight.release())
+            future.add_done_callback(lambda _f: window.release())
             self._track(future)
         return count
 
-    def _submit(self, pool: ThreadPoolExecutor, pair: ResourcePair, item: DataPlaneItem) -> Any:
+    def _submit(self, pool: FairPool, pair: ResourcePair, item: DataPlaneItem) -> Any:
         """Submit one item; versions of one name wait for the previous version."""
         if item.version is None:
-            return pool.submit(self._replicate, pair, item, None)
+            return pool.submit(pair.source.resource.id, self._replicate, pair, item, None)
         chain = (pair.source.resource.id, item.kind, item.name)
         with self._lock:
             previous = self._chains.get(chain)
-            future = pool.submit(self._replicate, pair, item, previous)
+            future = pool.submit(pair.source.resource.id, self._replicate, pair, item, previous)
             self._chains[chain] = future
 
         def forget(done: Future[Any]) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from atg_dataplane.config import ReplicationConfig
-from atg_dataplane.context import RetrySettings, SideContext
+from atg_dataplane.context import DEFAULT_CONCURRENCY, RetrySettings, SideContext
 from atg_dataplane.credentials import build_credential, check_credential
 from atg_dataplane.inventory import ResourcePair, iter_pairs
 from atg_dataplane.models import Side
@@ -43,7 +43,7 @@ def open_runtime(
     config: ReplicationConfig,
     *,
     interactive: bool = False,
-    concurrency: int = 16,
+    concurrency: int = DEFAULT_CONCURRENCY,
     retry: RetrySettings | None = None,
 ) -> Runtime:
     if host.conflicts:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+from atg_dataplane_sandbox.emulator.keyvault.keypool import KeyPool, warm
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-from atg_dataplane_sandbox.emulator.keyvault.keypool import KeyPool
 
 
 def _n(key: rsa.RSAPrivateKey) -> int:
@@ -49,3 +48,12 @@ def test_only_the_asked_size_is_handed_out(tmp_path: Path) -> None:
     pool = KeyPool(tmp_path, {})
     _fresh(pool)
     assert KeyPool(tmp_path, {}).take(3072) is None
+
+
+def test_warm_fills_the_pool_up_to_the_count(tmp_path: Path) -> None:
+    assert warm(3, directory=tmp_path) == 3
+    assert warm(3, directory=tmp_path) == 0  # already there
+    pool = KeyPool(tmp_path, {})
+    keys = [pool.take(2048) for _ in range(3)]
+    assert all(k is not None for k in keys)
+    assert len({_n(k) for k in keys if k is not None}) == 3

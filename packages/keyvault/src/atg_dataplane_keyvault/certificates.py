@@ -20,6 +20,7 @@ from atg_dataplane import (
     ItemOutcome,
     ReplicationMode,
     ResourceBinding,
+    read_ahead,
 )
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.keyvault.certificates import (
@@ -225,8 +226,10 @@ def discover(
 ) -> Iterator[DataPlaneItem]:
     client = vault_clients(resource).certificates
     replication = mode is ReplicationMode.REPLICATION
-    for listed in client.list_properties_of_certificates():
-        cert = client.get_certificate(listed.name)
+    for cert in read_ahead(
+        lambda listed: client.get_certificate(listed.name), client.list_properties_of_certificates()
+    ):
+        listed = cert.properties
         properties = certificate_properties(_attributes(cert), cert.policy)
         reason = not_copyable_reason(properties, listed.name)
         if not (options.versions_for(mode) and not reason):

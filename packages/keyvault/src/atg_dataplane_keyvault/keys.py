@@ -22,6 +22,7 @@ from atg_dataplane import (
     ItemOutcome,
     ReplicationMode,
     ResourceBinding,
+    read_ahead,
 )
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.keyvault.keys import KeyClient, KeyReleasePolicy, KeyVaultKey
@@ -126,10 +127,10 @@ def discover(
 ) -> Iterator[DataPlaneItem]:
     """Current versions only: a backup restores every version; recreation makes the current one."""
     client = vault_clients(resource).keys
-    for props in client.list_properties_of_keys():
-        if props.managed:
-            continue  # backs a certificate: copied with the certificate
-        key = client.get_key(props.name)
+    # Managed keys back certificates: they are copied with the certificate.
+    listed = (p for p in client.list_properties_of_keys() if not p.managed)
+    for key in read_ahead(lambda props: client.get_key(props.name), listed):
+        props = key.properties
         properties = key_properties(key)
         reason = EXPORTABLE_REASON if properties["exportable"] else NOT_EXPORTABLE_REASON
         yield DataPlaneItem(

@@ -16,6 +16,7 @@ from atg_dataplane import (
     ItemOutcome,
     ReplicationMode,
     ResourceBinding,
+    read_ahead,
 )
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.keyvault.secrets import SecretClient, SecretProperties
@@ -52,13 +53,17 @@ def discover(
 ) -> Iterator[DataPlaneItem]:
     client = vault_clients(resource).secrets
     versions = options.versions_for(mode)
-    for props in client.list_properties_of_secrets():
-        if props.managed:
-            continue  # backs a certificate: copied with the certificate
-        if not versions:
+    # Managed secrets back certificates: they are copied with the certificate.
+    listed = (p for p in client.list_properties_of_secrets() if not p.managed)
+    if not versions:
+        for props in listed:
             yield _item(resource, mode, props, version=None, order=0)
-            continue
-        history = oldest_first(client.list_properties_of_secret_versions(str(props.name)))
+        return
+
+    def history_of(props: SecretProperties) -> list[SecretProperties]:
+        return oldest_first(client.list_properties_of_secret_versions(str(props.name)))
+
+    for history in read_ahead(history_of, listed):
         for order, version in enumerate(history):
             yield _item(
                 resource,
