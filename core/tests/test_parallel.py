@@ -65,8 +65,14 @@ def test_fair_pool_futures_carry_results_and_errors() -> None:
 
 def test_fair_pool_shutdown_cancels_what_has_not_started() -> None:
     pool = FairPool(1)
-    gate = threading.Event()
-    running = pool.submit("a", gate.wait, 5)
+    gate, started = threading.Event(), threading.Event()
+
+    def hold() -> bool:
+        started.set()
+        return gate.wait(5)
+
+    running = pool.submit("a", hold)
+    assert started.wait(5)
     queued = [pool.submit("b", time.sleep, 0) for _ in range(3)]
     pool.shutdown(wait=False, cancel_futures=True)  # while the worker is held
     gate.set()
