@@ -53,6 +53,21 @@ def test_fair_pool_takes_turns_between_keys() -> None:
     assert order == ["big0", "small0", "big1", "small1", "big2", "big3"]
 
 
+def test_fair_pool_takes_turns_between_groups_first() -> None:
+    pool = FairPool(1)
+    gate = threading.Event()
+    order: list[str] = []
+    blocker = pool.submit("x", gate.wait, group="hold")
+    futures = [pool.submit(f"vault{v}", order.append, f"v{v}", group="kv") for v in range(3)]
+    futures += [pool.submit("account", order.append, f"s{i}", group="st") for i in range(3)]
+    gate.set()
+    for future in [blocker, *futures]:
+        future.result(5)
+    pool.shutdown()
+    # One call per group in turn; within the Key Vault group, one per vault in turn.
+    assert order == ["v0", "s0", "v1", "s1", "v2", "s2"]
+
+
 def test_fair_pool_futures_carry_results_and_errors() -> None:
     pool = FairPool(2)
     assert pool.submit("k", lambda a, b: a + b, 2, 3).result(5) == 5

@@ -292,12 +292,13 @@ class Engine:
 
     def _submit(self, pool: FairPool, pair: ResourcePair, item: DataPlaneItem) -> Any:
         """Submit one item; versions of one name wait for the previous version."""
+        rid, rtype = pair.source.resource.id, pair.spec.resource_type
         if item.version is None:
-            return pool.submit(pair.source.resource.id, self._replicate, pair, item, None)
-        chain = (pair.source.resource.id, item.kind, item.name)
+            return pool.submit(rid, self._replicate, pair, item, None, group=rtype)
+        chain = (rid, item.kind, item.name)
         with self._lock:
             previous = self._chains.get(chain)
-            future = pool.submit(pair.source.resource.id, self._replicate, pair, item, previous)
+            future = pool.submit(rid, self._replicate, pair, item, previous, group=rtype)
             self._chains[chain] = future
 
         def forget(done: Future[Any]) -> None:

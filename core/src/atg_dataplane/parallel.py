@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
+_Task = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
+
 READ_AHEAD = 8
 """Reads in flight per listing by default."""
 
@@ -42,12 +44,14 @@ def read_ahead(fn: Callable[[T], R], items: Iterable[T], workers: int = READ_AHE
 
 
 class FairPool:
-    """Worker threads that take queued calls round-robin across keys (resources).
+    """Worker threads that take queued calls in turn across groups, then across keys.
 
     A plain thread pool runs calls in the order they were submitted, so the resource
     discovered first has its whole backlog served before anything of a resource found
     later: a tenant's one big storage account would start last and finish alone. Here
-    each key has its own queue and the workers take one call from each key in turn.
+    each ``(group, key)`` has its own queue: the workers take one call from each group
+    in turn (the engine's groups are resource types, so every service stays busy), and
+    within a group from each key in turn (the resources of that type).
 
     The futures are :class:`concurrent.futures.Future`; ``shutdown`` matches
     :meth:`concurrent.futures.Executor.shutdown`. Workers are daemon threads, so an
@@ -55,7 +59,7 @@ class FairPool:
     """
 
     def __init__(self, workers: int, name: str = "atg-worker") -> None:
-        self._queues: dict[Any, deque[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]]] = {}
+        self._groups: dict[Any, dict[Any, deque[_Task]]] = {}
         self._cond = threading.Condition()
         self._closed = False
         self._threads = [
@@ -65,26 +69,32 @@ class FairPool:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, key: Any, fn: Callable[..., R], *args: Any) -> Future[R]:
+    def submit(self, key: Any, fn: Callable[..., R], *args: Any, group: Any = None) -> Future[R]:
         future: Future[R] = Future()
         with self._cond:
             if self._closed:
                 raise RuntimeError("cannot submit after shutdown")
-            self._queues.setdefault(key, deque()).append((future, fn, args))
+            keys = self._groups.setdefault(group, {})
+            keys.setdefault(key, deque()).append((future, fn, args))
             self._cond.notify()
         return future
 
-    def _next(self) -> tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None:
+    def _next(self) -> _Task | None:
         with self._cond:
-            while not self._queues:
+            while not self._groups:
                 if self._closed:
                     return None
                 self._cond.wait()
-            key = next(iter(self._queues))
-            queue = self._queues.pop(key)
+            # Take from the first group's first key, then send both to the back of the line.
+            group = next(iter(self._groups))
+            keys = self._groups.pop(group)
+            key = next(iter(keys))
+            queue = keys.pop(key)
             task = queue.popleft()
             if queue:
-                self._queues[key] = queue  # back of the line: the other keys go first
+                keys[key] = queue
+            if keys:
+                self._groups[group] = keys
             return task
 
     def _work(self) -> None:
@@ -104,10 +114,11 @@ class FairPool:
         with self._cond:
             self._closed = True
             if cancel_futures:
-                for queue in self._queues.values():
-                    for future, _, _ in queue:
-                        future.cancel()
-                self._queues.clear()
+                for keys in self._groups.values():
+                    for queue in keys.values():
+                        for future, _, _ in queue:
+                            future.cancel()
+                self._groups.clear()
             self._cond.notify_all()
         if wait:
             for thread in self._threads:

@@ -74,9 +74,11 @@ def dataplane_discover(
 ) -> Iterator[DataPlaneItem]:
     mode = ReplicationMode(mode)
     settings = KeyVaultOptions.from_options(options)
-    yield from secrets.discover(resource, mode, settings)
-    yield from keys.discover(resource, mode, settings, fingerprinter)
+    # Slowest first (issuing a certificate and creating a key take the service longest),
+    # so that they overlap the many quick secrets rather than finish the run alone.
     yield from certificates.discover(resource, mode, settings, fingerprinter)
+    yield from keys.discover(resource, mode, settings, fingerprinter)
+    yield from secrets.discover(resource, mode, settings)
 
 
 @hookimpl
