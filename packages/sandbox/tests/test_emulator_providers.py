@@ -118,6 +118,84 @@ def test_cosmos_account(emu: EmulatorHandle, topo: Topology) -> None:
     assert account.document_endpoint == proxy + "/" != "https://127.0.0.1:8081/"
     keys = client.database_accounts.list_keys("rg-data", "srccosmos")
     assert keys.primary_master_key == "Y29zbW9zLWtleQ=="
+    # Four distinct keys, the read-only ones also through readonlykeys (GET and POST).
+    every = {keys.primary_master_key, keys.secondary_master_key,
+             keys.primary_readonly_master_key, keys.secondary_readonly_master_key}
+    assert len(every) == 4
+    for read_only in (client.database_accounts.get_read_only_keys("rg-data", "srccosmos"),
+                      client.database_accounts.list_read_only_keys("rg-data", "srccosmos")):
+        assert read_only.primary_readonly_master_key == keys.primary_readonly_master_key
+        assert read_only.secondary_readonly_master_key == keys.secondary_readonly_master_key
+
+
+def test_cosmos_native_rbac(emu: EmulatorHandle, topo: Topology) -> None:
+    """``sqlRoleDefinitions`` and ``sqlRoleAssignments`` of an account (Cosmos DB's own
+    data-plane RBAC), as azure-mgmt-cosmosdb manages them."""
+    cosmosdb = pytest.importorskip("azure.mgmt.cosmosdb")
+    src = topo.tenant("source")
+    client = cosmosdb.CosmosDBManagementClient(
+        credential(emu, "source", "admin"), src.subscription_id, **arm_kwargs(emu)
+    )
+    sql = client.sql_resources
+    account_id = client.database_accounts.begin_create_or_update(
+        "rg-data", "srccosmos",
+        {"location": "eastus", "properties": {"locations": [{"locationName": "eastus"}]}},
+    ).result().id
+    reader = "00000000-0000-0000-0000-000000000001"
+    found = {d.name: d for d in sql.list_sql_role_definitions("rg-data", "srccosmos")}
+    assert found[reader].role_name == "Cosmos DB Built-in Data Reader"
+    assert "00000000-0000-0000-0000-000000000002" in found
+    assert sql.get_sql_role_definition(reader, "rg-data", "srccosmos").id == (
+        f"{account_id}/sqlRoleDefinitions/{reader}")
+
+    custom = sql.begin_create_update_sql_role_definition(
+        "11111111-2222-3333-4444-555555555555", "rg-data", "srccosmos",
+        {"properties": {"roleName": "Items only", "type": "CustomRole",
+                        "assignableScopes": [account_id],
+                        "permissions": [{"dataActions": [
+                            "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/*"
+                        ]}]}},
+        polling_interval=0.05,
+    ).result()
+    assert custom.role_name == "Items only"
+    principal = src.principals["replicator"].object_id
+    scope = f"{account_id}/dbs/appdb/colls/orders"
+    assignment = sql.begin_create_update_sql_role_assignment(
+        "aaaaaaaa-0000-0000-0000-000000000001", "rg-data", "srccosmos",
+        {"properties": {"roleDefinitionId": custom.id, "scope": scope,
+                        "principalId": principal}},
+        polling_interval=0.05,
+    ).result()
+    assert (assignment.scope, assignment.principal_id) == (scope, principal)
+    assert [a.name for a in sql.list_sql_role_assignments("rg-data", "srccosmos")] == [
+        assignment.name]
+
+    bad = [
+        {"roleDefinitionId": f"{account_id}/sqlRoleDefinitions/{'9' * 8}", "scope": account_id,
+         "principalId": principal},  # no such definition
+        {"roleDefinitionId": custom.id, "scope": f"/subscriptions/{src.subscription_id}",
+         "principalId": principal},  # above the account
+        {"roleDefinitionId": custom.id, "scope": f"{account_id}/colls/orders",
+         "principalId": principal},  # not a database or container
+    ]
+    for properties in bad:
+        with pytest.raises(HttpResponseError) as info:
+            sql.begin_create_update_sql_role_assignment(
+                "aaaaaaaa-0000-0000-0000-000000000002", "rg-data", "srccosmos",
+                {"properties": properties}, polling_interval=0.05,
+            ).result()
+        assert info.value.status_code == 400, properties
+    with pytest.raises(HttpResponseError) as info:
+        sql.begin_delete_sql_role_definition(reader, "rg-data", "srccosmos").result()
+    assert info.value.status_code == 400  # built-in
+
+    sql.begin_delete_sql_role_assignment(
+        assignment.name, "rg-data", "srccosmos", polling_interval=0.05
+    ).result()
+    assert list(sql.list_sql_role_assignments("rg-data", "srccosmos")) == []
+    with pytest.raises(HttpResponseError) as info:
+        sql.get_sql_role_assignment(assignment.name, "rg-data", "srccosmos")
+    assert info.value.status_code == 404
 
 
 def test_container_registry_and_import(emu: EmulatorHandle, topo: Topology) -> None:

@@ -265,7 +265,23 @@ BUILTIN_ROLES: list[dict[str, Any]] = [
 ]
 
 COSMOS_SQL_ROLES: list[dict[str, Any]] = [
-    # Cosmos DB's own data-plane RBAC (sqlRoleDefinitions), not an ARM role definition.
+    # Cosmos DB's own data-plane RBAC (sqlRoleDefinitions), not an ARM role definition:
+    # every account has these two (``emulator/cosmos_rbac.py``).
+    {
+        "id": "00000000-0000-0000-0000-000000000001",
+        "roleName": "Cosmos DB Built-in Data Reader",
+        "type": "BuiltInRole",
+        "permissions": [
+            {
+                "dataActions": [
+                    "Microsoft.DocumentDB/databaseAccounts/readMetadata",
+                    "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/executeQuery",
+                    "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/readChangeFeed",
+                    "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/read",
+                ]
+            }
+        ],
+    },
     {
         "id": "00000000-0000-0000-0000-000000000002",
         "roleName": "Cosmos DB Built-in Data Contributor",

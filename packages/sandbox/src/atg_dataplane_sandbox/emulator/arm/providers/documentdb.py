@@ -1,5 +1,7 @@
 """Microsoft.DocumentDB/databaseAccounts, mapped onto the Cosmos DB servers in services.json
-(reached through the emulator's fault-injecting proxies, ``emulator/cosmos_proxy.py``)."""
+(reached through the emulator's fault-injecting proxies, ``emulator/cosmos_proxy.py``, which
+check every request's key or token), with the account's keys and its native RBAC
+(``documentdb_roles.py``)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,11 @@ from typing import Any
 
 from aiohttp import web
 
+from atg_dataplane_sandbox.emulator import cosmos_rbac
 from atg_dataplane_sandbox.emulator.arm.common import ArmContext
+from atg_dataplane_sandbox.emulator.arm.providers import documentdb_roles
 from atg_dataplane_sandbox.emulator.arm.providers.base import Provider, register
+from atg_dataplane_sandbox.emulator.cosmos_auth import AccountKeys, account_keys
 from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
 from atg_dataplane_sandbox.emulator.proxies import open_cosmos_proxy
 
@@ -20,7 +25,7 @@ class CosmosProvider(Provider):
     created_status = 200
 
     def __init__(self) -> None:
-        self.actions = {"listkeys": self._list_keys}
+        self.actions = {"listkeys": self._list_keys, "readonlykeys": self._read_only_keys}
 
     async def on_put(
         self, ctx: ArmContext, resource: dict[str, Any], existing: dict[str, Any] | None
@@ -39,22 +44,51 @@ class CosmosProvider(Provider):
             props["documentEndpoint"] = proxy + "/"
         return resource
 
+    async def on_delete(self, ctx: ArmContext, resource: dict[str, Any]) -> None:
+        cosmos_rbac.forget_account(ctx.emu, resource["id"])
+
+    async def child(
+        self, ctx: ArmContext, resource: dict[str, Any], rest: list[str]
+    ) -> web.StreamResponse | None:
+        if documentdb_roles.handles(rest):
+            return await documentdb_roles.child(ctx, resource, rest)
+        if [s.lower() for s in rest] == ["readonlykeys"] and ctx.request.method == "GET":
+            ctx.require(f"{self.full_type}/readonlykeys/action", resource["id"])
+            return await self._read_only_keys(ctx, resource)
+        return None
+
     async def _list_keys(self, ctx: ArmContext, resource: dict[str, Any]) -> web.StreamResponse:
-        key = ctx.emu.read_account_key("cosmos", resource["name"])
-        if key is None:
-            raise AzureError(
-                409,
-                "DatabaseAccountNotInSandbox",
-                f"The account '{resource['name']}' has no Cosmos DB server in this sandbox.",
-            )
+        keys = _keys(ctx, resource)
         return json_response(
             {
-                "primaryMasterKey": key,
-                "secondaryMasterKey": key,
-                "primaryReadonlyMasterKey": key,
-                "secondaryReadonlyMasterKey": key,
+                "primaryMasterKey": keys.primary,
+                "secondaryMasterKey": keys.secondary,
+                "primaryReadonlyMasterKey": keys.primary_readonly,
+                "secondaryReadonlyMasterKey": keys.secondary_readonly,
             }
         )
+
+    async def _read_only_keys(
+        self, ctx: ArmContext, resource: dict[str, Any]
+    ) -> web.StreamResponse:
+        keys = _keys(ctx, resource)
+        return json_response(
+            {
+                "primaryReadonlyMasterKey": keys.primary_readonly,
+                "secondaryReadonlyMasterKey": keys.secondary_readonly,
+            }
+        )
+
+
+def _keys(ctx: ArmContext, resource: dict[str, Any]) -> AccountKeys:
+    key = ctx.emu.read_account_key("cosmos", resource["name"])
+    if key is None:
+        raise AzureError(
+            409,
+            "DatabaseAccountNotInSandbox",
+            f"The account '{resource['name']}' has no Cosmos DB server in this sandbox.",
+        )
+    return account_keys(key)
 
 
 register(CosmosProvider())
