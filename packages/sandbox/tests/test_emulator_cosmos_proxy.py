@@ -6,20 +6,29 @@ injected 429/500/503 and drops are retried as the SDK retries them, ``latency`` 
 The SDK retries 429 up to 9 times (waiting ``x-ms-retry-after-ms``), but 503, 500 and
 dropped connections only once per region (one region here), and writes on 500 or a drop
 only with ``retry_write``: so the shares below are small and the fault dice are seeded.
-After ``sandbox down``/``up`` the proxy finds the new server."""
+After ``sandbox down``/``up`` the proxy finds the new server.
+
+The proxy lets through only what Cosmos DB would: the account's keys as ARM lists them
+(read-only keys for reads and queries), or an Entra ID token of the account's tenant whose
+principal holds a Cosmos DB data role (``sqlRoleAssignments``) for the request."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import time
+import uuid
 from collections.abc import Iterator
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from atg_dataplane_sandbox import sandbox as sbx
 from atg_dataplane_sandbox import seed
-from atg_dataplane_sandbox.emulator import EmulatorHandle
+from atg_dataplane_sandbox.emulator import EmulatorHandle, cosmos_auth
 from atg_dataplane_sandbox.emulator.testing import arm_kwargs, credential
 from atg_dataplane_sandbox.seeders import cosmos as seeders_cosmos
 from atg_dataplane_sandbox.services import cosmos
@@ -47,13 +56,21 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
 
 
 @pytest.fixture(scope="module")
-def account(emu: EmulatorHandle) -> tuple[str, str]:
+def mgmt(emu: EmulatorHandle) -> CosmosDBManagementClient:
+    """ARM for Cosmos DB in the source subscription, as its admin (Owner)."""
+    subscription = load_topology(emu.directory).tenant("source").subscription_id
+    return CosmosDBManagementClient(
+        credential(emu, "source", "admin"), subscription, **arm_kwargs(emu)
+    )
+
+
+@pytest.fixture(scope="module")
+def account(emu: EmulatorHandle, mgmt: CosmosDBManagementClient) -> tuple[str, str]:
     """The document endpoint and key of ``srccosmos1``, created through ARM."""
     subscription = load_topology(emu.directory).tenant("source").subscription_id
     cred = credential(emu, "source", "admin")
     groups = ResourceManagementClient(cred, subscription, **arm_kwargs(emu)).resource_groups
     groups.create_or_update(GROUP, {"location": "eastus"})
-    mgmt = CosmosDBManagementClient(cred, subscription, **arm_kwargs(emu))
     created = mgmt.database_accounts.begin_create_or_update(
         GROUP,
         ACCOUNT,
@@ -64,7 +81,8 @@ def account(emu: EmulatorHandle) -> tuple[str, str]:
     return created.document_endpoint, key
 
 
-def _client(emu: EmulatorHandle, account: tuple[str, str], **kwargs: Any) -> CosmosClient:
+def _client(emu: EmulatorHandle, account: tuple[str, Any], **kwargs: Any) -> CosmosClient:
+    """A client of the account: ``account`` is (endpoint, key or token credential)."""
     # azure-cosmos skips TLS verification for 127.0.0.1 unless an SSLConfiguration names a CA.
     ssl = SSLConfiguration()
     ssl.SSLCaCerts = str(emu.ca_path)
@@ -163,3 +181,196 @@ def test_the_proxy_follows_the_server_across_a_restart(tmp_path: Path) -> None:
         assert info.value.status_code == 503
     finally:
         sbx.down(tmp_path)
+
+
+# ------------------------------------------------------------------ who may call the account
+READER = "00000000-0000-0000-0000-000000000001"
+CONTRIBUTOR = "00000000-0000-0000-0000-000000000002"
+
+
+def _refused(call: Any) -> CosmosHttpResponseError:
+    """The error ``call()`` raised: building a client reads the account already."""
+    with pytest.raises(CosmosHttpResponseError) as info:
+        call()
+    return info.value
+
+
+def _items(client: CosmosClient) -> ContainerProxy:
+    return client.get_database_client("faultsdb").get_container_client("items")
+
+
+def _grant(
+    emu: EmulatorHandle, mgmt: CosmosDBManagementClient, tenant: str, principal: str,
+    role: str,
+) -> str:
+    """Assign a built-in Cosmos DB data role on the account; return the assignment's name."""
+    account_id = mgmt.database_accounts.get(GROUP, ACCOUNT).id
+    name = str(uuid.uuid4())
+    mgmt.sql_resources.begin_create_update_sql_role_assignment(
+        name, GROUP, ACCOUNT,
+        {"properties": {
+            "roleDefinitionId": f"{account_id}/sqlRoleDefinitions/{role}",
+            "scope": account_id,
+            "principalId": load_topology(emu.directory).principal(tenant, principal).object_id,
+        }},
+        polling_interval=0.05,
+    ).result()
+    return name
+
+
+def test_the_keys_arm_lists_work_and_no_other(
+    emu: EmulatorHandle, account: tuple[str, str], mgmt: CosmosDBManagementClient,
+    items: ContainerProxy,
+) -> None:
+    keys = mgmt.database_accounts.list_keys(GROUP, ACCOUNT)
+    read_only = mgmt.database_accounts.list_read_only_keys(GROUP, ACCOUNT)
+    assert (read_only.primary_readonly_master_key, read_only.secondary_readonly_master_key) == (
+        keys.primary_readonly_master_key, keys.secondary_readonly_master_key)
+    assert len({keys.primary_master_key, keys.secondary_master_key,
+                keys.primary_readonly_master_key, keys.secondary_readonly_master_key}) == 4
+    secondary = _items(_client(emu, (account[0], keys.secondary_master_key)))
+    secondary.upsert_item({"id": "secondary", "pk": "p", "n": 2})
+    assert secondary.read_item("secondary", partition_key="p")["n"] == 2
+
+    wrong = base64.b64encode(os.urandom(64)).decode()
+    error = _refused(lambda: list(_client(emu, (account[0], wrong)).list_databases()))
+    assert error.status_code == 401
+    body = json.loads(error.response.text())
+    assert body["code"] == "Unauthorized"
+    assert body["message"].startswith("The input authorization token can't serve the request.")
+    assert "Server used the following payload to sign: 'get\n" in body["message"]
+
+
+def test_read_only_keys_read_and_query_but_do_not_write(
+    emu: EmulatorHandle, account: tuple[str, str], mgmt: CosmosDBManagementClient,
+    items: ContainerProxy,
+) -> None:
+    keys = mgmt.database_accounts.list_read_only_keys(GROUP, ACCOUNT)
+    for key in (keys.primary_readonly_master_key, keys.secondary_readonly_master_key):
+        client = _client(emu, (account[0], key))
+        container = _items(client)
+        assert container.read_item("fixed", partition_key="p")["n"] == 0
+        query = "SELECT VALUE c.n FROM c WHERE c.id = 'fixed'"
+        assert list(container.query_items(query, enable_cross_partition_query=True)) == [0]
+        assert "faultsdb" in {d["id"] for d in client.list_databases()}
+        # Cosmos DB takes a write signed with a read-only key as a bad signature: 401.
+        writes = [
+            (container.upsert_item, ({"id": "ro", "pk": "p"},), {}),
+            (container.delete_item, ("fixed",), {"partition_key": "p"}),
+            (client.create_database, ("ro-db",), {}),
+        ]
+        for call, args, kwargs in writes:
+            with pytest.raises(CosmosHttpResponseError) as info:
+                call(*args, **kwargs)
+            assert info.value.status_code == 401
+            assert json.loads(info.value.response.text())["code"] == "Unauthorized"
+    assert items.read_item("fixed", partition_key="p")["n"] == 0
+
+
+def test_requests_without_authorization_are_refused(
+    emu: EmulatorHandle, account: tuple[str, str], items: ContainerProxy
+) -> None:
+    endpoint, ca = account[0], str(emu.ca_path)
+    for method, path, body in [
+        ("GET", "", None),
+        ("GET", "dbs", None),
+        ("POST", "dbs", {"id": "sneaky"}),
+        ("GET", "dbs/faultsdb/colls/items/docs/fixed", None),
+        ("DELETE", "dbs/faultsdb", None),
+    ]:
+        response = requests.request(method, endpoint + path, json=body, verify=ca, timeout=10)
+        assert response.status_code == 401, (method, path, response.text)
+        answer = response.json()
+        assert answer["code"] == "Unauthorized"
+        assert answer["message"].startswith("Required Header authorization is missing.")
+    assert "sneaky" not in {d["id"] for d in _client(emu, account).list_databases()}
+    assert items.read_item("fixed", partition_key="p")["n"] == 0
+
+
+def test_a_request_dated_more_than_15_minutes_off_is_refused(
+    emu: EmulatorHandle, account: tuple[str, str]
+) -> None:
+    def get_dbs(when: float) -> requests.Response:
+        date = formatdate(when, usegmt=True)
+        signature = cosmos_auth.sign(account[1], cosmos_auth.string_to_sign("GET", "dbs", "", date))
+        headers = {"x-ms-date": date, "x-ms-version": "2018-12-31",
+                   "authorization": f"type%3Dmaster%26ver%3D1.0%26sig%3D{signature}"}
+        return requests.get(account[0] + "dbs", headers=headers, verify=str(emu.ca_path),
+                            timeout=10)
+
+    assert get_dbs(time.time()).status_code == 200  # signed as the SDKs sign
+    for skew in (-20 * 60, 20 * 60):
+        stale = get_dbs(time.time() + skew)
+        assert stale.status_code == 403, stale.text
+        answer = stale.json()
+        assert answer["code"] == "Forbidden"
+        assert "The authorization token is not valid at the current time." in answer["message"]
+
+
+def test_entra_tokens_need_a_cosmos_data_role_of_the_account(
+    emu: EmulatorHandle, account: tuple[str, str], mgmt: CosmosDBManagementClient,
+    items: ContainerProxy,
+) -> None:
+    def token_client(tenant: str, principal: str) -> CosmosClient:
+        return _client(emu, (account[0], credential(emu, tenant, principal)))
+
+    # The admin owns the subscription, but Azure roles grant no Cosmos DB data access.
+    error = _refused(lambda: list(token_client("source", "admin").list_databases()))
+    assert (error.status_code, error.sub_status) == (403, 5301)
+    assert "Microsoft.DocumentDB/databaseAccounts/readMetadata" in error.message
+
+    definitions = {d.name: d.role_name for d in mgmt.sql_resources.list_sql_role_definitions(
+        GROUP, ACCOUNT)}
+    assert definitions == {READER: "Cosmos DB Built-in Data Reader",
+                           CONTRIBUTOR: "Cosmos DB Built-in Data Contributor"}
+    contributor = _grant(emu, mgmt, "source", "replicator", CONTRIBUTOR)
+    reader = _grant(emu, mgmt, "source", "limited", READER)
+    assert {a.name for a in mgmt.sql_resources.list_sql_role_assignments(GROUP, ACCOUNT)} >= {
+        contributor, reader}
+
+    replicator = token_client("source", "replicator")
+    container = _items(replicator)
+    container.upsert_item({"id": "by-token", "pk": "p", "n": 7})
+    assert container.read_item("by-token", partition_key="p")["n"] == 7
+    assert items.read_item("by-token", partition_key="p")["n"] == 7  # the same data
+    # Databases and containers are created through ARM, not with a token.
+    error = _refused(lambda: replicator.create_database("by-token"))
+    assert (error.status_code, error.sub_status) == (403, 5300)
+
+    limited = _items(token_client("source", "limited"))
+    assert limited.read_item("by-token", partition_key="p")["n"] == 7
+    error = _refused(lambda: limited.upsert_item({"id": "by-reader", "pk": "p"}))
+    assert (error.status_code, error.sub_status) == (403, 5301)
+    assert "sqlDatabases/containers/items/upsert" in error.message
+
+    # A token of the other tenant is refused whatever its principal may do there.
+    error = _refused(lambda: list(token_client("target", "replicator").list_databases()))
+    assert error.status_code == 401
+
+    # Deleting the assignment takes the access away.
+    mgmt.sql_resources.begin_delete_sql_role_assignment(
+        reader, GROUP, ACCOUNT, polling_interval=0.05).result()
+    error = _refused(lambda: _items(token_client("source", "limited")).read_item(
+        "by-token", partition_key="p"))
+    assert (error.status_code, error.sub_status) == (403, 5301)
+
+
+def test_disabling_local_auth_refuses_keys_not_tokens(
+    emu: EmulatorHandle, account: tuple[str, str], mgmt: CosmosDBManagementClient,
+    items: ContainerProxy,
+) -> None:
+    _grant(emu, mgmt, "source", "replicator", CONTRIBUTOR)
+    mgmt.database_accounts.begin_update(
+        GROUP, ACCOUNT, {"properties": {"disableLocalAuth": True}}, polling_interval=0.05
+    ).result()
+    try:
+        error = _refused(lambda: items.read_item("fixed", partition_key="p"))
+        assert error.status_code == 401
+        assert "Local Authorization is disabled" in error.message
+        by_token = _items(_client(emu, (account[0], credential(emu, "source", "replicator"))))
+        assert by_token.read_item("fixed", partition_key="p")["n"] == 0
+    finally:
+        mgmt.database_accounts.begin_update(
+            GROUP, ACCOUNT, {"properties": {"disableLocalAuth": False}}, polling_interval=0.05
+        ).result()
+    assert items.read_item("fixed", partition_key="p")["n"] == 0

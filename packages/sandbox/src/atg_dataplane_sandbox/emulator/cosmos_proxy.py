@@ -4,6 +4,10 @@ One HTTPS listener per Cosmos DB account (the SDK tells accounts apart by ``host
 forwarding unchanged (:mod:`.upstream_proxy`) to the account's endpoint in
 ``services.json``. ARM's ``documentEndpoint`` names the proxy.
 
+The server takes any key, or none: the proxy lets through only what Cosmos DB would
+(:mod:`.cosmos_access`: the account's keys, or an Entra ID token its native RBAC allows),
+and answers the rest with Cosmos DB's 401 or 403.
+
 The account document (``GET /``) names the endpoints the SDK uses from then on
 (``writableLocations``/``readableLocations``); @vercel/cosmosdb-server writes its own
 ``host:port`` there, whatever ``Host`` said, so the proxy puts the address the client
@@ -21,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from atg_dataplane_sandbox.emulator import cosmos_access
 from atg_dataplane_sandbox.emulator.upstream_proxy import proxy_app
 
 SERVICE = "cosmos"
@@ -39,10 +44,20 @@ FAULTS = {
 
 
 def cosmos_error(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    *,
+    plain: bool = False,
 ) -> web.Response:
+    """Cosmos DB's error body; ``plain`` for the gateway's own (authorization) errors, whose
+    message is text, not ``Message: {"Errors": [...]}``."""
     activity = str(uuid.uuid4())
-    text = f"Message: {json.dumps({'Errors': [message]})}\r\nActivityId: {activity}"
+    if plain:
+        text = f"{message}\r\nActivityId: {activity}, Microsoft.Azure.Documents.Common/2.14.0"
+    else:
+        text = f"Message: {json.dumps({'Errors': [message]})}\r\nActivityId: {activity}"
     return web.Response(
         status=status,
         body=json.dumps({"code": code, "message": text}).encode(),
@@ -87,6 +102,12 @@ def _name_the_proxy(request: web.Request, body: bytes) -> bytes:
 
 def cosmos_proxy_app(emu: Any, account: str) -> web.Application:
     async def forward(request: web.Request) -> web.StreamResponse:
+        denial = cosmos_access.check(
+            emu, account, request.method, request.raw_path, request.host, request.headers
+        )
+        if denial is not None:
+            extra = {"x-ms-substatus": str(denial.substatus)} if denial.substatus else None
+            return cosmos_error(denial.status, denial.code, denial.message, extra, plain=True)
         account_read = request.method == "GET" and request.path == "/"
         rewrite = _name_the_proxy if account_read else None
         return await emu.proxy.forward(request, _upstream(emu, account), _error, rewrite)
