@@ -22,7 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--entra-port", type=int, default=0)
     parser.add_argument("--arm-port", type=int, default=0)
     parser.add_argument("--lro-retry-after", type=int, default=1)
-    parser.add_argument("--page-size", type=int, default=5, help="ARM and Key Vault page size")
+    parser.add_argument("--page-size", type=int, default=5, help="ARM page size")
+    parser.add_argument(
+        "--keyvault-page-size", type=int, default=25, help="Key Vault page size (Azure's: 25)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     options = EmulatorOptions(
@@ -30,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         arm_port=args.arm_port,
         lro_retry_after=args.lro_retry_after,
         arm_page_size=args.page_size,
-        keyvault_page_size=args.page_size,
+        keyvault_page_size=args.keyvault_page_size,
     )
     try:
         parse_spec(args.faults)

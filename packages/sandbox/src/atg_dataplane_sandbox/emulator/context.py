@@ -33,7 +33,9 @@ class EmulatorOptions:
     entra_port: int = 0
     arm_port: int = 0
     arm_page_size: int = 5
-    keyvault_page_size: int = 5
+    """Small, so that every ARM client is seen to follow ``nextLink``."""
+    keyvault_page_size: int = 25
+    """Key Vault's own default (and largest) ``maxresults``; a client asks for fewer."""
     lro_retry_after: int = 1
     """Seconds in ``Retry-After`` of ARM long-running operations (the mgmt SDKs parse it as
     an int; 0 makes them fall back to their ``polling_interval``, 30 s by default)."""
