@@ -243,7 +243,7 @@ def collect_gaps(
     options = runtime.config.options
     checks = []
     problems: list[str] = []
-    with ThreadPoolExecutor(8, thread_name_prefix="atg-permissions") as pool:
+    with ThreadPoolExecutor(16, thread_name_prefix="atg-permissions") as pool:
         for pair in with_status(
             runtime.pairs() if pairs is None else pairs, "checking permissions of"
         ):

@@ -8,6 +8,7 @@ credentials fail in one line before any work), and the resource pairs.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,12 +49,21 @@ def open_runtime(
 ) -> Runtime:
     if host.conflicts:
         raise PluginLoadError("; ".join(host.conflicts))
+    sides = (config.source, config.target)
+    credentials = [build_credential(c, interactive=interactive) for c in sides]
+    # Both sides' sign-ins at once (a round trip or two each), unless a person signs in.
+    checks = list(zip(credentials, sides, strict=True))
+    if interactive:
+        found = [check_credential(credential, c) for credential, c in checks]
+    else:
+        with ThreadPoolExecutor(2, thread_name_prefix="atg-sign-in") as pool:
+            futures = [pool.submit(check_credential, credential, c) for credential, c in checks]
+            found = [f.result() for f in futures]  # the source's error first, if both fail
     contexts = {}
     claims: dict[Side, dict[str, Any]] = {}
-    for side_config in (config.source, config.target):
-        credential = build_credential(side_config, interactive=interactive)
+    for side_config, credential, side_claims in zip(sides, credentials, found, strict=True):
         side: Side = "source" if side_config.name == "source" else "target"
-        claims[side] = check_credential(credential, side_config)
+        claims[side] = side_claims
         contexts[side] = SideContext(
             side=side,
             tenant_id=side_config.tenant_id,
