@@ -32,6 +32,7 @@ from atg_dataplane_sandbox.emulator import EmulatorHandle, cosmos_auth
 from atg_dataplane_sandbox.emulator.testing import arm_kwargs, credential
 from atg_dataplane_sandbox.seeders import cosmos as seeders_cosmos
 from atg_dataplane_sandbox.services import cosmos
+from atg_dataplane_sandbox.services.upstream_auth import COSMOS_HEADER
 from atg_dataplane_sandbox.topology import load_topology
 from azure.cosmos import ContainerProxy, CosmosClient, PartitionKey
 from azure.cosmos.documents import SSLConfiguration
@@ -285,6 +286,21 @@ def test_requests_without_authorization_are_refused(
         assert answer["message"].startswith("Required Header authorization is missing.")
     assert "sneaky" not in {d["id"] for d in _client(emu, account).list_databases()}
     assert items.read_item("fixed", partition_key="p")["n"] == 0
+
+
+def test_only_the_proxy_gets_through_to_the_server(
+    emu: EmulatorHandle, account: tuple[str, str], items: ContainerProxy
+) -> None:
+    """The server demands the sandbox's upstream secret, which the proxy adds: a request
+    straight to the server is refused even with the account's key, and a client's own
+    ``x-sandbox-upstream`` never reaches the server (else this 200 would be a 401)."""
+    services = json.loads((emu.directory / "services.json").read_text())
+    server = services["cosmos"]["accounts"][ACCOUNT]["endpoint"]
+    direct = _refused(lambda: list(_client(emu, (server + "/", account[1])).list_databases()))
+    assert direct.status_code == 401
+    assert json.loads(direct.response.text())["code"] == "Unauthorized"
+    meddling = _client(emu, account, headers={COSMOS_HEADER: "guess"})
+    assert "faultsdb" in {d["id"] for d in meddling.list_databases()}
 
 
 def test_a_request_dated_more_than_15_minutes_off_is_refused(

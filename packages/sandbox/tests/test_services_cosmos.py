@@ -1,4 +1,5 @@
-"""The Cosmos DB server as the sandbox runs it: one TLS endpoint per account, keep-alive."""
+"""The Cosmos DB server as the sandbox runs it: one TLS endpoint per account, keep-alive,
+answering only requests that carry the sandbox's upstream secret (which the proxies send)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from atg_dataplane_sandbox import certs
-from atg_dataplane_sandbox.services import PoolSizes, SandboxLayout
+from atg_dataplane_sandbox.services import PoolSizes, SandboxLayout, cosmos
 from atg_dataplane_sandbox.services.accounts import account_key
+from atg_dataplane_sandbox.services.upstream_auth import COSMOS_HEADER, cosmos_secret
 from azure.core.exceptions import ServiceRequestError
 from azure.cosmos import CosmosClient, PartitionKey
 from azure.cosmos.documents import SSLConfiguration
+from azure.cosmos.exceptions import CosmosHttpResponseError
 from services_testing import needs_emulators, running_services
 
 pytestmark = needs_emulators
@@ -25,14 +29,18 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxL
         yield layout, info
 
 
-def cosmos_client(layout: SandboxLayout, info: dict, account: str, ca: Path | None = None):
+def cosmos_client(layout: SandboxLayout, info: dict, account: str, ca: Path | None = None,
+                  secret: str | None = None):
+    """A client straight to the server, sending the upstream secret (``secret`` if given) as
+    the emulator's proxies do."""
     # azure-cosmos turns TLS verification OFF for 127.0.0.1 unless an SSLConfiguration
     # names the CA bundle: pass it, so the test proves the certificate chain.
     ssl = SSLConfiguration()
     ssl.SSLCaCerts = str(ca or layout.ca)
     endpoint = info["cosmos"]["accounts"][account]["endpoint"]
+    headers = {COSMOS_HEADER: cosmos_secret(layout.root) if secret is None else secret}
     return CosmosClient(endpoint, credential=account_key(layout, "cosmos", account),
-                        ssl_config=ssl)
+                        ssl_config=ssl, headers=headers)
 
 
 def test_one_endpoint_per_account(running: tuple[SandboxLayout, dict]) -> None:
@@ -69,3 +77,33 @@ def test_tls_is_verified_against_the_sandbox_ca(
     other = certs.ensure_certs(tmp_path / "other-ca").ca
     with pytest.raises(ServiceRequestError):
         list(cosmos_client(layout, info, "srccosmos2", ca=other).list_databases())
+
+
+def test_requests_without_the_upstream_secret_are_refused(
+    running: tuple[SandboxLayout, dict],
+) -> None:
+    layout, info = running
+    secret = cosmos_secret(layout.root)
+    endpoint = info["cosmos"]["accounts"]["srccosmos1"]["endpoint"]
+    for method, path in [("GET", "/"), ("GET", "/dbs"), ("POST", "/dbs"),
+                         ("DELETE", "/dbs/svcdb"), ("GET", "/dbs/svcdb/colls/items/docs/1")]:
+        for label, headers in {"none": {}, "wrong": {COSMOS_HEADER: "0" * len(secret)},
+                               "prefix": {COSMOS_HEADER: secret[:-1]},
+                               "longer": {COSMOS_HEADER: secret + "0"}}.items():
+            answer = requests.request(method, endpoint + path, headers=headers, json={"id": "x"},
+                                      verify=str(layout.ca), timeout=10)
+            assert answer.status_code == 401, (label, method, path, answer.text)
+            assert answer.json()["code"] == "Unauthorized"
+            assert "x-ms-activity-id" in answer.headers
+    # The account's own key is no way around it either.
+    with pytest.raises(CosmosHttpResponseError) as refused:
+        list(cosmos_client(layout, info, "srccosmos1", secret="wrong").list_databases())
+    assert refused.value.status_code == 401
+    assert cosmos.healthy(layout, info["cosmos"])  # the health check sends the secret
+
+
+def test_the_secret_is_private(running: tuple[SandboxLayout, dict]) -> None:
+    layout, _ = running
+    assert (layout.secrets / "upstream" / "cosmos").stat().st_mode & 0o777 == 0o600
+    config = (layout.root / "cosmos" / "server-config.json").read_text()
+    assert cosmos_secret(layout.root) not in config  # the server reads the secret's file

@@ -6,7 +6,9 @@ forwarding unchanged (:mod:`.upstream_proxy`) to the account's endpoint in
 
 The server takes any key, or none: the proxy lets through only what Cosmos DB would
 (:mod:`.cosmos_access`: the account's keys, or an Entra ID token its native RBAC allows),
-and answers the rest with Cosmos DB's 401 or 403.
+and answers the rest with Cosmos DB's 401 or 403. The server in turn answers only requests
+that carry the sandbox's upstream secret (``x-sandbox-upstream``, read from the sandbox
+directory): the proxy adds it to every request it forwards, in place of any the client sent.
 
 The account document (``GET /``) names the endpoints the SDK uses from then on
 (``writableLocations``/``readableLocations``); @vercel/cosmosdb-server writes its own
@@ -27,6 +29,7 @@ from aiohttp import web
 
 from atg_dataplane_sandbox.emulator import cosmos_access
 from atg_dataplane_sandbox.emulator.upstream_proxy import proxy_app
+from atg_dataplane_sandbox.services.upstream_auth import COSMOS_HEADER, cosmos_secret
 
 SERVICE = "cosmos"
 STATE_SECTION = "cosmos_proxy"
@@ -101,6 +104,8 @@ def _name_the_proxy(request: web.Request, body: bytes) -> bytes:
 
 
 def cosmos_proxy_app(emu: Any, account: str) -> web.Application:
+    secret: dict[str, str] = {}
+
     async def forward(request: web.Request) -> web.StreamResponse:
         denial = cosmos_access.check(
             emu, account, request.method, request.raw_path, request.host, request.headers
@@ -110,6 +115,10 @@ def cosmos_proxy_app(emu: Any, account: str) -> web.Application:
             return cosmos_error(denial.status, denial.code, denial.message, extra, plain=True)
         account_read = request.method == "GET" and request.path == "/"
         rewrite = _name_the_proxy if account_read else None
-        return await emu.proxy.forward(request, _upstream(emu, account), _error, rewrite)
+        if not secret:
+            secret[COSMOS_HEADER] = cosmos_secret(emu.directory)
+        return await emu.proxy.forward(
+            request, _upstream(emu, account), _error, rewrite, upstream_headers=secret
+        )
 
     return proxy_app(emu, SERVICE, cosmos_fault_response, forward)

@@ -2,7 +2,8 @@
 listener of ours: the part :mod:`.storage_proxy` and :mod:`.cosmos_proxy` share.
 
 Every request is forwarded as it came (method, raw path and query, every header but the
-hop-by-hop ones, ``Host`` and ``Authorization`` too) over one keep-alive ``aiohttp`` session
+hop-by-hop ones, ``Host`` and ``Authorization`` too; the caller may set upstream credentials,
+which replace any header of that name the client sent) over one keep-alive ``aiohttp`` session
 that trusts the sandbox CA; bodies stream both ways, nothing is buffered unless the caller
 asks to rewrite the answer. Shared Key, SAS and Cosmos DB master-key signatures cover the
 path, never the host, so they hold through the proxy.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -81,15 +82,17 @@ class UpstreamProxy:
         base: str | None,
         error: ErrorResponder,
         rewrite: Rewrite | None = None,
+        upstream_headers: Mapping[str, str] | None = None,
     ) -> web.StreamResponse:
         """Send ``request`` to ``base`` (no trailing slash) and stream the answer back;
-        ``rewrite`` (if given) gets the whole answer body and returns what the client gets."""
+        ``rewrite`` (if given) gets the whole answer body and returns what the client gets;
+        ``upstream_headers`` (the upstream's credentials) replace the client's of that name."""
         if base is None:
             return error(503, "The emulator behind this address is not running.")
         url = URL(base + request.raw_path, encoded=True)
-        headers = CIMultiDict(
-            (k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP
-        )
+        skip = HOP_BY_HOP.union(name.lower() for name in upstream_headers or {})
+        headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in skip)
+        headers.update(upstream_headers or {})
         data = request.content if request.body_exists else None
         for attempt in range(2):
             try:

@@ -1,6 +1,8 @@
 """Cosmos DB (NoSQL): one @vercel/cosmosdb-server endpoint per account, in one node process.
 
-The server keeps its data in memory: ``sandbox down`` forgets every document.
+The server keeps its data in memory: ``sandbox down`` forgets every document. It takes any
+account key, so it answers only requests that carry the sandbox's upstream secret
+(:mod:`.upstream_auth`), which only the emulator's Cosmos DB proxies send.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from atg_dataplane_sandbox.services import install, net, process
+from atg_dataplane_sandbox.services import install, net, process, upstream_auth
 from atg_dataplane_sandbox.services.accounts import account_key, pool
 from atg_dataplane_sandbox.services.layout import SandboxLayout
 
@@ -26,7 +28,7 @@ def start(
     """Start the Cosmos DB servers; return the ``services.json`` entry (waits for the ports)."""
     accounts = pool("cosmos", cosmos_per_tenant)
     for name in accounts:
-        # The server accepts any key; each account still gets its own so clients are realistic.
+        # The server accepts any key; each account gets its own, which the proxies check.
         account_key(layout, "cosmos", name)
     run_dir = layout.root / "cosmos"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -40,6 +42,8 @@ def start(
         "key": str(layout.server_key),
         "accounts": list(accounts),
         "ready_file": str(ready),
+        "secret_file": str(upstream_auth.cosmos_secret_file(layout.root)),
+        "secret_header": upstream_auth.COSMOS_HEADER,
     }
     config_file = run_dir / "server-config.json"
     config_file.write_text(json.dumps(config, indent=2))
@@ -71,17 +75,24 @@ def _endpoints(info: dict[str, Any]) -> list[str]:
     return [account["endpoint"] + "/" for account in info["accounts"].values()]
 
 
+def _secret_header(layout: SandboxLayout) -> dict[str, str]:
+    return {upstream_auth.COSMOS_HEADER: upstream_auth.cosmos_secret(layout.root)}
+
+
 def wait_healthy(layout: SandboxLayout, info: dict[str, Any], timeout: float) -> bool:
     alive = lambda: process.running_pid(layout, NAME) is not None  # noqa: E731
-    return all(net.wait_https(url, layout.ca, timeout, alive, _is_cosmos)
+    headers = _secret_header(layout)
+    return all(net.wait_https(url, layout.ca, timeout, alive, _is_cosmos, headers)
                for url in _endpoints(info))
 
 
 def _is_cosmos(status: int, headers: Mapping[str, str]) -> bool:
-    return "x-ms-activity-id" in headers
+    # 200 only past the secret check: the server itself answered, not just its guard.
+    return status == 200 and "x-ms-activity-id" in headers
 
 
 def healthy(layout: SandboxLayout, info: dict[str, Any]) -> bool:
+    headers = _secret_header(layout)
     return process.running_pid(layout, NAME) is not None and all(
-        net.answers(url, layout.ca, _is_cosmos) for url in _endpoints(info)
+        net.answers(url, layout.ca, _is_cosmos, headers=headers) for url in _endpoints(info)
     )

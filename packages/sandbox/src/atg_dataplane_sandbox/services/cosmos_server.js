@@ -2,15 +2,56 @@
 // with the sandbox certificate and keep-alive (the package's CLI closes every
 // connection, which makes the Python SDK about 25 times slower).
 //
+// The server itself takes any key, or none: every request must carry the sandbox's
+// upstream secret in config.secret_header, which only the emulator's Cosmos DB proxies
+// send (they authenticate clients as Cosmos DB does); anything else gets 401.
+//
 // Usage: node cosmos_server.js <config.json>
 // config: {"module": dir of @vercel/cosmosdb-server, "host": "127.0.0.1",
-//          "cert": path, "key": path, "accounts": ["name", ...], "ready_file": path}
+//          "cert": path, "key": path, "accounts": ["name", ...], "ready_file": path,
+//          "secret_file": path (0600), "secret_header": "x-sandbox-upstream"}
 // Writes {"name": port, ...} to ready_file (atomically) once every server listens.
 "use strict";
 
+const crypto = require("crypto");
 const fs = require("fs");
 const config = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 const { createHttpsServer } = require(config.module);
+
+const header = config.secret_header.toLowerCase();
+const sha256 = (text) => crypto.createHash("sha256").update(text, "utf8").digest();
+const secretDigest = sha256(fs.readFileSync(config.secret_file, "utf8").trim());
+
+function authorized(req) {
+  // Digests have one length, so timingSafeEqual compares in constant time whatever was sent.
+  const given = req.headers[header];
+  return typeof given === "string" && crypto.timingSafeEqual(sha256(given), secretDigest);
+}
+
+function refuse(res) {
+  const activity = crypto.randomUUID();
+  const body = JSON.stringify({
+    code: "Unauthorized",
+    message: "This server takes requests only through the sandbox's Cosmos DB proxies "
+      + "(see emulator.json).\r\nActivityId: " + activity,
+  });
+  res.writeHead(401, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    "x-ms-activity-id": activity,
+  });
+  res.end(body);
+}
+
+// createHttpsServer installs its handler as the "request" listener: put the check before it.
+function guard(server) {
+  const handlers = server.listeners("request");
+  server.removeAllListeners("request");
+  server.on("request", (req, res) => {
+    if (!authorized(req)) return refuse(res);
+    for (const handler of handlers) handler.call(server, req, res);
+  });
+}
 
 const tls = {
   cert: fs.readFileSync(config.cert),
@@ -24,6 +65,7 @@ const ports = {};
 function listen(name) {
   return new Promise((resolve, reject) => {
     const server = createHttpsServer(tls);
+    guard(server);
     server.keepAliveTimeout = 60000;
     server.on("error", reject);
     server.listen(0, config.host, () => {

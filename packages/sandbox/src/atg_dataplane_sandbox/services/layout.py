@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 CACHE_ENV = "ATG_DATAPLANE_SANDBOX_CACHE"
@@ -85,10 +86,15 @@ def write_private(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
-def stored_secret(path: Path) -> str:
-    """Read a secret file, or create it with a fresh random value (base64, 64 bytes)."""
+def _random_key() -> str:
+    return base64.b64encode(secrets.token_bytes(64)).decode("ascii")
+
+
+def stored_secret(path: Path, generate: Callable[[], str] = _random_key) -> str:
+    """Read a secret file, or create it with a fresh value of ``generate`` (by default
+    64 random bytes in base64, the shape of an account key)."""
     if path.is_file():
         return path.read_text(encoding="utf-8").strip()
-    value = base64.b64encode(secrets.token_bytes(64)).decode("ascii")
+    value = generate()
     write_private(path, value)
     return value

@@ -23,11 +23,15 @@ def free_port() -> int:
 Expect = Callable[[int, Mapping[str, str]], bool]
 
 
-def probe(url: str, ca_bundle: Path, timeout: float = 2.0) -> tuple[int, dict[str, str]] | None:
-    """Status and headers of a GET to ``url``, TLS verified against ``ca_bundle``; None if none."""
+def probe(
+    url: str, ca_bundle: Path, timeout: float = 2.0, headers: Mapping[str, str] | None = None
+) -> tuple[int, dict[str, str]] | None:
+    """Status and headers of a GET to ``url`` (sending ``headers``), TLS verified against
+    ``ca_bundle``; None if no answer."""
     context = ssl.create_default_context(cafile=str(ca_bundle))
+    request = urllib.request.Request(url, headers=dict(headers or {}))
     try:
-        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             return int(response.status), {k.lower(): v for k, v in response.headers.items()}
     except urllib.error.HTTPError as error:
         return int(error.code), {k.lower(): v for k, v in error.headers.items()}
@@ -41,9 +45,15 @@ def https_status(url: str, ca_bundle: Path, timeout: float = 2.0) -> int | None:
     return None if answer is None else answer[0]
 
 
-def answers(url: str, ca_bundle: Path, expect: Expect | None = None, timeout: float = 2.0) -> bool:
+def answers(
+    url: str,
+    ca_bundle: Path,
+    expect: Expect | None = None,
+    timeout: float = 2.0,
+    headers: Mapping[str, str] | None = None,
+) -> bool:
     """True if ``url`` answers over verified TLS and the answer passes ``expect``."""
-    answer = probe(url, ca_bundle, timeout)
+    answer = probe(url, ca_bundle, timeout, headers)
     return answer is not None and (expect is None or expect(*answer))
 
 
@@ -53,15 +63,17 @@ def wait_https(
     timeout: float,
     alive: Callable[[], bool] | None = None,
     expect: Expect | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> bool:
     """Poll ``url`` until it answers over verified TLS (and passes ``expect``) or time runs out.
 
     ``alive`` stops the wait early when the process died. ``expect`` (status, lower-cased
-    headers) tells our server from another that took the port meanwhile.
+    headers) tells our server from another that took the port meanwhile. ``headers`` go
+    with every request (an upstream's credentials).
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if answers(url, ca_bundle, expect, timeout=1.0):
+        if answers(url, ca_bundle, expect, timeout=1.0, headers=headers):
             return True
         if alive is not None and not alive():
             return False
