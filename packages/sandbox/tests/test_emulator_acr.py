@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import ssl
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -208,6 +209,39 @@ def test_acr_front_refuses_unauthenticated_requests(emu: EmulatorHandle, topo: T
         )
     )
     assert response.status_code == 401
+
+
+def test_only_the_acr_front_gets_through_to_the_upstream(
+    emu: EmulatorHandle, topo: Topology
+) -> None:
+    """The registry takes only the sandbox's upstream Basic credentials, which the front
+    sends in place of the client's ACR token: straight to the registry, neither no
+    credentials nor the client's tokens get anywhere, while the same push through the front
+    works and no Basic challenge of the registry reaches the client."""
+    front = _registry(emu, topo, "source", "upstreamacr")
+    client = _data_client(emu, front.login_server, "source")
+    digest = _push_image(client, "direct/app", "v1")
+    upstream = json.loads((emu.directory / "services.json").read_text())["registry"]["upstream"]
+    aad = credential(emu, "source", "admin").get_token(f"{AUDIENCE}/.default").token
+    refresh = _refresh_token(emu, front.login_server, "source", "admin")
+    context = ssl.create_default_context(cafile=str(emu.ca_path))
+    for path in ["/v2/", "/v2/_catalog", "/v2/upstreamacr/direct/app/manifests/v1",
+                 f"/v2/upstreamacr/direct/app/blobs/{digest}"]:
+        for authorization in (None, f"Bearer {aad}", f"Bearer {refresh}"):
+            request = urllib.request.Request(upstream + path)
+            if authorization:
+                request.add_header("Authorization", authorization)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, context=context, timeout=10)
+            assert refused.value.code == 401, (path, authorization)
+    properties = client.get_manifest_properties("direct/app", "v1")
+    assert properties.digest == digest
+    # A client's Basic credentials are no key to the front either (ACR's challenge, not ours).
+    anonymous = urllib.request.Request(f"https://{front.login_server}/v2/direct/app/tags/list")
+    anonymous.add_header("Authorization", "Basic " + "YXRnLXNhbmRib3g6eA==")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(anonymous, context=context, timeout=10)
+    assert refused.value.headers["WWW-Authenticate"].startswith("Bearer realm=")
 
 
 @pytest.mark.parametrize("label", ["429", "503", "drop"])

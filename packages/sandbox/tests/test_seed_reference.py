@@ -15,6 +15,7 @@ import requests
 from atg_dataplane_sandbox.pytest_plugin import SandboxHandle
 from atg_dataplane_sandbox.scenarios import MAX_SECRET_NAME
 from atg_dataplane_sandbox.seed import SeedReport
+from atg_dataplane_sandbox.services.upstream_auth import registry_credentials
 from azure.containerregistry import ContainerRegistryClient
 from azure.cosmos import CosmosClient
 from azure.cosmos.documents import SSLConfiguration
@@ -189,6 +190,8 @@ def test_registry_images_through_the_acr_front(
     session = requests.Session()
     session.verify = str(sandbox.ca_bundle)
     session.trust_env = False  # else REQUESTS_CA_BUNDLE replaces session.verify
+    assert session.get(f"{sandbox.services['registry']}/v2/_catalog").status_code == 401
+    session.auth = registry_credentials(sandbox.dir)  # only the fronts and the seeder have it
     repos = session.get(f"{sandbox.services['registry']}/v2/_catalog").json()["repositories"]
     assert "acrsrcreference/samples/hello" in repos
     assert not [r for r in repos if r.startswith("acrtgtreference/")]

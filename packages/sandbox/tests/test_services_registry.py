@@ -1,4 +1,5 @@
-"""The OCI registry as the sandbox runs it: TLS with the sandbox CA, relative URLs, delete on."""
+"""The OCI registry as the sandbox runs it: TLS with the sandbox CA, relative URLs, delete on,
+and HTTP Basic auth with the sandbox's upstream credentials (nobody else may call it)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import requests
 from atg_dataplane_sandbox import certs
 from atg_dataplane_sandbox.services import SandboxLayout, registry
 from atg_dataplane_sandbox.services.accounts import PoolSizes
+from atg_dataplane_sandbox.services.upstream_auth import registry_credentials
 from services_testing import needs_emulators, running_services
 
 pytestmark = needs_emulators
@@ -47,6 +49,7 @@ def test_push_pull_delete_keeps_manifest_bytes(running: tuple[SandboxLayout, str
     session = requests.Session()
     session.verify = str(layout.ca)
     session.trust_env = False  # else REQUESTS_CA_BUNDLE silently replaces session.verify
+    session.auth = registry_credentials(layout.root)
     repo = "samples/hello"
     config = b'{"architecture":"amd64","os":"linux"}'
     layer = b"layer-bytes" * 1000
@@ -85,6 +88,42 @@ def test_tls_is_verified_against_the_sandbox_ca(
     other = certs.ensure_certs(tmp_path / "other-ca").ca
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(f"{base}/v2/", verify=str(other), timeout=5)
+
+
+def test_requests_without_the_upstream_credentials_are_refused(
+    running: tuple[SandboxLayout, str],
+) -> None:
+    layout, base = running
+    user, password = registry_credentials(layout.root)
+    session = requests.Session()
+    session.verify = str(layout.ca)
+    session.trust_env = False
+    attempts = {
+        "none": {},
+        "wrong password": {"auth": (user, "not-" + password)},
+        "other user": {"auth": ("admin", password)},
+        "bearer": {"headers": {"Authorization": "Bearer " + password}},
+    }
+    for method, path in [("GET", "/v2/"), ("GET", "/v2/_catalog"),
+                         ("GET", "/v2/samples/hello/tags/list"),
+                         ("POST", "/v2/samples/sneaky/blobs/uploads/"),
+                         ("DELETE", "/v2/samples/hello/manifests/sha256:" + "0" * 64)]:
+        for label, options in attempts.items():
+            answer = session.request(method, base + path, timeout=10, **options)
+            assert answer.status_code == 401, (label, method, path, answer.text)
+    assert session.get(f"{base}/v2/", auth=(user, password), timeout=10).status_code == 200
+
+
+def test_credentials_are_private(running: tuple[SandboxLayout, str]) -> None:
+    layout, _ = running
+    htpasswd = registry.htpasswd_file(layout)
+    user, password = registry_credentials(layout.root)
+    assert htpasswd.stat().st_mode & 0o777 == 0o600
+    assert htpasswd.read_text().startswith(f"{user}:$2")  # bcrypt, never the password
+    assert password not in htpasswd.read_text()
+    assert (layout.secrets / "upstream" / "registry").stat().st_mode & 0o777 == 0o600
+    settings = json.loads((layout.root / "registry-config.yml").read_text())
+    assert settings["auth"]["htpasswd"]["path"] == str(htpasswd)
 
 
 def test_config_is_private_and_listens_on_loopback(running: tuple[SandboxLayout, str]) -> None:

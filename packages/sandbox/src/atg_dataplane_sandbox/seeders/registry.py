@@ -1,9 +1,10 @@
 """Container registries: ACR resources through ARM, images pushed to the OCI registry.
 
-Until the emulated ACR front exists, images go straight to the upstream registry (raw
-OCI distribution API over verified TLS) under ``<registry name>/<repository>``: the front
-is expected to serve registry ``R``'s repository ``X`` from upstream ``R/X``.
-Manifests are pushed as exact bytes, so their digests are what a copy must preserve.
+Images go straight to the upstream registry (raw OCI distribution API over verified TLS,
+with the sandbox's upstream credentials, as the ACR front sends them) under
+``<registry name>/<repository>``: the front serves registry ``R``'s repository ``X`` from
+upstream ``R/X``. Manifests are pushed as exact bytes, so their digests are what a copy
+must preserve.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from azure.mgmt.containerregistry.models import Registry, Sku
 
 from atg_dataplane_sandbox.scenarios import ImageSpec, RegistryContents, ResourceSpec
 from atg_dataplane_sandbox.seeders.context import SeedContext
+from atg_dataplane_sandbox.services.upstream_auth import registry_credentials
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -43,6 +45,7 @@ def seed(ctx: SeedContext, spec: ResourceSpec) -> dict[str, int]:
     session = requests.Session()
     session.verify = ctx.ca_bundle
     session.trust_env = False  # REQUESTS_CA_BUNDLE would silently replace session.verify
+    session.auth = registry_credentials(ctx.directory)
     counts = {"repositories": 0, "images": 0, "manifests": 0}
     for image in contents.images:
         pusher = _Pusher(session, upstream, f"{spec.source_name}/{image.repository}")

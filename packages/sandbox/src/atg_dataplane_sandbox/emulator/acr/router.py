@@ -16,7 +16,9 @@ from atg_dataplane_sandbox.emulator.tokens import TokenError
 
 HOP_HEADERS = {
     "host",
+    # The client's ACR token is for the front; the upstream session adds its own Basic auth.
     "authorization",
+    "www-authenticate",
     "connection",
     "keep-alive",
     "transfer-encoding",

@@ -1,5 +1,9 @@
 """The OCI registry behind every emulated ACR; each registry owns the repositories under
-``<registry name>/`` there, so one upstream serves any number of registries."""
+``<registry name>/`` there, so one upstream serves any number of registries.
+
+The registry takes only the sandbox's upstream credentials (HTTP Basic, read from the
+sandbox directory): every request of this session carries them, whatever a client sent.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 import aiohttp
 
 from atg_dataplane_sandbox.emulator.errors import AzureError
+from atg_dataplane_sandbox.services.upstream_auth import registry_authorization
 
 MANIFEST_TYPES = ", ".join(
     [
@@ -38,6 +43,8 @@ class Upstream:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(ssl=context, limit=64),
                 auto_decompress=False,
+                headers={"Authorization": registry_authorization(self.emu.directory)},
+                raise_for_status=_refused,
             )
         return self._session
 
@@ -112,3 +119,13 @@ class Upstream:
         async with self.session().delete(url) as response:
             if response.status not in (202, 404):
                 raise AzureError(502, "UpstreamError", f"delete failed: {response.status}")
+
+
+async def _refused(response: aiohttp.ClientResponse) -> None:
+    """The registry's own 401 (our credentials, not the client's, failed) must not reach a
+    client as a Basic challenge: it is the emulator's fault, so a 502."""
+    if response.status == 401:
+        response.release()
+        raise AzureError(
+            502, "UpstreamError", "The registry behind this ACR refused the emulator's credentials."
+        )
