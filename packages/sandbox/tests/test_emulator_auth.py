@@ -1,6 +1,8 @@
 """No emulated endpoint (other than the token and metadata endpoints) accepts a request
 without a valid bearer token: missing, forged, expired or for another audience; nor a Cosmos
-DB proxy one without the account's key or a valid token of its tenant."""
+DB proxy one without the account's key or a valid token of its tenant. (The raw upstreams
+behind the fronts refuse requests without the sandbox's upstream secret: see
+``test_services_cosmos.py`` and ``test_services_registry.py``.)"""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from atg_dataplane_sandbox.emulator.testing import (
 )
 from atg_dataplane_sandbox.services import SandboxLayout
 from atg_dataplane_sandbox.services.accounts import account_key
+from atg_dataplane_sandbox.services.upstream_auth import COSMOS_HEADER, cosmos_secret
 from atg_dataplane_sandbox.topology import Topology
 from azure.core import PipelineClient
 from azure.core.pipeline.transport import RequestsTransport
@@ -184,7 +187,9 @@ def cosmos_url(emu: EmulatorHandle, topo: Topology) -> str:
 def _cosmos_send(
     emu: EmulatorHandle, method: str, url: str, authorization: str | None
 ) -> tuple[int, str]:
-    headers = {"x-ms-date": formatdate(time.time(), usegmt=True), "x-ms-version": "2018-12-31"}
+    headers = {"x-ms-date": formatdate(time.time(), usegmt=True), "x-ms-version": "2018-12-31",
+               # The server's upstream secret is no key to the proxy.
+               COSMOS_HEADER: cosmos_secret(emu.directory)}
     if authorization is not None:
         headers["authorization"] = authorization
     body = {"id": "x"} if method in ("PUT", "POST") else None
