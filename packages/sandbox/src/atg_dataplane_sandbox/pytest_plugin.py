@@ -33,7 +33,8 @@ class SandboxHandle:
     """Flat name -> URL (``storage-blob``/``-queue``/``-table`` and ``cosmos/<account>``
     (Azurite and the Cosmos DB server behind the emulator's fault-injecting proxies; use
     these), ``azurite-blob`` and ``cosmos-server/<account>`` (the real emulators),
-    ``registry``, ``arm``, ...)."""
+    ``registry``, ``arm``, ...). ``cosmos-server/*`` and ``registry`` refuse requests
+    without the sandbox's upstream secret (``secrets/upstream/``): use the fronts."""
     topology: Any
     """:class:`atg_dataplane_sandbox.topology.Topology` (tenants, principals)."""
     services_json: dict[str, Any] = field(repr=False, default_factory=dict)

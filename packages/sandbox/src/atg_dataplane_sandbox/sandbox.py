@@ -64,7 +64,8 @@ class SandboxInfo:
     services: dict[str, str]
     """Flat name -> URL of every endpoint (``storage-blob`` and ``cosmos/<account>`` (the
     fault-injecting proxies), ``azurite-blob`` and ``cosmos-server/<account>`` (the real
-    emulators behind them), ``arm``, ...)."""
+    emulators behind them; ``cosmos-server/*`` and ``registry`` take only the sandbox's
+    upstream secret, see CONTRACT.md), ``arm``, ...)."""
     services_json: dict[str, Any] = field(repr=False)
     emulator_json: dict[str, Any] = field(repr=False)
     pids: dict[str, int] = field(default_factory=dict)
