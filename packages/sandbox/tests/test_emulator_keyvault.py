@@ -472,3 +472,16 @@ def test_certificate_versions_by_id(emu: EmulatorHandle, vaults: dict[str, str])
     assert certs.get_certificate_version("rolled", first.properties.version).properties.tags == {
         "old": "1"
     }
+
+
+def test_a_malformed_import_is_refused_as_key_vault_refuses_it(
+    emu: EmulatorHandle, vaults: dict[str, str]
+) -> None:
+    # Imports are parsed in a helper process; its verdict must still reach the client.
+    certs = CertificateClient(
+        vaults["source"], credential(emu, "source", "replicator"), **vault_kwargs(emu)
+    )
+    with pytest.raises(HttpResponseError) as info:
+        certs.import_certificate("broken", b"not a pkcs12 file")
+    assert info.value.status_code == 400
+    assert "PKCS#12" in str(info.value.message)

@@ -208,6 +208,9 @@ class Emulator:
         await self.upstream.close()
         await self.proxy.close()
         await self.store.stop()
+        from atg_dataplane_sandbox.emulator.keyvault import import_worker
+
+        import_worker.shutdown()
         if self.options.write_emulator_json:
             (self.directory / EMULATOR_JSON).unlink(missing_ok=True)
 

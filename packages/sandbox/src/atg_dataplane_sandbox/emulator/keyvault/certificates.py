@@ -17,7 +17,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
-from atg_dataplane_sandbox.emulator.keyvault import keypool, keys, lifecycle, material, x509_build
+from atg_dataplane_sandbox.emulator.keyvault import (
+    import_worker,
+    keypool,
+    keys,
+    lifecycle,
+    material,
+    x509_build,
+)
 from atg_dataplane_sandbox.emulator.keyvault.vault import (
     VaultContext,
     new_version,
@@ -307,7 +314,7 @@ async def import_certificate(vc: VaultContext, name: str) -> web.Response:
         vc.check_not_deleted(kind, name)
     raw_policy = body.get("policy") or {}
     content_type = (raw_policy.get("secret_props") or {}).get("contentType")
-    key, cert, chain, detected = x509_build.parse_import(
+    key, cert, chain, detected = await import_worker.parse_import(
         str(body.get("value", "")), body.get("pwd"), content_type
     )
     existing = vc.live(KIND).get(name.lower())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+from collections import OrderedDict
 from typing import Any
 
 from cryptography import x509
@@ -95,6 +97,11 @@ def der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
 
+_EXPORTS: OrderedDict[bytes, tuple[PrivateKey, list[x509.Certificate], str]] = OrderedDict()
+EXPORTS_KEPT = 4096
+"""Recent certificate exports recognized on import (most recent first to go last)."""
+
+
 def secret_value(
     cert: x509.Certificate,
     key: PrivateKey | None,
@@ -115,11 +122,49 @@ def secret_value(
             )
         for item in [cert, *(chain or [])]:
             parts.append(item.public_bytes(serialization.Encoding.PEM).decode())
-        return "".join(parts)
+        text = "".join(parts)
+        _remember(text.encode(), key, [cert, *(chain or [])], PEM)
+        return text
     blob = pkcs12.serialize_key_and_certificates(
         None, key, cert, chain or None, serialization.NoEncryption()
     )
+    _remember(blob, key, [cert, *(chain or [])], PFX)
     return base64.b64encode(blob).decode()
+
+
+def _remember(
+    raw: bytes, key: PrivateKey | None, certs: list[x509.Certificate], content_type: str
+) -> None:
+    """Keep what an export holds, so that importing the same bytes needs no parsing: the
+    key was checked when it was made, and checking it again costs ~50 ms of CPU."""
+    if key is None:
+        return
+    _EXPORTS[hashlib.sha256(raw).digest()] = (key, certs, content_type)
+    while len(_EXPORTS) > EXPORTS_KEPT:
+        _EXPORTS.popitem(last=False)
+
+
+def decode_import(value: str) -> bytes:
+    """The file an import carries: base64 of it (what the SDK sends, PEM included) or PEM."""
+    if value.lstrip().startswith("-----BEGIN"):
+        return value.encode()
+    try:
+        return base64.b64decode(value)
+    except ValueError:
+        raise AzureError(400, "BadParameter", "The certificate value is not base64.") from None
+
+
+def known_export(
+    value: str, password: str | None, content_type: str | None
+) -> tuple[PrivateKey, x509.Certificate, list[x509.Certificate], str] | None:
+    """What :func:`parse_import` would return for bytes this emulator exported, else None."""
+    if password:
+        return None
+    found = _EXPORTS.get(hashlib.sha256(decode_import(value)).digest())
+    if found is None or (content_type not in (None, found[2])):
+        return None
+    key, certs, detected = found
+    return key, certs[0], certs[1:], detected
 
 
 def parse_import(
@@ -129,13 +174,7 @@ def parse_import(
 
     ``value`` is base64 of the file (what the SDK sends, PEM included) or raw PEM text.
     """
-    if value.lstrip().startswith("-----BEGIN"):
-        raw = value.encode()
-    else:
-        try:
-            raw = base64.b64decode(value)
-        except ValueError:
-            raise AzureError(400, "BadParameter", "The certificate value is not base64.") from None
+    raw = decode_import(value)
     if raw.lstrip().startswith(b"-----BEGIN"):
         try:
             key = serialization.load_pem_private_key(
