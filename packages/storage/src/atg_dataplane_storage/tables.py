@@ -36,6 +36,8 @@ from atg_dataplane_storage.sas import require_side
 
 TABLE = "table"
 MAX_BATCH = 100
+PENDING_LIMIT = 10 * MAX_BATCH
+"""Entities held back at most, across partitions, before the fullest batch is sent."""
 MAX_BATCH_BYTES = 3 * 1024 * 1024
 
 
@@ -136,23 +138,33 @@ def replicate(
 
 
 def _batches(entities: Iterable[Any]) -> Iterator[tuple[list[Any], int]]:
-    """Upsert transactions: one partition key each, <= 100 entities, about <= 3 MiB."""
+    """Upsert transactions: one partition key each, <= 100 entities, about <= 3 MiB.
+
+    A listing need not come partition by partition (Azurite lists in insertion order), so
+    entities wait in one batch per partition; a full batch goes at once, and when too many
+    entities wait (PENDING_LIMIT), the fullest batch goes, so memory stays bounded.
+    """
     from azure.data.tables import UpdateMode
 
-    batch: list[Any] = []
-    size = 0
-    partition = None
+    pending: dict[str, tuple[list[Any], int]] = {}
+    waiting = 0
     for entity in entities:
         entity_size = len(entity_record(entity))
-        full = len(batch) >= MAX_BATCH or size + entity_size > MAX_BATCH_BYTES
-        if batch and (entity["PartitionKey"] != partition or full):
-            yield batch, size
-            batch, size = [], 0
         partition = entity["PartitionKey"]
+        batch, size = pending.get(partition, ([], 0))
+        if batch and (len(batch) >= MAX_BATCH or size + entity_size > MAX_BATCH_BYTES):
+            yield batch, size
+            waiting -= len(batch)
+            batch, size = [], 0
         batch.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
-        size += entity_size
-    if batch:
-        yield batch, size
+        pending[partition] = (batch, size + entity_size)
+        waiting += 1
+        if waiting > PENDING_LIMIT:
+            fullest = max(pending, key=lambda p: len(pending[p][0]))
+            batch, size = pending.pop(fullest)
+            yield batch, size
+            waiting -= len(batch)
+    yield from pending.values()
 
 
 def fingerprint(
