@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 DISCOVERY_PARALLELISM = 32
 """Resources discovered at once (each discovery is one thread of sequential requests)."""
-ITEM_WINDOW = 2
+ITEM_WINDOW = 4
 """Items of one resource submitted ahead of the pool, in multiples of the concurrency."""
 
 
@@ -294,11 +294,13 @@ class Engine:
         """Submit one item; versions of one name wait for the previous version."""
         rid, rtype = pair.source.resource.id, pair.spec.resource_type
         if item.version is None:
-            return pool.submit(rid, self._replicate, pair, item, None, group=rtype)
+            return pool.submit((rid, item.kind), self._replicate, pair, item, None, group=rtype)
         chain = (rid, item.kind, item.name)
         with self._lock:
             previous = self._chains.get(chain)
-            future = pool.submit(rid, self._replicate, pair, item, previous, group=rtype)
+            future = pool.submit(
+                (rid, item.kind), self._replicate, pair, item, previous, group=rtype
+            )
             self._chains[chain] = future
 
         def forget(done: Future[Any]) -> None:
