@@ -51,7 +51,8 @@ class FairPool:
     later: a tenant's one big storage account would start last and finish alone. Here
     each ``(group, key)`` has its own queue: the workers take one call from each group
     in turn (the engine's groups are resource types, so every service stays busy), and
-    within a group from each key in turn (the resources of that type).
+    within a group from each key in turn (the engine's keys are a resource and an item
+    kind: a storage account's blobs, tables and queues move together).
 
     The futures are :class:`concurrent.futures.Future`; ``shutdown`` matches
     :meth:`concurrent.futures.Executor.shutdown`. Workers are daemon threads, so an
