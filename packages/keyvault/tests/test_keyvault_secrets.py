@@ -116,6 +116,19 @@ def test_template_writes_placeholders_and_never_overwrites(
     assert _values(admin, target)["plain"] == "the-real-value"
 
 
+def test_a_name_set_in_other_case_is_the_same_secret(make_vault, admin, fingerprinter):
+    # Key Vault names compare case-insensitively: a target value set under another case
+    # is the user's value, which template mode must keep (the target listing says so).
+    source, target = make_vault("source"), make_vault("target")
+    admin(source).secrets.set_secret("DbPassword", "source-value")
+    admin(target).secrets.set_secret("dbpassword", "the-users-value")
+    items = discover(source, TEMPLATE, fingerprinter, kind="secret")
+    outcome = replicate(items, source, target, TEMPLATE, fingerprinter)
+    assert outcome["secret:DbPassword"].status in ("unchanged", "replicated")
+    assert admin(target).secrets.get_secret("DbPassword").value == "the-users-value"
+    assert _version_count(admin, target, "DbPassword") == 1
+
+
 def test_custom_placeholder(source, make_vault, admin, fingerprinter):
     target = make_vault("target")
     options = {"keyvault.placeholder": "FILL-ME"}

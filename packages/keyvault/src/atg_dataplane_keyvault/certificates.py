@@ -302,7 +302,8 @@ def replicate(
                 item.properties, item.name
             ):
                 return _copy(item, source, target, fingerprinter, unread)
-            return _recreate(item, target, mode, unread)
+            # An older version recreated (not copyable) compares with what this run wrote.
+            return _recreate(item, target, mode, unread and item.order == 0)
         except ResourceExistsError as conflict:
             if attempt:
                 raise  # still taken after a recovery: not a soft-deleted object

@@ -133,19 +133,29 @@ def absent_in_target(
 
     Such an item is written without reading the target first (one request instead of
     two or three). ``pager`` lists the target's objects of ``kind`` (once per run, see
-    :class:`atg_dataplane.TargetListing`). The later versions of a name that was absent
-    stay absent-known: a version chain is replicated in order, by this run alone.
+    :class:`atg_dataplane.TargetListing`). Names compare case-insensitively, as Key Vault
+    compares them. The later versions of a name that was absent stay absent-known (a
+    version chain is replicated in order, by this run alone) until a write finds the
+    name taken after all (:func:`recover_soft_deleted` forgets it).
     """
-    absent: set[str] = target.cached(f"keyvault.absent:{kind}", set)
+    absent = _absent_names(target, kind)
+    name = item.name.lower()
     if item.order == 0:  # the first (or only) version of its name
-        listing = target.listing(f"keyvault:{kind}", lambda: ((p.name, p) for p in pager()))
-        known, entry = listing.take(item.name)
+        listing = target.listing(
+            f"keyvault:{kind}", lambda: ((str(p.name).lower(), p) for p in pager())
+        )
+        known, entry = listing.take(name)
         if known and entry is None:
-            absent.add(item.name)
+            absent.add(name)
             return True
-        absent.discard(item.name)
+        absent.discard(name)
         return False
-    return item.name in absent
+    return name in absent
+
+
+def _absent_names(target: ResourceBinding, kind: str) -> set[str]:
+    names: set[str] = target.cached(f"keyvault.absent:{kind}", set)
+    return names
 
 
 # --------------------------------------------------------------- soft delete
@@ -167,6 +177,8 @@ def recover_soft_deleted(
     ``conflict`` is the 409 the write got. When the name is not soft-deleted
     after all, the conflict is re-raised unchanged.
     """
+    # The name was not free after all: its later versions must read the target again.
+    _absent_names(target, kind).discard(name.lower())
     vault = target.resource.name
     deleted = None
     try:

@@ -25,11 +25,10 @@ from typing import Any
 from atg_dataplane import (
     DataPlaneItem,
     Fingerprinter,
-    ItemOutcome,
     ReplicationMode,
     ResourceBinding,
 )
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 
 from atg_dataplane_storage.clients import account_clients, scrubbed
 from atg_dataplane_storage.sas import require_side
@@ -89,52 +88,23 @@ def entity_record(entity: Any) -> bytes:
 def table_fingerprint(
     binding: ResourceBinding, name: str, fingerprinter: Fingerprinter
 ) -> str | None:
-    """Keyed hash of every entity with its types, streaming; None when the table is absent."""
-    digest = fingerprinter.stream()
+    """Keyed hash of every entity with its types, in any order (a copy may write a table's
+    partitions in another order than its listing had); streaming; None when the table is
+    absent. Each entity's keyed hash is summed, so equal tables hash equal in any order."""
+    total = 0
     count = 0
     try:
         with scrubbed():
             for entity in _entities(binding, name):
-                digest.update(entity_record(entity))
-                digest.update(b"\n")
+                digest = fingerprinter.of(entity_record(entity))
+                total = (total + int(digest.removeprefix(Fingerprinter.PREFIX), 16)) % _MODULUS
                 count += 1
     except ResourceNotFoundError:
         return None
-    digest.update(f"count={count}".encode())
-    return digest.hexdigest()
+    return fingerprinter.of(f"entities={count};sum={total:x}")
 
 
-def replicate(
-    item: DataPlaneItem,
-    source: ResourceBinding,
-    target: ResourceBinding,
-    mode: ReplicationMode,
-    fingerprinter: Fingerprinter,
-) -> ItemOutcome:
-    with scrubbed():
-        service = require_side(target, "table")
-        created = False
-        try:
-            service.create_table(item.name)
-            created = True
-        except ResourceExistsError:
-            pass
-        if mode is not ReplicationMode.REPLICATION:
-            return ItemOutcome(status="replicated" if created else "unchanged")
-        if not created:
-            src = table_fingerprint(source, item.name, fingerprinter)
-            if src is not None and src == table_fingerprint(target, item.name, fingerprinter):
-                return ItemOutcome(status="unchanged", fingerprint=src)
-        client = service.get_table_client(item.name)
-        written = 0
-        nbytes = 0
-        for batch, size in _batches(_entities(source, item.name)):
-            client.submit_transaction(batch)
-            written += len(batch)
-            nbytes += size
-        if not written and not created:
-            return ItemOutcome(status="unchanged")
-        return ItemOutcome(status="replicated", bytes_copied=nbytes, client_bytes=nbytes)
+_MODULUS = 1 << 128
 
 
 def _batches(entities: Iterable[Any]) -> Iterator[tuple[list[Any], int]]:
