@@ -25,10 +25,11 @@ from typing import Any
 from atg_dataplane import (
     DataPlaneItem,
     Fingerprinter,
+    ItemOutcome,
     ReplicationMode,
     ResourceBinding,
 )
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from atg_dataplane_storage.clients import account_clients, scrubbed
 from atg_dataplane_storage.sas import require_side
@@ -105,6 +106,39 @@ def table_fingerprint(
 
 
 _MODULUS = 1 << 128
+
+
+def replicate(
+    item: DataPlaneItem,
+    source: ResourceBinding,
+    target: ResourceBinding,
+    mode: ReplicationMode,
+    fingerprinter: Fingerprinter,
+) -> ItemOutcome:
+    with scrubbed():
+        service = require_side(target, "table")
+        created = False
+        try:
+            service.create_table(item.name)
+            created = True
+        except ResourceExistsError:
+            pass
+        if mode is not ReplicationMode.REPLICATION:
+            return ItemOutcome(status="replicated" if created else "unchanged")
+        if not created:
+            src = table_fingerprint(source, item.name, fingerprinter)
+            if src is not None and src == table_fingerprint(target, item.name, fingerprinter):
+                return ItemOutcome(status="unchanged", fingerprint=src)
+        client = service.get_table_client(item.name)
+        written = 0
+        nbytes = 0
+        for batch, size in _batches(_entities(source, item.name)):
+            client.submit_transaction(batch)
+            written += len(batch)
+            nbytes += size
+        if not written and not created:
+            return ItemOutcome(status="unchanged")
+        return ItemOutcome(status="replicated", bytes_copied=nbytes, client_bytes=nbytes)
 
 
 def _batches(entities: Iterable[Any]) -> Iterator[tuple[list[Any], int]]:
