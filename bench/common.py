@@ -40,15 +40,13 @@ class Side:
         """SDK client keywords; ``pool`` sizes the connection pool (else SDK defaults)."""
         kwargs: dict[str, Any] = {"connection_verify": self.ca_bundle}
         if pool:
-            import requests
+            # The same session as atg-dataplane's (environment settings read once per
+            # host): the ceiling must not pay costs that the tool does not.
+            from atg_dataplane.http import PooledSession
             from azure.core.pipeline.transport import RequestsTransport
-            from requests.adapters import HTTPAdapter
 
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool)
-            session.mount("https://", adapter)
             kwargs["transport"] = RequestsTransport(
-                session=session, session_owner=False, connection_verify=self.ca_bundle
+                session=PooledSession(pool), session_owner=False, connection_verify=self.ca_bundle
             )
         return kwargs
 

@@ -183,6 +183,17 @@ def test_target_listing_lists_once_and_hands_each_name_out_once() -> None:
     assert pager.calls == 2
 
 
+def test_a_collection_just_created_needs_no_listing_until_a_name_comes_again() -> None:
+    pager = _Pager({"a": 1})
+    listing = TargetListing(pager)
+    listing.created()
+    assert listing.take("a") == (True, None)
+    assert listing.take("b") == (True, None)
+    assert pager.calls == 0
+    assert listing.take("a") == (True, 1)  # the next run lists what this one wrote
+    assert pager.calls == 1
+
+
 def test_target_listing_is_unavailable_when_refused_or_too_large() -> None:
     assert TargetListing(_Pager({}, _http_error(403))).take("a") == (False, None)
     assert TargetListing(_Pager({"a": 1, "b": 2, "c": 3}), limit=2).take("a") == (False, None)
@@ -200,3 +211,40 @@ def test_binding_listing_is_one_per_key() -> None:
     first = binding.listing("k", pager)
     assert binding.listing("k", _Pager({})) is first
     assert binding.listing("other", pager) is not first
+
+
+def test_the_session_reads_proxies_from_the_environment_once_per_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from atg_dataplane.http import PooledSession
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "bypass.example")
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    session = PooledSession(8)
+    calls: list[str] = []
+    import requests.sessions
+
+    real = requests.sessions.get_environ_proxies
+
+    def counting(url: str, no_proxy: str | None = None) -> dict[str, str]:
+        calls.append(url)
+        return real(url, no_proxy=no_proxy)
+
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", counting)
+    url = "https://vault.example/secrets/a?api-version=7.5"
+    first = session.merge_environment_settings(url, {}, None, True, None)
+    first["proxies"]["https"] = "changed by the caller"
+    again = session.merge_environment_settings(url.replace("/a", "/b"), {}, None, True, None)
+    assert again["proxies"]["https"] == "http://proxy.example:3128"
+    assert again["verify"] is True
+    bypass = session.merge_environment_settings("https://bypass.example/x", {}, None, True, None)
+    assert "https" not in bypass["proxies"]
+    assert len(calls) == 2  # once per host
+    # A CA bundle given by the client wins over the environment, as in requests.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/env/ca.pem")
+    own = session.merge_environment_settings("https://other.example/", {}, None, "/my/ca.pem", None)
+    assert own["verify"] == "/my/ca.pem"
+    env = session.merge_environment_settings("https://other.example/", {}, None, True, None)
+    assert env["verify"] == "/env/ca.pem"

@@ -80,17 +80,11 @@ class SideContext:
         """
         from azure.core.pipeline.transport import RequestsTransport
 
+        from atg_dataplane.http import PooledSession
+
         with self._lock:
             if self._session is None:
-                import requests
-                from requests.adapters import HTTPAdapter
-
-                session = requests.Session()
-                size = max(10, self.concurrency + 4)
-                adapter = HTTPAdapter(pool_connections=32, pool_maxsize=size)
-                session.mount("https://", adapter)
-                session.mount("http://", adapter)
-                self._session = session
+                self._session = PooledSession(self.concurrency + 4)
         return RequestsTransport(
             session=self._session, session_owner=False, connection_verify=self.connection_verify
         )
@@ -238,6 +232,12 @@ class TargetListing:
                 return False, None
             self._taken.add(name)
             return True, self._entries.pop(name, None)
+
+    def created(self) -> None:
+        """The caller has just created the collection: it is empty, so the names asked
+        next need no listing (a name asked again lists the collection as usual)."""
+        with self._lock:
+            self._entries, self._taken, self._loaded = {}, set(), True
 
     def _list(self) -> dict[str, Any] | None:
         entries: dict[str, Any] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
 from typing import Any
 
 from atg_dataplane.config import ConfigError, SideConfig
@@ -44,15 +45,17 @@ def build_credential(side: SideConfig, *, interactive: bool = False) -> Any:
         common["disable_instance_discovery"] = True
     cred = side.credential
     if cred.explicit:
-        return ClientSecretCredential(
-            cred.tenant_id or side.tenant_id, cred.client_id, cred.read_secret(), **common
+        return SharedTokens(
+            ClientSecretCredential(
+                cred.tenant_id or side.tenant_id, cred.client_id, cred.read_secret(), **common
+            )
         )
     if cred.client_id and not cred.explicit:
         raise ConfigError(
             f"[{side.name}.credential] has client_id but no client_secret_file or client_secret_env"
         )
     if interactive:
-        return InteractiveBrowserCredential(tenant_id=side.tenant_id, **common)
+        return SharedTokens(InteractiveBrowserCredential(tenant_id=side.tenant_id, **common))
     # One DefaultAzureCredential serves both sides (Azure CLI, managed identity, ...);
     # each side pins its own tenant on every token request.
     chain = DefaultAzureCredential(
@@ -60,7 +63,36 @@ def build_credential(side: SideConfig, *, interactive: bool = False) -> Any:
         additionally_allowed_tenants=["*"],
         **common,
     )
-    return TenantPinned(chain, side.tenant_id)
+    return SharedTokens(TenantPinned(chain, side.tenant_id))
+
+
+class SharedTokens:
+    """One token request at a time per scope, so that clients share the first token.
+
+    A run starts dozens of SDK clients at once (three per vault, three per storage
+    account); each asks its credential for a token on its first request, and
+    azure-identity sends every request that finds its cache still empty to the
+    identity provider. Here the first caller of a scope fetches the token while
+    the others wait, then find it in the credential's cache.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self._locks: dict[tuple[Any, ...], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        key = (scopes, *sorted((k, repr(v)) for k, v in kwargs.items()))
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            return self.inner.get_token(*scopes, **kwargs)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __repr__(self) -> str:
+        return repr(self.inner)
 
 
 class TenantPinned:

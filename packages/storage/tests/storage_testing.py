@@ -73,8 +73,11 @@ class CountingAdapter(HTTPAdapter):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.received = 0
+        self.requests: list[tuple[str, str]] = []
+        """``(method, url)`` of every request sent."""
 
     def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        self.requests.append((request.method, request.url))
         response = super().send(request, *args, **kwargs)
         raw = response.raw
         read, read_chunked = raw.read, raw.read_chunked

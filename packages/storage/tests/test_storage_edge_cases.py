@@ -188,3 +188,44 @@ def test_accounts_without_shared_key_report_their_shares_as_not_copyable(world, 
     assert any("Shared Key" in r for r in shares.reasons)
     report = run.verify(REPLICATION, options)
     assert report.count("not_copyable") == 1
+
+
+def test_what_this_run_creates_is_not_read_back(world, tmp_path):
+    """A container or queue the run has just created is empty: its blobs need no listing,
+    its messages no peek. The next run, finding them in place, reads them as usual."""
+    from storage_testing import CountingSideContext
+
+    context = world.context("target")
+    counting = CountingSideContext(
+        **{
+            f: getattr(context, f)
+            for f in ("side", "tenant_id", "subscription_id", "credential", "cloud")
+        }
+    )
+    source = world.binding("source", "srcstore1")
+    target = world.binding("target", "tgtstore4", create=True, context=counting)
+    _clear(world, target)
+    run = Run(source, target, tmp_path)
+    options = {"storage.services": "blob,queue"}
+    expected = source_counts(world, source)
+
+    first = run.replicate(REPLICATION, options)
+    by_kind = kinds(first, source.resource.id)
+    assert by_kind["container"].replicated == expected["container"]
+    assert by_kind["queue"].replicated == expected["queue"]
+    requests = counting.counter.requests
+    blob_listings = [u for m, u in requests if "restype=container" in u and "comp=list" in u]
+    peeks = [u for m, u in requests if "peekonly=true" in u]
+    container_reads = [
+        u for m, u in requests if m == "GET" and "restype=container" in u and "comp=" not in u
+    ]
+    assert blob_listings == [] and peeks == [] and container_reads == []
+
+    counting.counter.requests.clear()
+    again = run.replicate(REPLICATION, options)
+    assert again.result.replicated == 0
+    requests = counting.counter.requests
+    assert any("peekonly=true" in u for _, u in requests)  # queues are compared now
+    assert any("restype=container" in u and "comp=list" in u for _, u in requests)
+    report = run.verify(REPLICATION, options)
+    assert report.fidelity == 100.0, not_matching(report)

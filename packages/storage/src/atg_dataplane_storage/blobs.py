@@ -25,6 +25,7 @@ from atg_dataplane import (
     ItemOutcome,
     ReplicationMode,
     ResourceBinding,
+    TargetListing,
 )
 from atg_dataplane.redact import redact
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
@@ -247,25 +248,38 @@ def _write_container(
         client = require_side(target, "blob").get_container_client(name)
         metadata = properties.get("metadata") or None
         public = properties.get("public_access")
-        warnings: list[str] = []
+        current = _target_container(target, client, name)
+        if current is not None:
+            return _update_container(client, current, properties, name)
         try:
-            current = client.get_container_properties()
-        except ResourceNotFoundError:
-            try:
-                client.create_container(metadata=metadata, public_access=public)
-            except ResourceExistsError:
-                current = client.get_container_properties()  # created concurrently
-            except HttpResponseError as error:
-                if not public or error_code(error) != "PublicAccessNotPermitted":
-                    raise
-                client.create_container(metadata=metadata)
-                warnings.append(_public_warning(name, public))
-            else:
-                return ItemOutcome(status="replicated")
-            if not warnings:
-                return _update_container(client, current, properties, name)
-            return ItemOutcome(status="replicated", warnings=tuple(warnings))
-        return _update_container(client, current, properties, name)
+            client.create_container(metadata=metadata, public_access=public)
+        except ResourceExistsError:
+            current = client.get_container_properties()  # created concurrently
+            return _update_container(client, current, properties, name)
+        except HttpResponseError as error:
+            if not public or error_code(error) != "PublicAccessNotPermitted":
+                raise
+            client.create_container(metadata=metadata)
+            _blob_listing(target, name).created()
+            return ItemOutcome(status="replicated", warnings=(_public_warning(name, public),))
+        _blob_listing(target, name).created()  # its blobs need no listing
+        return ItemOutcome(status="replicated")
+
+
+def _target_container(target: ResourceBinding, client: Any, name: str) -> Any:
+    """The target container's properties (None when absent), from one listing of them all."""
+    service = require_side(target, "blob")
+    listing = target.listing(
+        "storage.containers",
+        lambda: ((c.name, c) for c in service.list_containers(include_metadata=True)),
+    )
+    known, found = listing.take(name)
+    if known:
+        return found
+    try:
+        return client.get_container_properties()
+    except ResourceNotFoundError:
+        return None
 
 
 def _update_container(
@@ -416,18 +430,21 @@ def _target_state(
 ) -> Any:
     """The target blob's properties (None when absent), from the container's index if any."""
     if target is not None:
-        client = require_side(target, "blob").get_container_client(container)
-        listing = target.listing(
-            f"storage.blobs:{container}",
-            lambda: ((b.name, b) for b in client.list_blobs(include=["metadata", "tags", "copy"])),
-        )
-        known, found = listing.take(name)
+        known, found = _blob_listing(target, container).take(name)
         if known:
             return found
     try:
         return dst.get_blob_properties()
     except ResourceNotFoundError:
         return None
+
+
+def _blob_listing(target: ResourceBinding, container: str) -> TargetListing:
+    client = require_side(target, "blob").get_container_client(container)
+    return target.listing(
+        f"storage.blobs:{container}",
+        lambda: ((b.name, b) for b in client.list_blobs(include=["metadata", "tags", "copy"])),
+    )
 
 
 def _up_to_date(props: dict[str, Any], seen: _Seen, existing: Any, dst: Any) -> bool:

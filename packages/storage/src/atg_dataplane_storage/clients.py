@@ -20,6 +20,13 @@ from atg_dataplane import ResourceBinding
 from atg_dataplane.redact import redact
 from azure.core.exceptions import HttpResponseError
 
+# Imported with the plugin, not on first use: a run discovers every resource at
+# once, and an import inside one discovery thread competes for the interpreter
+# with all the others (a storage account's first request came seconds late).
+from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueServiceClient
+
 _SERVICES = ("blob", "file", "table", "queue")
 _CACHE_KEY = "storage.clients"
 _KEY_CACHE = "storage.account_key"
@@ -104,10 +111,6 @@ def client_kwargs(binding: ResourceBinding) -> dict[str, Any]:
 
 
 def _build(binding: ResourceBinding) -> AccountClients:
-    from azure.data.tables import TableServiceClient
-    from azure.storage.blob import BlobServiceClient
-    from azure.storage.queue import QueueServiceClient
-
     credential = binding.context.credential
     clients = AccountClients(binding=binding)
     if url := endpoint(binding, "blob"):

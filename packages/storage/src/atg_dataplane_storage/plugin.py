@@ -75,15 +75,16 @@ def dataplane_discover(
     mode = ReplicationMode(mode)
     settings = StorageOptions.from_options(options)
     # Few, long items first (a table or a queue is copied whole by one item), so that
-    # they run alongside the many short blob items rather than after them.
+    # they run alongside the many short blob items rather than after them. Files come
+    # last: listing shares takes the account key (an ARM call) before the first item.
     if "table" in settings.services:
         yield from tables.discover(resource, mode, fingerprinter)
     if "queue" in settings.services:
         yield from queues.discover(resource, mode)
-    if "file" in settings.services:
-        yield from files.discover(resource, mode, fingerprinter)
     if "blob" in settings.services:
         yield from blobs.discover(resource, mode, settings, fingerprinter)
+    if "file" in settings.services:
+        yield from files.discover(resource, mode, fingerprinter)
 
 
 @hookimpl

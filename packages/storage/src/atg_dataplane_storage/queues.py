@@ -65,24 +65,30 @@ def discover(binding: ResourceBinding, mode: ReplicationMode) -> Iterator[DataPl
 
 
 def _read_messages(client: Any, options: StorageOptions) -> tuple[list[tuple[str, int]], list[str]]:
-    """(content, seconds left to live) of every visible message, and warnings."""
-    count = client.get_queue_properties().approximate_message_count or 0
-    method = options.queue_read
-    if method == "auto":
-        method = "peek" if count <= PEEK_LIMIT else "receive"
+    """(content, seconds left to live) of every visible message, and warnings.
+
+    A peek comes first unless ``receive`` is asked for: fewer messages than a
+    peek can show means the peek saw them all, and the queue's message count
+    is read only when it did not.
+    """
     now = dt.datetime.now(dt.UTC)
-    if method == "peek":
+    if options.queue_read != "receive":
         messages = [
             (m.content, _ttl(m.expires_on, now))
             for m in client.peek_messages(max_messages=PEEK_LIMIT)
         ]
-        warnings = []
-        if count > len(messages):
-            warnings.append(
-                f"the queue holds about {count} messages; peeking shows only {PEEK_LIMIT}: "
-                "set storage.queue_read=receive to copy all of them (raises their dequeue count)"
-            )
-        return messages, warnings
+        if len(messages) < PEEK_LIMIT:
+            return messages, []
+        count = client.get_queue_properties().approximate_message_count or 0
+        if options.queue_read == "peek" or count <= PEEK_LIMIT:
+            warnings = []
+            if count > len(messages):
+                warnings.append(
+                    f"the queue holds about {count} messages; peeking shows only {PEEK_LIMIT}: "
+                    "set storage.queue_read=receive to copy all of them (raises their dequeue "
+                    "count)"
+                )
+            return messages, warnings
     return _receive_and_restore(client, options, now), [
         "messages read by receiving and restoring them: their dequeue count rose by one"
     ]
@@ -136,9 +142,11 @@ def replicate(
         service = require_side(target, "queue")
         client = service.get_queue_client(item.name)
         status = "unchanged"
+        created = False
         try:
             client.create_queue(metadata=metadata or None)
             status = "replicated"
+            created = True
         except ResourceExistsError:
             current = sorted_dict(client.get_queue_properties().metadata)
             if current != metadata:
@@ -148,7 +156,10 @@ def replicate(
             return ItemOutcome(status=status)
         src = require_side(source, "queue").get_queue_client(item.name)
         messages, warnings = _read_messages(src, options)
-        present = Counter(content for content, _ in _target_messages(client, options))
+        # A queue this run created holds nothing yet: no need to read it.
+        present = Counter(
+            () if created else (content for content, _ in _target_messages(client, options))
+        )
         nbytes = 0
         sent = 0
         for content, ttl in messages:
