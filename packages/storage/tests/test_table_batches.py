@@ -32,3 +32,24 @@ def test_entities_held_back_stay_bounded() -> None:
     # Every entity is sent, once.
     rows = [op[1]["RowKey"] for batch, _ in batches for op in batch]
     assert len(rows) == len(set(rows))
+
+
+def test_waiting_bytes_never_exceed_the_bound() -> None:
+    """Entities near the 1 MiB limit, each in its own partition: bytes, not only counts,
+    bound what waits to be sent."""
+    big = "x" * (512 * 1024)
+    seen: list[int] = []
+
+    def listing():
+        for i in range(200):
+            seen.append(i)
+            yield {"PartitionKey": f"p{i}", "RowKey": "r", "Blob": big}
+
+    sent = 0
+    worst = 0
+    for batch, _size in tables._batches(listing()):
+        sent += len(batch)
+        worst = max(worst, len(seen) - sent)
+    assert sent == 200
+    entity = len(tables.entity_record({"PartitionKey": "p0", "RowKey": "r", "Blob": big}))
+    assert worst * entity <= tables.PENDING_BYTES + entity

@@ -39,6 +39,8 @@ MAX_BATCH = 100
 PENDING_LIMIT = 10 * MAX_BATCH
 """Entities held back at most, across partitions, before the fullest batch is sent."""
 MAX_BATCH_BYTES = 3 * 1024 * 1024
+PENDING_BYTES = 8 * MAX_BATCH_BYTES
+"""Entity bytes held back at most, across partitions (entities may be 1 MiB each)."""
 
 
 def discover(
@@ -146,12 +148,13 @@ def _batches(entities: Iterable[Any]) -> Iterator[tuple[list[Any], int]]:
 
     A listing need not come partition by partition (Azurite lists in insertion order), so
     entities wait in one batch per partition; a full batch goes at once, and when too many
-    entities wait (PENDING_LIMIT), the fullest batch goes, so memory stays bounded.
+    entities (PENDING_LIMIT) or bytes (PENDING_BYTES) wait, the fullest batch goes, so
+    memory stays bounded even for entities near the 1 MiB limit.
     """
     from azure.data.tables import UpdateMode
 
     pending: dict[str, tuple[list[Any], int]] = {}
-    waiting = 0
+    waiting = waiting_bytes = 0
     for entity in entities:
         entity_size = len(entity_record(entity))
         partition = entity["PartitionKey"]
@@ -159,15 +162,19 @@ def _batches(entities: Iterable[Any]) -> Iterator[tuple[list[Any], int]]:
         if batch and (len(batch) >= MAX_BATCH or size + entity_size > MAX_BATCH_BYTES):
             yield batch, size
             waiting -= len(batch)
+            waiting_bytes -= size
             batch, size = [], 0
         batch.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
         pending[partition] = (batch, size + entity_size)
         waiting += 1
-        if waiting > PENDING_LIMIT:
-            fullest = max(pending, key=lambda p: len(pending[p][0]))
+        waiting_bytes += entity_size
+        while waiting > PENDING_LIMIT or waiting_bytes > PENDING_BYTES:
+            by_bytes = waiting_bytes > PENDING_BYTES
+            fullest = max(pending, key=lambda p: pending[p][1] if by_bytes else len(pending[p][0]))
             batch, size = pending.pop(fullest)
             yield batch, size
             waiting -= len(batch)
+            waiting_bytes -= size
     yield from pending.values()
 
 
