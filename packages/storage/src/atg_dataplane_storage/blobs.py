@@ -12,6 +12,7 @@ chunk at a time, and the outcome says so.
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from atg_dataplane import (
     ReplicationMode,
     ResourceBinding,
     TargetListing,
+    read_ahead,
 )
 from atg_dataplane.redact import redact
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
@@ -72,18 +74,25 @@ def discover(
         return
     rid = binding.resource.id
     seen = hints(binding, BLOB)
+    include = ["metadata", "tags"] + (["snapshots"] if options.snapshots else [])
+    replication = mode is ReplicationMode.REPLICATION
+
+    def listed(container: Any) -> tuple[Any, Iterator[Any]]:
+        if not replication:
+            return container, iter(())
+        return container, _listing(service.get_container_client(container.name), include)
+
     with scrubbed():
-        for container in service.list_containers(include_metadata=True):
+        # Each container's first page of blobs is read a few containers ahead: one
+        # listing after another would hold back the account's copies.
+        containers = service.list_containers(include_metadata=True)
+        for container, listing in read_ahead(listed, containers, workers=LISTING_AHEAD):
             yield DataPlaneItem(
                 name=container.name,
                 kind=CONTAINER,
                 source_resource_id=rid,
                 properties=container_properties(container),
             )
-            if mode is not ReplicationMode.REPLICATION:
-                continue
-            include = ["metadata", "tags"] + (["snapshots"] if options.snapshots else [])
-            listing = _listing(service.get_container_client(container.name), include)
             last_name, position = "", 0
             for blob in listing:  # page by page, as the service returns them
                 # A blob's snapshots are listed oldest first, right before the blob itself.
@@ -97,25 +106,33 @@ def discover(
                 yield item
 
 
+LISTING_AHEAD = 4
+"""Containers whose first page of blobs is listed ahead of the one being yielded."""
+LISTING_PAGE = 1000
+"""Blobs per listing page: the pages read ahead wait in memory (at most
+``2 * LISTING_AHEAD`` of them)."""
+
+
 def _listing(client: Any, include: list[str]) -> Iterator[Any]:
-    """List blobs with their tags; without them when the caller may not read tags.
+    """A container's blobs with their tags, or without them when the caller may not read
+    tags; the first page is read now, the rest as the caller goes.
 
     Reading index tags needs ``.../blobs/tags/read`` (Storage Blob Data Owner among the
     built-in roles); Reader and Contributor roles list blobs but get 403 for tags. Their
     blobs are then copied without tags (the copy's outcome says so).
     """
-    pages = client.list_blobs(include=include).by_page()
+    pages = client.list_blobs(include=include, results_per_page=LISTING_PAGE).by_page()
     try:
         first = next(pages, None)
         first_items = list(first) if first is not None else []
     except HttpResponseError as error:
         if error.status_code != 403 or "tags" not in include:
             raise
-        yield from client.list_blobs(include=[i for i in include if i != "tags"])
-        return
-    yield from first_items
-    for page in pages:
-        yield from page
+        without = [i for i in include if i != "tags"]
+        pages = client.list_blobs(include=without, results_per_page=LISTING_PAGE).by_page()
+        first = next(pages, None)
+        first_items = list(first) if first is not None else []
+    return itertools.chain(first_items, itertools.chain.from_iterable(pages))
 
 
 @dataclass(frozen=True)
