@@ -40,13 +40,12 @@ class Side:
         """SDK client keywords; ``pool`` sizes the connection pool (else SDK defaults)."""
         kwargs: dict[str, Any] = {"connection_verify": self.ca_bundle}
         if pool:
-            # The same session as atg-dataplane's (environment settings read once per
-            # host): the ceiling must not pay costs that the tool does not.
-            from atg_dataplane.http import PooledSession
-            from azure.core.pipeline.transport import RequestsTransport
+            # The same session and transport as atg-dataplane's: the ceiling must not pay
+            # costs that the tool does not.
+            from atg_dataplane.http import PooledSession, PooledTransport
 
-            kwargs["transport"] = RequestsTransport(
-                session=PooledSession(pool), session_owner=False, connection_verify=self.ca_bundle
+            kwargs["transport"] = PooledTransport(
+                PooledSession(pool), connection_verify=self.ca_bundle
             )
         return kwargs
 

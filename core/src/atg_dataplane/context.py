@@ -73,21 +73,17 @@ class SideContext:
         return self.cloud.ca_bundle or True
 
     def transport(self) -> Any:
-        """A requests transport sharing one pooled session per side.
+        """A transport sharing one pooled session per side (:mod:`atg_dataplane.http`).
 
         azure-core's default pool keeps 10 connections per host and discards
         the rest under higher concurrency; this pool is sized to ours.
         """
-        from azure.core.pipeline.transport import RequestsTransport
-
-        from atg_dataplane.http import PooledSession
+        from atg_dataplane.http import PooledSession, PooledTransport
 
         with self._lock:
             if self._session is None:
                 self._session = PooledSession(self.concurrency + 4)
-        return RequestsTransport(
-            session=self._session, session_owner=False, connection_verify=self.connection_verify
-        )
+        return PooledTransport(self._session, connection_verify=self.connection_verify)
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for any Azure SDK client of this side."""
@@ -106,17 +102,14 @@ class SideContext:
         }
 
     def cached_client(self, key: str, factory: Any) -> Any:
-        """A client shared by every resource of this side (e.g. the ARM client)."""
+        """A client (or any value) shared by every resource of this side for the run (e.g.
+        the ARM client): ``factory`` runs once per key, and callers asking meanwhile wait
+        for its answer. A factory that raises is tried again by the next caller."""
         with self._lock:
-            if key not in self._clients:
-                self._clients[key] = None
-            client = self._clients[key]
-        if client is None:
-            client = factory()
-            with self._lock:
-                self._clients[key] = self._clients[key] or client
-                client = self._clients[key]
-        return client
+            once = self._clients.get(key)
+            if once is None:
+                once = self._clients[key] = _Once()
+        return once.get(factory)
 
     def close(self) -> None:
         with self._lock:
@@ -124,6 +117,25 @@ class SideContext:
             if self._session is not None:
                 self._session.close()
                 self._session = None
+
+
+class _Once:
+    """A value computed by the first caller; the others wait for it (not under the
+    context's lock, so a factory may itself ask the context for another value)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = False
+        self._value: Any = None
+
+    def get(self, factory: Any) -> Any:
+        if self._done:
+            return self._value
+        with self._lock:
+            if not self._done:
+                self._value = factory()
+                self._done = True
+        return self._value
 
 
 @dataclass

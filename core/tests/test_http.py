@@ -1,0 +1,285 @@
+"""The shared transport (:mod:`atg_dataplane.http`) through azure-core's real pipeline.
+
+A small HTTPS server on loopback (its own CA from ``trustme``) answers what each
+test needs: JSON, a long body, a body cut short, an echo of what it was sent. The
+pipeline is azure-core's own (``PipelineClient`` with its retry, header and
+redirect policies), so these tests see what every Azure SDK client sees.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import select
+import socket
+import socketserver
+import ssl
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from atg_dataplane.http import PooledSession, PooledTransport
+from azure.core import PipelineClient
+from azure.core.exceptions import (
+    IncompleteReadError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.core.pipeline import Pipeline
+from azure.core.pipeline.transport import HttpRequest as LegacyRequest
+from azure.core.rest import HttpRequest
+
+BIG = b"0123456789abcdef" * 65536  # 1 MiB
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, *args: Any) -> None:  # quiet
+        pass
+
+    def _answer(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Mixed-Case", "yes")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _handle(self) -> None:
+        with self.server.lock:
+            self.server.connections.add(self.client_address)
+            self.server.requests += 1
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self.headers.get("Transfer-Encoding") == "chunked":
+            body = _read_chunked(self.rfile)
+        if self.path == "/big":
+            self._answer(200, BIG, "text/plain")
+        elif self.path == "/cut":
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"x" * 1000)
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        else:
+            echo = {
+                "method": self.command,
+                "path": self.path,
+                "body": body.decode("utf-8", "replace"),
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+            }
+            self._answer(200, json.dumps(echo).encode())
+
+    do_GET = do_PUT = do_POST = do_DELETE = _handle
+
+
+def _read_chunked(stream: Any) -> bytes:
+    data = b""
+    while True:
+        size = int(stream.readline().strip(), 16)
+        if not size:
+            stream.readline()
+            return data
+        data += stream.read(size)
+        stream.readline()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.socket = context.wrap_socket(self.socket, server_side=True)
+        self.lock = threading.Lock()
+        self.connections: set[tuple[str, int]] = set()
+        self.requests = 0
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.fixture(scope="module")
+def ca() -> Any:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def server(ca: Any) -> Iterator[_Server]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    srv = _Server(context)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+
+
+@pytest.fixture
+def ca_file(ca: Any, tmp_path: Path) -> str:
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("all_proxy", "NO_PROXY", "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _client(server: _Server, verify: Any, session: PooledSession | None = None) -> PipelineClient:
+    transport = PooledTransport(session or PooledSession(4), connection_verify=verify)
+    return PipelineClient(server.url, transport=transport, retry_total=0)
+
+
+def test_requests_go_straight_through_urllib3(server: _Server, ca_file: str) -> None:
+    session = PooledSession(4)
+    client = _client(server, ca_file, session)
+    response = client.send_request(HttpRequest("PUT", f"{server.url}/put", json={"a": "é"}))
+    assert response.status_code == 200
+    echo = response.json()
+    assert echo["method"] == "PUT"
+    assert json.loads(echo["body"]) == {"a": "é"}
+    assert echo["headers"]["content-type"] == "application/json"
+    assert echo["headers"]["x-ms-client-request-id"]  # azure-core's policies ran
+    assert response.headers["x-mixed-case"] == "yes"  # headers are case-insensitive
+    assert session._direct, "the direct urllib3 path was not taken"
+
+
+def test_a_connection_is_reused_after_a_whole_body_was_read(
+    server: _Server, ca_file: str
+) -> None:
+    client = _client(server, ca_file)
+    before = set(server.connections)
+    for _ in range(3):
+        assert client.send_request(HttpRequest("GET", f"{server.url}/big")).content == BIG
+    for _ in range(2):
+        streamed = client.send_request(HttpRequest("GET", f"{server.url}/big"), stream=True)
+        assert b"".join(streamed.iter_bytes()) == BIG
+    assert len(server.connections - before) == 1
+
+
+def test_a_stream_closed_half_read_does_not_poison_the_pool(
+    server: _Server, ca_file: str
+) -> None:
+    client = _client(server, ca_file)
+    streamed = client.send_request(HttpRequest("GET", f"{server.url}/big"), stream=True)
+    first = next(streamed.iter_raw())
+    assert first and len(first) < len(BIG)
+    streamed.close()
+    # The next request must get its own answer, not the rest of the last body.
+    assert client.send_request(HttpRequest("GET", f"{server.url}/echo")).json()["path"] == "/echo"
+
+
+def test_a_body_cut_short_is_an_incomplete_read(server: _Server, ca_file: str) -> None:
+    client = _client(server, ca_file)
+    with pytest.raises((IncompleteReadError, ServiceResponseError)):
+        client.send_request(HttpRequest("GET", f"{server.url}/cut"))
+    streamed = client.send_request(HttpRequest("GET", f"{server.url}/cut"), stream=True)
+    with pytest.raises(IncompleteReadError):
+        b"".join(streamed.iter_bytes())
+
+
+def test_a_refused_connection_is_a_service_request_error(ca_file: str) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    transport = PooledTransport(PooledSession(4), connection_verify=ca_file)
+    client = PipelineClient(f"https://127.0.0.1:{port}", transport=transport, retry_total=0)
+    with pytest.raises(ServiceRequestError):
+        client.send_request(HttpRequest("GET", f"https://127.0.0.1:{port}/"))
+
+
+def test_tls_is_verified_against_the_ca_requests_would_use(
+    server: _Server, ca_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # verify=True: certifi's bundle does not know the test CA, so the handshake fails.
+    with pytest.raises(ServiceRequestError, match="CERTIFICATE_VERIFY_FAILED"):
+        _client(server, True).send_request(HttpRequest("GET", f"{server.url}/echo"))
+    # ... unless REQUESTS_CA_BUNDLE names it, as requests itself honours.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_file)
+    response = _client(server, True).send_request(HttpRequest("GET", f"{server.url}/echo"))
+    assert response.status_code == 200
+
+
+def test_a_file_body_and_legacy_requests_still_work(server: _Server, ca_file: str) -> None:
+    client = _client(server, ca_file)
+    sent = client.send_request(
+        HttpRequest("POST", f"{server.url}/file", content=io.BytesIO(b"from a file"))
+    )
+    assert sent.json()["body"] == "from a file"
+    transport = PooledTransport(PooledSession(4), connection_verify=ca_file)
+    legacy = LegacyRequest("POST", f"{server.url}/legacy", data=b"legacy body")
+    answer = Pipeline(transport).run(legacy).http_response
+    assert json.loads(answer.body())["body"] == "legacy body"
+    streamed = Pipeline(transport).run(LegacyRequest("GET", f"{server.url}/big"), stream=True)
+    assert b"".join(streamed.http_response.stream_download(None)) == BIG
+
+
+class _ConnectProxy(socketserver.ThreadingTCPServer):
+    """A minimal HTTPS (CONNECT) proxy that remembers where it was asked to go."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        self.tunnels: list[str] = []
+
+
+class _ProxyHandler(socketserver.BaseRequestHandler):
+    server: _ConnectProxy
+
+    def handle(self) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.request.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        target = head.split(b" ", 2)[1].decode()
+        self.server.tunnels.append(target)
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        self.request.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        sockets = [self.request, upstream]
+        with upstream:
+            while True:
+                ready, _, _ = select.select(sockets, [], [], 5)
+                if not ready:
+                    return
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    (upstream if sock is self.request else self.request).sendall(data)
+
+
+def test_a_proxy_from_the_environment_is_used(
+    server: _Server, ca_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = _ConnectProxy()
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+        session = PooledSession(4)
+        response = _client(server, ca_file, session).send_request(
+            HttpRequest("GET", f"{server.url}/via-proxy")
+        )
+        assert response.json()["path"] == "/via-proxy"
+        assert proxy.tunnels == [f"127.0.0.1:{server.server_address[1]}"]
+        assert not session._direct  # the proxied request went through requests
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
