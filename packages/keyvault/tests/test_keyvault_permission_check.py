@@ -7,7 +7,9 @@ Administrator. The core's checker asks the emulated ARM permissions API.
 
 from __future__ import annotations
 
-from atg_dataplane import ReplicationMode
+import uuid
+
+from atg_dataplane import ReplicationMode, ResourceBinding
 from atg_dataplane.credentials import token_claims
 from atg_dataplane.permcheck import check_binding
 from atg_dataplane.testing.pytest_plugin import load_single_plugin
@@ -73,3 +75,64 @@ def test_access_policy_vault_gaps_name_the_policy_fix(tenants, make_vault):
     assert "certificates/create" in policy_gaps
     assert "secrets/get" not in policy_gaps
     assert any("az keyvault set-policy" in gap.fix for gap in gaps)
+
+
+def _count_permission_lookups(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
+    """The scope of every ARM permissions request the check sends (each page of a
+    listing is one request; the requests really go out)."""
+    from atg_dataplane.http import PooledTransport
+
+    sent: list[str] = []
+    real = PooledTransport.send
+
+    def spy(self, request, **kwargs):  # type: ignore[no-untyped-def]
+        if "/providers/Microsoft.Authorization/permissions" in request.url:
+            path = request.url.split("?")[0]
+            sent.append(path.rsplit("/providers/Microsoft.Authorization", 1)[0])
+        return real(self, request, **kwargs)
+
+    monkeypatch.setattr(PooledTransport, "send", spy)
+    return sent
+
+
+def test_one_group_look_up_covers_every_vault_of_the_group(make_vault, tenants, monkeypatch):
+    vaults = [make_vault("target") for _ in range(3)]
+    shared = tenants.context("target")  # one side, as in a run
+    sent = _count_permission_lookups(monkeypatch)
+    for vault in vaults:
+        binding = ResourceBinding(resource=vault.resource, context=shared)
+        assert _gaps(binding, REPLICATION) == []
+    assert len(set(sent)) == 1
+    assert sent[0].lower().endswith("/resourcegroups/rg-kv-target")  # the group's scope
+
+
+def test_a_grant_on_the_vault_alone_is_found(make_vault, tenants, monkeypatch):
+    from atg_dataplane_sandbox.emulator.testing import arm_kwargs
+    from azure.mgmt.authorization import AuthorizationManagementClient
+
+    granted = make_vault("target", principal="limited")
+    other = make_vault("target", principal="limited")
+    tenant = tenants.topology.tenant("target")
+    administrator = (
+        f"/subscriptions/{tenant.subscription_id}/providers/Microsoft.Authorization/"
+        "roleDefinitions/00482a5a-887f-4fb3-b363-3b7fe8e74483"  # Key Vault Administrator
+    )
+    AuthorizationManagementClient(
+        tenants.credential("target", "admin"), tenant.subscription_id, **arm_kwargs(tenants.handle)
+    ).role_assignments.create(
+        granted.resource.id,
+        str(uuid.uuid4()),
+        {
+            "properties": {
+                "roleDefinitionId": administrator,
+                "principalId": tenants.object_id("target", "limited"),
+            }
+        },
+    )
+    shared = tenants.context("target", "limited")
+    sent = _count_permission_lookups(monkeypatch)
+    # The group's grants fall short for both; the vault's own grant covers the first.
+    assert _gaps(ResourceBinding(resource=granted.resource, context=shared), TEMPLATE) == []
+    assert _gaps(ResourceBinding(resource=other.resource, context=shared), TEMPLATE) != []
+    scopes = {scope.rsplit("/", 1)[-1].lower() for scope in sent}
+    assert scopes == {"rg-kv-target", granted.resource.name.lower(), other.resource.name.lower()}
