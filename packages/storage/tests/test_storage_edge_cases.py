@@ -229,3 +229,26 @@ def test_what_this_run_creates_is_not_read_back(world, tmp_path):
     assert any("restype=container" in u and "comp=list" in u for _, u in requests)
     report = run.verify(REPLICATION, options)
     assert report.fidelity == 100.0, not_matching(report)
+
+
+def test_blobs_with_awkward_names_are_copied_server_side(world, tmp_path):
+    source = world.binding("source", "srcstore4", create=True)
+    target = world.binding("target", "tgtstore4", create=True)
+    _clear(world, source)
+    _clear(world, target)
+    container = world.admin_service(source, "blob").get_container_client("awkward")
+    container.create_container()
+    names = ["with space.txt", "dir/ünïcode ✓.bin", "tilde~hash#query?amp&.dat", "pct%20lit"]
+    for name in names:
+        container.upload_blob(name, f"content of {name}".encode())
+    run = Run(source, target, tmp_path)
+    options = {"storage.services": "blob"}
+    summary = run.replicate(REPLICATION, options)
+    blobs = kinds(summary, source.resource.id)["blob"]
+    assert blobs.replicated == len(names) and blobs.failed == 0
+    assert blobs.client_bytes == 0  # every one copied by the service, not through here
+    copied = world.admin_service(target, "blob").get_container_client("awkward")
+    for name in names:
+        assert copied.download_blob(name).readall() == f"content of {name}".encode()
+    report = run.verify(REPLICATION, options)
+    assert report.fidelity == 100.0, not_matching(report)

@@ -346,13 +346,13 @@ def replicate_blob(
     if _snapshot_of(item):
         return _replicate_snapshot(item, source, target, options, fingerprinter)
     with scrubbed():
-        src = require_side(source, "blob").get_blob_client(container, name)
+        source_blobs = require_side(source, "blob")
         dst = require_side(target, "blob").get_blob_client(container, name)
         props = dict(item.properties)
         seen = hints(source, BLOB).take(item.name)
         if seen is None:
             try:
-                src_now = src.get_blob_properties()
+                src_now = source_blobs.get_blob_client(container, name).get_blob_properties()
             except ResourceNotFoundError:
                 raise ItemError(f"blob {item.name} no longer exists in the source") from None
             props.update(blob_properties(src_now, tags=props.get("tags")))
@@ -379,6 +379,8 @@ def replicate_blob(
             else:
                 warnings.append("copied through this process (streamed): storage.server_side off")
             if not copied:
+                # The source's own client only here: a server-side copy needs its URL alone.
+                src = source_blobs.get_blob_client(container, name)
                 _streamed_copy(props, src, dst, seen.md5)
         why = signer(source, options).take_notice()
         if why and copied:

@@ -39,6 +39,7 @@ class SourceSigner:
         self._lock = threading.Lock()
         self.why_account_key = ""
         self._notice_taken = False
+        self._containers: dict[str, str] = {}
 
     # -- public -------------------------------------------------------------
     def take_notice(self) -> str:
@@ -57,7 +58,7 @@ class SourceSigner:
 
         service = account_clients(self.binding).blob
         permission = BlobSasPermissions(read=True, tag=tags)
-        url = service.get_blob_client(container, blob).url
+        url = self._blob_location(service, container, blob)
         start, expiry = self._window()
         if self._method(container, blob) == "user_delegation":
             token = generate_blob_sas(
@@ -104,6 +105,16 @@ class SourceSigner:
         return f"{url}?{token}"
 
     # -- internals ----------------------------------------------------------
+    def _blob_location(self, service: Any, container: str, blob: str) -> str:
+        """The blob's URL without a query, from its container's (building a blob client
+        per blob only for its URL costs as much CPU as signing the SAS)."""
+        base = self._containers.get(container)
+        if base is None:
+            base = self._containers[container] = service.get_container_client(container).url
+        if "?" in base:  # a client with a query of its own: let the SDK place the name
+            return str(service.get_blob_client(container, blob).url)
+        return f"{base}/{quote(blob, safe='~/')}"
+
     def _window(self) -> tuple[dt.datetime, dt.datetime]:
         now = dt.datetime.now(dt.UTC)
         # Start in the past: the two services' clocks may disagree by minutes.
