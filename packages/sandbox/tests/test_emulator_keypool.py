@@ -57,3 +57,13 @@ def test_warm_fills_the_pool_up_to_the_count(tmp_path: Path) -> None:
     keys = [pool.take(2048) for _ in range(3)]
     assert all(k is not None for k in keys)
     assert len({_n(k) for k in keys if k is not None}) == 3
+
+
+def test_a_used_up_pool_finds_keys_added_later(tmp_path: Path) -> None:
+    assert warm(1, directory=tmp_path) == 1
+    pool = KeyPool(tmp_path, {})
+    assert pool.take(2048) is not None
+    assert pool.take(2048) is None and pool.take(2048) is None  # used up: nothing read anew
+    assert warm(2, directory=tmp_path) == 1  # another process adds one
+    added = pool.take(2048)
+    assert added is not None and pool.used == {"2048": 2}

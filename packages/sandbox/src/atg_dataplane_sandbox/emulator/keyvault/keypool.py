@@ -37,6 +37,7 @@ class KeyPool:
         self.used = used
         """Keys handed out so far per size (this sandbox's state; it survives restarts)."""
         self._keys: dict[int, list[bytes]] = {}
+        self._lengths: dict[int, int] = {}
 
     def _file(self, size: int) -> Path:
         return self.directory / f"rsa-{size}.pem"
@@ -44,10 +45,19 @@ class KeyPool:
     def _load(self, size: int) -> list[bytes]:
         keys = self._keys.get(size)
         if keys is None or len(keys) <= self.used.get(str(size), 0):
+            # Read again only when another sandbox (or warm) has added keys since: once the
+            # pool is used up, every new key would otherwise re-read thousands of them.
+            try:
+                length = self._file(size).stat().st_size
+            except OSError:
+                length = 0
+            if keys is not None and self._lengths.get(size) == length:
+                return keys
             try:
                 raw = self._file(size).read_bytes()
             except OSError:
                 raw = b""
+            self._lengths[size] = len(raw)
             keys = self._keys[size] = [part + END for part in raw.split(END) if part.strip()]
         return keys
 
