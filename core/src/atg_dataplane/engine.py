@@ -11,12 +11,14 @@ what still fails is recorded per item and the run goes on.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +43,29 @@ DISCOVERY_PARALLELISM = 32
 """Resources discovered at once (each discovery is one thread of sequential requests)."""
 ITEM_WINDOW = 4
 """Items of one resource submitted ahead of the pool, in multiples of the concurrency."""
+GC_YOUNG_THRESHOLD = 50_000
+"""Allocations between collections of the youngest generation during a run (Python's
+default is 700)."""
+
+
+@contextmanager
+def _collections_for_a_run() -> Iterator[None]:
+    """Fewer garbage collections while items flow.
+
+    Every request builds and drops thousands of short-lived SDK objects: with Python's
+    default thresholds the collector runs hundreds of times a run, and each full collection
+    walks every module the SDKs imported. Objects alive at the start (modules, clients) are
+    frozen out of collection, and the youngest generation is collected less often; both
+    are restored afterwards. About 5 % of the client's CPU in the benchmark.
+    """
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(threshold[0], GC_YOUNG_THRESHOLD), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def describe_error(exc: BaseException) -> str:
@@ -161,6 +186,10 @@ class Engine:
 
     # -- the run --------------------------------------------------------------
     def run(self, pairs: Iterable[ResourcePair]) -> RunSummary:
+        with _collections_for_a_run():
+            return self._run(pairs)
+
+    def _run(self, pairs: Iterable[ResourcePair]) -> RunSummary:
         started = time.monotonic()
         self.emit("run_started")
         pool = FairPool(self.concurrency, name="atg-item")
