@@ -13,11 +13,12 @@ requests carry a small body in memory and go to a host that no proxy stands in
 front of: those it sends straight through urllib3 (which ``requests`` itself sits
 on), skipping what ``requests`` adds per request and an Azure SDK never uses
 (cookie jars, ``.netrc`` look-ups, CA bundle ``stat`` calls, hooks, header and
-setting merges): about a third of the client's CPU per request. Anything else (a
-proxy, a file or generator body, multipart form files) goes through ``requests``
-exactly as before. TLS verification is the same on both paths: the CA bundle
-``requests`` would use (``connection_verify``, else ``REQUESTS_CA_BUNDLE`` /
-``CURL_CA_BUNDLE``, else certifi's), checked against the host name.
+setting merges): about a quarter of an SDK call's CPU (0.3 ms of 1.3 ms for a Key
+Vault read on the machine this was measured on). Anything else (a proxy, a file or
+generator body, multipart form files) goes through ``requests`` exactly as before.
+TLS verification is the same on both paths: the CA bundle ``requests`` would use
+(``connection_verify``, else ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``, else
+certifi's), checked against the host name.
 """
 
 from __future__ import annotations
