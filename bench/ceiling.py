@@ -12,6 +12,7 @@ No journal, no existence checks, no progress. Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -49,6 +50,7 @@ def main() -> None:
         seen[task.kind] += 1
     tasks.sort(key=lambda t: (t.phase, order.get(t.kind, 2), position[id(t)]))
     phases = sorted({t.phase for t in tasks})
+    cpu_before = time.process_time()
     with Stopwatch() as watch, ThreadPoolExecutor(args.concurrency) as pool:
         for phase in phases:
             list(pool.map(run, [t for t in tasks if t.phase == phase]))
@@ -57,6 +59,7 @@ def main() -> None:
             "contender": "ceiling",
             "concurrency": args.concurrency,
             "seconds": watch.seconds,
+            "cpu_seconds_timed": round(time.process_time() - cpu_before, 3),
             "setup_seconds": untimed.seconds,
             **tally.to_dict(),
         }

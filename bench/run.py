@@ -23,6 +23,7 @@ Outputs: ``bench/results.json``, ``bench/results.md``, ``bench/results.png``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -30,6 +31,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,8 @@ SEED_KIND_TYPES = {
     "registry": "microsoft.containerregistry/registries",
 }
 PERMISSIONS_MISSING = 3  # atg-dataplane's exit code when the permission check finds gaps
+PHASES = "ours-phases"
+"""An extra, untimed run of ours that splits its client CPU by phase (``bench/phases.py``)."""
 TARGETS = {
     "speedup_vs_baseline": 10.0,
     "share_of_ceiling": 0.8,
@@ -133,6 +137,20 @@ def measure(argv: list[str], workdir: Path, name: str) -> Measured:
         usage.ru_utime + usage.ru_stime,
         out.read_text(errors="replace"),
     )
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def sandbox_cpu(directory: Path) -> float:
@@ -268,17 +286,22 @@ class Bench:
         self.set_latency(directory, latency_ms)
         load = round(os.getloadavg()[0], 2)
         mode = "template" if contender == "template" else "replication"
+        replicate = ["replicate", "--config", str(config), "--mode", mode, "--yes"]
+        phases_out = config.parent / "phases.json"
         if contender in ("ours", "template"):
-            argv = [cli_path(), "replicate", "--config", str(config), "--mode", mode, "--yes"]
+            argv = [cli_path(), *replicate]
+        elif contender == PHASES:
+            argv = [sys.executable, str(HERE / "phases.py"), *replicate]
         elif contender == "baseline":
             argv = [sys.executable, str(HERE / "baseline.py"), "--config", str(config)]
         else:
             argv = [sys.executable, str(HERE / "ceiling.py"), "--config", str(config)]
             argv += ["--concurrency", str(concurrency)]
         sandbox_before = sandbox_cpu(directory)
-        measured = measure(argv, config.parent, contender)
+        with _environment(ATG_BENCH_PHASES_OUT=str(phases_out)):
+            measured = measure(argv, config.parent, contender)
         skipped_check = ""
-        if measured.code == PERMISSIONS_MISSING and contender in ("ours", "template"):
+        if measured.code == PERMISSIONS_MISSING and contender in ("ours", "template", PHASES):
             # The sandbox's role definitions and a plugin's declared needs disagree: say so,
             # and measure the copy itself rather than nothing.
             skipped_check = (config.parent / f"{contender}.stdout").read_text()[-2000:]
@@ -290,7 +313,7 @@ class Bench:
             measured = measure([*argv, "--skip-permission-check"], config.parent, contender)
         sandbox_seconds = sandbox_cpu(directory) - sandbox_before
         code, wall, rss, out = measured.code, measured.wall, measured.rss, measured.out
-        if contender in ("ours", "template"):
+        if contender in ("ours", "template", PHASES):
             summary = journal_summary(config)
             result = summary.get("result", {})
             by_kind = kind_totals(summary)
@@ -324,8 +347,14 @@ class Bench:
                 failed=int(data.get("failed", 0)),
                 items_by_kind=dict(data.get("items_by_kind", {})),
                 client_payload_bytes_by_kind=dict(data.get("client_payload_bytes_by_kind", {})),
-                detail={k: data[k] for k in ("setup_seconds", "failures") if data.get(k)},
+                detail={
+                    k: data[k]
+                    for k in ("setup_seconds", "cpu_seconds_timed", "failures")
+                    if data.get(k)
+                },
             )
+        if phases_out.exists():
+            run.detail.update(json.loads(phases_out.read_text()))
         run.detail["load_average_before"] = load
         run.cpu_seconds = round(measured.cpu, 3)
         run.sandbox_cpu_seconds = round(sandbox_seconds, 3)
@@ -457,6 +486,7 @@ def compare(
             )
         )
     best = min((r for r in levels if not r.failed), key=lambda r: r.seconds, default=None)
+    bench.contender(directory, targets, scale, latency, PHASES, verify=False)
     for _ in range(1, args.repeat):
         bench.contender(directory, targets, scale, latency, "ours")
         if best is not None:
@@ -507,6 +537,7 @@ def summarize(
             else None
         )
         template = pick(runs, contender="template", scale=1, latency_ms=latency)
+        phases = pick(runs, contender=PHASES, scale=args.scale, latency_ms=latency)
         server_side = sum(
             ours.client_payload_bytes_by_kind.get(kind, 0)
             for rtype in bench.types
@@ -536,6 +567,10 @@ def summarize(
                 name: {"client": run.cpu_seconds, "sandbox": run.sandbox_cpu_seconds}
                 for name, run in (("ours", ours), ("baseline", baseline), ("ceiling", best))
                 if run is not None
+            },
+            "client_cpu_seconds_by_phase": {
+                "ceiling_timed": (best.detail.get("cpu_seconds_timed") if best else None),
+                "ours": phases[0].detail.get("cpu_seconds_by_phase") if phases else None,
             },
             "items": ours.items,
             "items_match": ours.items == baseline.items == (best.items if best else ours.items),
@@ -646,6 +681,23 @@ def markdown(results: dict[str, Any]) -> str:
     ):
         values = " | ".join(str(v.get(key)) for v in results["by_latency"].values())
         lines.append(f"| {key} | {values} | {target} |")
+    lines += [
+        "",
+        "Client CPU seconds by phase (`bench/phases.py`, an extra run of ours; the ceiling's "
+        "during its timed writes):",
+        "",
+        "| latency | ceiling, timed | ours: items | ours: discovery "
+        "| ours: start and end | ours: other |",
+        "|---|---|---|---|---|---|",
+    ]
+    for latency, row in results["by_latency"].items():
+        split = row.get("client_cpu_seconds_by_phase") or {}
+        ours = split.get("ours") or {}
+        cells = [split.get("ceiling_timed")] + [
+            ours.get(k) for k in ("items", "discovery", "start_and_end", "other")
+        ]
+        shown = " | ".join("-" if c is None else f"{c:.2f}" for c in cells)
+        lines.append(f"| {latency} ms | {shown} |")
     low, high = results["memory_scales"]
     lines += [
         "",

@@ -75,3 +75,8 @@ def test_quick_benchmark_completes_and_ours_verifies(tmp_path: Path) -> None:
     # The contenders copied the same items.
     assert all(row["items_match"] for row in results["by_latency"].values())
     assert 0 <= results["share_of_ceiling"] <= 1
+    # Ours' client CPU is split by phase, next to the ceiling's during its timed writes.
+    for row in results["by_latency"].values():
+        split = row["client_cpu_seconds_by_phase"]
+        assert split["ceiling_timed"] > 0
+        assert split["ours"]["items"] > 0 and split["ours"]["discovery"] > 0
