@@ -72,6 +72,17 @@ class ArmContext:
 MAX_OPERATIONS = 2000
 
 
+def require_account_key(
+    ctx: ArmContext, backend: str, resource: dict[str, Any], *, code: str, missing: str
+) -> str:
+    """The key of the account's backend in this sandbox (``secrets/<backend>/<name>``), or
+    the 409 ``code`` with the message ``missing`` when the account has no backend here."""
+    key = ctx.emu.read_account_key(backend, resource["name"])
+    if key is None:
+        raise AzureError(409, code, missing.format(name=resource["name"]))
+    return key
+
+
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.0000000Z", time.gmtime())
 

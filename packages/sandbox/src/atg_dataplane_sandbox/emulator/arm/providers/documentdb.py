@@ -10,11 +10,11 @@ from typing import Any
 from aiohttp import web
 
 from atg_dataplane_sandbox.emulator import cosmos_rbac
-from atg_dataplane_sandbox.emulator.arm.common import ArmContext
+from atg_dataplane_sandbox.emulator.arm.common import ArmContext, require_account_key
 from atg_dataplane_sandbox.emulator.arm.providers import documentdb_roles
 from atg_dataplane_sandbox.emulator.arm.providers.base import Provider, register
 from atg_dataplane_sandbox.emulator.cosmos_auth import AccountKeys, account_keys
-from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
+from atg_dataplane_sandbox.emulator.errors import json_response
 from atg_dataplane_sandbox.emulator.proxies import open_cosmos_proxy
 
 
@@ -81,13 +81,13 @@ class CosmosProvider(Provider):
 
 
 def _keys(ctx: ArmContext, resource: dict[str, Any]) -> AccountKeys:
-    key = ctx.emu.read_account_key("cosmos", resource["name"])
-    if key is None:
-        raise AzureError(
-            409,
-            "DatabaseAccountNotInSandbox",
-            f"The account '{resource['name']}' has no Cosmos DB server in this sandbox.",
-        )
+    key = require_account_key(
+        ctx,
+        "cosmos",
+        resource,
+        code="DatabaseAccountNotInSandbox",
+        missing="The account '{name}' has no Cosmos DB server in this sandbox.",
+    )
     return account_keys(key)
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from atg_dataplane_sandbox.emulator.arm.common import ArmContext, now_iso
+from atg_dataplane_sandbox.emulator.arm.common import ArmContext, now_iso, require_account_key
 from atg_dataplane_sandbox.emulator.arm.providers.base import Provider, register
-from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
+from atg_dataplane_sandbox.emulator.errors import json_response
 from atg_dataplane_sandbox.emulator.proxies import storage_endpoints
 
 
@@ -45,13 +45,13 @@ class StorageProvider(Provider):
         return resource
 
     async def _list_keys(self, ctx: ArmContext, resource: dict[str, Any]) -> web.StreamResponse:
-        key = ctx.emu.read_account_key("azurite", resource["name"])
-        if key is None:
-            raise AzureError(
-                409,
-                "StorageAccountNotInSandbox",
-                f"The storage account '{resource['name']}' has no Azurite account in this sandbox.",
-            )
+        key = require_account_key(
+            ctx,
+            "azurite",
+            resource,
+            code="StorageAccountNotInSandbox",
+            missing="The storage account '{name}' has no Azurite account in this sandbox.",
+        )
         created = resource["properties"].get("creationTime")
         return json_response(
             {
