@@ -419,6 +419,7 @@ def execute(args: argparse.Namespace) -> dict[str, Any]:
     seeds: dict[int, Any] = {}
     if not args.quick:
         warm_keys(args, latencies, sweep, scales)
+    compile_sources(bench.types)
     started = time.perf_counter()
     for scale in scales:
         directory, targets, seeds[scale] = bench.sandbox(scale)
@@ -437,6 +438,28 @@ def execute(args: argparse.Namespace) -> dict[str, Any]:
 
                 sandbox.down(directory)
     return summarize(bench, args, latencies, memory_scales, seeds, time.perf_counter() - started)
+
+
+def compile_sources(types: list[str]) -> None:
+    """Write the bytecode of atg-dataplane and the benchmarked plugins, as ``pip install``
+    does: from an editable checkout with ``PYTHONDONTWRITEBYTECODE`` set, every run of ours
+    would compile them again at start (70 ms here), which no installed tool does."""
+    import compileall
+    import importlib
+    import inspect
+
+    from atg_dataplane.plugins import load_plugins
+
+    host = load_plugins()
+    modules = {"atg_dataplane"}
+    for record in host.records:
+        if set(record.resource_types) & set(types):
+            plugin = host.pm.get_plugin(record.name)
+            name = plugin.__name__ if inspect.ismodule(plugin) else type(plugin).__module__
+            modules.add(name.split(".")[0])
+    for name in sorted(modules):
+        module = importlib.import_module(name)
+        compileall.compile_dir(str(Path(str(module.__file__)).parent), quiet=1)
 
 
 RSA_KEYS_PER_VAULT = 16
