@@ -86,12 +86,16 @@ def _grants_on_group(binding: ResourceBinding) -> list[Any]:
     a few groups costs a few look-ups, not one per resource (ARM limits reads per hour).
     """
     group = parse_resource_id(binding.resource.id)["group"]
-    return list(
-        binding.context.cached_client(
-            f"permissions:{group.lower()}",
-            lambda: list(_authorization(binding).permissions.list_for_resource_group(group)),
-        )
-    )
+
+    def look_up() -> list[Any]:
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            return list(_authorization(binding).permissions.list_for_resource_group(group))
+        except HttpResponseError:
+            return []  # e.g. refused at the group's scope: each resource is asked instead
+
+    return list(binding.context.cached_client(f"permissions:{group.lower()}", look_up))
 
 
 def _grants_at(binding: ResourceBinding) -> list[Any]:
