@@ -8,6 +8,7 @@ redirect policies), so these tests see what every Azure SDK client sees.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import select
@@ -28,9 +29,11 @@ from azure.core.exceptions import (
     IncompleteReadError,
     ServiceRequestError,
     ServiceResponseError,
+    StreamConsumedError,
 )
 from azure.core.pipeline import Pipeline
 from azure.core.pipeline.transport import HttpRequest as LegacyRequest
+from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 
 BIG = b"0123456789abcdef" * 65536  # 1 MiB
@@ -61,6 +64,20 @@ class _Handler(BaseHTTPRequestHandler):
             body = _read_chunked(self.rfile)
         if self.path == "/big":
             self._answer(200, BIG, "text/plain")
+        elif self.path == "/twice":
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Bearer authorization_uri="x", claims="abc"')
+            self.send_header("WWW-Authenticate", 'PoP nonce="n"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path == "/gzip":
+            packed = gzip.compress(b'{"packed": true}')
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(packed)))
+            self.end_headers()
+            self.wfile.write(packed)
         elif self.path == "/cut":
             self.send_response(200)
             self.send_header("Content-Length", "100000")
@@ -283,3 +300,58 @@ def test_a_proxy_from_the_environment_is_used(
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+def _both(ca_file: str) -> dict[str, Any]:
+    """The same pipeline over azure-core's own requests transport and over ours."""
+    return {
+        "requests": RequestsTransport(connection_verify=ca_file),
+        "direct": PooledTransport(PooledSession(4), connection_verify=ca_file),
+    }
+
+
+def _outcome(server: _Server, transport: Any, method: str, path: str, **kw: Any) -> Any:
+    client = PipelineClient(server.url, transport=transport, retry_total=0)
+    try:
+        response = client.send_request(HttpRequest(method, f"{server.url}{path}", **kw))
+    except Exception as exc:  # the error type is part of what must match
+        return type(exc).__name__
+    body = response.content
+    echo = json.loads(body) if path == "/echo" else None
+    sent = (echo or {}).get("headers", {})
+    return {
+        "status": response.status_code,
+        "body": body if echo is None else None,
+        "www-authenticate": response.headers.get("WWW-Authenticate"),
+        "sent": {k: sent.get(k) for k in ("content-length", "accept", "accept-encoding")},
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kw"),
+    [
+        ("GET", "/echo", {}),
+        ("DELETE", "/echo", {}),  # requests sends Content-Length: 0 on a body-less write
+        ("PUT", "/echo", {"content": b"x" * 10}),
+        ("GET", "/twice", {}),  # two WWW-Authenticate lines are joined
+        ("GET", "/gzip", {}),  # a compressed body is decoded
+        ("GET", "/cut", {}),  # the same error
+        ("GET", "/echo", {"headers": {"X-Count": 5}}),  # requests refuses it: the same error
+    ],
+)
+def test_the_direct_path_answers_as_requests_does(
+    server: _Server, ca_file: str, method: str, path: str, kw: dict[str, Any]
+) -> None:
+    answers = {
+        name: _outcome(server, transport, method, path, **kw)
+        for name, transport in _both(ca_file).items()
+    }
+    assert answers["direct"] == answers["requests"]
+
+
+def test_a_consumed_stream_cannot_be_read_again(server: _Server, ca_file: str) -> None:
+    client = _client(server, ca_file)
+    streamed = client.send_request(HttpRequest("GET", f"{server.url}/big"), stream=True)
+    assert b"".join(streamed.iter_bytes()) == BIG
+    with pytest.raises(StreamConsumedError):
+        streamed.read()

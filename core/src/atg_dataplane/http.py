@@ -32,7 +32,9 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 from azure.core.exceptions import (
+    AzureError,
     DecodeError,
+    HttpResponseError,
     IncompleteReadError,
     ServiceRequestError,
     ServiceRequestTimeoutError,
@@ -84,6 +86,8 @@ class PooledSession(requests.Session):
         if select_proxy(url, settings["proxies"] or {}):
             return None
         verify, cert = settings["verify"], settings["cert"]
+        if not isinstance(verify, bool | str):  # e.g. a Path: leave it to requests
+            return None
         key = (verify, cert if not isinstance(cert, list) else tuple(cert))
         try:
             pool = self._direct.get(key)
@@ -150,11 +154,18 @@ def _pool_manager(pool_size: int, verify: Any, cert: Any) -> urllib3.PoolManager
 
 
 _SIMPLE_BODY = (bytes, bytearray, memoryview, str, type(None))
+_NO_BODY_LENGTH = ("GET", "HEAD")
+"""Methods that ``requests`` sends without ``Content-Length: 0`` when they have no body."""
 
 
 class PooledTransport(RequestsTransport):
     """azure-core's requests transport, with the common case sent straight through urllib3
-    (see the module's docstring). Thread-safe; share one :class:`PooledSession` per side."""
+    (see the module's docstring). Thread-safe; share one :class:`PooledSession` per side.
+
+    The direct path sends what ``requests`` would (its default headers under the request's
+    own, ``Content-Length: 0`` for a body-less write) and raises the azure-core errors that
+    ``RequestsTransport`` raises for the same failure, so the retry policy and the SDKs'
+    error handling cannot tell the two paths apart."""
 
     def __init__(self, session: PooledSession, **kwargs: Any) -> None:
         super().__init__(session=session, session_owner=False, **kwargs)
@@ -163,8 +174,14 @@ class PooledTransport(RequestsTransport):
     def send(self, request: Any, *, proxies: Any = None, **kwargs: Any) -> Any:
         body = request.data
         direct = None
-        simple = not proxies and not request.files and isinstance(body, _SIMPLE_BODY)
-        if simple and not isinstance(kwargs.get("connection_timeout"), tuple):
+        if (
+            not proxies
+            and not request.files
+            and isinstance(body, _SIMPLE_BODY)
+            and not isinstance(kwargs.get("connection_timeout"), tuple)
+            # requests refuses other header values: leave that answer to it
+            and all(isinstance(v, str | bytes | None) for v in request.headers.values())
+        ):
             verify = kwargs.get("connection_verify", self.connection_config.verify)
             cert = kwargs.get("connection_cert", self.connection_config.cert)
             direct = self.pooled.direct_pool(request.url, verify, cert)
@@ -182,7 +199,11 @@ class PooledTransport(RequestsTransport):
         )
         if isinstance(body, str):
             body = body.encode("utf-8")
-        headers = {k: v for k, v in request.headers.items() if v is not None}
+        given = request.headers
+        headers = {k: v for k, v in self.pooled.headers.items() if k not in given}
+        headers.update((k, v) for k, v in given.items() if v is not None)
+        if body is None and request.method not in _NO_BODY_LENGTH and "Content-Length" not in given:
+            headers["Content-Length"] = "0"
         try:
             raw = pool.urlopen(
                 request.method,
@@ -198,11 +219,11 @@ class PooledTransport(RequestsTransport):
                 enforce_content_length=True,
             )
         except Exception as exc:
-            raise _azure_error(exc, sending=True) from exc
+            raise _send_error(exc) from exc
         block_size = self.connection_config.data_block_size
         if _is_rest(request):
             response: Any = _RestResponse(
-                request=request, internal_response=raw, block_size=block_size
+                request=request, internal_response=raw, block_size=block_size, streamed=stream
             )
             if not stream:
                 try:
@@ -222,34 +243,56 @@ def _is_rest(request: Any) -> bool:
     return bool(is_rest(request))
 
 
-def _azure_error(exc: BaseException, *, sending: bool) -> BaseException:
-    """The azure-core error that ``RequestsTransport`` raises for the same failure (so the
-    retry policy treats both paths alike)."""
+def _send_error(exc: BaseException) -> BaseException:
+    """What ``RequestsTransport.send`` raises when sending, or waiting for the answer's
+    head, fails this way."""
     if isinstance(exc, NewConnectionError):
         return ServiceRequestError(exc, error=exc)
     if isinstance(exc, ConnectTimeoutError):
         return ServiceRequestTimeoutError(exc, error=exc)
     if isinstance(exc, ReadTimeoutError):
         return ServiceResponseTimeoutError(exc, error=exc)
-    if isinstance(exc, Urllib3DecodeError):
-        return DecodeError(exc, error=exc)
-    if isinstance(exc, ProtocolError):
-        text = str(exc)
-        if not sending and ("IncompleteRead" in text or "InvalidChunkLength" in text):
-            return IncompleteReadError(exc, error=exc)
+    if isinstance(exc, ProtocolError):  # the connection broke after the request went out
         return ServiceResponseError(exc, error=exc)
     if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
-        kind = ServiceRequestError if sending else ServiceResponseError
-        return kind(exc, error=exc)
+        return ServiceRequestError(exc, error=exc)
     return exc
 
 
-def _chunks(raw: Any, block_size: int, decompress: bool) -> Iterator[bytes]:
+def _read_error(exc: BaseException, *, stream: bool, decompress: bool) -> BaseException:
+    """What azure-core's requests transport raises when reading a body fails this way: while
+    the transport reads the whole body (``stream`` False), or through its stream download
+    generator (``requests``' ``iter_content`` when decompressing, the raw stream when not)."""
+    kind: type[AzureError]
+    if stream and not decompress:
+        if isinstance(exc, Urllib3DecodeError):
+            kind = DecodeError
+        elif isinstance(exc, ReadTimeoutError):
+            kind = ServiceResponseTimeoutError
+        else:
+            kind = ServiceResponseError
+    elif isinstance(exc, ProtocolError):  # requests' ChunkedEncodingError
+        kind = IncompleteReadError if "IncompleteRead" in str(exc) else HttpResponseError
+    elif isinstance(exc, Urllib3DecodeError):  # requests' ContentDecodingError
+        kind = DecodeError if stream else ServiceResponseError
+    elif isinstance(exc, ReadTimeoutError | urllib3.exceptions.SSLError):  # its ConnectionError
+        if not stream:
+            kind = ServiceRequestError
+        elif isinstance(exc, ReadTimeoutError):
+            kind = ServiceResponseTimeoutError
+        else:
+            kind = ServiceResponseError
+    else:
+        kind = ServiceResponseError
+    return kind(exc, error=exc)
+
+
+def _chunks(raw: Any, block_size: int, *, stream: bool, decompress: bool) -> Iterator[bytes]:
     try:
         yield from raw.stream(block_size, decode_content=decompress)
     except Exception as exc:
         raw.close()
-        raise _azure_error(exc, sending=False) from exc
+        raise _read_error(exc, stream=stream, decompress=decompress) from exc
 
 
 def _release(raw: Any) -> None:
@@ -271,7 +314,9 @@ class _StreamDownload:
         if kwargs:
             raise TypeError(f"Got an unexpected keyword argument: {next(iter(kwargs))}")
         block = getattr(response, "block_size", None) or getattr(response, "_block_size", None)
-        self._chunks = _chunks(response.internal_response, block or 4096, decompress)
+        self._chunks = _chunks(
+            response.internal_response, block or 4096, stream=True, decompress=decompress
+        )
         self.content_length = int(response.headers.get("Content-Length", 0))
 
     def __len__(self) -> int:
@@ -293,11 +338,13 @@ class _StreamDownload:
 
 
 def _headers(raw: Any) -> Any:
-    return case_insensitive_dict(raw.headers.items())
+    # One entry per name, repeated headers joined with ", " as requests joins them (a 401
+    # may carry a Bearer and a PoP challenge in two WWW-Authenticate lines).
+    return case_insensitive_dict((name, raw.headers[name]) for name in raw.headers)
 
 
 class _RestResponse(HttpResponseImpl):
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, streamed: bool, **kwargs: Any) -> None:
         raw = kwargs["internal_response"]
         headers = _headers(raw)
         super().__init__(
@@ -308,6 +355,7 @@ class _RestResponse(HttpResponseImpl):
             stream_download_generator=_StreamDownload,
             **kwargs,
         )
+        self._streamed = streamed
 
     def close(self) -> None:
         if not self.is_closed:
@@ -316,7 +364,9 @@ class _RestResponse(HttpResponseImpl):
 
     def read(self) -> bytes:
         if self._content is None:
-            self._content = b"".join(_chunks(self._internal_response, 65536, True))
+            self._stream_download_check()  # consumed or closed: azure-core's own errors
+            raw = self._internal_response
+            self._content = b"".join(_chunks(raw, 65536, stream=self._streamed, decompress=True))
         self._set_read_checks()
         return self._content
 
@@ -336,7 +386,7 @@ class _LegacyResponse(LegacyHttpResponse, _HttpResponseBase):
     def body(self) -> bytes:
         if self._content is None:
             raw = self.internal_response
-            self._content = b"".join(_chunks(raw, 65536, True))
+            self._content = b"".join(_chunks(raw, 65536, stream=False, decompress=True))
             _release(raw)
         return self._content
 
