@@ -121,10 +121,11 @@ class SideContext:
 
 class _Once:
     """A value computed by the first caller; the others wait for it (not under the
-    context's lock, so a factory may itself ask the context for another value)."""
+    context's lock, so a factory may itself ask the context for another value; one that
+    asks for its own key recurses and fails rather than waiting on itself)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._done = False
         self._value: Any = None
 
