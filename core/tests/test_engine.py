@@ -282,3 +282,28 @@ def test_a_callers_own_collector_settings_are_left_alone() -> None:
         assert gc.get_freeze_count() > frozen // 2
     finally:
         gc.unfreeze()
+
+
+def test_a_flat_report_counts_every_verdict_and_lists_only_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from atg_dataplane import verify
+    from atg_dataplane.verify import ItemVerdict, VerifyReport
+
+    monkeypatch.setattr(verify, "MAX_LISTED", 3)
+    full = VerifyReport(mode=ReplicationMode.REPLICATION)
+    flat = VerifyReport(mode=ReplicationMode.REPLICATION, keep_matching=False)
+    for report in (full, flat):
+        for i in range(50):
+            report.add(ItemVerdict("rid", "T/t", "widget", f"m{i}", "matching"))
+        for i in range(5):
+            report.add(ItemVerdict("rid", "T/t", "widget", f"x{i}", "missing", "gone"))
+        report.add(ItemVerdict("rid", "T/t", "lock", "l", "not_copyable", "locked"))
+    assert len(full.verdicts) == 56
+    assert [v.name for v in flat.verdicts] == ["x0", "x1", "x2"]
+    assert flat.unlisted == 3  # two missing items and the not-copyable one
+    as_dicts = full.to_dict(), flat.to_dict()
+    for key in ("fidelity", "compared", "matching", "missing", "not_copyable", "by_type"):
+        assert as_dicts[0][key] == as_dicts[1][key], key
+    assert as_dicts[1]["compared"] == 55 and as_dicts[1]["matching"] == 50
+    assert as_dicts[1]["items_not_listed"] == 3

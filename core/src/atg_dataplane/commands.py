@@ -680,7 +680,7 @@ def run_verify(runtime: Runtime, mode: ReplicationMode) -> VerifyReport:
     journal = Journal(_state_dir(config) / "journal.db")
     fingerprinter = Fingerprinter(journal.fingerprint_key())
     journal.close()
-    report = VerifyReport(mode=mode)
+    report = VerifyReport(mode=mode, keep_matching=False)
     with ThreadPoolExecutor(
         max_workers=runtime.source.concurrency, thread_name_prefix="atg-verify"
     ) as pool:
@@ -720,6 +720,8 @@ def print_verify(console: Console, report: VerifyReport) -> None:
                 highlight=False,
                 soft_wrap=True,
             )
+    if report.unlisted:
+        console.print(f"  ... and {report.unlisted} more not listed", highlight=False)
     for problem in report.missing_targets:
         console.print(f"[red]{problem}[/]", highlight=False)
     console.print(

@@ -40,6 +40,8 @@ def to_markdown(report: VerifyReport) -> str:
                 f"| {v.status} | {v.resource_id.rsplit('/', 1)[-1]} | {v.kind} | "
                 f"{v.name} | {v.detail} |"
             )
+        if report.unlisted:
+            lines += ["", f"... and {report.unlisted} more not listed."]
     if report.missing_targets:
         lines += ["", "## Resources without a target", ""]
         lines += [f"- {p}" for p in report.missing_targets]
@@ -74,7 +76,10 @@ def to_html(report: VerifyReport) -> str:
         + "</table>"
         + (
             "<h2>Items that do not match</h2><table><tr><th>status</th><th>resource</th>"
-            "<th>kind</th><th>name</th><th>detail</th></tr>" + "".join(details) + "</table>"
+            "<th>kind</th><th>name</th><th>detail</th></tr>"
+            + "".join(details)
+            + "</table>"
+            + (f"<p>... and {report.unlisted} more not listed.</p>" if report.unlisted else "")
             if details
             else ""
         )

@@ -12,7 +12,7 @@ with its reason.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,24 +37,48 @@ class ItemVerdict:
     """False when the plugin gave no fingerprint on either side (properties only)."""
 
 
+MAX_LISTED = 10_000
+"""Verdicts other than ``matching`` that a report holds when it does not keep every
+verdict; the rest are counted (``unlisted``)."""
+
+
 @dataclass
 class VerifyReport:
     mode: ReplicationMode
     verdicts: list[ItemVerdict] = field(default_factory=list)
+    """Every verdict; with ``keep_matching`` False, only those that are not ``matching``, at
+    most :data:`MAX_LISTED` of them."""
     missing_targets: list[str] = field(default_factory=list)
     extra_in_target: int = 0
+    keep_matching: bool = True
+    """False keeps memory flat however large the tenant: matching items are only counted
+    (the ``verify`` command)."""
+    unlisted: int = 0
+    """Verdicts other than ``matching`` counted but not held (beyond :data:`MAX_LISTED`)."""
+    _counts: Counter[tuple[str, str, str]] = field(default_factory=Counter, repr=False)
+    """Verdicts by resource type, kind and status."""
+    _not_compared: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, verdict: ItemVerdict) -> None:
         with self._lock:
+            self._counts[(verdict.resource_type, verdict.kind, verdict.status)] += 1
+            if verdict.status == "matching" and not verdict.contents_compared:
+                self._not_compared += 1
+            if not self.keep_matching:
+                if verdict.status == "matching":
+                    return
+                if len(self.verdicts) >= MAX_LISTED:
+                    self.unlisted += 1
+                    return
             self.verdicts.append(verdict)
 
     def count(self, status: str) -> int:
-        return sum(1 for v in self.verdicts if v.status == status)
+        return sum(n for (_, _, s), n in self._counts.items() if s == status)
 
     @property
     def compared(self) -> int:
-        return sum(1 for v in self.verdicts if v.status != "not_copyable")
+        return sum(n for (_, _, s), n in self._counts.items() if s != "not_copyable")
 
     @property
     def fidelity(self) -> float:
@@ -73,12 +97,12 @@ class VerifyReport:
                 "by_kind": defaultdict(lambda: defaultdict(int)),
             }
         )
-        for v in self.verdicts:
-            row = table[v.resource_type]
-            row[v.status] += 1
-            row["by_kind"][v.kind][v.status] += 1
-            if v.status != "not_copyable":
-                row["compared"] += 1
+        for (rtype, kind, status), n in self._counts.items():
+            row = table[rtype]
+            row[status] += n
+            row["by_kind"][kind][status] += n
+            if status != "not_copyable":
+                row["compared"] += n
         out = {}
         for rtype, row in table.items():
             row["fidelity"] = (
@@ -98,12 +122,11 @@ class VerifyReport:
             "missing": self.count("missing"),
             "not_copyable": self.count("not_copyable"),
             "extra_in_target": self.extra_in_target,
-            "contents_not_compared": sum(
-                1 for v in self.verdicts if v.status == "matching" and not v.contents_compared
-            ),
+            "contents_not_compared": self._not_compared,
             "missing_targets": list(self.missing_targets),
             "by_type": self.by_type(),
             "items": [vars(v) for v in self.verdicts if v.status != "matching"],
+            "items_not_listed": self.unlisted,
         }
 
 
