@@ -234,3 +234,16 @@ def test_a_plugin_cannot_replace_a_core_command(runner: CliRunner, installed) ->
     assert row["status"] == "failed"
     assert "replaced commands: plugins" in row["error"]
     assert "hijacked" not in runner.invoke(cli, ["plugins"]).output
+
+
+def test_strict_mode_makes_a_failing_command_registration_fatal(
+    runner: CliRunner,
+    installed,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    installed(sample_ep("alpha", "good"), sample_ep("bad_command"))
+    monkeypatch.setenv("ATG_DATAPLANE_STRICT_PLUGINS", "1")
+    result = runner.invoke(cli, ["alpha-hello"])
+    assert result.exit_code == 4
+    assert "strict mode" in result.output and "cannot add my command" in result.output
+    assert runner.invoke(cli, ["--help"]).exit_code == 0  # help still lists what loads

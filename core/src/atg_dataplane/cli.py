@@ -21,7 +21,7 @@ from rich.table import Table
 
 from atg_dataplane import exitcodes
 from atg_dataplane.__about__ import __version__
-from atg_dataplane.plugins import PluginHost, PluginLoadError, load_plugins
+from atg_dataplane.plugins import PluginHost, PluginLoadError, load_plugins, strict_mode
 from atg_dataplane.redact import RedactingFilter
 
 OUTPUT_CHOICE = click.Choice(["text", "json"])
@@ -94,6 +94,10 @@ class PluginAwareGroup(click.Group):
                 self.commands.update({n: before[n] for n in taken})
                 record.status = "failed"
                 record.error = f"dataplane_register_commands replaced commands: {', '.join(taken)}"
+        failed = [r for r in host.records if r.error.startswith("dataplane_register_commands")]
+        if failed and not for_listing and strict_mode():
+            problems = "; ".join(f"{r.name} ({r.distribution}): {r.error}" for r in failed)
+            fail(f"plugin commands failed in strict mode: {problems}", exitcodes.PLUGIN_ERROR)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self.add_plugin_commands(ctx, for_listing=True)

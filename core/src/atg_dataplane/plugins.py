@@ -78,6 +78,11 @@ def _truthy(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def strict_mode() -> bool:
+    """Whether ``ATG_DATAPLANE_STRICT_PLUGINS`` makes every plugin error fatal."""
+    return _truthy(ENV_STRICT)
+
+
 def new_plugin_manager() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
@@ -245,7 +250,7 @@ def load_plugins(
     pm = new_plugin_manager()
     allow = _env_list(ENV_ALLOW) if use_env_lists else set()
     deny = (_env_list(ENV_DENY) if use_env_lists else set()) | set(disabled)
-    strict = _truthy(ENV_STRICT) if strict is None else strict
+    strict = strict_mode() if strict is None else strict
     if entry_points is None:
         entry_points = list(importlib_metadata.entry_points(group=ENTRY_POINT_GROUP))
     records: list[PluginRecord] = []
