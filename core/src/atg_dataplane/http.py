@@ -41,6 +41,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
     ServiceResponseTimeoutError,
 )
+from azure.core.pipeline._tools import is_rest
 from azure.core.pipeline.transport import HttpResponse as LegacyHttpResponse
 from azure.core.pipeline.transport import RequestsTransport
 from azure.core.pipeline.transport._base import _HttpResponseBase
@@ -221,7 +222,7 @@ class PooledTransport(RequestsTransport):
         except Exception as exc:
             raise _send_error(exc) from exc
         block_size = self.connection_config.data_block_size
-        if _is_rest(request):
+        if is_rest(request):
             response: Any = _RestResponse(
                 request=request, internal_response=raw, block_size=block_size, streamed=stream
             )
@@ -235,12 +236,6 @@ class PooledTransport(RequestsTransport):
         if not stream:
             legacy.body()
         return legacy
-
-
-def _is_rest(request: Any) -> bool:
-    from azure.core.pipeline._tools import is_rest
-
-    return bool(is_rest(request))
 
 
 def _send_error(exc: BaseException) -> BaseException:

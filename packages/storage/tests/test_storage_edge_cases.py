@@ -23,11 +23,17 @@ def _clear(world, binding):
         queues.delete_queue(queue.name)
 
 
-def test_queue_of_more_than_32_messages_is_copied_and_left_as_it_was(world, tmp_path):
+def _empty_accounts(world):  # type: ignore[no-untyped-def]
+    """srcstore4 and tgtstore4, both emptied."""
     source = world.binding("source", "srcstore4", create=True)
     target = world.binding("target", "tgtstore4", create=True)
     _clear(world, source)
     _clear(world, target)
+    return source, target
+
+
+def test_queue_of_more_than_32_messages_is_copied_and_left_as_it_was(world, tmp_path):
+    source, target = _empty_accounts(world)
     queue = world.admin_service(source, "queue").get_queue_client("busy")
     queue.create_queue(metadata={"load": "high"})
     sent = [f"job {n}" for n in range(75)] + ["job 1"]  # a duplicate content on purpose
@@ -232,10 +238,7 @@ def test_what_this_run_creates_is_not_read_back(world, tmp_path):
 
 
 def test_blobs_with_awkward_names_are_copied_server_side(world, tmp_path):
-    source = world.binding("source", "srcstore4", create=True)
-    target = world.binding("target", "tgtstore4", create=True)
-    _clear(world, source)
-    _clear(world, target)
+    source, target = _empty_accounts(world)
     container = world.admin_service(source, "blob").get_container_client("awkward")
     container.create_container()
     names = ["with space.txt", "dir/ünïcode ✓.bin", "tilde~hash#query?amp&.dat", "pct%20lit"]
