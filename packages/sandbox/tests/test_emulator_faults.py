@@ -22,9 +22,10 @@ from atg_dataplane_sandbox.emulator.faults import (
 )
 from atg_dataplane_sandbox.emulator.testing import arm_kwargs, credential, vault_kwargs
 from atg_dataplane_sandbox.topology import Topology, load_topology
+from azure.core.exceptions import DecodeError, ResourceNotFoundError, ServiceResponseError
 from azure.keyvault.secrets import SecretClient
 from azure.mgmt.resource.resources import ResourceManagementClient
-from faults_testing import FAST_RETRY, until_injected
+from faults_testing import FAST_RETRY, injected, until_injected
 from vault_testing import create_vault
 
 
@@ -40,6 +41,31 @@ def test_parse_spec() -> None:
     for bad in ("keyvault", "nosuch:429=0.1", "arm:429=2", "arm:teapot=0.1", "arm:latency=x"):
         with pytest.raises(FaultSpecError):
             parse_spec(bad)
+
+
+def test_parse_spec_new_faults_and_the_mix() -> None:
+    spec = parse_spec("storage:lost=0.1,stall=5%,malformed=0.2,stall_for=2s;keyvault:mix=0.2")
+    storage = spec.for_service("storage")
+    assert (storage.lost, storage.stall, storage.malformed, storage.stall_for) == (
+        0.1,
+        0.05,
+        0.2,
+        2.0,
+    )
+    kv = spec.for_service("keyvault")
+    assert kv.statuses == {429: 0.05, 503: 0.05} and kv.drop == 0.05 and kv.lost == 0.05
+    assert parse_spec("arm:stall_for=1500ms").for_service("arm").stall_for == 1.5
+    assert parse_spec("arm:stall_for=3").for_service("arm").stall_for == 3.0  # bare: seconds
+    for bad in ("arm:lost=1.5", "arm:mix=x", "arm:stall_for=soon"):
+        with pytest.raises(FaultSpecError):
+            parse_spec(bad)
+
+
+def test_decide_draws_every_kind() -> None:
+    spec = parse_spec("arm:429=0.2,drop=0.2,lost=0.2,stall=0.2,malformed=0.2,stall_for=7s")
+    seen = {decide(spec, "arm", random.Random(seed)) for seed in range(200)}
+    assert {f.kind for f in seen} == {"status", "drop", "lost", "stall", "malformed"}
+    assert all(f.stall_for == 7.0 for f in seen if f.kind == "stall")
 
 
 def test_decide_is_pure_given_the_dice() -> None:
@@ -108,6 +134,48 @@ def test_dropped_connections_are_retried(emu: EmulatorHandle, vault_url: str, fa
         assert client.get_secret("dropped").value == "value"
 
     until_injected(emu, "keyvault", "drop", read)
+
+
+def test_lost_answer_applies_the_write(emu: EmulatorHandle, vault_url: str, faults: Any) -> None:
+    client = SecretClient(
+        vault_url, credential(emu), **vault_kwargs(emu), retry_total=0, retry_read=0
+    )
+    client.set_secret("lost-warm-up", "x")
+    faults("keyvault:lost=1")
+    with pytest.raises(ServiceResponseError):
+        client.set_secret("lost-write", "applied")
+    faults("")
+    assert client.get_secret("lost-write").value == "applied"  # it landed all the same
+    assert injected(emu, "keyvault", "lost") >= 1
+
+
+def test_stalled_request_times_out(emu: EmulatorHandle, vault_url: str, faults: Any) -> None:
+    client = SecretClient(
+        vault_url, credential(emu), **vault_kwargs(emu), retry_total=0, read_timeout=1
+    )
+    client.set_secret("stall-warm-up", "x")
+    faults("keyvault:stall=1,stall_for=30s")
+    started = time.monotonic()
+    with pytest.raises(ServiceResponseError):
+        client.get_secret("stall-warm-up")
+    assert time.monotonic() - started < 10  # the client's read timeout, not the stall
+    faults("")
+    assert client.get_secret("stall-warm-up").value == "x"
+    assert injected(emu, "keyvault", "stall") >= 1
+
+
+def test_malformed_answers_do_not_parse(emu: EmulatorHandle, vault_url: str, faults: Any) -> None:
+    client = _client(emu, vault_url)
+    client.set_secret("garbled", "x")
+    faults("keyvault:malformed=1")
+    with pytest.raises(DecodeError):
+        client.get_secret("garbled")
+    with pytest.raises(DecodeError):
+        client.set_secret("garbled-write", "never applied")
+    faults("")
+    with pytest.raises(ResourceNotFoundError):
+        client.get_secret("garbled-write")
+    assert injected(emu, "keyvault", "malformed") >= 2
 
 
 def test_latency_applies_to_every_request(emu: EmulatorHandle, vault_url: str, faults: Any) -> None:

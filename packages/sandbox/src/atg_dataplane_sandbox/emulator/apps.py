@@ -14,13 +14,20 @@ from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
 from atg_dataplane_sandbox.emulator.faults import FaultSpecError
 from atg_dataplane_sandbox.emulator.middleware import (
     FaultResponder,
+    MalformedResponder,
     error_middleware,
     fault_middleware,
+    malformed_json,
 )
 
 
-def _app(emu: Emulator, service: str, respond: FaultResponder | None = None) -> web.Application:
-    middlewares: list[Any] = [error_middleware, fault_middleware(service, respond)]
+def _app(
+    emu: Emulator,
+    service: str,
+    respond: FaultResponder | None = None,
+    malformed: MalformedResponder | None = None,
+) -> web.Application:
+    middlewares: list[Any] = [error_middleware, fault_middleware(service, respond, malformed)]
     app = web.Application(middlewares=middlewares, client_max_size=64 * 1024 * 1024)
     app[EMU] = emu
     app.on_response_prepare.append(_request_ids)
@@ -67,9 +74,16 @@ def keyvault_app(emu: Emulator) -> web.Application:
 def acr_app(emu: Emulator) -> web.Application:
     from atg_dataplane_sandbox.emulator.acr.router import dispatch
 
-    app = _app(emu, "acr")
+    app = _app(emu, "acr", malformed=_acr_malformed)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app
+
+
+def _acr_malformed(request: web.Request) -> web.Response | None:
+    # Manifests and layers are content (their digests are their names): never garbled.
+    if "/manifests/" in request.path or "/blobs/" in request.path:
+        return None
+    return malformed_json(request)
 
 
 async def _faults(request: web.Request) -> web.Response:

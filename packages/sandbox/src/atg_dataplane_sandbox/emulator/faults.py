@@ -13,7 +13,18 @@ and the keys are
 
 * ``429=P``, ``500=P``, ``503=P``: answer that share (0..1) of requests with that status
   (429 and 503 carry ``Retry-After``);
-* ``drop=P``: close that share of connections without answering;
+* ``drop=P``: close that share of connections without answering (the request is not
+  applied);
+* ``lost=P``: apply that share of requests, then close the connection instead of answering
+  (the client cannot tell whether a write landed);
+* ``stall=P``: hold that share of requests without answering for ``stall_for`` (default
+  3600 s), then close the connection (nothing is applied);
+* ``malformed=P``: answer that share of requests 200 with a body that does not parse (JSON
+  or XML cut short; nothing is applied). Requests answered with content (a blob, a file,
+  an image layer) are left alone: a garbled body there would be data, not a fault;
+* ``mix=P``: a share P of requests split evenly between 429, 503, ``drop`` and ``lost``
+  (the benchmark's and the tests' fault mix);
+* ``stall_for=D``: how long a stalled request is held (``30s``, ``500ms``);
 * ``latency=D``: add D to every request (``20ms``, ``0.5s``; a bare number is ms);
 * ``retry_after=S``: seconds in ``Retry-After`` (default 1; fractions allowed);
 * ``throttle=N``: at most N writes per second per vault (Key Vault), then 429.
@@ -37,6 +48,8 @@ import random
 from dataclasses import dataclass, field, replace
 
 STATUS_KEYS = ("429", "500", "503")
+SHARE_KEYS = ("drop", "lost", "stall", "malformed")
+"""Faults other than a status, in the order :func:`decide` draws them."""
 SERVICES = ("entra", "arm", "keyvault", "acr", "storage", "cosmos")
 
 
@@ -44,6 +57,10 @@ SERVICES = ("entra", "arm", "keyvault", "acr", "storage", "cosmos")
 class ServiceFaults:
     statuses: dict[int, float] = field(default_factory=dict)
     drop: float = 0.0
+    lost: float = 0.0
+    stall: float = 0.0
+    malformed: float = 0.0
+    stall_for: float = 3600.0
     latency: float = 0.0
     """Seconds added to every request."""
     retry_after: float = 1.0
@@ -63,10 +80,11 @@ class FaultSpec:
 @dataclass(frozen=True)
 class Fault:
     kind: str = "none"
-    """``none``, ``status`` or ``drop``."""
+    """``none``, ``status``, ``drop``, ``lost``, ``stall`` or ``malformed``."""
     status: int = 0
     retry_after: float = 0.0
     latency: float = 0.0
+    stall_for: float = 0.0
 
 
 NO_FAULT = Fault()
@@ -107,8 +125,14 @@ def _apply(faults: ServiceFaults, item: str) -> ServiceFaults:
     try:
         if key in STATUS_KEYS:
             return replace(faults, statuses={**faults.statuses, int(key): _share(value)})
-        if key == "drop":
-            return replace(faults, drop=_share(value))
+        if key in SHARE_KEYS:
+            return replace(faults, **{key: _share(value)})
+        if key == "mix":
+            share = _share(value) / 4
+            statuses = {**faults.statuses, 429: share, 503: share}
+            return replace(faults, statuses=statuses, drop=share, lost=share)
+        if key == "stall_for":
+            return replace(faults, stall_for=_duration(value, bare="s"))
         if key == "latency":
             return replace(faults, latency=_duration(value))
         if key == "retry_after":
@@ -127,12 +151,12 @@ def _share(value: str) -> float:
     return share
 
 
-def _duration(value: str) -> float:
+def _duration(value: str, bare: str = "ms") -> float:
     if value.endswith("ms"):
         return float(value[:-2]) / 1000
     if value.endswith("s"):
         return float(value[:-1])
-    return float(value) / 1000
+    return float(value) / (1000 if bare == "ms" else 1)
 
 
 def decide(spec: FaultSpec, service: str, rng: random.Random | None = None) -> Fault:
@@ -144,7 +168,8 @@ def decide(spec: FaultSpec, service: str, rng: random.Random | None = None) -> F
         threshold += share
         if draw < threshold:
             return Fault("status", status, faults.retry_after, faults.latency)
-    threshold += faults.drop
-    if draw < threshold:
-        return Fault("drop", 0, 0.0, faults.latency)
+    for kind in SHARE_KEYS:
+        threshold += getattr(faults, kind)
+        if draw < threshold:
+            return Fault(kind, 0, 0.0, faults.latency, faults.stall_for)
     return Fault("none", 0, 0.0, faults.latency) if faults.latency else NO_FAULT

@@ -61,3 +61,17 @@ def storage_fault_response(kind: str, status: int, retry_after: float) -> web.Re
     status, code, message = FAULTS.get(status, FAULTS[500])
     headers = {"Retry-After": f"{retry_after:g}"} if status == 503 else {}
     return storage_error(kind, status, code, message, headers)
+
+
+def storage_malformed(kind: str, request: web.Request) -> web.Response | None:
+    """A 200 answer cut off mid-document (XML for Blob, Queue and File, JSON for Table);
+    None for the requests answered with a blob's or file's content or properties."""
+    if request.method == "HEAD":
+        return None
+    if kind in ("blob", "file") and "comp" not in request.query and "restype" not in request.query:
+        return None  # Get Blob / Get File: the body is data
+    if kind == "table":
+        body = b'{"odata.metadata": "https://', "application/json"
+    else:
+        body = b'<?xml version="1.0" encoding="utf-8"?><EnumerationResults><Na', "application/xml"
+    return web.Response(status=200, body=body[0], content_type=body[1])

@@ -19,7 +19,11 @@ from typing import Any
 
 from aiohttp import web
 
-from atg_dataplane_sandbox.emulator.storage_errors import storage_error, storage_fault_response
+from atg_dataplane_sandbox.emulator.storage_errors import (
+    storage_error,
+    storage_fault_response,
+    storage_malformed,
+)
 from atg_dataplane_sandbox.emulator.upstream_proxy import proxy_app
 
 KINDS = ("blob", "queue", "table")
@@ -41,4 +45,10 @@ def storage_proxy_app(emu: Any, kind: str) -> web.Application:
     async def forward(request: web.Request) -> web.StreamResponse:
         return await emu.proxy.forward(request, _upstream(emu, kind), error)
 
-    return proxy_app(emu, SERVICE, partial(storage_fault_response, kind), forward)
+    return proxy_app(
+        emu,
+        SERVICE,
+        partial(storage_fault_response, kind),
+        forward,
+        partial(storage_malformed, kind),
+    )

@@ -11,6 +11,7 @@ path, never the host, so they hold through the proxy.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import Callable, Mapping
@@ -23,7 +24,13 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from atg_dataplane_sandbox.emulator.context import EMU
-from atg_dataplane_sandbox.emulator.middleware import FaultResponder, Handler, fault_middleware
+from atg_dataplane_sandbox.emulator.middleware import (
+    FaultResponder,
+    Handler,
+    MalformedResponder,
+    fault_middleware,
+    lose_answer,
+)
 
 HOP_BY_HOP = frozenset(
     h.lower()
@@ -115,6 +122,9 @@ class UpstreamProxy:
                 log.warning("proxy: %s %s failed: %s", request.method, url.path, exc)
                 return error(502, "The emulator behind this address did not answer.")
         async with upstream:
+            if lose_answer(request):
+                await upstream.read()  # applied upstream; the client never hears of it
+                raise asyncio.CancelledError
             if rewrite is not None:
                 return await _rewritten(request, upstream, rewrite)
             return await _streamed(request, upstream, url)
@@ -157,11 +167,15 @@ async def _streamed(
 
 
 def proxy_app(
-    emu: Any, service: str, respond: FaultResponder, forward: Handler
+    emu: Any,
+    service: str,
+    respond: FaultResponder,
+    forward: Handler,
+    malformed: MalformedResponder | None = None,
 ) -> web.Application:
-    """A listener's app: every request through ``fault_middleware(service, respond)``, then
-    to ``forward``."""
-    app = web.Application(middlewares=[fault_middleware(service, respond)])
+    """A listener's app: every request through ``fault_middleware(service, respond,
+    malformed)``, then to ``forward``."""
+    app = web.Application(middlewares=[fault_middleware(service, respond, malformed)])
     app[EMU] = emu
     app.router.add_route("*", "/{tail:.*}", forward)
     return app

@@ -20,9 +20,17 @@ if TYPE_CHECKING:
 def fileshare_app(emu: Emulator) -> web.Application:
     from atg_dataplane_sandbox.emulator.apps import _app
     from atg_dataplane_sandbox.emulator.fileshare.router import fileshare_app_routes
-    from atg_dataplane_sandbox.emulator.storage_errors import storage_fault_response
+    from atg_dataplane_sandbox.emulator.storage_errors import (
+        storage_fault_response,
+        storage_malformed,
+    )
 
     # Azure Files is Azure Storage: fault service ``storage``, errors shaped as Storage's.
-    app = _app(emu, "storage", partial(storage_fault_response, "file"))
+    app = _app(
+        emu,
+        "storage",
+        partial(storage_fault_response, "file"),
+        partial(storage_malformed, "file"),
+    )
     fileshare_app_routes(app)
     return app
