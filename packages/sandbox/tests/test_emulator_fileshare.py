@@ -215,6 +215,78 @@ def test_copy_from_a_sas_url_into_another_account(emu: EmulatorHandle) -> None:
     assert caught.value.error_code == "CannotVerifyCopySource"
 
 
+SDDL = "O:BAG:SYD:(A;;FA;;;BA)(A;;0x1200a9;;;WD)"
+CREATED = dt.datetime(2021, 3, 4, 5, 6, 7, 123456, tzinfo=dt.UTC)
+WRITTEN = dt.datetime(2022, 8, 9, 10, 11, 12, 654321, tzinfo=dt.UTC)
+
+
+def _smb(props: Any) -> tuple[Any, ...]:
+    return (
+        str(props.file_attributes),
+        props.creation_time.replace(tzinfo=dt.UTC),
+        props.last_write_time.replace(tzinfo=dt.UTC),
+    )
+
+
+def test_smb_properties_are_kept_set_and_copied_from_the_source(emu: EmulatorHandle) -> None:
+    source = _service(emu, "srcfiles").get_share_client("smbsrc")
+    source.create_share()
+    key = source.create_permission_for_share(SDDL)
+    assert source.get_permission_for_share(key) == SDDL
+    assert source.create_permission_for_share(SDDL) == key  # one key per descriptor
+    directory = source.create_directory(
+        "docs", file_attributes="Hidden", file_creation_time=CREATED, file_permission_key=key
+    )
+    assert "Hidden" in str(directory.get_directory_properties().file_attributes)
+    src = source.get_file_client("docs/report.txt")
+    src.create_file(
+        5,
+        file_attributes="ReadOnly|Archive",
+        file_creation_time=CREATED,
+        file_last_write_time=WRITTEN,
+        permission_key=key,
+    )
+    props = src.get_file_properties()
+    assert _smb(props) == ("ReadOnly | Archive", CREATED, WRITTEN)
+    assert props.permission_key == key
+    # Writing the contents moves the last-write time; setting it explicitly puts it back.
+    src.upload_range(b"hello", offset=0, length=5)
+    assert src.get_file_properties().last_write_time.replace(tzinfo=dt.UTC) != WRITTEN
+    src.set_http_headers(
+        ContentSettings(content_type="text/plain"),
+        file_attributes="ReadOnly|Archive",
+        file_last_write_time=WRITTEN,
+        file_creation_time="preserve",
+        permission_key=key,
+    )
+    assert _smb(src.get_file_properties()) == ("ReadOnly | Archive", CREATED, WRITTEN)
+
+    target = _service(emu, "tgtfiles").get_share_client("smbdst")
+    target.create_share()
+    dst = target.get_file_client("report.txt")
+    sas = _sas("srcfiles", "smbsrc", "docs/report.txt")
+    dst.start_copy_from_url(
+        f"{src.url}?{sas}",
+        file_attributes="source",
+        file_creation_time="source",
+        file_last_write_time="source",
+        permission_key="source",
+        ignore_read_only=True,
+    )
+    copied = dst.get_file_properties()
+    assert _smb(copied) == ("ReadOnly | Archive", CREATED, WRITTEN)
+    # The descriptor is stored in the target share under a key of its own.
+    assert target.get_permission_for_share(copied.permission_key) == SDDL
+    plain = target.get_file_client("plain.txt")
+    plain.start_copy_from_url(f"{src.url}?{sas}")
+    assert str(plain.get_file_properties().file_attributes) == "Archive"
+    with pytest.raises(HttpResponseError) as caught:
+        target.get_file_client("bad.txt").create_file(1, file_attributes="Sparkly")
+    assert caught.value.status_code == 400
+    with pytest.raises(HttpResponseError):
+        target.get_file_client("bad.txt").create_file(1, permission_key="1*404")
+
+
 def test_entra_tokens_need_backup_intent_the_right_tenant_and_file_roles(
     emu: EmulatorHandle,
 ) -> None:

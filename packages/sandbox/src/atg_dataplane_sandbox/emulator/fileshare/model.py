@@ -15,6 +15,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from atg_dataplane_sandbox.emulator.fileshare.smb import Permissions, Smb
+from atg_dataplane_sandbox.emulator.fileshare.smb import now as smb_now
+
 _ids = itertools.count(13835128424026341376)
 
 
@@ -24,11 +27,6 @@ def now() -> dt.datetime:
 
 def http_date(value: dt.datetime) -> str:
     return value.strftime("%a, %d %b %Y %H:%M:%S GMT")
-
-
-def iso7(value: dt.datetime) -> str:
-    """Azure Files' timestamp form: ``2026-11-22T15:33:05.0000000Z``."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
 
 
 def new_etag() -> str:
@@ -45,15 +43,25 @@ class Node:
     """Content-Type, Content-Encoding, Content-Language, Content-Disposition, Cache-Control,
     Content-MD5 (base64) of a file, as set by the client."""
     data: bytearray = field(default_factory=bytearray)
-    created: dt.datetime = field(default_factory=now)
     modified: dt.datetime = field(default_factory=now)
+    """Last-Modified: any change to the file or its properties."""
     etag: str = field(default_factory=new_etag)
     file_id: int = field(default_factory=lambda: next(_ids))
     copy: dict[str, str] = field(default_factory=dict)
+    smb: Smb = field(default=None)  # type: ignore[assignment]
+    """Attributes, creation/last-write/change times and the permission key."""
 
-    def touch(self) -> None:
+    def __post_init__(self) -> None:
+        if self.smb is None:
+            self.smb = Smb.new(self.is_dir)
+
+    def touch(self, *, written: bool = False) -> None:
+        """A change: of the contents when ``written`` (the last-write time moves too)."""
         self.modified = now()
         self.etag = new_etag()
+        self.smb.changed = smb_now()
+        if written:
+            self.smb.last_write = self.smb.changed
 
 
 @dataclass
@@ -64,6 +72,8 @@ class Share:
     modified: dt.datetime = field(default_factory=now)
     etag: str = field(default_factory=new_etag)
     nodes: dict[str, Node] = field(default_factory=lambda: {"": Node(is_dir=True)})
+    permissions: Permissions = field(default_factory=Permissions)
+    """Security descriptors stored in the share, by permission key."""
 
     def touch(self) -> None:
         self.modified = now()
@@ -97,11 +107,7 @@ def file_headers(node: Node) -> dict[str, Any]:
         "Last-Modified": http_date(node.modified),
         "x-ms-type": "File",
         "x-ms-server-encrypted": "true",
-        "x-ms-file-attributes": "Archive",
-        "x-ms-file-creation-time": iso7(node.created),
-        "x-ms-file-last-write-time": iso7(node.modified),
-        "x-ms-file-change-time": iso7(node.modified),
-        "x-ms-file-permission-key": "4066528134148476695*1",
+        **node.smb.headers(),
         "x-ms-file-id": str(node.file_id),
         "x-ms-file-parent-id": "0",
         "x-ms-lease-state": "available",
@@ -122,11 +128,7 @@ def directory_headers(node: Node) -> dict[str, Any]:
         "ETag": node.etag,
         "Last-Modified": http_date(node.modified),
         "x-ms-server-encrypted": "true",
-        "x-ms-file-attributes": "Directory",
-        "x-ms-file-creation-time": iso7(node.created),
-        "x-ms-file-last-write-time": iso7(node.modified),
-        "x-ms-file-change-time": iso7(node.modified),
-        "x-ms-file-permission-key": "4066528134148476695*1",
+        **node.smb.headers(),
         "x-ms-file-id": str(node.file_id),
         "x-ms-file-parent-id": "0",
     }

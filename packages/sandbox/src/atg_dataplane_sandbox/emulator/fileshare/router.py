@@ -12,6 +12,7 @@ Abort Copy. Errors are Azure's XML ``<Error><Code/><Message/></Error>`` with
 
 from __future__ import annotations
 
+import json
 import re
 import ssl
 import uuid
@@ -34,6 +35,8 @@ from atg_dataplane_sandbox.emulator.fileshare.model import (
     http_date,
     now,
 )
+from atg_dataplane_sandbox.emulator.fileshare.smb import Permissions, Smb, SmbError
+from atg_dataplane_sandbox.emulator.fileshare.smb import apply as apply_smb
 from atg_dataplane_sandbox.emulator.storage_errors import storage_error
 
 STORE = web.AppKey("fileshare_store", FileStore)
@@ -88,6 +91,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         return _error(exc.status, exc.code, exc.message)
     except FileError as exc:
         return _error(exc.status, exc.code, exc.message)
+    except SmbError as exc:
+        return _error(400, "InvalidHeaderValue", str(exc))
 
 
 def _split(request: web.Request) -> tuple[str, str, str]:
@@ -220,12 +225,31 @@ async def _share_operation(
             share.quota = int(request.headers["x-ms-share-quota"])
         share.touch()
         return _ok(200, {"ETag": share.etag, "Last-Modified": http_date(share.modified)})
+    if comp == "filepermission":
+        return await _share_permission(request, share)
     if method == "GET" and comp == "acl":
         return _ok(
             body=b'<?xml version="1.0" encoding="utf-8"?><SignedIdentifiers/>',
             content_type="application/xml",
         )
     raise FileError(400, "InvalidQueryParameterValue", f"Unsupported share operation {comp!r}.")
+
+
+async def _share_permission(request: web.Request, share: Share) -> web.Response:
+    """Create Permission (PUT, JSON ``{"permission": SDDL}``) and Get Permission (GET, by
+    ``x-ms-file-permission-key``)."""
+    if request.method == "PUT":
+        try:
+            sddl = str((await request.json())["permission"])
+        except (ValueError, KeyError, TypeError):
+            raise FileError(400, "InvalidXmlDocument", "Expected {\"permission\": SDDL}.") from None
+        return _ok(201, {"x-ms-file-permission-key": share.permissions.key_for(sddl)})
+    key = request.headers.get("x-ms-file-permission-key", "")
+    sddl = share.permissions.get(key)
+    if sddl is None:
+        raise FileError(404, "FilePermissionNotFound", "The permission key does not exist.")
+    body = json.dumps({"permission": sddl, "format": "sddl"}).encode()
+    return _ok(200, body=body, content_type="application/json")
 
 
 # -------------------------------------------------------------- directories
@@ -249,7 +273,9 @@ async def _directory_operation(
             code = "ResourceAlreadyExists" if node.is_dir else "ResourceTypeMismatch"
             raise FileError(409, code, "The specified resource already exists.")
         _parent_exists(share, path)
-        node = share.nodes[path] = Node(is_dir=True, metadata=_metadata(request))
+        node = Node(is_dir=True, metadata=_metadata(request))
+        apply_smb(request.headers, node.smb, share.permissions, is_dir=True)
+        share.nodes[path] = node
         return _ok(201, directory_headers(node) | {"x-ms-request-server-encrypted": "true"})
     if method == "GET" and comp == "list":
         auth("list")
@@ -273,6 +299,7 @@ async def _directory_operation(
         return _ok(202)
     if method == "PUT" and comp == "properties":
         node.touch()
+        apply_smb(request.headers, node.smb, share.permissions, is_dir=True)
         return _ok(200, directory_headers(node))
     raise FileError(400, "InvalidQueryParameterValue", f"Unsupported directory operation {comp!r}.")
 
@@ -347,6 +374,7 @@ async def _file_operation(
         size = int(request.headers.get("x-ms-content-length") or 0)
         node = Node(is_dir=False, metadata=_metadata(request), headers=_content_headers(request))
         node.data = bytearray(size)
+        apply_smb(request.headers, node.smb, share.permissions, is_dir=False)
         share.nodes[path] = node
         return _ok(
             201,
@@ -368,10 +396,12 @@ async def _file_operation(
         headers = _content_headers(request)
         if headers:
             node.headers = headers
-        if request.headers.get("x-ms-content-length"):
+        resized = bool(request.headers.get("x-ms-content-length"))
+        if resized:
             size = int(request.headers["x-ms-content-length"])
             node.data = node.data[:size] + bytearray(max(0, size - len(node.data)))
-        node.touch()
+        node.touch(written=resized)
+        apply_smb(request.headers, node.smb, share.permissions, is_dir=False)
         return _ok(
             200,
             {
@@ -467,7 +497,7 @@ async def _put_range(request: web.Request, node: Node) -> web.Response:
                 400, "InvalidHeaderValue", "The body's length does not match the range."
             )
         node.data[start : end + 1] = body
-    node.touch()
+    node.touch(written=True)
     return _ok(
         201,
         {
@@ -483,10 +513,11 @@ async def _copy(
     request: web.Request, account: str, share: Share, path: str, existing: Node | None
 ) -> web.Response:
     source = request.headers["x-ms-copy-source"]
-    data, headers, metadata = await _read_source(request, source)
+    data, headers, metadata, smb_source = await _read_source(request, source)
     node = Node(is_dir=False)
     node.data = bytearray(data)
     node.headers = headers
+    apply_smb(request.headers, node.smb, share.permissions, is_dir=False, source=smb_source)
     given = _metadata(request)
     node.metadata = given or metadata
     copy_id = str(uuid.uuid4())
@@ -511,8 +542,9 @@ async def _copy(
 
 async def _read_source(
     request: web.Request, source: str
-) -> tuple[bytes, dict[str, str], dict[str, str]]:
-    """The source's bytes, HTTP headers and metadata: a file of this service or any HTTPS URL."""
+) -> tuple[bytes, dict[str, str], dict[str, str], tuple[Smb, Permissions] | None]:
+    """The source's bytes, HTTP headers, metadata and (a file of this service) SMB properties
+    and share: a file of this service or any HTTPS URL."""
     emu = request.app[EMU]
     parts = urlsplit(source)
     if parts.netloc == request.host:
@@ -531,7 +563,8 @@ async def _read_source(
         node = src_share.nodes.get(path) if src_share else None
         if node is None or node.is_dir:
             raise FileError(404, "CannotVerifyCopySource", "The specified resource does not exist.")
-        return bytes(node.data), dict(node.headers), dict(node.metadata)
+        smb = (node.smb, src_share.permissions)
+        return bytes(node.data), dict(node.headers), dict(node.metadata), smb
     context = ssl.create_default_context(cafile=str(emu.certs.ca))
     async with aiohttp.ClientSession() as session, session.get(source, ssl=context) as response:
         if response.status != 200:
@@ -558,7 +591,7 @@ async def _read_source(
             for k, v in response.headers.items()
             if k.lower().startswith("x-ms-meta-")
         }
-        return data, headers, metadata
+        return data, headers, metadata, None
 
 
 def fileshare_app_routes(app: web.Application) -> None:
