@@ -18,11 +18,13 @@ from atg_dataplane import (
     ResourceTypeSpec,
     SideContext,
     hookimpl,
+    is_settling,
 )
 from atg_dataplane.clouds import AZURE_PUBLIC
 from atg_dataplane.inventory import ResourcePair
 from atg_dataplane.models import AzureResource
 from atg_dataplane.plugins import PluginHost, new_plugin_manager
+from azure.core.exceptions import HttpResponseError, ServiceResponseError
 
 TYPE = "Contoso.Widgets/widgets"
 SPEC = ResourceTypeSpec(resource_type=TYPE, item_kinds=("widget",), max_concurrency_per_resource=2)
@@ -42,6 +44,27 @@ class WidgetStore:
         self.warning = ""
         self.delay = 0.0
         self.writes = 0
+        self.lose_answers: dict[str, int] = {}
+        """Name -> writes whose answer is lost after they were applied (then they raise)."""
+        self.refuse: dict[str, int] = {}
+        """Name -> calls refused with a 503 before anything is written."""
+        self.flaky_discovery: dict[str, int] = {}
+        """Resource name -> listings broken off (a dropped connection) after two items."""
+        self.settling: list[tuple[str, bool]] = []
+        """(name, is_settling()) of every replicate call."""
+
+
+class _Status:
+    """Just enough of a response for an ``HttpResponseError`` to carry a status code."""
+
+    def __init__(self, status: int) -> None:
+        self.status_code = status
+        self.reason = "injected"
+        self.headers: dict[str, str] = {}
+        self.request = None
+
+    def text(self) -> str:
+        return ""
 
 
 class WidgetPlugin:
@@ -64,7 +87,13 @@ class WidgetPlugin:
         all_versions = options.get("all_versions")
         if resource.resource.name in self.store.fail_discovery:
             raise ItemError("403 Forbidden: the firewall refused https://x/?sig=SECRETSIG")
-        for name, versions in sorted(self.store.data[resource.resource.id].items()):
+        breaks = self.store.flaky_discovery.get(resource.resource.name, 0)
+        for position, (name, versions) in enumerate(
+            sorted(self.store.data[resource.resource.id].items())
+        ):
+            if position == 2 and breaks:
+                self.store.flaky_discovery[resource.resource.name] = breaks - 1
+                raise ServiceResponseError("Connection aborted (listing broken off)")
             if not versions:
                 continue
             chosen = list(enumerate(versions)) if all_versions else [(0, versions[-1])]
@@ -90,6 +119,10 @@ class WidgetPlugin:
         store = self.store
         tid = target.resource.id
         with store.lock:
+            store.settling.append((item.name, is_settling()))
+            if store.refuse.get(item.name):
+                store.refuse[item.name] -= 1
+                raise HttpResponseError(message="503 ServerBusy (injected)", response=_Status(503))
             store.active[tid] += 1
             store.max_active[tid] = max(store.max_active[tid], store.active[tid])
         try:
@@ -112,6 +145,9 @@ class WidgetPlugin:
                         raise ItemError(f"version {item.order} written out of order")
                 versions.append(value)
                 store.writes += 1
+                if store.lose_answers.get(item.name):
+                    store.lose_answers[item.name] -= 1
+                    raise ServiceResponseError("Connection aborted (answer lost after the write)")
             warnings = (store.warning,) if store.warning else ()
             return ItemOutcome(status="replicated", bytes_copied=len(value), warnings=warnings)
         finally:
@@ -119,12 +155,12 @@ class WidgetPlugin:
                 store.active[tid] -= 1
 
 
-def make_host(store: WidgetStore) -> PluginHost:
+def make_host(store: WidgetStore, plugin_class: type[WidgetPlugin] | None = None) -> PluginHost:
     pm = new_plugin_manager()
     host = PluginHost(pm, [])
     from atg_dataplane.plugins import PluginRecord
 
-    plugin = WidgetPlugin(store)
+    plugin = (plugin_class or WidgetPlugin)(store)
     pm.register(plugin, name="widgets")
     host.records.append(
         PluginRecord(name="widgets", distribution="test", version="0", value="engine_fixtures")

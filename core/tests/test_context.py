@@ -69,7 +69,7 @@ def test_streaming_fingerprint_equals_one_shot(chunks: list[bytes]) -> None:
 
 def test_retry_settings_client_kwargs() -> None:
     # every budget azure-core keeps is set, or the smallest (status: 3) would win
-    assert RetrySettings(total=5, backoff_factor=1.0, backoff_max=9).client_kwargs() == {
+    assert RetrySettings(total=5, backoff_factor=1.0, backoff_max=9.0).client_kwargs() == {
         "retry_total": 5,
         "retry_status": 5,
         "retry_connect": 5,

@@ -11,7 +11,6 @@ from atg_dataplane.__about__ import __version__
 from atg_dataplane.context import (
     Fingerprinter,
     ResourceBinding,
-    RetrySettings,
     SideContext,
     TargetListing,
 )
@@ -29,6 +28,7 @@ from atg_dataplane.models import (
     ResourceTypeSpec,
 )
 from atg_dataplane.parallel import read_ahead
+from atg_dataplane.retry import RetrySettings, is_settling
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 """Marker for hook implementations: ``@hookimpl`` or ``@hookimpl(wrapper=True)``."""
@@ -51,5 +51,6 @@ __all__ = [
     "TargetListing",
     "__version__",
     "hookimpl",
+    "is_settling",
     "read_ahead",
 ]

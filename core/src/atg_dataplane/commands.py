@@ -641,6 +641,7 @@ def _run_locked(
         run_id=run_id,
         options=config.options,
         concurrency=runtime.source.concurrency,
+        retry=runtime.source.retry,
     )
     try:
         summary = engine.run(runtime.pairs() if pairs is None else pairs)

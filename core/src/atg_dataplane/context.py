@@ -22,31 +22,12 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from atg_dataplane.clouds import Cloud
 from atg_dataplane.models import AzureResource, Side
+from atg_dataplane.retry import RetrySettings, RunStopping, is_settling, wait_or_stop
 
 DEFAULT_CONCURRENCY = 32
 """Items copied at once when ``--concurrency`` is not given: calls to Azure spend most of
 their time waiting on the network, so many in flight keep a run busy (the benchmark's
 sweep found 32 best at a 20 ms round trip)."""
-
-
-@dataclass(frozen=True)
-class RetrySettings:
-    """azure-core retry policy settings; Retry-After is always honoured."""
-
-    total: int = 8
-    backoff_factor: float = 0.5
-    backoff_max: float = 30.0
-
-    def client_kwargs(self) -> dict[str, Any]:
-        # azure-core stops at the smallest of these budgets: set them all.
-        return {
-            "retry_total": self.total,
-            "retry_status": self.total,
-            "retry_connect": self.total,
-            "retry_read": self.total,
-            "retry_backoff_factor": self.backoff_factor,
-            "retry_backoff_max": self.backoff_max,
-        }
 
 
 @dataclass
@@ -61,6 +42,8 @@ class SideContext:
     cloud: Cloud
     concurrency: int = DEFAULT_CONCURRENCY
     retry: RetrySettings = field(default_factory=RetrySettings)
+    stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    """Set while a run stops (Ctrl-C): every retry wait of this side's clients ends."""
     _session: Any = field(default=None, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -83,13 +66,21 @@ class SideContext:
         with self._lock:
             if self._session is None:
                 self._session = PooledSession(self.concurrency + 4)
-        return PooledTransport(self._session, connection_verify=self.connection_verify)
+        return PooledTransport(
+            self._session,
+            connection_verify=self.connection_verify,
+            connection_timeout=self.retry.connect_timeout,
+            read_timeout=self.retry.read_timeout,
+        )
 
     def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for any Azure SDK client of this side."""
+        """Keyword arguments for any Azure SDK client of this side: the shared transport
+        (with connect and read timeouts) and the run's retry policy
+        (:mod:`atg_dataplane.retry`), which replaces the SDK's own."""
         return {
             "transport": self.transport(),
             "connection_verify": self.connection_verify,
+            "retry_policy": self.retry.policy(self.stop),
             **self.retry.client_kwargs(),
         }
 
@@ -100,6 +91,13 @@ class SideContext:
             "base_url": self.cloud.resource_manager,
             "credential_scopes": [self.cloud.arm_scope],
         }
+
+    def pause(self, seconds: float) -> None:
+        """Sleep ``seconds`` (a plugin polling a long-running copy), unless the run stops
+        first: then raise :class:`atg_dataplane.retry.RunStopping` (the engine replays the
+        item next run)."""
+        if wait_or_stop(self.stop, seconds):
+            raise RunStopping("the run is stopping")
 
     def cached_client(self, key: str, factory: Any) -> Any:
         """A client (or any value) shared by every resource of this side for the run (e.g.
@@ -237,7 +235,11 @@ class TargetListing:
 
     def take(self, name: str) -> tuple[bool, Any]:
         """``(known, entry)``: ``entry`` is None when the target lacks ``name``; ``known``
-        is False when the listing is unavailable and the caller must ask the target."""
+        is False when the listing is unavailable and the caller must ask the target, and
+        while the engine settles an item tried again (:func:`atg_dataplane.is_settling`):
+        the first attempt may have written it after the listing was taken."""
+        if is_settling():
+            return False, None
         with self._lock:
             if not self._loaded or name in self._taken:
                 self._entries, self._taken, self._loaded = self._list(), set(), True

@@ -4,9 +4,11 @@ Discovery streams items from the owning plugin; each item is submitted to a
 bounded thread pool (``--concurrency``) with a per-resource limit from the
 plugin's descriptor, and versions of one name are written in order. Discovery
 blocks when too many items are in flight, so memory does not grow with the
-tenant. Every outcome is journalled; transient faults were already retried by
-azure-core's retry policy (configured through ``SideContext.client_kwargs``);
-what still fails is recorded per item and the run goes on.
+tenant. Every outcome is journalled. Transient faults are retried twice over, by
+one rule (:mod:`atg_dataplane.retry`): each request by the retry policy every client
+gets from ``SideContext.client_kwargs``, and each item by the engine, which settles a
+write of unknown outcome (the plugin reads the target first) before repeating it. What
+still fails is recorded per item with its reason, and the run goes on.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from atg_dataplane.models import (
 )
 from atg_dataplane.parallel import FairPool
 from atg_dataplane.plugins import PluginHost
-from atg_dataplane.redact import redact
+from atg_dataplane.redact import describe_error, redact
+from atg_dataplane.retry import RetrySettings, RunStopping, is_transient, settling, wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -86,19 +89,6 @@ def _collections_for_a_run() -> Iterator[None]:
                 gc.set_threshold(*saved)
                 if froze:
                     gc.unfreeze()
-
-
-def describe_error(exc: BaseException) -> str:
-    """One redacted line for an item failure, without values."""
-    if isinstance(exc, ItemError):
-        return redact(str(exc))
-    status = getattr(exc, "status_code", None)
-    error = getattr(exc, "error", None)
-    code = getattr(error, "code", None) if error is not None else None
-    message = str(getattr(exc, "message", "") or exc).strip().splitlines()
-    first = message[0] if message else type(exc).__name__
-    prefix = " ".join(str(p) for p in (status, code) if p)
-    return redact(f"{prefix}: {first}" if prefix else f"{type(exc).__name__}: {first}")
 
 
 def _unsettled(future: Future[Any]) -> bool:
@@ -177,6 +167,7 @@ class Engine:
         options: Mapping[str, Any],
         concurrency: int = DEFAULT_CONCURRENCY,
         fingerprinter: Fingerprinter | None = None,
+        retry: RetrySettings | None = None,
     ) -> None:
         self.host = host
         self.mode = mode
@@ -184,6 +175,7 @@ class Engine:
         self.run_id = run_id
         self.options = options
         self.concurrency = max(1, concurrency)
+        self.retry = retry or RetrySettings()
         self.fingerprinter = fingerprinter or Fingerprinter(journal.fingerprint_key())
         self.summary = RunSummary(run_id=run_id, mode=mode)
         self.stop = threading.Event()
@@ -193,6 +185,8 @@ class Engine:
         self._chains: dict[tuple[str, str, str], Future[Any]] = {}
         self._futures: list[Future[Any]] = []
         self._prune_at = 1024
+        self._contexts: dict[int, Any] = {}
+        """The sides' contexts seen in this run: their retry waits end when it stops."""
         self.abandoned = False
         """True when a second Ctrl-C gave up waiting for the items in flight."""
 
@@ -235,17 +229,23 @@ class Engine:
             for future in self._pending():
                 future.result()
         except KeyboardInterrupt:
-            self.stop.set()
+            self._stopping()
             self.summary.interrupted = True
             running = sum(1 for f in self._pending() if f.running())
+            grace = self.retry.stop_grace_seconds
             log.warning(
-                "stopping: waiting for %d item(s) in flight (Ctrl-C again to abandon them; "
-                "the next run replays them)",
+                "stopping: waiting up to %g s for %d item(s) in flight (Ctrl-C again to "
+                "abandon them at once; the next run replays them)",
+                grace,
                 running,
             )
             try:
-                discovery.shutdown(wait=True, cancel_futures=True)
-                pool.shutdown(wait=True, cancel_futures=True)
+                discovery.shutdown(wait=False, cancel_futures=True)
+                pool.shutdown(wait=False, cancel_futures=True)
+                if not self._wait_in_flight(grace, resources):
+                    log.warning("items still in flight after %g s: abandoned", grace)
+                    self._abandon.set()
+                    self.abandoned = True
             except KeyboardInterrupt:
                 self._abandon.set()
                 self.abandoned = True
@@ -259,8 +259,35 @@ class Engine:
             pool.shutdown(wait=wait, cancel_futures=True)
             self.summary.result.duration = time.monotonic() - started
             self.summary.interrupted = self.summary.interrupted or self.stop.is_set()
+            if not self.abandoned:
+                for context in list(self._contexts.values()):
+                    context.stop.clear()  # the contexts may serve another run
             self.emit("run_finished", result=self.summary.result)
         return self.summary
+
+    def _stopping(self) -> None:
+        """Stop taking new items, and end every retry wait of both sides at once."""
+        self.stop.set()
+        with self._lock:
+            contexts = list(self._contexts.values())
+        for context in contexts:
+            context.stop.set()
+
+    def _wait_in_flight(self, seconds: float, discoveries: list[Future[Any]]) -> bool:
+        """Wait up to ``seconds`` for the discoveries and items in flight; True when they
+        all ended."""
+        deadline = time.monotonic() + seconds
+        for future in [*discoveries, *self._pending()]:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return all(f.done() for f in [*discoveries, *self._pending()])
+            try:
+                future.exception(timeout=left)
+            except TimeoutError:
+                return False
+            except Exception:  # cancelled
+                continue
+        return True
 
     def _track(self, future: Future[Any]) -> None:
         """Keep a handle on submitted items (their errors surface at the end), pruning
@@ -278,6 +305,12 @@ class Engine:
     def _run_resource(self, pair: ResourcePair, pool: FairPool) -> None:
         rid = pair.source.resource.id
         rtype = pair.spec.resource_type
+        with self._lock:
+            for binding in (pair.source, pair.target):
+                if binding is not None:
+                    self._contexts[id(binding.context)] = binding.context
+            if self.stop.is_set():
+                return
         if pair.target is None:
             with self._lock:
                 self.summary.missing_targets.append(pair.problem)
@@ -289,19 +322,43 @@ class Engine:
         if limit:
             with self._lock:
                 self._resource_limits.setdefault(rid, threading.BoundedSemaphore(limit))
-        count = 0
-        try:
-            count = self._discover_and_submit(pair, pool, done)
-        except Exception as exc:
-            # One unreadable resource (a firewall, a missing role) must not stop the others.
-            reason = f"discovery of {pair.source.resource.name} failed: {describe_error(exc)}"
-            with self._lock:
-                self.summary.failed_resources.append(reason)
-                _bounded_append(self.summary.result.errors, reason)
-            self.emit("item_failed", resource_id=rid, resource_type=rtype, reason=reason)
-        self.emit("resource_discovered", resource_id=rid, resource_type=rtype, items=count)
+        seen: set[str] = set()
+        deadline = time.monotonic() + self.retry.item_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self._discover_and_submit(pair, pool, done, seen)
+                break
+            except Exception as exc:
+                if isinstance(exc, RunStopping) or self.stop.is_set() or self._abandon.is_set():
+                    return
+                # A listing broken off by a transient fault is listed again; the items
+                # already submitted are passed over.
+                delay = self.retry.item_delay(attempt)
+                if (
+                    is_transient(exc)
+                    and attempt < self.retry.item_attempts
+                    and time.monotonic() + delay < deadline
+                    and not wait_or_stop(self.stop, delay)
+                ):
+                    continue
+                # One unreadable resource (a firewall, a missing role) must not stop the
+                # others.
+                name = pair.source.resource.name
+                reason = f"discovery of {name} failed: {describe_error(exc)}"
+                with self._lock:
+                    self.summary.failed_resources.append(reason)
+                    _bounded_append(self.summary.result.errors, reason)
+                self.emit("item_failed", resource_id=rid, resource_type=rtype, reason=reason)
+                break
+        self.emit("resource_discovered", resource_id=rid, resource_type=rtype, items=len(seen))
 
-    def _discover_and_submit(self, pair: ResourcePair, pool: FairPool, done: set[str]) -> int:
+    def _discover_and_submit(
+        self, pair: ResourcePair, pool: FairPool, done: set[str], seen: set[str]
+    ) -> None:
+        """Submit the resource's items not in ``seen`` (this run's earlier listing of it),
+        adding them to ``seen``."""
         rid = pair.source.resource.id
         rtype = pair.spec.resource_type
         discover = self.host.hook_for(rtype, "dataplane_discover")
@@ -315,9 +372,10 @@ class Engine:
         # many quick items cannot hold back the discovery of the others (memory stays
         # bounded: DISCOVERY_PARALLELISM windows at most).
         window = threading.BoundedSemaphore(self.concurrency * ITEM_WINDOW)
-        count = 0
         for item in items or ():
-            count += 1
+            if item.key in seen:
+                continue
+            seen.add(item.key)
             with self._lock:
                 self.summary.result.discovered += 1
             if item.key in done:
@@ -337,7 +395,6 @@ class Engine:
             future = self._submit(pool, pair, item)
             future.add_done_callback(lambda _f: window.release())
             self._track(future)
-        return count
 
     def _submit(self, pool: FairPool, pair: ResourcePair, item: DataPlaneItem) -> Any:
         """Submit one item; versions of one name wait for the previous version."""
@@ -377,25 +434,48 @@ class Engine:
         rtype = pair.spec.resource_type
         limit = self._resource_limits.get(rid)
         hook = self.host.hook_for(rtype, "dataplane_replicate_item")
-        try:
-            if limit:
-                limit.acquire()
+        deadline = time.monotonic() + self.retry.item_seconds
+        attempt = 0
+        while True:
+            attempt += 1
             try:
-                outcome = hook(
-                    item=item,
-                    source=pair.source,
-                    target=pair.target,
-                    mode=self.mode,
-                    options=self.options,
-                    fingerprinter=self.fingerprinter,
-                )
-            finally:
                 if limit:
-                    limit.release()
-            if outcome is None:
-                raise ItemError(f"no plugin replicated {item.kind} items of {rtype}")
-        except Exception as exc:
-            return self._fail(pair, item, describe_error(exc))
+                    limit.acquire()
+                try:
+                    # From the second attempt on, the plugin reads the target before it
+                    # writes: the first attempt's write may have landed.
+                    with settling(attempt > 1):
+                        outcome = hook(
+                            item=item,
+                            source=pair.source,
+                            target=pair.target,
+                            mode=self.mode,
+                            options=self.options,
+                            fingerprinter=self.fingerprinter,
+                        )
+                finally:
+                    if limit:
+                        limit.release()
+                if outcome is None:
+                    raise ItemError(f"no plugin replicated {item.kind} items of {rtype}")
+                break
+            except ItemError as exc:
+                return self._fail(pair, item, describe_error(exc), attempt)
+            except Exception as exc:
+                if isinstance(exc, RunStopping) or self.stop.is_set() or self._abandon.is_set():
+                    return "stopped"  # not journalled: the next run replays it
+                delay = self.retry.item_delay(attempt)
+                again = (
+                    is_transient(exc)
+                    and attempt < self.retry.item_attempts
+                    and time.monotonic() + delay < deadline
+                )
+                if not again:
+                    tries = f" (after {attempt} attempts)" if attempt > 1 else ""
+                    return self._fail(pair, item, describe_error(exc) + tries, attempt)
+                log.debug("%s %s: attempt %d failed: %s", item.kind, item.name, attempt, exc)
+                if wait_or_stop(self.stop, delay):
+                    return "stopped"
         assert isinstance(outcome, ItemOutcome)
         reason = "; ".join(outcome.warnings) or outcome.reason
         self.journal.record(
@@ -408,6 +488,7 @@ class Engine:
             nbytes=outcome.bytes_copied,
             fingerprint=outcome.fingerprint,
             reason=reason,
+            attempts=attempt,
         )
         self._count(rid, item, outcome.status, reason=reason, outcome=outcome)
         event = "item_skipped" if outcome.status == "skipped" else "item_done"
@@ -422,7 +503,9 @@ class Engine:
         )
         return outcome.status
 
-    def _fail(self, pair: ResourcePair, item: DataPlaneItem, reason: str) -> str:
+    def _fail(
+        self, pair: ResourcePair, item: DataPlaneItem, reason: str, attempts: int = 1
+    ) -> str:
         rid = pair.source.resource.id
         self.journal.record(
             self.run_id,
@@ -432,6 +515,7 @@ class Engine:
             name=item.name,
             status="failed",
             reason=reason,
+            attempts=attempts,
         )
         self._count(rid, item, "failed", reason=reason)
         self.emit(

@@ -189,14 +189,16 @@ class Journal:
         nbytes: int = 0,
         fingerprint: str | None = None,
         reason: str = "",
+        attempts: int = 1,
     ) -> None:
+        """Record an item's outcome; ``attempts`` (the calls it took) add up across runs."""
         with self._lock:
             self._db.execute(
                 "INSERT INTO items(run_id, resource_id, item_key, kind, name, status, bytes, "
-                "fingerprint, reason, updated) VALUES(?,?,?,?,?,?,?,?,?,?) "
+                "fingerprint, reason, attempts, updated) VALUES(?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(run_id, resource_id, item_key) DO UPDATE SET status=excluded.status, "
                 "bytes=excluded.bytes, fingerprint=excluded.fingerprint, reason=excluded.reason, "
-                "attempts=items.attempts+1, updated=excluded.updated",
+                "attempts=items.attempts+excluded.attempts, updated=excluded.updated",
                 (
                     run_id,
                     resource_id,
@@ -207,6 +209,7 @@ class Journal:
                     nbytes,
                     fingerprint,
                     redact(reason),
+                    max(1, attempts),
                     time.time(),
                 ),
             )

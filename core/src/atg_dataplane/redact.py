@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 
+from atg_dataplane.models import ItemError
+
 _PATTERNS = [
     (re.compile(r"(?i)([?&]sig=)[^&\s\"']+"), r"\1REDACTED"),
     (
@@ -24,6 +26,19 @@ def redact(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def describe_error(exc: BaseException) -> str:
+    """One redacted line for an item failure, without values."""
+    if isinstance(exc, ItemError):
+        return redact(str(exc))
+    status = getattr(exc, "status_code", None)
+    error = getattr(exc, "error", None)
+    code = getattr(error, "code", None) if error is not None else None
+    message = str(getattr(exc, "message", "") or exc).strip().splitlines()
+    first = message[0] if message else type(exc).__name__
+    prefix = " ".join(str(p) for p in (status, code) if p)
+    return redact(f"{prefix}: {first}" if prefix else f"{type(exc).__name__}: {first}")
 
 
 class RedactingFilter(logging.Filter):

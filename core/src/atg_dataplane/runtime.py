@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from atg_dataplane.config import ReplicationConfig
-from atg_dataplane.context import DEFAULT_CONCURRENCY, RetrySettings, SideContext
+from atg_dataplane.context import DEFAULT_CONCURRENCY, SideContext
 from atg_dataplane.credentials import build_credential, check_credential
 from atg_dataplane.inventory import ResourcePair, iter_pairs
 from atg_dataplane.models import Side
 from atg_dataplane.plugins import PluginHost, PluginLoadError
+from atg_dataplane.retry import RetrySettings
 
 
 @dataclass

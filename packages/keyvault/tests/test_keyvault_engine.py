@@ -8,26 +8,11 @@ the target by discovering both sides again.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from atg_dataplane import ReplicationMode, RetrySettings
+from atg_dataplane import ReplicationMode
 from azure.keyvault.certificates import CertificatePolicy
 from keyvault_testing import EngineHarness
-
-
-@dataclass(frozen=True)
-class StatusRetries(RetrySettings):
-    """The core's retry settings plus as many retries on status codes as in total.
-
-    azure-core's ``RetryPolicy`` also counts ``retry_status`` (3 by default) and
-    stops at the smallest budget, so ``RetrySettings(total=8)`` alone gives up
-    after the fourth 429/503 in a row (reported to the core).
-    """
-
-    def client_kwargs(self) -> dict[str, Any]:
-        return {**super().client_kwargs(), "retry_status": self.total}
 
 
 @pytest.fixture
@@ -84,8 +69,6 @@ def test_throttling_and_transient_faults_are_absorbed_by_the_retry_policy(
     """429/503 with Retry-After and a per-vault write limit: no plugin retry loop needed."""
     source, canary = seeded
     target = make_vault("target")
-    for binding in (source, target):
-        binding.context.retry = StatusRetries()
     harness = EngineHarness.load(source, target, tmp_path)
     tenants.handle.set_faults("keyvault:429=0.2,503=0.1,retry_after=0.05,throttle=20")
     try:
@@ -98,3 +81,43 @@ def test_throttling_and_transient_faults_are_absorbed_by_the_retry_policy(
         f"s{n}" for n in range(12)
     }
     assert secrets.get_secret("s7").value == f"{canary}-7"
+
+
+def test_lost_answers_and_dropped_connections_leave_no_duplicate_version(
+    make_vault, admin, tenants, tmp_path
+):
+    """A fifth of the vaults' answers refused, dropped, or lost after the write was applied:
+    every version lands exactly once, and verify agrees."""
+    source = make_vault("source")
+    a = admin(source)
+    for n in range(8):
+        for revision in range(3):
+            a.secrets.set_secret(f"v{n}", f"value {n}.{revision}", tags={"r": str(revision)})
+    a.keys.create_rsa_key("rsa", size=2048)
+    for revision in range(2):
+        a.certificates.begin_create_certificate(
+            "tls",
+            CertificatePolicy(issuer_name="Self", subject=f"CN=r{revision}", exportable=True),
+        ).result()
+    target = make_vault("target")
+    harness = EngineHarness.load(source, target, tmp_path)
+    options = {"keyvault.all_versions": True}
+    tenants.handle.set_faults("keyvault:mix=0.2,retry_after=0.05")
+    try:
+        summary = harness.run(ReplicationMode.REPLICATION, options)
+    finally:
+        tenants.handle.set_faults("")
+    assert summary.result.failed == 0, summary.result.errors
+    lost = tenants.handle.fault_counts.get("keyvault", {}).get("lost", 0)
+    assert lost > 0  # the faults did happen
+    t = admin(target)
+    for n in range(8):
+        values = [
+            t.secrets.get_secret(f"v{n}", p.version).value
+            for p in t.secrets.list_properties_of_secret_versions(f"v{n}")
+        ]
+        assert sorted(values) == [f"value {n}.{r}" for r in range(3)], values
+    assert len(list(t.keys.list_properties_of_key_versions("rsa"))) == 1
+    assert len(list(t.certificates.list_properties_of_certificate_versions("tls"))) == 2
+    report = harness.verify(ReplicationMode.REPLICATION, options)
+    assert report.fidelity == 100.0, [v for v in report.verdicts if v.status != "matching"]

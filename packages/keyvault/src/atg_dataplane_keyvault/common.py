@@ -7,7 +7,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from atg_dataplane import DataPlaneItem, ItemError, ReplicationMode, ResourceBinding
+from atg_dataplane import (
+    DataPlaneItem,
+    ItemError,
+    ReplicationMode,
+    ResourceBinding,
+    is_settling,
+)
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 DEFAULT_PLACEHOLDER = "ATG-PLACEHOLDER: set the real value"
@@ -140,6 +146,9 @@ def absent_in_target(
     """
     absent = _absent_names(target, kind)
     name = item.name.lower()
+    if is_settling():  # tried again: the first attempt may have created it
+        absent.discard(name)
+        return False
     if item.order == 0:  # the first (or only) version of its name
         listing = target.listing(
             f"keyvault:{kind}", lambda: ((str(p.name).lower(), p) for p in pager())

@@ -19,6 +19,7 @@ from typing import Any
 from atg_dataplane import ResourceBinding
 from atg_dataplane.redact import redact
 from azure.core.exceptions import HttpResponseError
+from azure.core.pipeline.policies import RetryPolicy
 
 # Imported with the plugin, not on first use: a run discovers every resource at
 # once, and an import inside one discovery thread competes for the interpreter
@@ -118,12 +119,24 @@ def _build(binding: ResourceBinding) -> AccountClients:
     if url := endpoint(binding, "queue"):
         clients.queue = QueueServiceClient(url, credential, **client_kwargs(binding))
     if url := endpoint(binding, "table"):
-        clients.table = TableServiceClient(
+        clients.table = _TableService(
             endpoint=url.rstrip("/"), credential=credential, **client_kwargs(binding)
         )
     if url := endpoint(binding, "file"):
         clients.file = _LazyShareService(binding, url)
     return clients
+
+
+class _TableService(TableServiceClient):
+    """azure-data-tables builds its own retry policy whatever it is given: this one uses the
+    run's (``retry_policy``, see :mod:`atg_dataplane.retry`) instead."""
+
+    def _configure_policies(self, **kwargs: Any) -> list[Any]:
+        policies = super()._configure_policies(**kwargs)
+        ours = kwargs.get("retry_policy")
+        if ours is None:
+            return policies
+        return [ours if isinstance(p, RetryPolicy) else p for p in policies]
 
 
 class _LazyShareService:

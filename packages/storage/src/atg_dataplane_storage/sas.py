@@ -151,7 +151,7 @@ class SourceSigner:
         )
         url = service.get_blob_client(container, blob).url
         probe = BlobClient.from_blob_url(
-            f"{url}?{token}", **{**client_kwargs(self.binding), "retry_total": 0}
+            f"{url}?{token}", **client_kwargs(self.binding)
         )
         try:
             probe.get_blob_properties()
