@@ -52,6 +52,10 @@ class WidgetStore:
         """Resource name -> listings broken off (a dropped connection) after two items."""
         self.settling: list[tuple[str, bool]] = []
         """(name, is_settling()) of every replicate call."""
+        self.unreadable: set[str] = set()
+        """Names whose target copy cannot be read when verifying (fingerprints raise)."""
+        self.recreated = False
+        """Locked widgets are recreated in the target (not copyable, yet expected there)."""
 
 
 class _Status:
@@ -110,6 +114,7 @@ class WidgetPlugin:
                     not_copyable_reason="locked widgets cannot leave"
                     if name.startswith("locked")
                     else "",
+                    recreated=self.store.recreated and name.startswith("locked"),
                 )
 
     @hookimpl
@@ -153,6 +158,17 @@ class WidgetPlugin:
         finally:
             with store.lock:
                 store.active[tid] -= 1
+
+
+class ReadingWidgetPlugin(WidgetPlugin):
+    """Widgets whose contents verification reads from each side (a fingerprint hook)."""
+
+    @hookimpl
+    def dataplane_fingerprint(self, item: DataPlaneItem, resource: ResourceBinding) -> Any:
+        if resource.side == "target" and item.name in self.store.unreadable:
+            raise HttpResponseError(message="409 BlobArchived", response=_Status(409))
+        versions = self.store.data[resource.resource.id][item.name]
+        return versions[item.order if item.version else -1]
 
 
 def make_host(store: WidgetStore, plugin_class: type[WidgetPlugin] | None = None) -> PluginHost:

@@ -12,11 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from atg_dataplane.context import Fingerprinter
 from atg_dataplane.engine import Engine
 from atg_dataplane.journal import Journal
 from atg_dataplane.models import ReplicationMode
 from atg_dataplane.retry import RetrySettings, is_settling, settling
-from engine_fixtures import WidgetStore, make_host, pair
+from atg_dataplane.verify import VerifyReport, verify_pair
+from engine_fixtures import ReadingWidgetPlugin, WidgetStore, make_host, pair
 
 FAST = RetrySettings(item_attempts=4, stop_grace_seconds=0.5)
 
@@ -171,3 +173,74 @@ def test_settling_is_scoped_to_the_block() -> None:
             assert not is_settling()
         assert is_settling()
     assert not is_settling()
+
+
+def _verify(store: WidgetStore, **options: object) -> VerifyReport:
+    report = VerifyReport(mode=ReplicationMode.REPLICATION)
+    verify_pair(
+        make_host(store),
+        pair(),
+        mode=ReplicationMode.REPLICATION,
+        options=options,
+        fingerprinter=Fingerprinter(),
+        report=report,
+    )
+    return report
+
+
+def test_verify_looks_for_recreated_items_in_the_target(
+    store: WidgetStore, journal: Journal
+) -> None:
+    src = pair().source.resource.id
+    store.data[src]["locked-key"] = ["material"]
+    store.data[src]["locked-other"] = ["material"]
+    store.recreated = True
+    _engine(make_host(store), journal, journal.start_run("id", "replication").run_id).run(
+        [pair()]
+    )
+    target = _target(store)
+    del target["locked-key"]  # the recreated key went missing
+    target["locked-other"] = ["longer material"]  # recreated with other parameters
+    report = _verify(store)
+    verdicts = {v.name: v for v in report.verdicts if v.status != "matching"}
+    assert verdicts["locked-key"].status == "missing"
+    assert verdicts["locked-other"].status == "different"
+    assert report.fidelity < 100.0
+    # Without the flag, not copyable items are only counted apart.
+    store.recreated = False
+    report = _verify(store)
+    assert report.count("not_copyable") == 2 and report.fidelity == 100.0
+
+
+def test_verify_counts_extra_target_versions_as_different(
+    store: WidgetStore, journal: Journal
+) -> None:
+    _engine(
+        make_host(store), journal, journal.start_run("id", "replication").run_id, all_versions=True
+    ).run([pair()])
+    _target(store)["w3"].append("value-3-b")  # a duplicate version, as a blind retry leaves
+    report = _verify(store, all_versions=True)
+    different = [v for v in report.verdicts if v.status == "different"]
+    assert [(v.name, "#3" in v.detail) for v in different] == [("w3", True)]
+    assert report.extra_in_target == 0
+
+
+def test_an_unreadable_object_is_different_and_the_rest_is_compared(
+    store: WidgetStore, journal: Journal
+) -> None:
+    host = make_host(store, ReadingWidgetPlugin)
+    _engine(host, journal, journal.start_run("id", "replication").run_id).run([pair()])
+    store.unreadable = {"w2", "w7"}
+    report = VerifyReport(mode=ReplicationMode.REPLICATION)
+    verify_pair(
+        host,
+        pair(),
+        mode=ReplicationMode.REPLICATION,
+        options={},
+        fingerprinter=Fingerprinter(),
+        report=report,
+    )
+    different = {v.name: v.detail for v in report.verdicts if v.status == "different"}
+    assert set(different) == {"w2", "w7"}
+    assert all("could not be read in the target" in d and "409" in d for d in different.values())
+    assert report.count("matching") == 8

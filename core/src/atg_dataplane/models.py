@@ -201,6 +201,10 @@ class DataPlaneItem:
     copyable: bool = True
     not_copyable_reason: str = ""
     """Why the item cannot be copied in full (e.g. a non-exportable key) and what to do."""
+    recreated: bool = False
+    """For an item that is not copyable: the plugin still creates it in the target with the
+    same parameters (a key with new material, a disabled secret with a placeholder), so
+    verification looks for it there and compares its properties (not its contents)."""
     order: int = 0
     """Items of one resource are written in ascending ``order`` within a name (versions)."""
 

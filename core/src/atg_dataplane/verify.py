@@ -6,7 +6,11 @@ template mode copies structure, not values). No value is printed.
 
 Fidelity is the share of copyable source items that match in the target;
 items that cannot be copied (a non-exportable key) are counted apart, each
-with its reason.
+with its reason, once the target is found to hold what the plugin recreates
+of them (``DataPlaneItem.recreated``): a recreated item absent from the target
+is missing, one with other properties is different. An object that cannot be
+read on either side is different, with the reason; versions the target holds
+beyond the source's count as different too.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from atg_dataplane.context import Fingerprinter, ResourceBinding
 from atg_dataplane.inventory import ResourcePair
 from atg_dataplane.models import DataPlaneItem, ReplicationMode
 from atg_dataplane.plugins import PluginHost
+from atg_dataplane.redact import describe_error
 
 
 @dataclass
@@ -163,6 +168,12 @@ def _diff(source: Mapping[str, Any], target: Mapping[str, Any]) -> list[str]:
     return [k for k in keys if source.get(k) != target.get(k)]
 
 
+def _unreadable(verdict: ItemVerdict, side: str, error: BaseException) -> ItemVerdict:
+    verdict.status = "different"
+    verdict.detail = f"could not be read in the {side}: {describe_error(error)}"
+    return verdict
+
+
 def verify_pair(
     host: PluginHost,
     pair: ResourcePair,
@@ -199,30 +210,39 @@ def verify_pair(
     def judge(item: DataPlaneItem) -> ItemVerdict:
         verdict = ItemVerdict(rid, rtype, item.kind, item.name, "matching")
         counterpart = target_items.get(item.match_key)
-        if not item.copyable:
+        if not item.copyable and not item.recreated:
             verdict.status, verdict.detail = "not_copyable", item.not_copyable_reason
         elif counterpart is None:
             verdict.status, verdict.detail = "missing", "not found in the target"
-        else:
-            differing = _diff(item.properties, counterpart.properties)
-            if differing:
-                verdict.status = "different"
-                verdict.detail = "properties differ: " + ", ".join(differing)
-            elif mode is ReplicationMode.REPLICATION:
+        elif differing := _diff(item.properties, counterpart.properties):
+            verdict.status = "different"
+            verdict.detail = "properties differ: " + ", ".join(differing)
+        elif not item.copyable:  # recreated with the same parameters; contents cannot match
+            verdict.status, verdict.detail = "not_copyable", item.not_copyable_reason
+        elif mode is ReplicationMode.REPLICATION:
+            try:
                 src = _fingerprint(host, item, pair.source, rtype, mode, fingerprinter, options)
+            except Exception as exc:
+                return _unreadable(verdict, "source", exc)
+            try:
                 dst = _fingerprint(host, counterpart, target, rtype, mode, fingerprinter, options)
-                if src != dst:
-                    verdict.status, verdict.detail = "different", "content differs (fingerprint)"
-                elif src is None:
-                    verdict.contents_compared = False
+            except Exception as exc:
+                return _unreadable(verdict, "target", exc)
+            if src != dst:
+                verdict.status, verdict.detail = "different", "content differs (fingerprint)"
+            elif src is None:
+                verdict.contents_compared = False
         return verdict
 
     limit = threading.BoundedSemaphore(
         max(1, min(pair.spec.max_concurrency_per_resource or 64, 64))
     )
     pending: list[Future[ItemVerdict]] = []
+    versioned: set[tuple[str, str]] = set()
     for item in sources:
         seen.add(item.match_key)
+        if item.version is not None:
+            versioned.add((item.kind, item.name))
         if pool is None:
             report.add(judge(item))
             continue
@@ -236,4 +256,11 @@ def verify_pair(
             pending = []
     for done in pending:
         report.add(done.result())
-    report.extra_in_target += len(set(target_items) - seen)
+    for key in set(target_items) - seen:
+        extra = target_items[key]
+        if extra.version is not None and (extra.kind, extra.name) in versioned:
+            # A name the source has, with more versions in the target than in the source.
+            detail = f"the target holds version #{extra.order + 1} (oldest first); the source fewer"
+            report.add(ItemVerdict(rid, rtype, extra.kind, extra.name, "different", detail))
+        else:
+            report.extra_in_target += 1

@@ -121,3 +121,30 @@ def test_lost_answers_and_dropped_connections_leave_no_duplicate_version(
     assert len(list(t.certificates.list_properties_of_certificate_versions("tls"))) == 2
     report = harness.verify(ReplicationMode.REPLICATION, options)
     assert report.fidelity == 100.0, [v for v in report.verdicts if v.status != "matching"]
+
+
+def test_a_missing_or_altered_non_exportable_key_is_reported_by_verify(
+    make_vault, admin, tmp_path
+):
+    """Keys cannot be copied byte for byte, but the target must hold one of each with the
+    same parameters: one deleted there is missing, one with other parameters different."""
+    source = make_vault("source")
+    a = admin(source)
+    a.keys.create_rsa_key("signing", size=2048)
+    a.keys.create_ec_key("wrapping", curve="P-256")
+    a.keys.create_ec_key("kept", curve="P-384")
+    target = make_vault("target")
+    harness = EngineHarness.load(source, target, tmp_path)
+    assert harness.run(ReplicationMode.REPLICATION, {}).result.failed == 0
+    before = harness.verify(ReplicationMode.REPLICATION, {})
+    assert before.count("not_copyable") == 3 and before.fidelity == 100.0
+    t = admin(target)
+    t.keys.begin_delete_key("signing").wait()
+    t.keys.update_key_properties("wrapping", enabled=False)
+    report = harness.verify(ReplicationMode.REPLICATION, {})
+    verdicts = {v.name: v for v in report.verdicts}
+    assert verdicts["signing"].status == "missing"
+    assert verdicts["wrapping"].status == "different"
+    assert "enabled" in verdicts["wrapping"].detail
+    assert verdicts["kept"].status == "not_copyable"
+    assert report.fidelity < 100.0

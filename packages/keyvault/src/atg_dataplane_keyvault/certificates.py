@@ -276,6 +276,8 @@ def _item(
         order=order,
         copyable=not reason,
         not_copyable_reason=reason,
+        # Recreated from its policy in the target, unless it is still pending in the source.
+        recreated=bool(reason) and reason != PENDING_REASON,
     )
 
 

@@ -145,6 +145,7 @@ def discover(
             ),
             copyable=False,
             not_copyable_reason=reason.format(vault="<target vault>", name=props.name),
+            recreated=True,  # same parameters, new material: verify looks for it
         )
 
 

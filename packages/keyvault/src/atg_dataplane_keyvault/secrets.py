@@ -101,6 +101,7 @@ def _item(
         order=order,
         copyable=copyable,
         not_copyable_reason=reason,
+        recreated=not copyable,  # created disabled, with a placeholder value
     )
 
 
