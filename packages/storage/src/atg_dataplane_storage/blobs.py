@@ -13,7 +13,6 @@ chunk at a time, and the outcome says so.
 from __future__ import annotations
 
 import itertools
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,19 +28,20 @@ from atg_dataplane import (
     TargetListing,
     read_ahead,
 )
-from atg_dataplane.redact import redact
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
 from atg_dataplane_storage.clients import account_clients, counting, scrubbed
 from atg_dataplane_storage.common import (
-    backoff,
+    ContentCheck,
+    copy_finished,
     enum_text,
     error_code,
     hints,
     once,
-    sleep,
     sorted_dict,
     split_name,
+    unfinished,
+    wait_for_copy,
 )
 from atg_dataplane_storage.options import StorageOptions
 from atg_dataplane_storage.sas import require_side, signer
@@ -74,7 +74,8 @@ def discover(
         return
     rid = binding.resource.id
     seen = hints(binding, BLOB)
-    include = ["metadata", "tags"] + (["snapshots"] if options.snapshots else [])
+    # Snapshots are listed even when they are not copied, so that each one is reported.
+    include = ["metadata", "tags", "snapshots"]
     replication = mode is ReplicationMode.REPLICATION
 
     def listed(container: Any) -> tuple[Any, Iterator[Any]]:
@@ -205,11 +206,21 @@ def blob_item(
     snapshot = getattr(blob, "snapshot", None)
     props = blob_properties(blob, tags={} if snapshot else None)
     copyable, reason = True, ""
-    if props["tier"] == "Archive":
+    if snapshot and not with_snapshots:
         copyable = False
         reason = (
-            "the source blob is in the Archive tier and cannot be read; rehydrate it "
-            "(az storage blob set-tier --tier Hot) and re-run"
+            "a snapshot of the blob: snapshots are copied only when asked for; set the option "
+            "storage.snapshots=true and re-run to recreate them (oldest first)"
+        )
+    elif props["tier"] == "Archive":
+        copyable = False
+        reason = (
+            "the source blob is in the Archive tier and cannot be read: rehydrate it in the "
+            f"source (az storage blob set-tier --container-name {container} --name {blob.name} "
+            "--tier Hot --rehydrate-priority Standard|High) and re-run once it is online, or "
+            "copy it into the target with the rehydrate priority of your choice (az storage "
+            "blob copy start --tier Hot --rehydrate-priority Standard|High); rehydration takes "
+            "up to 15 hours (Standard) or 1 hour (High, below 10 GiB)"
         )
     return DataPlaneItem(
         name=f"{container}/{blob.name}",
@@ -367,7 +378,9 @@ def replicate_blob(
             copied = False
             if options.server_side:
                 try:
-                    _server_side_copy(props, container, name, source, dst, options, warnings)
+                    _server_side_copy(
+                        props, container, name, source, target, dst, options, warnings
+                    )
                     copied = True
                 except HttpResponseError as error:
                     if not _can_fall_back(error):
@@ -437,7 +450,7 @@ def _replicate_snapshot(
         url = signer(source, options).blob_url(container, name, snapshot=_snapshot_of(item))
         with counting() as counter:
             started = dst.start_copy_from_url(url, standard_blob_tier=_tier(props))
-            _wait_for_copy(dst, started, options)
+            _wait_for_copy(target, dst, started, options)
             dst.create_snapshot(metadata=props["metadata"] or None)
         return ItemOutcome(
             status="replicated", bytes_copied=props["size"] or 0, client_bytes=counter.bytes
@@ -468,7 +481,7 @@ def _blob_listing(target: ResourceBinding, container: str) -> TargetListing:
 
 def _up_to_date(props: dict[str, Any], seen: _Seen, existing: Any, dst: Any) -> bool:
     """AzCopy's ``--overwrite=ifSourceNewer`` plus size, MD5 and every copied property."""
-    if existing.copy is not None and enum_text(existing.copy.status) == "pending":
+    if not copy_finished(existing):
         return False
     have = blob_properties(existing, tags={})
     for key in (
@@ -501,6 +514,7 @@ def _server_side_copy(
     container: str,
     name: str,
     source: ResourceBinding,
+    target: ResourceBinding,
     dst: Any,
     options: StorageOptions,
     warnings: list[str],
@@ -524,7 +538,7 @@ def _server_side_copy(
             "(grant .../blobServices/containers/blobs/tags/write, e.g. Storage Blob Data Owner)"
         )
     if not sync:
-        _wait_for_copy(dst, started, options)
+        _wait_for_copy(target, dst, started, options)
 
 
 def _tier(props: dict[str, Any]) -> Any:
@@ -535,27 +549,18 @@ def _tier(props: dict[str, Any]) -> Any:
     return StandardBlobTier(props["tier"])
 
 
-def _wait_for_copy(dst: Any, started: dict[str, Any], options: StorageOptions) -> None:
-    """Poll an asynchronous copy to its end (this is polling, not a retry)."""
-    status = enum_text(started.get("copy_status"))
-    deadline = time.monotonic() + options.copy_timeout_seconds
-    attempt = 0
-    props = None
-    while status == "pending":
-        if time.monotonic() > deadline:
-            dst.abort_copy(started.get("copy_id"))
-            raise ItemError(
-                f"the server-side copy did not finish within {options.copy_timeout_seconds:.0f} s "
-                "and was aborted",
-                remedy="raise storage.copy_timeout_seconds and re-run",
-            )
-        sleep(backoff(attempt))
-        attempt += 1
-        props = dst.get_blob_properties()
-        status = enum_text(props.copy.status)
-    if status != "success":
-        detail = redact(str(getattr(getattr(props, "copy", None), "status_description", "") or ""))
-        raise ItemError(f"the server-side copy ended {status}: {detail}".rstrip(": "))
+def _wait_for_copy(
+    target: ResourceBinding, dst: Any, started: dict[str, Any], options: StorageOptions
+) -> None:
+    wait_for_copy(
+        target,
+        started,
+        lambda: dst.get_blob_properties().copy,
+        dst.abort_copy,
+        total_seconds=options.copy_timeout_seconds,
+        stall_seconds=options.copy_stall_seconds,
+        what="blob",
+    )
 
 
 def _can_fall_back(error: HttpResponseError) -> bool:
@@ -576,49 +581,63 @@ def _content_settings(props: dict[str, Any], md5: Any) -> Any:
 
 
 def _streamed_copy(props: dict[str, Any], src: Any, dst: Any, md5: Any) -> None:
-    """Copy through this process one chunk (at most 4 MiB) at a time."""
+    """Copy through this process one chunk (at most 4 MiB) at a time, byte for byte.
+
+    Contents are read as stored (``decompress=False``: a gzip-encoded blob stays gzip),
+    every block is sent with its own MD5 for the service to check, and the bytes read are
+    checked against the source's Content-MD5 when it has one before the copy is committed.
+    Page and append blobs fill a blob that exists from the first request on: they carry
+    :data:`INCOMPLETE` in their metadata until the last byte is in, so that a run killed
+    half-way leaves a blob the next run recognises as unfinished and copies again.
+    """
     settings = _content_settings(props, md5)
     metadata = props["metadata"] or None
     tags = props["tags"] or None
     blob_type = props["blob_type"]
     size = props["size"] or 0
+    check = ContentCheck(md5)
     if blob_type == "PageBlob":
-        dst.create_page_blob(size, content_settings=settings, metadata=metadata, tags=tags)
+        dst.create_page_blob(
+            size, content_settings=settings, metadata=unfinished(props), tags=tags
+        )
         for page in src.list_page_ranges():
             if getattr(page, "cleared", False):
                 continue
             start = page.start
             while start <= page.end:
                 length = min(_CHUNK, page.end + 1 - start)
-                data = src.download_blob(offset=start, length=length, max_concurrency=1).readall()
-                dst.upload_page(data, offset=start, length=length)
+                data = _read(src, offset=start, length=length).readall()
+                dst.upload_page(data, offset=start, length=length, validate_content=True)
                 start += length
+        dst.set_blob_metadata(metadata)  # finished
         return
     if blob_type == "AppendBlob":
-        dst.create_append_blob(content_settings=settings, metadata=metadata, tags=tags)
+        dst.create_append_blob(content_settings=settings, metadata=unfinished(props), tags=tags)
         if size:
-            for chunk in src.download_blob(max_concurrency=1).chunks():
-                dst.append_block(chunk)
+            for chunk in _read(src).chunks():
+                check.update(chunk)
+                dst.append_block(chunk, validate_content=True)
+        check.verify(src.blob_name)
+        dst.set_blob_metadata(metadata)  # finished
         return
     tier = _tier(props)
-    if not size:
-        dst.upload_blob(
-            b"",
-            overwrite=True,
-            content_settings=settings,
-            metadata=metadata,
-            tags=tags,
-            standard_blob_tier=tier,
-        )
-        return
     blocks = []
-    for chunk in src.download_blob(max_concurrency=1).chunks():
-        block_id = uuid.uuid4().hex
-        dst.stage_block(block_id, chunk)
-        blocks.append(block_id)
+    if size:
+        for chunk in _read(src).chunks():
+            check.update(chunk)
+            block_id = uuid.uuid4().hex
+            dst.stage_block(block_id, chunk, validate_content=True)
+            blocks.append(block_id)
+    check.verify(src.blob_name)
+    # Committing the block list writes the blob at once: a run killed before leaves none.
     dst.commit_block_list(
         blocks, content_settings=settings, metadata=metadata, tags=tags, standard_blob_tier=tier
     )
+
+
+def _read(src: Any, **kwargs: Any) -> Any:
+    """The source's bytes as stored: never decoded on the way (Content-Encoding)."""
+    return src.download_blob(max_concurrency=1, decompress=False, **kwargs)
 
 
 # --------------------------------------------------------------- fingerprint
@@ -636,6 +655,6 @@ def fingerprint(
     )
     digest = fingerprinter.stream()
     with scrubbed():
-        for chunk in client.download_blob(max_concurrency=1).chunks():
+        for chunk in _read(client).chunks():
             digest.update(chunk)
     return digest.hexdigest()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from atg_dataplane import ResourceBinding
+from atg_dataplane import ItemError, ResourceBinding
+from atg_dataplane.redact import redact
 
 
 def sorted_dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -48,12 +50,13 @@ def once(binding: ResourceBinding, key: str, action: Any, *, again: bool = False
 
     Unlike ``ResourceBinding.cached`` the binding's lock is not held while
     ``action`` runs, so ``action`` may build clients of the same binding; a
-    failed ``action`` is tried again by the next caller. ``again`` forgets the
-    remembered result first.
+    failed ``action`` is tried again by the next caller. ``again`` forgets a result
+    remembered from before (a binding used for a second run), but joins an ``action``
+    still running: two creators of one container at once would race.
     """
     with _once_lock:
         entry = binding.state.get(key)
-        if entry is None or again:
+        if entry is None or (again and entry.done):
             entry = binding.state[key] = _Once()
     with entry.lock:
         if not entry.done:
@@ -67,8 +70,52 @@ def backoff(attempt: int) -> float:
     return min(5.0, 0.1 * (2**attempt))
 
 
-def sleep(seconds: float) -> None:
-    time.sleep(seconds)
+def wait_for_copy(
+    target: ResourceBinding,
+    started: Mapping[str, Any],
+    read_copy: Any,
+    abort: Any,
+    *,
+    total_seconds: float,
+    stall_seconds: float,
+    what: str,
+) -> None:
+    """Poll an asynchronous server-side copy to its end (polling, not a retry).
+
+    ``read_copy()`` returns the object's ``CopyProperties``. A copy whose progress stands
+    still for ``stall_seconds``, or that is still pending after ``total_seconds``, is
+    aborted and its item fails with the reason; one that ended otherwise than ``success``
+    fails with the service's description.
+    """
+    status = enum_text(started.get("copy_status"))
+    now = time.monotonic()
+    deadline, moved_at, progress = now + total_seconds, now, None
+    attempt = 0
+    copy = None
+    while status == "pending":
+        now = time.monotonic()
+        stalled = now - moved_at > stall_seconds
+        if now > deadline or stalled:
+            abort(started.get("copy_id"))
+            why = (
+                f"made no progress for {stall_seconds:.0f} s"
+                if stalled
+                else f"did not finish within {total_seconds:.0f} s"
+            )
+            setting = "copy_stall_seconds" if stalled else "copy_timeout_seconds"
+            raise ItemError(
+                f"the server-side {what} copy {why} and was aborted",
+                remedy=f"re-run; if it persists, raise storage.{setting}",
+            )
+        target.context.pause(backoff(attempt))
+        attempt += 1
+        copy = read_copy()
+        status = enum_text(copy.status)
+        if copy.progress != progress:
+            progress, moved_at = copy.progress, time.monotonic()
+    if status != "success":
+        detail = redact(str(getattr(copy, "status_description", "") or ""))
+        raise ItemError(f"the server-side {what} copy ended {status}: {detail}".rstrip(": "))
 
 
 class Hints:
@@ -99,3 +146,45 @@ class Hints:
 def hints(binding: ResourceBinding, name: str) -> Hints:
     found: Hints = binding.cached(f"storage.hints:{name}", Hints)
     return found
+
+
+INCOMPLETE = "atgdataplaneincomplete"
+"""Metadata on a target object while a streamed copy fills it (removed at the end)."""
+
+
+def unfinished(props: dict[str, Any]) -> dict[str, str]:
+    return {**(props["metadata"] or {}), INCOMPLETE: "1"}
+
+
+def copy_finished(existing: Any) -> bool:
+    """False while a server-side copy into the object is pending, or after one failed or was
+    aborted (the object may hold part of the contents)."""
+    copy = getattr(existing, "copy", None)
+    status = enum_text(getattr(copy, "status", None)) if copy is not None else None
+    return status in (None, "success")
+
+
+class ContentCheck:
+    """The MD5 of the bytes a streamed copy read, held against the source's Content-MD5.
+
+    A copy whose bytes differ from what the source says it holds (decoded on the way,
+    changed while read) fails before it is committed, instead of landing as a success.
+    """
+
+    def __init__(self, expected: Any) -> None:
+        self.expected = bytes(expected) if expected else None
+        self._md5 = hashlib.md5(usedforsecurity=False) if self.expected else None
+
+    def update(self, chunk: bytes) -> None:
+        if self._md5 is not None:
+            self._md5.update(chunk)
+
+    def verify(self, name: str) -> None:
+        if self._md5 is None or self._md5.digest() == self.expected:
+            return
+        raise ItemError(
+            f"{name}: the bytes read from the source do not match its Content-MD5; nothing "
+            "was committed",
+            remedy="re-run (the source may have changed while it was read); if it persists, "
+            "the source's Content-MD5 property is stale: check the object in the source",
+        )

@@ -1,4 +1,4 @@
-"""Azure Files: shares (quota, metadata), directories (metadata) and files.
+"""Azure Files: shares (quota, metadata), directories and files with their SMB properties.
 
 The File service takes Entra credentials only with the backup intent
 (``x-ms-file-request-intent: backup``), which the SDK sends when the client is
@@ -9,11 +9,16 @@ streamed through this process one range (at most 4 MiB) at a time.
 
 Names: a share is ``share``, a directory ``share/dir/sub``, a file
 ``share/dir/name``. Template mode creates shares only (empty).
+
+SMB properties kept: attributes, creation time, the security descriptor (SDDL, stored in
+the target share under a key of its own) and, for files, the last-write time. Not kept:
+the change time (Azure sets it at every change) and a directory's last-write time (its
+entries move it).
 """
 
 from __future__ import annotations
 
-import time
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,13 +35,14 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from atg_dataplane_storage.blobs import md5_fingerprint
 from atg_dataplane_storage.clients import account_clients, counting, scrubbed
 from atg_dataplane_storage.common import (
-    backoff,
-    enum_text,
+    ContentCheck,
+    copy_finished,
     error_code,
     once,
-    sleep,
     sorted_dict,
     split_name,
+    unfinished,
+    wait_for_copy,
 )
 from atg_dataplane_storage.options import StorageOptions
 from atg_dataplane_storage.sas import require_side, signer
@@ -76,7 +82,9 @@ def discover(
                 properties={"quota": share.quota, "metadata": sorted_dict(share.metadata)},
             )
             if mode is ReplicationMode.REPLICATION:
-                yield from _walk(service.get_share_client(share.name), rid, fingerprinter)
+                yield from _walk(
+                    binding, service.get_share_client(share.name), rid, fingerprinter
+                )
 
 
 UNREACHABLE = "(file shares)"
@@ -96,8 +104,11 @@ def _unreachable(rid: str, why: str) -> DataPlaneItem:
     )
 
 
-def _walk(share: Any, rid: str, fingerprinter: Fingerprinter) -> Iterator[DataPlaneItem]:
+def _walk(
+    binding: ResourceBinding, share: Any, rid: str, fingerprinter: Fingerprinter
+) -> Iterator[DataPlaneItem]:
     """Depth-first over directories; only the directory names still to visit are held."""
+    permissions = Descriptors(binding, share.share_name)
     pending = [""]
     while pending:
         path = pending.pop()
@@ -110,7 +121,7 @@ def _walk(share: Any, rid: str, fingerprinter: Fingerprinter) -> Iterator[DataPl
                     name=f"{share.share_name}/{child}",
                     kind=DIRECTORY,
                     source_resource_id=rid,
-                    properties={"metadata": sorted_dict(props.metadata)},
+                    properties=directory_properties(props, permissions),
                 )
                 pending.append(child)
             else:
@@ -119,13 +130,13 @@ def _walk(share: Any, rid: str, fingerprinter: Fingerprinter) -> Iterator[DataPl
                     name=f"{share.share_name}/{child}",
                     kind=FILE,
                     source_resource_id=rid,
-                    properties=file_properties(props),
+                    properties=file_properties(props, permissions),
                     size_bytes=props.size or 0,
                     fingerprint=md5_fingerprint(props.content_settings.content_md5, fingerprinter),
                 )
 
 
-def file_properties(props: Any) -> dict[str, Any]:
+def file_properties(props: Any, permissions: Descriptors) -> dict[str, Any]:
     settings = props.content_settings
     return {
         "size": props.size,
@@ -135,7 +146,51 @@ def file_properties(props: Any) -> dict[str, Any]:
         "content_disposition": settings.content_disposition,
         "cache_control": settings.cache_control,
         "metadata": sorted_dict(props.metadata),
+        **smb_properties(props, permissions),
+        "last_write_time": _time(props.last_write_time),
     }
+
+
+def directory_properties(props: Any, permissions: Descriptors) -> dict[str, Any]:
+    return {"metadata": sorted_dict(props.metadata), **smb_properties(props, permissions)}
+
+
+def smb_properties(props: Any, permissions: Descriptors) -> dict[str, Any]:
+    """Attributes, creation time and security descriptor of a file or directory."""
+    names = {a.strip() for a in str(props.file_attributes or "").split("|")} - {"", "None"}
+    return {
+        "attributes": " | ".join(sorted(names)),
+        "creation_time": _time(props.creation_time),
+        "permission": permissions.sddl(props.permission_key),
+    }
+
+
+def _time(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+class Descriptors:
+    """A share's security descriptors: key -> SDDL (source), SDDL -> key (target); each
+    looked up or created once per run."""
+
+    def __init__(self, binding: ResourceBinding, share: str) -> None:
+        self.client = require_side(binding, "file").get_share_client(share)
+        self.cache: dict[str, str] = binding.cached(f"storage.sddl:{share}", dict)
+
+    def sddl(self, key: str | None) -> str | None:
+        if not key:
+            return None
+        if key not in self.cache:
+            self.cache[key] = str(self.client.get_permission_for_share(key))
+        return self.cache[key]
+
+    def key(self, sddl: str | None) -> str | None:
+        if not sddl:
+            return None
+        wanted = f"sddl:{sddl}"
+        if wanted not in self.cache:
+            self.cache[wanted] = str(self.client.create_permission_for_share(sddl))
+        return self.cache[wanted]
 
 
 # --------------------------------------------------------------- replication
@@ -215,21 +270,49 @@ def ensure_directory(
         if props is None:
             src = require_side(source, "file").get_share_client(share)
             found = src.get_directory_client(path).get_directory_properties()
-            props = {"metadata": sorted_dict(found.metadata)}
+            props = directory_properties(found, Descriptors(source, share))
+        descriptors = Descriptors(target, share)
+        smb = _smb_arguments(props, descriptors)
         client = require_side(target, "file").get_share_client(share).get_directory_client(path)
         try:
-            client.create_directory(metadata=props["metadata"] or None)
+            # create_directory names the key differently from every other call.
+            create = {("file_" if k == "permission_key" else "") + k: v for k, v in smb.items()}
+            client.create_directory(metadata=props["metadata"] or None, **create)
             return ItemOutcome(status="replicated")
         except ResourceExistsError:
             pass
-        current = client.get_directory_properties()
-        if sorted_dict(current.metadata) != props["metadata"]:
+        have = directory_properties(client.get_directory_properties(), descriptors)
+        if have == props:
+            return ItemOutcome(status="unchanged")
+        if have["metadata"] != props["metadata"]:
             client.set_directory_metadata(props["metadata"])
-            return ItemOutcome(status="replicated")
-        return ItemOutcome(status="unchanged")
+        if {k: v for k, v in have.items() if k != "metadata"} != {
+            k: v for k, v in props.items() if k != "metadata"
+        }:
+            client.set_http_headers(**smb)
+        return ItemOutcome(status="replicated")
 
     outcome: ItemOutcome = once(target, f"storage.directory:{share}/{path}", write, again=fresh)
     return outcome
+
+
+def _smb_arguments(props: dict[str, Any], target: Descriptors) -> dict[str, Any]:
+    """Keyword arguments that give a target file or directory the source's SMB properties
+    (create, set properties)."""
+    arguments: dict[str, Any] = {
+        "file_attributes": props.get("attributes") or "None",
+        "file_creation_time": _parse_time(props.get("creation_time")) or "now",
+    }
+    if props.get("last_write_time"):
+        arguments["file_last_write_time"] = _parse_time(props["last_write_time"])
+    key = target.key(props.get("permission"))
+    if key:
+        arguments["permission_key"] = key
+    return arguments
+
+
+def _parse_time(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
 
 
 def _replicate_file(
@@ -247,21 +330,32 @@ def _replicate_file(
         src_now = src.get_file_properties()
     except ResourceNotFoundError:
         raise ItemError(f"file {item.name} no longer exists in the source") from None
-    props = file_properties(src_now)
+    props = file_properties(src_now, Descriptors(source, share))
     md5 = src_now.content_settings.content_md5
+    descriptors = Descriptors(target, share)
     try:
         existing = dst.get_file_properties()
     except ResourceNotFoundError:
         existing = None
-    if existing is not None and _up_to_date(props, src_now, existing):
+    if existing is not None and _up_to_date(props, src_now, existing, descriptors):
         return ItemOutcome(status="unchanged")
     warnings: list[str] = []
     with counting() as counter:
         copied = False
         if options.server_side:
             try:
-                started = dst.start_copy_from_url(signer(source, options).file_url(share, path))
-                _wait_for_copy(dst, started, options)
+                started = dst.start_copy_from_url(
+                    signer(source, options).file_url(share, path), **_FROM_SOURCE
+                )
+                wait_for_copy(
+                    target,
+                    started,
+                    lambda: dst.get_file_properties().copy,
+                    dst.abort_copy,
+                    total_seconds=options.copy_timeout_seconds,
+                    stall_seconds=options.copy_stall_seconds,
+                    what="file",
+                )
                 copied = True
             except HttpResponseError as error:
                 if not (error.status_code == 501 or error_code(error) in _FALLBACK_CODES):
@@ -273,7 +367,7 @@ def _replicate_file(
         else:
             warnings.append("copied through this process (streamed): storage.server_side off")
         if not copied:
-            _streamed_copy(props, src, dst, md5)
+            _streamed_copy(props, src, dst, md5, descriptors)
     return ItemOutcome(
         status="replicated",
         bytes_copied=props["size"] or 0,
@@ -283,10 +377,25 @@ def _replicate_file(
     )
 
 
-def _up_to_date(props: dict[str, Any], src_now: Any, existing: Any) -> bool:
-    if existing.copy is not None and enum_text(existing.copy.status) == "pending":
+_FROM_SOURCE = {
+    "file_attributes": "source",
+    "file_creation_time": "source",
+    "file_last_write_time": "source",
+    "permission_key": "source",
+    "ignore_read_only": True,
+}
+"""Copy File takes the SMB properties from the source file (and overwrites a read-only
+target)."""
+
+
+def _up_to_date(
+    props: dict[str, Any], src_now: Any, existing: Any, descriptors: Descriptors
+) -> bool:
+    """Every copied property equal (an unfinished streamed copy carries a marker in its
+    metadata, so it is never equal), the same Content-MD5, and not older than the source."""
+    if not copy_finished(existing):
         return False
-    if file_properties(existing) != props:
+    if file_properties(existing, descriptors) != props:
         return False
     md5 = src_now.content_settings.content_md5
     if md5 and bytes(md5) != bytes(existing.content_settings.content_md5 or b""):
@@ -298,27 +407,16 @@ def _up_to_date(props: dict[str, Any], src_now: Any, existing: Any) -> bool:
     )
 
 
-def _wait_for_copy(dst: Any, started: dict[str, Any], options: StorageOptions) -> None:
-    status = enum_text(started.get("copy_status"))
-    deadline = time.monotonic() + options.copy_timeout_seconds
-    attempt = 0
-    props = None
-    while status == "pending":
-        if time.monotonic() > deadline:
-            dst.abort_copy(started.get("copy_id"))
-            raise ItemError(
-                "the server-side file copy did not finish in time and was aborted",
-                remedy="raise storage.copy_timeout_seconds and re-run",
-            )
-        sleep(backoff(attempt))
-        attempt += 1
-        props = dst.get_file_properties()
-        status = enum_text(props.copy.status)
-    if status != "success":
-        raise ItemError(f"the server-side file copy ended {status}")
+def _streamed_copy(
+    props: dict[str, Any], src: Any, dst: Any, md5: Any, descriptors: Descriptors
+) -> None:
+    """Copy through this process one range (at most 4 MiB) at a time, byte for byte.
 
-
-def _streamed_copy(props: dict[str, Any], src: Any, dst: Any, md5: Any) -> None:
+    The target file exists at its full size from the first request on: it carries
+    :data:`INCOMPLETE` in its metadata until every range is in and checked against the
+    source's Content-MD5, so that a run killed half-way leaves a file the next run
+    recognises as unfinished. Its properties (MD5 and SMB times included) are set last.
+    """
     from azure.storage.fileshare import ContentSettings
 
     settings = ContentSettings(
@@ -330,13 +428,25 @@ def _streamed_copy(props: dict[str, Any], src: Any, dst: Any, md5: Any) -> None:
         content_md5=md5,
     )
     size = props["size"] or 0
-    dst.create_file(size, content_settings=settings, metadata=props["metadata"] or None)
+    smb = _smb_arguments(props, descriptors)
+    dst.create_file(size, metadata=unfinished(props), **{**smb, "file_attributes": "None"})
+    check = ContentCheck(md5)
     offset = 0
     while offset < size:
         length = min(_CHUNK, size - offset)
-        data = src.download_file(offset=offset, length=length, max_concurrency=1).readall()
-        dst.upload_range(data, offset=offset, length=length)
+        data = _read(src, offset=offset, length=length).readall()
+        check.update(data)
+        dst.upload_range(data, offset=offset, length=length, validate_content=True)
         offset += length
+    check.verify(src.file_name)
+    # Writing moved the last-write time: the source's is set again with the rest.
+    dst.set_http_headers(settings, **smb)
+    dst.set_file_metadata(props["metadata"] or None)  # finished: the marker goes
+
+
+def _read(src: Any, **kwargs: Any) -> Any:
+    """The source's bytes as stored: never decoded on the way (Content-Encoding)."""
+    return src.download_file(max_concurrency=1, decompress=False, **kwargs)
 
 
 def fingerprint(
@@ -348,6 +458,6 @@ def fingerprint(
     client = require_side(binding, "file").get_share_client(share).get_file_client(path)
     digest = fingerprinter.stream()
     with scrubbed():
-        for chunk in client.download_file(max_concurrency=1).chunks():
+        for chunk in _read(client).chunks():
             digest.update(chunk)
     return digest.hexdigest()

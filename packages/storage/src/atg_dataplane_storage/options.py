@@ -29,6 +29,8 @@ class StorageOptions:
     same request); larger ones and append/page blobs the asynchronous copy, polled."""
     copy_timeout_seconds: float = 3600.0
     """An asynchronous copy still pending after this long is aborted and reported."""
+    copy_stall_seconds: float = 300.0
+    """An asynchronous copy whose progress stands still this long is aborted and reported."""
     queue_read: str = "auto"
     """``peek`` (no side effect; at most 32 messages), ``receive`` (hide each batch, copy it,
     make it visible again at once: every message's dequeue count goes up by one), ``auto``
@@ -70,6 +72,7 @@ class StorageOptions:
             sas_minutes=max(5, int(pick("sas_minutes", 60))),
             sync_copy_max_bytes=int(pick("sync_copy_max_bytes", cls.sync_copy_max_bytes)),
             copy_timeout_seconds=float(pick("copy_timeout_seconds", 3600.0)),
+            copy_stall_seconds=float(pick("copy_stall_seconds", 300.0)),
             queue_read=queue_read,
             queue_visibility_seconds=max(30, int(pick("queue_visibility_seconds", 120))),
             snapshots=_truthy(pick("snapshots", False)),
