@@ -94,8 +94,9 @@ class RetrySettings:
         }
 
     def item_delay(self, attempt: int) -> float:
-        """Seconds before an item's attempt ``attempt + 1`` (1 s doubling, at most 8 s)."""
-        return float(min(8.0, 2 ** (attempt - 1)))
+        """Seconds before an item's attempt ``attempt + 1``: a quarter of a second after the
+        first failure (most are a broken connection), then four times longer, at most 8 s."""
+        return float(min(8.0, 0.25 * 4 ** (attempt - 1)))
 
 
 class RunStopping(Exception):
