@@ -163,3 +163,41 @@ def test_a_single_type_may_be_a_string(tmp_path: Path) -> None:
     assert load_config(_write(tmp_path, "c.json", json.dumps(data))).types == (
         "Microsoft.KeyVault/vaults",
     )
+
+
+def test_retry_section_sets_the_bounds(tmp_path: Path) -> None:
+    from atg_dataplane.retry import RetrySettings
+
+    data = {
+        **BASE,
+        "retry": {"request_attempts": 3, "item_attempts": 2, "read_timeout": 5.5,
+                  "stop_grace_seconds": 2},
+    }
+    config = load_config(_write(tmp_path, "c.json", json.dumps(data)))
+    assert config.retry == RetrySettings(
+        total=3, item_attempts=2, read_timeout=5.5, stop_grace_seconds=2
+    )
+    assert load_config(_write(tmp_path, "d.json", json.dumps(BASE))).retry == RetrySettings()
+    # Command-line overrides keep it.
+    assert with_overrides(config, types=("X/y",)).retry == config.retry
+
+
+@pytest.mark.parametrize(
+    ("retry", "expected"),
+    [
+        ({"tries": 3}, "unknown keys: tries"),
+        ({"item_attempts": 1.5}, "item_attempts must be a whole number"),
+        ({"read_timeout": "60s"}, "read_timeout must be a number of seconds"),
+        ({"read_timeout": True}, "read_timeout must be a number of seconds"),
+        ({"item_attempts": 0}, ">= 1"),
+        ({"connect_timeout": 0}, "connect_timeout must be > 0"),
+        ({"retry_gap": 1, "zzz": 2}, "retry_gap, zzz"),
+    ],
+)
+def test_bad_retry_settings_are_one_clear_line(
+    tmp_path: Path, retry: dict[str, object], expected: str
+) -> None:
+    path = _write(tmp_path, "c.json", json.dumps({**BASE, "retry": retry}))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert expected in str(caught.value) and "\n" not in str(caught.value)

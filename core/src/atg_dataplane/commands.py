@@ -221,6 +221,7 @@ def _runtime(state: AppState, params: dict[str, Any]) -> Runtime:
         config,
         interactive=bool(params.get("interactive")),
         concurrency=int(params.get("concurrency") or DEFAULT_CONCURRENCY),
+        retry=config.retry,
     )
 
 
@@ -890,6 +891,7 @@ def deploy_command(
         config,
         interactive=bool(params.get("interactive")),
         concurrency=int(params.get("concurrency") or DEFAULT_CONCURRENCY),
+        retry=config.retry,
     )
     if dry_run:
         plan = make_plan(runtime, chosen)

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from atg_dataplane.clouds import Cloud, resolve_cloud
+from atg_dataplane.retry import RetrySettings
 
 
 class ConfigError(ValueError):
@@ -84,6 +85,8 @@ class ReplicationConfig:
     """Optional JSON inventory path (az resource list / ATG export) or a neo4j:// URI."""
     target_ids: Mapping[str, str] = field(default_factory=dict)
     """Known target resource ids by ``type/name`` (lower case), e.g. from Terraform state."""
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    """How hard and how long requests and items are tried (``[retry]``)."""
     path: Path | None = None
 
     def target_name(self, source_name: str) -> str:
@@ -197,8 +200,42 @@ def load_config(path: Path | str) -> ReplicationConfig:
         types=types,
         options=_table(data, "options"),
         inventory=inventory,
+        retry=_retry(_table(data, "retry")),
         path=path.resolve(),
     )
+
+
+RETRY_KEYS = {
+    "request_attempts": "total",
+    "request_seconds": "request_seconds",
+    "item_attempts": "item_attempts",
+    "item_seconds": "item_seconds",
+    "connect_timeout": "connect_timeout",
+    "read_timeout": "read_timeout",
+    "backoff_max": "backoff_max",
+    "stop_grace_seconds": "stop_grace_seconds",
+}
+"""``[retry]`` keys and the :class:`RetrySettings` field each sets."""
+
+
+def _retry(raw: Mapping[str, Any]) -> RetrySettings:
+    unknown = set(raw) - set(RETRY_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"config [retry] has unknown keys: {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(RETRY_KEYS)}"
+        )
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        counted = key.endswith("attempts")
+        if isinstance(value, bool) or not isinstance(value, int if counted else int | float):
+            kind = "a whole number" if counted else "a number of seconds"
+            raise ConfigError(f"config [retry] {key} must be {kind}, not {value!r}")
+        values[RETRY_KEYS[key]] = value
+    try:
+        return RetrySettings(**values)
+    except ValueError as exc:
+        raise ConfigError(f"config [retry]: {exc}") from None
 
 
 def with_overrides(
