@@ -28,7 +28,7 @@ from atg_dataplane.models import (
     ResourceTypeSpec,
 )
 from atg_dataplane.parallel import read_ahead
-from atg_dataplane.retry import RetrySettings, is_settling
+from atg_dataplane.retry import RetrySettings, idempotent, is_settling
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 """Marker for hook implementations: ``@hookimpl`` or ``@hookimpl(wrapper=True)``."""
@@ -51,6 +51,7 @@ __all__ = [
     "TargetListing",
     "__version__",
     "hookimpl",
+    "idempotent",
     "is_settling",
     "read_ahead",
 ]

@@ -335,7 +335,7 @@ class Engine:
                     return
                 # A listing broken off by a transient fault is listed again; the items
                 # already submitted are passed over.
-                delay = self.retry.item_delay(attempt)
+                delay = self.retry.item_delay(attempt, exc)
                 if (
                     is_transient(exc)
                     and attempt < self.retry.item_attempts
@@ -464,7 +464,7 @@ class Engine:
             except Exception as exc:
                 if isinstance(exc, RunStopping) or self.stop.is_set() or self._abandon.is_set():
                     return "stopped"  # not journalled: the next run replays it
-                delay = self.retry.item_delay(attempt)
+                delay = self.retry.item_delay(attempt, exc)
                 again = (
                     is_transient(exc)
                     and attempt < self.retry.item_attempts

@@ -10,7 +10,9 @@ Two levels, one budget each:
   bounded time per request. A *write* whose outcome is unknown (the connection broke
   after the request went out, a read timeout, 500, 502, 504) is **not** repeated here:
   a blind repeat can apply it twice (a second secret version, a second key). It is
-  raised, and the engine settles it.
+  raised, and the engine settles it. A plugin that knows a write is safe to repeat (an
+  upsert, a block staged under its id, a range written at its offset) says so with
+  :func:`idempotent`, and such a write is repeated like a read.
 * **Items.** The engine retries an item whose call failed transiently
   (:func:`is_transient`), a bounded number of times within a bounded time. From the
   second attempt on, the plugin runs inside :func:`settling`: it must read the target
@@ -32,6 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import requests
 from azure.core.exceptions import (
     DecodeError,
     DeserializationError,
@@ -40,6 +43,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 from azure.core.pipeline.policies import RetryPolicy
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 REFUSED_STATUSES = frozenset({408, 429, 503})
 """Answers that say the service did not do the request: safe to repeat any request."""
@@ -76,6 +80,9 @@ class RetrySettings:
         for name in ("request_seconds", "item_seconds", "connect_timeout", "read_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"retry setting {name} must be > 0")
+        for name in ("backoff_factor", "backoff_max", "stop_grace_seconds"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"retry setting {name} must be >= 0")
 
     def policy(self, stop: threading.Event | None = None) -> EngineRetryPolicy:
         return EngineRetryPolicy(self, stop)
@@ -93,10 +100,12 @@ class RetrySettings:
             "retry_backoff_max": self.backoff_max,
         }
 
-    def item_delay(self, attempt: int) -> float:
+    def item_delay(self, attempt: int, error: BaseException | None = None) -> float:
         """Seconds before an item's attempt ``attempt + 1``: a quarter of a second after the
-        first failure (most are a broken connection), then four times longer, at most 8 s."""
-        return float(min(8.0, 0.25 * 4 ** (attempt - 1)))
+        first failure (most are a broken connection), then four times longer, at most 8 s;
+        longer when the service's last answer asked for it (``Retry-After``)."""
+        delay = float(min(8.0, 0.25 * 4 ** (attempt - 1)))
+        return max(delay, retry_after(error)) if error is not None else delay
 
 
 class RunStopping(Exception):
@@ -145,21 +154,21 @@ class EngineRetryPolicy(RetryPolicy):
 
     def is_retry(self, settings: dict[str, Any], response: Any) -> bool:
         status = response.http_response.status_code
-        if status in REFUSED_STATUSES:
+        if status in REFUSED_STATUSES or _copy_source_busy(response.http_response):
             return settings["total"] > 0
         if status not in TRANSIENT_STATUSES:
             return False  # azure-core repeats any status with a Retry-After: not a 409
         # 500, 502, 504: a write may have been applied; only a read is repeated here.
-        return settings["total"] > 0 and _is_read(response.http_request)
+        return settings["total"] > 0 and _repeatable(response.http_request)
 
     def increment(self, settings: dict[str, Any], response: Any = None, error: Any = None) -> bool:
         if self.stop.is_set():
             return False
-        if error is not None and not isinstance(error, ServiceRequestError):
+        if error is not None and not never_sent(error):
             # The request went out and no answer came back (a broken connection, a read
             # timeout): a write may have been applied, so it is not repeated blindly.
             request = getattr(response, "http_request", None)
-            if request is None or not _is_read(request):
+            if request is None or not _repeatable(request):
                 return False
         if not super().increment(settings, response=response, error=error):
             return False
@@ -187,8 +196,83 @@ class EngineRetryPolicy(RetryPolicy):
             raise RunStopping("the run is stopping")
 
 
-def _is_read(request: Any) -> bool:
-    return str(request.method).upper() in READ_METHODS
+_NOT_SENT = (NewConnectionError, ConnectTimeoutError, requests.exceptions.ConnectTimeout)
+"""Failures before a request left this machine: to connect, to resolve the name."""
+
+
+def never_sent(error: BaseException) -> bool:
+    """True when ``error`` happened before the request could reach the service.
+
+    azure-core's ``ServiceRequestError`` is not enough: the requests transport (and ours,
+    which raises what it raises) also uses it for a read timeout or a TLS error while
+    reading an answer, after the request went out. Only a failure to connect counts."""
+    seen: set[int] = set()
+    pending: list[Any] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, _NOT_SENT):
+            return True
+        if isinstance(current, BaseException):
+            pending += [
+                getattr(current, "inner_exception", None),
+                getattr(current, "reason", None),  # urllib3's MaxRetryError
+                current.__cause__,
+                current.__context__,
+                *(a for a in current.args if isinstance(a, BaseException)),
+            ]
+    return False
+
+
+COPY_SOURCE_BUSY = frozenset({"ServerBusy", "OperationTimedOut", "InternalError"})
+"""Copy-source error codes that mean the source account was busy: nothing was copied."""
+
+
+def _copy_source_busy(response: Any) -> bool:
+    code = response.headers.get("x-ms-copy-source-error-code")
+    return bool(code) and code in COPY_SOURCE_BUSY
+
+
+def retry_after(error: BaseException) -> float:
+    """Seconds the answer behind ``error`` asked to wait (``Retry-After``, Cosmos DB's
+    ``x-ms-retry-after-ms``); 0 when it asked nothing."""
+    headers = getattr(getattr(error, "response", None), "headers", None)
+    if not headers:
+        return 0.0
+    try:
+        if headers.get("Retry-After"):
+            return max(0.0, float(headers["Retry-After"]))
+        for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+            if headers.get(name):
+                return max(0.0, float(headers[name]) / 1000)
+    except (TypeError, ValueError):  # an HTTP date: not worth parsing for a bound
+        return 0.0
+    return 0.0
+
+
+def _repeatable(request: Any) -> bool:
+    """A read, or a write the plugin declared safe to repeat (:func:`idempotent`)."""
+    return str(request.method).upper() in READ_METHODS or _idempotent.get()
+
+
+_idempotent: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "atg_dataplane_idempotent", default=False
+)
+
+
+@contextlib.contextmanager
+def idempotent() -> Iterator[None]:
+    """Inside: the writes this thread sends are safe to repeat whatever their outcome was
+    (an upsert, a block staged under its id, a page or range written at its offset), so
+    the retry policy repeats them after a lost answer as it does reads, instead of handing
+    the whole item back to the engine."""
+    token = _idempotent.set(True)
+    try:
+        yield
+    finally:
+        _idempotent.reset(token)
 
 
 def is_transient(error: BaseException) -> bool:
