@@ -683,9 +683,10 @@ def run_verify(runtime: Runtime, mode: ReplicationMode) -> VerifyReport:
     fingerprinter = Fingerprinter(journal.fingerprint_key())
     journal.close()
     report = VerifyReport(mode=mode, keep_matching=False)
-    with ThreadPoolExecutor(
+    pool = ThreadPoolExecutor(
         max_workers=runtime.source.concurrency, thread_name_prefix="atg-verify"
-    ) as pool:
+    )
+    try:
         for pair in with_status(runtime.pairs(), "comparing"):
             verify_pair(
                 runtime.host,
@@ -696,6 +697,16 @@ def run_verify(runtime: Runtime, mode: ReplicationMode) -> VerifyReport:
                 report=report,
                 pool=pool,
             )
+    except KeyboardInterrupt:
+        # Every retry wait ends now; reads still in flight are not waited for (verify
+        # writes nothing, so leaving at once loses nothing).
+        runtime.source.stop.set()
+        runtime.target.stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        sys.stderr.write("interrupted\n")
+        sys.stderr.flush()
+        os._exit(exitcodes.INTERRUPTED)
+    pool.shutdown(wait=True)
     return report
 
 

@@ -194,7 +194,7 @@ def verify_pair(
         for item in sources:
             status, detail = (
                 ("not_copyable", item.not_copyable_reason)
-                if not item.copyable
+                if not item.copyable and not item.recreated
                 else ("missing", "the target resource does not exist")
             )
             report.add(ItemVerdict(rid, rtype, item.kind, item.name, status, detail))

@@ -276,8 +276,11 @@ def _item(
         order=order,
         copyable=not reason,
         not_copyable_reason=reason,
-        # Recreated from its policy in the target, unless it is still pending in the source.
-        recreated=bool(reason) and reason != PENDING_REASON,
+        # Recreated from its policy in the target: a self-signed one only (another issuer
+        # needs the user's CA; one still pending in the source is not copied at all).
+        recreated=bool(reason)
+        and reason != PENDING_REASON
+        and _issuer(properties).lower() == "self",
     )
 
 
