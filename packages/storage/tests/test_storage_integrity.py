@@ -263,3 +263,41 @@ def test_verify_sees_changed_contents_and_properties(world, accounts, tmp_path):
     assert set(verdicts) == {"encoded/report.txt.gz", "encoded/page.br"}
     assert "content_encoding" in verdicts["encoded/page.br"].detail
     assert report.fidelity < 100.0
+
+
+def test_writes_safe_to_repeat_are_repeated_at_once_under_lost_answers(
+    world, accounts, tmp_path
+):
+    """Upserts, staged blocks, ranges and copies from a URL are declared safe to repeat:
+    a lost answer repeats the request, not the whole item. The result is exact either way."""
+    from azure.data.tables import TableServiceClient
+
+    source, target = accounts
+    tables = world.admin_service(source, "table")
+    name = "lostanswers"
+    tables.delete_table(name)  # no error when it is not there
+    table = tables.create_table(name)
+    for n in range(150):  # two transactions of one partition
+        table.create_entity({"PartitionKey": "p", "RowKey": f"{n:04d}", "n": n})
+    container = world.admin_service(source, "blob").get_container_client("lost")
+    container.create_container()
+    data = os.urandom(9 * 1024 * 1024)
+    container.upload_blob(
+        "big.bin", data, content_settings=BlobContentSettings(content_md5=_md5(data))
+    )
+    dst_tables: TableServiceClient = world.admin_service(target, "table")
+    dst_tables.delete_table(name)
+    run = Run(source, target, tmp_path)
+    options = {"storage.services": "blob,table", **STREAMED}
+    before = world.sandbox.set_faults("storage:lost=0.3")["injected"]
+    try:
+        summary = run.replicate(REPLICATION, options)
+    finally:
+        after = world.sandbox.set_faults("")["injected"]
+    assert after["storage"]["lost"] > before.get("storage", {}).get("lost", 0)
+    attempts = {i["name"]: i["attempts"] for i in run.journal.items(summary.run_id)}
+    assert attempts[name] == 1 and attempts["lost/big.bin"] == 1, attempts
+    report = run.verify(REPLICATION, options)
+    assert report.fidelity == 100.0, not_matching(report)
+    copied = world.admin_service(target, "blob").get_blob_client("lost", "big.bin")
+    assert copied.download_blob().readall() == data

@@ -26,6 +26,7 @@ from atg_dataplane import (
     ReplicationMode,
     ResourceBinding,
     TargetListing,
+    idempotent,
     read_ahead,
 )
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
@@ -33,6 +34,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from atg_dataplane_storage.clients import account_clients, counting, scrubbed
 from atg_dataplane_storage.common import (
     ContentCheck,
+    abort_pending_copy,
     copy_finished,
     enum_text,
     error_code,
@@ -371,6 +373,7 @@ def replicate_blob(
         existing = _target_state(dst, target, container, name)
         if existing is not None and _up_to_date(props, seen, existing, dst):
             return ItemOutcome(status="unchanged")
+        abort_pending_copy(dst, existing)
         if existing is not None and enum_text(existing.blob_type) != props["blob_type"]:
             dst.delete_blob(delete_snapshots="include")
         warnings: list[str] = []
@@ -445,6 +448,7 @@ def _replicate_snapshot(
             raise ItemError(f"an earlier snapshot of {item.name} is missing in the target")
         dst = service.get_blob_client(container, name)
         current = _target_state(dst)
+        abort_pending_copy(dst, current)
         if current is not None and enum_text(current.blob_type) != props["blob_type"]:
             dst.delete_blob(delete_snapshots="include")
         url = signer(source, options).blob_url(container, name, snapshot=_snapshot_of(item))
@@ -525,14 +529,18 @@ def _server_side_copy(
     size = props["size"] or 0
     sync = props["blob_type"] == "BlockBlob" and size <= options.sync_copy_max_bytes
     try:
-        started = dst.start_copy_from_url(
-            url, requires_sync=sync or None, tags=tags, standard_blob_tier=tier
-        )
+        with idempotent():  # the same copy again overwrites the blob with the same source
+            started = dst.start_copy_from_url(
+                url, requires_sync=sync or None, tags=tags, standard_blob_tier=tier
+            )
     except HttpResponseError as error:
         # Writing tags needs .../blobs/tags/write (Storage Blob Data Owner): copy without.
         if not tags or error.status_code != 403:
             raise
-        started = dst.start_copy_from_url(url, requires_sync=sync or None, standard_blob_tier=tier)
+        with idempotent():
+            started = dst.start_copy_from_url(
+                url, requires_sync=sync or None, standard_blob_tier=tier
+            )
         warnings.append(
             "copied without its index tags: the target credential may not write tags "
             "(grant .../blobServices/containers/blobs/tags/write, e.g. Storage Blob Data Owner)"
@@ -597,9 +605,10 @@ def _streamed_copy(props: dict[str, Any], src: Any, dst: Any, md5: Any) -> None:
     size = props["size"] or 0
     check = ContentCheck(md5)
     if blob_type == "PageBlob":
-        dst.create_page_blob(
-            size, content_settings=settings, metadata=unfinished(props), tags=tags
-        )
+        with idempotent():  # pages are written at their offsets: again, the same
+            dst.create_page_blob(
+                size, content_settings=settings, metadata=unfinished(props), tags=tags
+            )
         for page in src.list_page_ranges():
             if getattr(page, "cleared", False):
                 continue
@@ -607,9 +616,11 @@ def _streamed_copy(props: dict[str, Any], src: Any, dst: Any, md5: Any) -> None:
             while start <= page.end:
                 length = min(_CHUNK, page.end + 1 - start)
                 data = _read(src, offset=start, length=length).readall()
-                dst.upload_page(data, offset=start, length=length, validate_content=True)
+                with idempotent():
+                    dst.upload_page(data, offset=start, length=length, validate_content=True)
                 start += length
-        dst.set_blob_metadata(metadata)  # finished
+        with idempotent():
+            dst.set_blob_metadata(metadata)  # finished
         return
     if blob_type == "AppendBlob":
         dst.create_append_blob(content_settings=settings, metadata=unfinished(props), tags=tags)
@@ -626,13 +637,19 @@ def _streamed_copy(props: dict[str, Any], src: Any, dst: Any, md5: Any) -> None:
         for chunk in _read(src).chunks():
             check.update(chunk)
             block_id = uuid.uuid4().hex
-            dst.stage_block(block_id, chunk, validate_content=True)
+            with idempotent():  # a block staged again under its id replaces itself
+                dst.stage_block(block_id, chunk, validate_content=True)
             blocks.append(block_id)
     check.verify(src.blob_name)
     # Committing the block list writes the blob at once: a run killed before leaves none.
-    dst.commit_block_list(
-        blocks, content_settings=settings, metadata=metadata, tags=tags, standard_blob_tier=tier
-    )
+    with idempotent():
+        dst.commit_block_list(
+            blocks,
+            content_settings=settings,
+            metadata=metadata,
+            tags=tags,
+            standard_blob_tier=tier,
+        )
 
 
 def _read(src: Any, **kwargs: Any) -> Any:

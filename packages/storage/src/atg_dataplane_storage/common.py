@@ -11,6 +11,7 @@ from typing import Any
 
 from atg_dataplane import ItemError, ResourceBinding
 from atg_dataplane.redact import redact
+from azure.core.exceptions import HttpResponseError
 
 
 def sorted_dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -162,6 +163,19 @@ def copy_finished(existing: Any) -> bool:
     copy = getattr(existing, "copy", None)
     status = enum_text(getattr(copy, "status", None)) if copy is not None else None
     return status in (None, "success")
+
+
+def abort_pending_copy(client: Any, existing: Any) -> None:
+    """Abort a server-side copy still running into the target object (one an earlier
+    attempt or run started): Azure refuses a new copy, or a write, while it runs."""
+    copy = getattr(existing, "copy", None) if existing is not None else None
+    if copy is None or enum_text(copy.status) != "pending" or not copy.id:
+        return
+    try:
+        client.abort_copy(copy.id)
+    except HttpResponseError as error:
+        if error_code(error) != "NoPendingCopyOperation":  # it ended meanwhile
+            raise
 
 
 class ContentCheck:

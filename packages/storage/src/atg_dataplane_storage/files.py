@@ -29,6 +29,7 @@ from atg_dataplane import (
     ItemOutcome,
     ReplicationMode,
     ResourceBinding,
+    idempotent,
 )
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
@@ -36,6 +37,7 @@ from atg_dataplane_storage.blobs import md5_fingerprint
 from atg_dataplane_storage.clients import account_clients, counting, scrubbed
 from atg_dataplane_storage.common import (
     ContentCheck,
+    abort_pending_copy,
     copy_finished,
     error_code,
     once,
@@ -339,14 +341,16 @@ def _replicate_file(
         existing = None
     if existing is not None and _up_to_date(props, src_now, existing, descriptors):
         return ItemOutcome(status="unchanged")
+    abort_pending_copy(dst, existing)
     warnings: list[str] = []
     with counting() as counter:
         copied = False
         if options.server_side:
             try:
-                started = dst.start_copy_from_url(
-                    signer(source, options).file_url(share, path), **_FROM_SOURCE
-                )
+                with idempotent():  # the same copy again gives the same file
+                    started = dst.start_copy_from_url(
+                        signer(source, options).file_url(share, path), **_FROM_SOURCE
+                    )
                 wait_for_copy(
                     target,
                     started,
@@ -367,7 +371,7 @@ def _replicate_file(
         else:
             warnings.append("copied through this process (streamed): storage.server_side off")
         if not copied:
-            _streamed_copy(props, src, dst, md5, descriptors)
+            _streamed_copy(props, src, dst, md5, descriptors, existing)
     return ItemOutcome(
         status="replicated",
         bytes_copied=props["size"] or 0,
@@ -408,7 +412,12 @@ def _up_to_date(
 
 
 def _streamed_copy(
-    props: dict[str, Any], src: Any, dst: Any, md5: Any, descriptors: Descriptors
+    props: dict[str, Any],
+    src: Any,
+    dst: Any,
+    md5: Any,
+    descriptors: Descriptors,
+    existing: Any = None,
 ) -> None:
     """Copy through this process one range (at most 4 MiB) at a time, byte for byte.
 
@@ -429,19 +438,27 @@ def _streamed_copy(
     )
     size = props["size"] or 0
     smb = _smb_arguments(props, descriptors)
-    dst.create_file(size, metadata=unfinished(props), **{**smb, "file_attributes": "None"})
+    # Every write below lands at the same place with the same bytes when repeated.
+    with idempotent():
+        if existing is not None and "ReadOnly" in str(existing.file_attributes or ""):
+            dst.set_http_headers(ContentSettings(), file_attributes="None")  # writable again
+        dst.create_file(size, metadata=unfinished(props), **{**smb, "file_attributes": "None"})
     check = ContentCheck(md5)
     offset = 0
     while offset < size:
         length = min(_CHUNK, size - offset)
         data = _read(src, offset=offset, length=length).readall()
         check.update(data)
-        dst.upload_range(data, offset=offset, length=length, validate_content=True)
+        with idempotent():
+            dst.upload_range(data, offset=offset, length=length, validate_content=True)
         offset += length
     check.verify(src.file_name)
-    # Writing moved the last-write time: the source's is set again with the rest.
-    dst.set_http_headers(settings, **smb)
-    dst.set_file_metadata(props["metadata"] or None)  # finished: the marker goes
+    with idempotent():
+        dst.set_file_metadata(props["metadata"] or None)  # the marker goes
+        # Last: the attributes (ReadOnly forbids later writes), the MD5, and the source's
+        # times (writing moved the last-write time). Cut short here, the file still
+        # differs from the source in these, so the next run copies it again.
+        dst.set_http_headers(settings, **smb)
 
 
 def _read(src: Any, **kwargs: Any) -> Any:

@@ -34,6 +34,7 @@ from typing import Any
 from atg_dataplane import (
     DataPlaneItem,
     Fingerprinter,
+    ItemError,
     ItemOutcome,
     ReplicationMode,
     ResourceBinding,
@@ -94,6 +95,17 @@ def _read_messages(client: Any, options: StorageOptions) -> tuple[list[tuple[str
     ]
 
 
+def _hidden_messages_error(
+    client: Any, count: int, read: int, options: StorageOptions
+) -> ItemError:
+    return ItemError(
+        f"queue {client.queue_name}: {count} messages by its count, {read} could be read: the "
+        "others are hidden (received by another reader, or by an attempt whose answer was "
+        "lost), so the copy would be incomplete",
+        remedy=f"re-run after {options.queue_visibility_seconds} s, when they are visible again",
+    )
+
+
 def _receive_and_restore(
     client: Any, options: StorageOptions, now: dt.datetime
 ) -> list[tuple[str, int]]:
@@ -105,6 +117,7 @@ def _receive_and_restore(
     """
     out: list[tuple[str, int]] = []
     hidden: list[tuple[str, str]] = []
+    count = client.get_queue_properties().approximate_message_count or 0
     try:
         while True:
             batch = list(
@@ -112,9 +125,14 @@ def _receive_and_restore(
                     messages_per_page=PEEK_LIMIT,
                     max_messages=PEEK_LIMIT,
                     visibility_timeout=options.queue_visibility_seconds,
+                    # A receive hides what it returns: repeated after a lost answer, it
+                    # would leave that batch hidden, unread. The item is tried again.
+                    retry_total=0,
                 )
             )
             if not batch:
+                if len(out) < count:
+                    raise _hidden_messages_error(client, count, len(out), options)
                 return out
             for message in batch:
                 hidden.append((message.id, message.pop_receipt))

@@ -28,6 +28,7 @@ from atg_dataplane import (
     ItemOutcome,
     ReplicationMode,
     ResourceBinding,
+    idempotent,
 )
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
@@ -121,7 +122,8 @@ def replicate(
         service = require_side(target, "table")
         created = False
         try:
-            service.create_table(item.name)
+            with idempotent():  # a repeat answers 409: taken as "exists" below
+                service.create_table(item.name)
             created = True
         except ResourceExistsError:
             pass
@@ -135,7 +137,8 @@ def replicate(
         written = 0
         nbytes = 0
         for batch, size in _batches(_entities(source, item.name)):
-            client.submit_transaction(batch)
+            with idempotent():  # upserts (replace): the same batch again changes nothing
+                client.submit_transaction(batch)
             written += len(batch)
             nbytes += size
         if not written and not created:
