@@ -148,3 +148,28 @@ def test_a_missing_or_altered_non_exportable_key_is_reported_by_verify(
     assert "enabled" in verdicts["wrapping"].detail
     assert verdicts["kept"].status == "not_copyable"
     assert report.fidelity < 100.0
+
+
+def test_malformed_answers_fail_items_in_bounded_time_and_the_rerun_completes(
+    make_vault, admin, tenants, tmp_path
+):
+    """Answers that do not parse are retried a bounded number of times (they once made an
+    item retry until killed); what still fails says why, and the next run completes it."""
+    source = make_vault("source")
+    a = admin(source)
+    for n in range(6):
+        a.secrets.set_secret(f"m{n}", f"value {n}")
+    target = make_vault("target")
+    harness = EngineHarness.load(source, target, tmp_path)
+    tenants.handle.set_faults("keyvault:malformed=0.6")
+    try:
+        first = harness.run(ReplicationMode.REPLICATION, {})
+    finally:
+        tenants.handle.set_faults("")
+    assert tenants.handle.fault_counts.get("keyvault", {}).get("malformed", 0) > 0
+    for error in first.result.errors:
+        assert "after" in error or "discovery" in error, error
+    second = harness.run(ReplicationMode.REPLICATION, {})
+    assert second.result.failed == 0, second.result.errors
+    report = harness.verify(ReplicationMode.REPLICATION, {})
+    assert report.fidelity == 100.0

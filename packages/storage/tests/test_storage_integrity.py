@@ -301,3 +301,72 @@ def test_writes_safe_to_repeat_are_repeated_at_once_under_lost_answers(
     assert report.fidelity == 100.0, not_matching(report)
     copied = world.admin_service(target, "blob").get_blob_client("lost", "big.bin")
     assert copied.download_blob().readall() == data
+
+
+def test_a_server_side_copy_that_stalls_fails_its_item_and_is_aborted(world, accounts, tmp_path):
+    source, target = accounts
+    share = world.admin_service(source, "file").get_share_client("slow")
+    share.create_share()
+    data = os.urandom(300_000)
+    share.get_file_client("stuck.bin").upload_file(data)
+    run = Run(source, target, tmp_path)
+    options = {"storage.services": "file", "storage.copy_stall_seconds": 1}
+    world.sandbox.set_faults("storage:copy_stall=1")
+    try:
+        from atg_dataplane.engine import Engine
+
+        engine = Engine(
+            run.host,
+            mode=REPLICATION,
+            journal=run.journal,
+            run_id=run.journal.start_run("stall", "replication").run_id,
+            options=options,
+        )
+        summary = engine.run([run.pair])
+    finally:
+        world.sandbox.set_faults("")
+    files = kinds(summary, source.resource.id)["file"]
+    assert files.failed == 1
+    assert any("made no progress for 1 s and was aborted" in r for r in files.reasons)
+    dst = world.admin_service(target, "file").get_share_client("slow").get_file_client("stuck.bin")
+    assert dst.get_file_properties().copy.status == "aborted"
+    # The next run copies it (an aborted copy is not taken for done).
+    assert run.replicate(REPLICATION, options).result.replicated >= 1
+    assert dst.download_file().readall() == data
+
+
+def test_a_copy_left_pending_in_the_target_is_aborted_before_copying_again(
+    world, accounts, tmp_path
+):
+    """A run cut short while Azure was still copying leaves a pending copy, which refuses a
+    new one (409 PendingCopyOperation): the next run aborts it first."""
+    source, target = accounts
+    share = world.admin_service(source, "file").get_share_client("left")
+    share.create_share()
+    data = os.urandom(200_000)
+    src = share.get_file_client("half.bin")
+    src.upload_file(data)
+    dst_share = world.admin_service(target, "file").get_share_client("left")
+    dst_share.create_share()
+    dst = dst_share.get_file_client("half.bin")
+    from azure.storage.fileshare import FileSasPermissions, generate_file_sas
+
+    sas = generate_file_sas(
+        source.resource.name,
+        "left",
+        ["half.bin"],
+        account_key=world.key_credential(source).named_key.key,
+        permission=FileSasPermissions(read=True),
+        expiry=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5),
+    )
+    world.sandbox.set_faults("storage:copy_stall=1")
+    try:
+        dst.start_copy_from_url(f"{src.url}?{sas}")
+    finally:
+        world.sandbox.set_faults("")
+    assert dst.get_file_properties().copy.status == "pending"
+    run = Run(source, target, tmp_path)
+    summary = run.replicate(REPLICATION, {"storage.services": "file"})
+    assert kinds(summary, source.resource.id)["file"].replicated == 1
+    assert dst.download_file().readall() == data
+    assert dst.get_file_properties().copy.status == "success"

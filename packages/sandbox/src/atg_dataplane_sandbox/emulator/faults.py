@@ -25,6 +25,8 @@ and the keys are
 * ``mix=P``: a share P of requests split evenly between 429, 503, ``drop`` and ``lost``
   (the benchmark's and the tests' fault mix);
 * ``stall_for=D``: how long a stalled request is held (``30s``, ``500ms``);
+* ``copy_stall=P``: that share of server-side copies (Copy File, for ``storage``) are
+  accepted as pending and never progress, until they are aborted;
 * ``latency=D``: add D to every request (``20ms``, ``0.5s``; a bare number is ms);
 * ``retry_after=S``: seconds in ``Retry-After`` (default 1; fractions allowed);
 * ``throttle=N``: at most N writes per second per vault (Key Vault), then 429.
@@ -60,6 +62,8 @@ class ServiceFaults:
     lost: float = 0.0
     stall: float = 0.0
     malformed: float = 0.0
+    copy_stall: float = 0.0
+    """Share of server-side copies that stay pending without progress (storage)."""
     stall_for: float = 3600.0
     latency: float = 0.0
     """Seconds added to every request."""
@@ -131,6 +135,8 @@ def _apply(faults: ServiceFaults, item: str) -> ServiceFaults:
             share = _share(value) / 4
             statuses = {**faults.statuses, 429: share, 503: share}
             return replace(faults, statuses=statuses, drop=share, lost=share)
+        if key == "copy_stall":
+            return replace(faults, copy_stall=_share(value))
         if key == "stall_for":
             return replace(faults, stall_for=_duration(value, bare="s"))
         if key == "latency":

@@ -418,6 +418,8 @@ async def _file_operation(
         if node.copy.get("status") != "pending":
             raise FileError(409, "NoPendingCopyOperation", "There is currently no pending copy.")
         node.copy["status"] = "aborted"
+        node.data = bytearray()  # Azure leaves a file of zero length and its metadata
+        node.touch(written=True)
         return _ok(204)
     if method == "DELETE":
         del share.nodes[path]
@@ -512,6 +514,8 @@ async def _put_range(request: web.Request, node: Node) -> web.Response:
 async def _copy(
     request: web.Request, account: str, share: Share, path: str, existing: Node | None
 ) -> web.Response:
+    if existing is not None and existing.copy.get("status") == "pending":
+        raise FileError(409, "PendingCopyOperation", "There is currently a pending copy operation.")
     source = request.headers["x-ms-copy-source"]
     data, headers, metadata, smb_source = await _read_source(request, source)
     node = Node(is_dir=False)
@@ -528,6 +532,13 @@ async def _copy(
         "progress": f"{len(data)}/{len(data)}",
         "completion-time": http_date(now()),
     }
+    emu = request.app[EMU]
+    if emu.rng.random() < emu.faults.for_service("storage").copy_stall:
+        # The injected stall: accepted, pending, and never a byte further (until aborted).
+        emu.count_fault("storage", "copy_stall")
+        node.data = bytearray(len(data))
+        node.copy.update(status="pending", progress=f"0/{len(data)}")
+        del node.copy["completion-time"]
     share.nodes[path] = node
     return _ok(
         202,
@@ -535,7 +546,7 @@ async def _copy(
             "ETag": node.etag,
             "Last-Modified": http_date(node.modified),
             "x-ms-copy-id": copy_id,
-            "x-ms-copy-status": "success",
+            "x-ms-copy-status": node.copy["status"],
         },
     )
 
