@@ -66,7 +66,7 @@ class RetrySettings:
 
     total: int = 6
     backoff_factor: float = 0.5
-    backoff_max: float = 8.0
+    backoff_max: float = 4.0
     request_seconds: float = 120.0
     item_attempts: int = 4
     item_seconds: float = 600.0
