@@ -13,7 +13,11 @@ Per sandbox (one per scale, started and seeded with the ``large`` scenario here)
   subprocess (wall time, peak RSS from ``wait4``), then ``atg-dataplane verify``;
 * **baseline**: ``bench/baseline.py``, the seed documents' sequential loop;
 * **ceiling**: ``bench/ceiling.py`` at each ``--sweep`` concurrency; the fastest counts;
-* **template**: ``atg-dataplane replicate --mode template`` at scale 1.
+* **template**: ``atg-dataplane replicate --mode template`` at scale 1;
+* **under faults**: ours with every Key Vault version (``keyvault.all_versions``), without
+  faults and under the sandbox's fault mix (``mix=0.1`` and ``mix=0.3`` on every service of
+  both tenants: 429 and 503 with ``Retry-After``, dropped connections, answers lost after
+  the write), at the first latency; the ratios of their times are the figures.
 
 Each run writes into fresh, empty target resources (new vaults, a cleared storage account),
 made before the run and removed after it, so every contender starts from the same state.
@@ -49,6 +53,9 @@ SEED_KIND_TYPES = {
 }
 PERMISSIONS_MISSING = 3  # atg-dataplane's exit code when the permission check finds gaps
 PHASES = "ours-phases"
+VERSIONS_RUN = "ours-versions"
+"""Ours with every version, without faults: what the fault runs are compared with."""
+OURS = ("ours", "template", VERSIONS_RUN, *(f"ours-faults-{share}" for share in (10, 30)))
 """An extra, untimed run of ours that splits its client CPU by phase (``bench/phases.py``)."""
 TARGETS = {
     "speedup_vs_baseline": 10.0,
@@ -56,7 +63,12 @@ TARGETS = {
     "memory_growth_10x": 1.5,
     "client_payload_bytes_server_side": 0,
     "template_seconds": 60.0,
+    "faults_10_ratio": 2.0,
+    "faults_30_ratio": 5.0,
 }
+FAULT_SHARES = (10, 30)
+"""Percentages of answers the fault runs break (``mix``); quick mode runs the first only."""
+VERSIONS = {"keyvault.all_versions": True}
 
 
 def log(message: str) -> None:
@@ -221,13 +233,20 @@ class Bench:
                 targets.setdefault(rtype, []).append(resource["target"])
         return directory, targets, report.to_json()
 
-    def set_latency(self, directory: Path, latency_ms: int) -> None:
+    def set_latency(self, directory: Path, latency_ms: int, mix: int = 0) -> None:
+        """Added latency, and ``mix`` % of answers broken (``0``: none)."""
         from atg_dataplane_sandbox import sandbox
 
-        sandbox.set_faults(directory, f"*:latency={latency_ms}ms" if latency_ms else "")
+        parts = [f"latency={latency_ms}ms"] if latency_ms else []
+        parts += [f"mix={mix / 100:g}"] if mix else []
+        sandbox.set_faults(directory, f"*:{','.join(parts)}" if parts else "")
 
     def variant_config(
-        self, directory: Path, name: str, targets: dict[str, list[str]]
+        self,
+        directory: Path,
+        name: str,
+        targets: dict[str, list[str]],
+        options: dict[str, Any] | None = None,
     ) -> tuple[Path, dict[str, list[str]]]:
         """A config of its own (own journal) whose counterparts are fresh, empty targets."""
         self.counter += 1
@@ -243,6 +262,7 @@ class Bench:
                     names[source] = fresh[target]
         config["mapping"]["names"] = names
         config["filters"]["types"] = self.types
+        config["options"] = {**config.get("options", {}), **(options or {})}
         for side in ("source", "target"):
             cred = config[side]["credential"]
             cred["client_secret_file"] = str(directory / cred["client_secret_file"])
@@ -281,14 +301,16 @@ class Bench:
         *,
         concurrency: int | None = None,
         verify: bool = True,
+        mix: int = 0,
+        options: dict[str, Any] | None = None,
     ) -> Run:
-        config, made = self.variant_config(directory, contender, targets)
-        self.set_latency(directory, latency_ms)
+        config, made = self.variant_config(directory, contender, targets, options)
+        self.set_latency(directory, latency_ms, mix)
         load = round(os.getloadavg()[0], 2)
         mode = "template" if contender == "template" else "replication"
         replicate = ["replicate", "--config", str(config), "--mode", mode, "--yes"]
         phases_out = config.parent / "phases.json"
-        if contender in ("ours", "template"):
+        if contender in OURS:
             argv = [cli_path(), *replicate]
         elif contender == PHASES:
             argv = [sys.executable, str(HERE / "phases.py"), *replicate]
@@ -301,7 +323,7 @@ class Bench:
         with _environment(ATG_BENCH_PHASES_OUT=str(phases_out)):
             measured = measure(argv, config.parent, contender)
         skipped_check = ""
-        if measured.code == PERMISSIONS_MISSING and contender in ("ours", "template", PHASES):
+        if measured.code == PERMISSIONS_MISSING and contender in (*OURS, PHASES):
             # The sandbox's role definitions and a plugin's declared needs disagree: say so,
             # and measure the copy itself rather than nothing.
             skipped_check = (config.parent / f"{contender}.stdout").read_text()[-2000:]
@@ -313,7 +335,7 @@ class Bench:
             measured = measure([*argv, "--skip-permission-check"], config.parent, contender)
         sandbox_seconds = sandbox_cpu(directory) - sandbox_before
         code, wall, rss, out = measured.code, measured.wall, measured.rss, measured.out
-        if contender in ("ours", "template", PHASES):
+        if contender in (*OURS, PHASES):
             summary = journal_summary(config)
             result = summary.get("result", {})
             by_kind = kind_totals(summary)
@@ -358,6 +380,8 @@ class Bench:
         run.detail["load_average_before"] = load
         run.cpu_seconds = round(measured.cpu, 3)
         run.sandbox_cpu_seconds = round(sandbox_seconds, 3)
+        if mix:
+            run.detail["fault_mix_percent"] = mix
         if skipped_check:
             run.detail["permission_check_skipped"] = skipped_check
         if verify:
@@ -375,7 +399,7 @@ class Bench:
             f"{contender}{shown} x{scale} {latency_ms} ms: {run.timed:.2f} s, {run.items} items, "
             f"{run.peak_rss_bytes / 2**20:.0f} MiB, exit {code}{fidelity}"
         )
-        if code not in (0, None) and contender in ("ours", "template"):
+        if code not in (0, None) and contender in OURS:
             log(f"  stderr: {(config.parent / (contender + '.stderr')).read_text()[-800:]}")
         self.runs.append(run)
         return run
@@ -474,7 +498,7 @@ def warm_keys(
     Azure that is the service's work, on its hardware, not the client machine's."""
     from atg_dataplane_sandbox.emulator.keyvault.keypool import warm
 
-    fills = len(latencies) * (3 + 2 * args.repeat + len(sweep)) + 2
+    fills = len(latencies) * (3 + 2 * args.repeat + len(sweep)) + 2 + 1 + len(FAULT_SHARES)
     count = RSA_KEYS_PER_VAULT * max(scales) * fills  # each sandbox takes from the start
     started = time.perf_counter()
     made = warm(count)
@@ -494,6 +518,8 @@ def compare(
     concurrency again, alternately, so that the medians see the same machine."""
     check = not args.quick  # the smoke test verifies ours only
     bench.contender(directory, targets, scale, latency, "ours")
+    if latency == parse_ints(args.latency_ms)[0]:
+        faults(bench, directory, targets, scale, latency, args)
     bench.contender(directory, targets, scale, latency, "baseline", verify=check)
     levels = []
     for index, level in enumerate(sweep):
@@ -522,6 +548,46 @@ def compare(
                 concurrency=best.concurrency,
                 verify=False,
             )
+
+
+def faults(
+    bench: Bench,
+    directory: Path,
+    targets: dict[str, list[str]],
+    scale: int,
+    latency: int,
+    args: argparse.Namespace,
+) -> None:
+    """Ours with every version, without faults and under each fault mix (each verified)."""
+    bench.contender(directory, targets, scale, latency, VERSIONS_RUN, options=VERSIONS)
+    for share in FAULT_SHARES[:1] if args.quick else FAULT_SHARES:
+        bench.contender(
+            directory, targets, scale, latency, f"ours-faults-{share}", mix=share, options=VERSIONS
+        )
+
+
+def fault_figures(runs: list[Run], scale: int, latency: int) -> dict[str, Any]:
+    """Each fault run's time over the time without faults, its failures and fidelity."""
+    clean = pick(runs, contender=VERSIONS_RUN, scale=scale, latency_ms=latency)
+    if not clean:
+        return {}
+    base = clean[0]
+    figures: dict[str, Any] = {
+        "without_faults_seconds": round(base.wall_seconds, 3),
+        "without_faults_fidelity": base.fidelity,
+    }
+    for share in FAULT_SHARES:
+        found = pick(runs, contender=f"ours-faults-{share}", scale=scale, latency_ms=latency)
+        if found:
+            run = found[0]
+            figures[str(share)] = {
+                "seconds": round(run.wall_seconds, 3),
+                "ratio": round(run.wall_seconds / base.wall_seconds, 3),
+                "failed": run.failed,
+                "fidelity": run.fidelity,
+                "exit_code": run.exit_code,
+            }
+    return figures
 
 
 def median(runs: list[Run]) -> Run:
@@ -611,6 +677,7 @@ def summarize(
     }
     growth = round(rss[high] / rss[low], 3)
     ours_runs = [r for r in runs if r.contender == "ours"]
+    under_faults = fault_figures(runs, args.scale, latencies[0])
     results = {
         "scale": args.scale,
         "latency_ms": latencies[0],
@@ -623,9 +690,10 @@ def summarize(
         "template_seconds": first["template_seconds"],
         "replication_seconds": first["replication_seconds"],
         "ours_verified_100": all(r.fidelity == 100.0 for r in ours_runs),
+        "faults": under_faults,
         "by_latency": per_latency,
         "targets": TARGETS,
-        "targets_met": targets_met(first, growth, bench.types),
+        "targets_met": targets_met(first, growth, bench.types, under_faults),
         "resource_types": bench.types,
         "runs": [r.to_dict() for r in runs],
         "seeded": seeds,
@@ -637,7 +705,9 @@ def summarize(
     return results
 
 
-def targets_met(first: dict[str, Any], growth: float, types: list[str]) -> dict[str, Any]:
+def targets_met(
+    first: dict[str, Any], growth: float, types: list[str], under_faults: dict[str, Any]
+) -> dict[str, Any]:
     server_kinds = [k for t in types for k in ADAPTERS[t.lower()].server_side_kinds]
     share = first["share_of_ceiling"]
     template = first["template_seconds"]
@@ -649,6 +719,14 @@ def targets_met(first: dict[str, Any], growth: float, types: list[str]) -> dict[
             first["client_payload_bytes_server_side"] == 0 if server_kinds else "not measured"
         ),
         "template_seconds": template is not None and template < TARGETS["template_seconds"],
+        **{
+            f"faults_{share}_ratio": (
+                under_faults[str(share)]["ratio"] <= TARGETS[f"faults_{share}_ratio"]
+                if str(share) in under_faults
+                else "not measured"
+            )
+            for share in FAULT_SHARES
+        },
     }
 
 
@@ -721,6 +799,25 @@ def markdown(results: dict[str, Any]) -> str:
         ]
         shown = " | ".join("-" if c is None else f"{c:.2f}" for c in cells)
         lines.append(f"| {latency} ms | {shown} |")
+    under = results.get("faults") or {}
+    if under:
+        lines += [
+            "",
+            f"Under faults (every Key Vault version, {results['latency_ms']} ms added; "
+            f"without faults: {under['without_faults_seconds']} s, fidelity "
+            f"{under['without_faults_fidelity']} %):",
+            "",
+            "| answers broken | seconds | over no faults | target | failed items | fidelity % |",
+            "|---|---|---|---|---|---|",
+        ]
+        for share in FAULT_SHARES:
+            row = under.get(str(share))
+            if row:
+                lines.append(
+                    f"| {share} % | {row['seconds']} | {row['ratio']}x "
+                    f"| ≤ {TARGETS[f'faults_{share}_ratio']:g}x | {row['failed']} "
+                    f"| {row['fidelity']} |"
+                )
     low, high = results["memory_scales"]
     lines += [
         "",
@@ -789,6 +886,14 @@ def print_ratios(results: dict[str, Any]) -> None:
         f"client payload bytes of server-side copies: {results['client_payload_bytes_server_side']}"
     )
     print(f"ours verified at 100 %: {results['ours_verified_100']}")
+    under = results.get("faults") or {}
+    for share in FAULT_SHARES:
+        row = under.get(str(share))
+        if row:
+            print(
+                f"{share} % of answers broken: {row['seconds']} s, {row['ratio']}x the time "
+                f"without faults; {row['failed']} failed; fidelity {row['fidelity']} %"
+            )
     print("targets met: " + json.dumps(results["targets_met"]))
 
 

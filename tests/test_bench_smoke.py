@@ -24,6 +24,7 @@ KEYS = (
     "scale",
     "runs",
     "by_latency",
+    "faults",
 )
 
 
@@ -62,6 +63,10 @@ def test_quick_benchmark_completes_and_ours_verifies(tmp_path: Path) -> None:
     for key in KEYS:
         assert key in results, f"results.json lacks {key}"
     assert (out / "results.md").read_text().startswith("# Benchmark results")
+    # The fault run (quick mode: a tenth of answers broken) ended verified, nothing failed.
+    under = results["faults"]["10"]
+    assert under["failed"] == 0 and under["fidelity"] == 100.0, under
+    assert under["ratio"] > 0
     try:
         import matplotlib  # noqa: F401
     except ImportError:
