@@ -95,7 +95,7 @@ def test_side_context_shares_one_pooled_session() -> None:
     first, second = side.transport(), side.transport()
     assert first.session is second.session
     adapter = first.session.get_adapter("https://example.vault.azure.net")
-    assert adapter._pool_maxsize == 36
+    assert adapter._pool_maxsize == 68
     kwargs = side.client_kwargs()
     assert kwargs["connection_verify"] is True
     assert kwargs["retry_total"] == RetrySettings().total

@@ -94,3 +94,98 @@ def test_fair_pool_shutdown_cancels_what_has_not_started() -> None:
     assert running.result(5) is True
     pool.shutdown(wait=True)
     assert all(f.cancelled() for f in queued)
+
+
+def test_a_waiting_call_lends_its_turn_to_the_next() -> None:
+    import time
+
+    from atg_dataplane.parallel import FairPool
+
+    pool = FairPool(2, name="lend-test")
+    started: dict[str, float] = {}
+    release = threading.Event()
+
+    def waiter(name: str) -> None:
+        started[name] = time.monotonic()
+        with pool.lend():
+            release.wait(5)
+
+    def quick(name: str) -> None:
+        started[name] = time.monotonic()
+
+    t0 = time.monotonic()
+    waiting = [pool.submit("k", waiter, f"w{i}") for i in range(2)]
+    quick_ones = [pool.submit("k", quick, f"q{i}") for i in range(3)]
+    for future in quick_ones:
+        future.result(timeout=3)  # ran while both workers were waiting
+    assert all(started[f"q{i}"] - t0 < 2 for i in range(3))
+    release.set()
+    for future in waiting:
+        future.result(timeout=3)
+    assert len(pool._threads) <= 4  # at most twice the workers
+    pool.shutdown()
+
+
+def test_without_lending_the_pool_runs_no_more_than_its_workers() -> None:
+    from atg_dataplane.parallel import FairPool
+
+    pool = FairPool(2, name="bound-test")
+    running = 0
+    most = 0
+    lock = threading.Lock()
+    gate = threading.Event()
+
+    def call() -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        gate.wait(0.05)
+        with lock:
+            running -= 1
+
+    for future in [pool.submit("k", call) for _ in range(12)]:
+        future.result(timeout=5)
+    assert most == 2 and len(pool._threads) == 2
+    pool.shutdown()
+
+
+def test_merge_keeps_each_order_and_overlaps_the_listings() -> None:
+    from atg_dataplane.parallel import merge
+
+    second_started = threading.Event()
+    saw: list[bool] = []
+
+    def first():  # type: ignore[no-untyped-def]
+        yield "a0"
+        # Listed one after the other, the second listing would not have begun yet.
+        saw.append(second_started.wait(5))
+        yield "a1"
+        yield "a2"
+
+    def second():  # type: ignore[no-untyped-def]
+        second_started.set()
+        yield "b0"
+        yield "b1"
+
+    got = list(merge(first(), second()))
+    assert [g for g in got if g[0] == "a"] == ["a0", "a1", "a2"]
+    assert [g for g in got if g[0] == "b"] == ["b0", "b1"]
+    assert saw == [True]
+    assert list(merge(iter(range(3)))) == [0, 1, 2]
+
+
+def test_merge_raises_the_error_of_a_listing() -> None:
+    from atg_dataplane.parallel import merge
+
+    def broken():  # type: ignore[no-untyped-def]
+        yield 1
+        raise ValueError("listing refused")
+
+    def endless():  # type: ignore[no-untyped-def]
+        while True:
+            time.sleep(0.01)
+            yield 0
+
+    with pytest.raises(ValueError, match="listing refused"):
+        list(merge(broken(), endless()))

@@ -65,7 +65,9 @@ class SideContext:
 
         with self._lock:
             if self._session is None:
-                self._session = PooledSession(self.concurrency + 4)
+                # Twice the concurrency: calls waiting on a service lend their turn, and
+                # up to as many again may then be in flight (FairPool.lend).
+                self._session = PooledSession(2 * self.concurrency + 4)
         return PooledTransport(
             self._session,
             connection_verify=self.connection_verify,

@@ -38,7 +38,14 @@ from atg_dataplane.models import (
 from atg_dataplane.parallel import FairPool
 from atg_dataplane.plugins import PluginHost
 from atg_dataplane.redact import describe_error, redact
-from atg_dataplane.retry import RetrySettings, RunStopping, is_transient, settling, wait_or_stop
+from atg_dataplane.retry import (
+    RetrySettings,
+    RunStopping,
+    is_transient,
+    lending,
+    settling,
+    wait_or_stop,
+)
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +192,7 @@ class Engine:
         self._chains: dict[tuple[str, str, str], Future[Any]] = {}
         self._futures: list[Future[Any]] = []
         self._prune_at = 1024
+        self._pool: FairPool | None = None
         self._contexts: dict[int, Any] = {}
         """The sides' contexts seen in this run: their retry waits end when it stops."""
         self.abandoned = False
@@ -206,7 +214,7 @@ class Engine:
     def _run(self, pairs: Iterable[ResourcePair]) -> RunSummary:
         started = time.monotonic()
         self.emit("run_started")
-        pool = FairPool(self.concurrency, name="atg-item")
+        pool = self._pool = FairPool(self.concurrency, name="atg-item")
         # Several resources are discovered at once: discovery is a chain of sequential
         # requests (pages, per-item reads), and one resource at a time leaves the item
         # pool idle while a resource's listing waits on the network.
@@ -424,6 +432,13 @@ class Engine:
         self, pair: ResourcePair, item: DataPlaneItem, previous: Future[Any] | None
     ) -> str:
         """Replicate one item; return its status (the next version waits on it)."""
+        # Waits on a service (Retry-After, backoff, a copy polled) lend the turn out.
+        with lending(self._pool.lend if self._pool is not None else None):
+            return self._replicate_item(pair, item, previous)
+
+    def _replicate_item(
+        self, pair: ResourcePair, item: DataPlaneItem, previous: Future[Any] | None
+    ) -> str:
         if previous is not None and previous.result() == "failed":
             # Writing a later version after a failed earlier one would reorder history.
             reason = "an earlier version of this item failed; re-run to retry both"

@@ -8,10 +8,12 @@ the engine sees the next item; :func:`read_ahead` keeps a few reads in flight in
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -43,6 +45,65 @@ def read_ahead(fn: Callable[[T], R], items: Iterable[T], workers: int = READ_AHE
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+_DONE = object()
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def merge(*iterables: Iterable[T], ahead: int = READ_AHEAD) -> Iterator[T]:
+    """The items of every iterable, each listed on a thread of its own, in the order they
+    arrive (each iterable's own order is kept).
+
+    Discovery of one resource often walks several listings one after the other (a vault's
+    certificates, then its keys, then its secrets): merged, the items of all of them reach
+    the engine at once, and a slow listing does not hold back the others. At most
+    ``ahead`` items per iterable wait for the consumer. An exception is raised where it
+    happened; the other listings are then stopped.
+    """
+    if len(iterables) == 1:
+        yield from iterables[0]
+        return
+    out: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=max(1, ahead) * len(iterables))
+    stop = threading.Event()
+
+    def drain(index: int, iterable: Iterable[T]) -> None:
+        try:
+            for item in iterable:
+                while not stop.is_set():
+                    try:
+                        out.put((index, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            out.put((index, _DONE))
+        except BaseException as exc:  # handed to the consumer
+            out.put((index, _Failed(exc)))
+
+    threads = [
+        threading.Thread(target=drain, args=(i, it), name=f"atg-merge-{i}", daemon=True)
+        for i, it in enumerate(iterables)
+    ]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
+    try:
+        while running:
+            _, item = out.get()
+            if item is _DONE:
+                running -= 1
+            elif isinstance(item, _Failed):
+                raise item.error
+            else:
+                yield item
+    finally:
+        stop.set()
+
+
 class FairPool:
     """Worker threads that take queued calls in turn across groups, then across keys.
 
@@ -54,6 +115,12 @@ class FairPool:
     within a group from each key in turn (the engine's keys are a resource and an item
     kind: a storage account's blobs, tables and queues move together).
 
+    ``workers`` calls run at once. A call that waits on a service (``Retry-After``, a
+    backoff, a long-running copy polled) lends its turn out with :meth:`lend`: another
+    worker takes the next call meanwhile, up to ``workers`` more threads. A waiting call
+    costs neither CPU nor network, and what bounds the pressure on one service is the
+    engine's per-resource limit, which the waiting call keeps.
+
     The futures are :class:`concurrent.futures.Future`; ``shutdown`` matches
     :meth:`concurrent.futures.Executor.shutdown`. Workers are daemon threads, so an
     abandoned run (a second Ctrl-C) can exit while calls are still in flight.
@@ -63,12 +130,38 @@ class FairPool:
         self._groups: dict[Any, dict[Any, deque[_Task]]] = {}
         self._cond = threading.Condition()
         self._closed = False
-        self._threads = [
-            threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True)
-            for i in range(max(1, workers))
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._workers = max(1, workers)
+        self._most_threads = 2 * self._workers
+        self._name = name
+        self._busy = 0
+        """Calls running (waiting ones included)."""
+        self._lent = 0
+        """Calls waiting on a service, their turn lent out."""
+        self._threads: list[threading.Thread] = []
+        for _ in range(self._workers):
+            self._spawn()
+
+    def _spawn(self) -> None:
+        thread = threading.Thread(
+            target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    @contextmanager
+    def lend(self) -> Iterator[None]:
+        """Inside: the calling worker waits on a service; another takes its turn."""
+        with self._cond:
+            self._lent += 1
+            idle = len(self._threads) - self._busy
+            if idle <= 0 and len(self._threads) < self._most_threads and self._groups:
+                self._spawn()
+            self._cond.notify()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._lent -= 1
 
     def submit(self, key: Any, fn: Callable[..., R], *args: Any, group: Any = None) -> Future[R]:
         future: Future[R] = Future()
@@ -82,8 +175,8 @@ class FairPool:
 
     def _next(self) -> _Task | None:
         with self._cond:
-            while not self._groups:
-                if self._closed:
+            while not self._groups or self._busy >= self._workers + self._lent:
+                if self._closed and not self._groups:
                     return None
                 self._cond.wait()
             # Take from the first group's first key, then send both to the back of the line.
@@ -96,12 +189,16 @@ class FairPool:
                 keys[key] = queue
             if keys:
                 self._groups[group] = keys
+            self._busy += 1
             return task
 
     def _work(self) -> None:
         while (task := self._next()) is not None:
             future, fn, args = task
             if not future.set_running_or_notify_cancel():
+                with self._cond:
+                    self._busy -= 1
+                    self._cond.notify()
                 continue
             try:
                 result = fn(*args)
@@ -109,6 +206,10 @@ class FairPool:
                 future.set_exception(exc)
             else:
                 future.set_result(result)
+            finally:
+                with self._cond:
+                    self._busy -= 1
+                    self._cond.notify()
             del future, fn, args, task  # do not keep the last result alive while waiting
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:

@@ -30,7 +30,8 @@ import contextlib
 import contextvars
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,9 +191,7 @@ class EngineRetryPolicy(RetryPolicy):
         wait = settings.pop("next_wait", None)
         if wait is None:
             wait = self._wait_for(settings, response)
-        if wait > 0 and self.stop.wait(wait):
-            raise RunStopping("the run is stopping")
-        if self.stop.is_set():
+        if wait_or_stop(self.stop, wait):
             raise RunStopping("the run is stopping")
 
 
@@ -309,6 +308,30 @@ def is_settling() -> bool:
     return _settling.get()
 
 
+_lender: contextvars.ContextVar[Callable[[], AbstractContextManager[None]] | None] = (
+    contextvars.ContextVar("atg_dataplane_lender", default=None)
+)
+
+
+@contextlib.contextmanager
+def lending(lend: Callable[[], AbstractContextManager[None]] | None) -> Iterator[None]:
+    """Inside: this thread's waits (:func:`wait_or_stop`) lend its turn with ``lend()``
+    (the engine's :meth:`atg_dataplane.parallel.FairPool.lend`), so that a call waiting on
+    a service does not hold back the others."""
+    token = _lender.set(lend)
+    try:
+        yield
+    finally:
+        _lender.reset(token)
+
+
 def wait_or_stop(stop: threading.Event, seconds: float) -> bool:
-    """Wait ``seconds`` unless ``stop`` is set first; True when stopping."""
-    return stop.wait(seconds) if seconds > 0 else stop.is_set()
+    """Wait ``seconds`` unless ``stop`` is set first; True when stopping. The thread's turn
+    is lent out meanwhile (:func:`lending`)."""
+    if seconds <= 0 or stop.is_set():
+        return stop.is_set()
+    lend = _lender.get()
+    if lend is None:
+        return stop.wait(seconds)
+    with lend():
+        return stop.wait(seconds)
