@@ -27,7 +27,7 @@ from atg_dataplane.models import (
     ReplicationResult,
     ResourceTypeSpec,
 )
-from atg_dataplane.parallel import read_ahead
+from atg_dataplane.parallel import merge, read_ahead
 from atg_dataplane.retry import RetrySettings, idempotent, is_settling
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
@@ -53,5 +53,6 @@ __all__ = [
     "hookimpl",
     "idempotent",
     "is_settling",
+    "merge",
     "read_ahead",
 ]

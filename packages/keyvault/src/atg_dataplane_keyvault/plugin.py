@@ -29,6 +29,7 @@ from atg_dataplane import (
     ResourceBinding,
     ResourceTypeSpec,
     hookimpl,
+    merge,
 )
 
 from atg_dataplane_keyvault import certificates, keys, secrets, terraform
@@ -74,11 +75,14 @@ def dataplane_discover(
 ) -> Iterator[DataPlaneItem]:
     mode = ReplicationMode(mode)
     settings = KeyVaultOptions.from_options(options)
-    # Slowest first (issuing a certificate and creating a key take the service longest),
-    # so that they overlap the many quick secrets rather than finish the run alone.
-    yield from certificates.discover(resource, mode, settings, fingerprinter)
-    yield from keys.discover(resource, mode, settings, fingerprinter)
-    yield from secrets.discover(resource, mode, settings)
+    # The three listings side by side (each reads every object or version it lists): the
+    # first secrets reach the engine at once, not after every certificate and key. The
+    # slowest to copy (issuing a certificate, creating a key) still start first.
+    yield from merge(
+        certificates.discover(resource, mode, settings, fingerprinter),
+        keys.discover(resource, mode, settings, fingerprinter),
+        secrets.discover(resource, mode, settings),
+    )
 
 
 @hookimpl
