@@ -22,7 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from atg_dataplane import hookimpl
+from atg_dataplane import display, hookimpl
 from atg_dataplane.models import ProgressEvent
 
 
@@ -53,9 +53,9 @@ class RichProgress:
     """A live display per resource type: items, failures, bytes, rate, ETA."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True)
+        self.console = console or display.console(stderr=True)
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.description}", style="bold", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[failed]} failed"),
@@ -74,7 +74,7 @@ class RichProgress:
         if rtype not in self._tasks:
             self._stats[rtype] = {"failed": 0, "bytes": 0, "done": 0, "total": 0}
             self._tasks[rtype] = self.progress.add_task(
-                rtype or "resources", total=None, failed=0, bytes="0 B", rate=""
+                display.visible(rtype or "resources"), total=None, failed=0, bytes="0 B", rate=""
             )
         return self._tasks[rtype]
 
@@ -94,7 +94,7 @@ class RichProgress:
             elif event.type in ("item_done", "item_skipped", "item_failed"):
                 if not event.item_name:  # a resource-level failure (no counterpart)
                     stats["failed"] += 1
-                    self.console.print(f"[red]{event.reason}[/]", highlight=False)
+                    self.console.print(display.visible(event.reason), style="red", soft_wrap=True)
                 else:
                     stats["done"] += 1
                     stats["bytes"] += event.bytes

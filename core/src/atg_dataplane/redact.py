@@ -42,11 +42,14 @@ def describe_error(exc: BaseException) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that redacts every record's rendered message."""
+    """A logging filter that redacts every record's rendered message, and shows the control
+    and direction characters in it (a name's escape sequence) escaped."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from atg_dataplane.display import visible
+
         message = record.getMessage()
-        cleaned = redact(message)
+        cleaned = visible(redact(message), keep="\n\t")
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from atg_dataplane.display import markdown_cell, visible
 from atg_dataplane.verify import VerifyReport
 
 
@@ -36,20 +37,20 @@ def to_markdown(report: VerifyReport) -> str:
             "|---|---|---|---|---|",
         ]
         for v in others:
-            lines.append(
-                f"| {v.status} | {v.resource_id.rsplit('/', 1)[-1]} | {v.kind} | "
-                f"{v.name} | {v.detail} |"
-            )
+            cells = (v.status, v.resource_id.rsplit("/", 1)[-1], v.kind, v.name, v.detail)
+            lines.append("| " + " | ".join(markdown_cell(c) for c in cells) + " |")
         if report.unlisted:
             lines += ["", f"... and {report.unlisted} more not listed."]
     if report.missing_targets:
         lines += ["", "## Resources without a target", ""]
-        lines += [f"- {p}" for p in report.missing_targets]
+        lines += [f"- {markdown_cell(p)}" for p in report.missing_targets]
     return "\n".join(lines) + "\n"
 
 
 def to_html(report: VerifyReport) -> str:
-    esc = html.escape
+    def esc(text: str) -> str:
+        return html.escape(visible(text))
+
     rows = []
     for rtype, row in sorted(report.by_type().items()):
         for kind, counts in sorted(row["by_kind"].items()):
@@ -88,6 +89,25 @@ def to_html(report: VerifyReport) -> str:
     )
 
 
+FORMATS = {".html": to_html, ".htm": to_html, ".md": to_markdown}
+
+
+def check_report_path(path: Path) -> None:
+    """Refuse, before any work, a report that could not be written: an unknown format or a
+    folder that does not exist (:class:`atg_dataplane.config.ConfigError`)."""
+    from atg_dataplane.config import ConfigError
+
+    if path.suffix.lower() not in FORMATS:
+        raise ConfigError(
+            f"unsupported report format {path.suffix or '(none)'!r} for {str(path)!r}: "
+            "use .html, .htm or .md"
+        )
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(f"the report's folder {str(folder)!r} does not exist: create it first")
+    if path.is_dir():
+        raise ConfigError(f"the report path {str(path)!r} is a folder: name a file")
+
+
 def write_report(report: VerifyReport, path: Path) -> None:
-    text = to_html(report) if path.suffix.lower() in (".html", ".htm") else to_markdown(report)
-    path.write_text(text, encoding="utf-8")
+    path.write_text(FORMATS[path.suffix.lower()](report), encoding="utf-8")
