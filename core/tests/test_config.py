@@ -170,8 +170,12 @@ def test_retry_section_sets_the_bounds(tmp_path: Path) -> None:
 
     data = {
         **BASE,
-        "retry": {"request_attempts": 3, "item_attempts": 2, "read_timeout": 5.5,
-                  "stop_grace_seconds": 2},
+        "retry": {
+            "request_attempts": 3,
+            "item_attempts": 2,
+            "read_timeout": 5.5,
+            "stop_grace_seconds": 2,
+        },
     }
     config = load_config(_write(tmp_path, "c.json", json.dumps(data)))
     assert config.retry == RetrySettings(
@@ -185,13 +189,13 @@ def test_retry_section_sets_the_bounds(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("retry", "expected"),
     [
-        ({"tries": 3}, "unknown keys: tries"),
+        ({"tries": 3}, "unknown key 'tries' in [retry]"),
         ({"item_attempts": 1.5}, "item_attempts must be a whole number"),
         ({"read_timeout": "60s"}, "read_timeout must be a number of seconds"),
         ({"read_timeout": True}, "read_timeout must be a number of seconds"),
         ({"item_attempts": 0}, ">= 1"),
         ({"connect_timeout": 0}, "connect_timeout must be > 0"),
-        ({"retry_gap": 1, "zzz": 2}, "retry_gap, zzz"),
+        ({"retry_gap": 1, "zzz": 2}, "unknown key 'retry_gap'"),
     ],
 )
 def test_bad_retry_settings_are_one_clear_line(
@@ -201,3 +205,78 @@ def test_bad_retry_settings_are_one_clear_line(
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert expected in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda d: d.update(mappings={}),
+            "unknown key 'mappings' at the top level; did you mean 'mapping'?",
+        ),
+        (
+            lambda d: d["source"].update(resource_group="x"),
+            "in [source]; did you mean 'resource_groups'?",
+        ),
+        (
+            lambda d: d["target"].update(resource_groups=["x"]),
+            "in [target]; did you mean 'resource_group'?",
+        ),
+        (lambda d: d["filters"].update(type=["x"]), "in [filters]; did you mean 'types'?"),
+        (lambda d: d["mapping"].update(name={}), "in [mapping]; did you mean 'names'?"),
+        (
+            lambda d: d["source"]["credential"].update(clientid="x"),
+            "in [source.credential]; did you mean 'client_id'?",
+        ),
+        (
+            lambda d: d.update(clouds={"lab": {"authority": "x"}}),
+            "in [clouds.lab]; did you mean 'authority_host'?",
+        ),
+        (lambda d: d.update(zebra=1), "unknown key 'zebra' at the top level; known:"),
+        (lambda d: d["source"].update(tenant_id=42), "source.tenant_id must be a string"),
+        (
+            lambda d: d["target"].update(resource_group=["a"]),
+            "target.resource_group must be a string",
+        ),
+        (
+            lambda d: d["source"]["credential"].update(client_id=7),
+            "source.credential.client_id must be a string",
+        ),
+        (
+            lambda d: d["source"].update(resource_groups=5),
+            "source.resource_groups must be a list of strings",
+        ),
+        (
+            lambda d: d["target"]["credential"].update(client_secret="s3cret"),
+            "holds a literal client_secret",
+        ),
+    ],
+)
+def test_a_config_means_what_it_says(tmp_path: Path, change, expected: str) -> None:  # type: ignore[no-untyped-def]
+    data = json.loads(json.dumps(BASE))
+    change(data)
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, "c.json", json.dumps(data)))
+    message = str(caught.value)
+    assert expected in message and "\n" not in message and "s3cret" not in message
+
+
+def test_a_byte_order_mark_is_not_content(tmp_path: Path) -> None:
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(BASE).encode())
+    assert load_config(path).source.tenant_id == "t-src"
+    toml = tmp_path / "bom.toml"
+    toml.write_bytes(
+        b"\xef\xbb\xbf" + b'[source]\ntenant_id = "a"\nsubscription_id = "b"\n'
+        b'[target]\ntenant_id = "c"\nsubscription_id = "d"\n'
+    )
+    assert load_config(toml).target.tenant_id == "c"
+
+
+def test_an_empty_secret_file_is_refused(tmp_path: Path) -> None:
+    from atg_dataplane.config import CredentialConfig
+
+    empty = tmp_path / "secret"
+    empty.write_text("\n")
+    with pytest.raises(ConfigError, match="is empty"):
+        CredentialConfig(client_id="c", client_secret_file=str(empty)).read_secret()

@@ -7,10 +7,11 @@ credential names an environment variable (``client_secret_env``) or a file
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -54,12 +55,18 @@ class CredentialConfig:
             return value
         path = Path(self.client_secret_file)
         try:
-            return path.read_text(encoding="utf-8").strip()
+            value = path.read_text(encoding="utf-8-sig").strip()
         except OSError as exc:
             raise ConfigError(
                 f"cannot read client_secret_file {str(path)!r}: {exc.strerror}; "
                 "fix the path or use client_secret_env"
             ) from None
+        if not value:
+            raise ConfigError(
+                f"the client secret file {str(path)!r} is empty: put the principal's secret in "
+                "it, or use client_secret_env"
+            )
+        return value
 
 
 @dataclass(frozen=True)
@@ -96,7 +103,7 @@ class ReplicationConfig:
 def read_mapping(path: Path) -> dict[str, Any]:
     """Parse a JSON, TOML or YAML file into a dict, with one-line errors."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte order mark is not content
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} does not exist") from None
     except OSError as exc:
@@ -128,17 +135,11 @@ def _side(name: str, raw: Any, clouds: Mapping[str, Any], base: Path) -> SideCon
     for key in ("tenant_id", "subscription_id"):
         if not raw.get(key):
             raise ConfigError(f"config [{name}] lacks {key}")
+    for key in ("tenant_id", "subscription_id", "cloud", "resource_group"):
+        _string(raw, key, name)
     cred = _table(raw, "credential", f"{name}.")
-    unknown = set(cred) - {"client_id", "tenant_id", "client_secret_env", "client_secret_file"}
-    if "client_secret" in unknown:
-        raise ConfigError(
-            f"config [{name}.credential] holds a literal client_secret: move it to a file "
-            "(client_secret_file) or an environment variable (client_secret_env)"
-        )
-    if unknown:
-        raise ConfigError(
-            f"config [{name}.credential] has unknown keys: {', '.join(sorted(unknown))}"
-        )
+    for key in cred:
+        _string(cred, key, f"{name}.credential")
     secret_file = cred.get("client_secret_file", "")
     if secret_file and not Path(secret_file).expanduser().is_absolute():
         secret_file = str(base / secret_file)
@@ -163,6 +164,12 @@ def _side(name: str, raw: Any, clouds: Mapping[str, Any], base: Path) -> SideCon
     )
 
 
+def _string(data: Mapping[str, Any], key: str, where: str) -> None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"config {where}.{key} must be a string, not {value!r}")
+
+
 def _table(data: Mapping[str, Any], key: str, where: str = "") -> dict[str, Any]:
     value = data.get(key) or {}
     if not isinstance(value, Mapping):
@@ -179,9 +186,70 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+SIDE_KEYS = {"cloud", "tenant_id", "subscription_id", "credential"}
+SCHEMA: dict[str, frozenset[str]] = {
+    "": frozenset(
+        {"source", "target", "mapping", "filters", "options", "clouds", "inventory", "retry"}
+    ),
+    "source": frozenset(SIDE_KEYS | {"resource_groups"}),
+    "target": frozenset(SIDE_KEYS | {"resource_group"}),
+    "source.credential": frozenset(
+        {"client_id", "tenant_id", "client_secret_env", "client_secret_file"}
+    ),
+    "mapping": frozenset({"names"}),
+    "filters": frozenset({"types"}),
+    "clouds.*": frozenset(
+        {"authority_host", "resource_manager", "arm_scope", "ca_bundle", "based_on", "suffixes"}
+    ),
+}
+SCHEMA["target.credential"] = SCHEMA["source.credential"]
+"""The keys each table of the config may hold (``*``: any name). A key that is not here is
+an error naming it and the nearest valid one: a typo must never widen the scope (an
+unknown ``resource_group`` in ``[source]`` would copy the whole subscription)."""
+
+
+def check_keys(data: Mapping[str, Any], where: str, allowed: Iterable[str]) -> None:
+    """Raise a one-line :class:`ConfigError` for the first key of ``data`` not in
+    ``allowed``, with the nearest valid key when one is close."""
+    allowed = sorted(allowed)
+    for key in data:
+        if key in allowed:
+            continue
+        place = f"in [{where}]" if where else "at the top level"
+        if key == "client_secret" and where.endswith("credential"):
+            raise ConfigError(
+                f"config [{where}] holds a literal client_secret: move it to a file "
+                "(client_secret_file) or an environment variable (client_secret_env)"
+            )
+        near = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        hint = f"; did you mean {near[0]!r}?" if near else f"; known: {', '.join(allowed)}"
+        raise ConfigError(f"config: unknown key {str(key)!r} {place}{hint}")
+
+
+def _check_schema(data: Mapping[str, Any]) -> None:
+    check_keys(data, "", SCHEMA[""])
+    for table, allowed in SCHEMA.items():
+        if not table:
+            continue
+        parent, _, child = table.partition(".")
+        section = data.get(parent)
+        if not isinstance(section, Mapping):
+            continue  # absent, or of the wrong type: reported where it is read
+        if child == "*":
+            entries = [(f"{parent}.{k}", v) for k, v in section.items()]
+        elif child:
+            entries = [(table, section.get(child))]
+        else:
+            entries = [(table, section)]
+        for where, value in entries:
+            if isinstance(value, Mapping):
+                check_keys(value, where, allowed)
+
+
 def load_config(path: Path | str) -> ReplicationConfig:
     path = Path(path)
     data = read_mapping(path)
+    _check_schema(data)
     base = path.resolve().parent
     clouds = _table(data, "clouds")
     names = _table(_table(data, "mapping"), "names", "mapping.")
@@ -219,12 +287,7 @@ RETRY_KEYS = {
 
 
 def _retry(raw: Mapping[str, Any]) -> RetrySettings:
-    unknown = set(raw) - set(RETRY_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"config [retry] has unknown keys: {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(RETRY_KEYS)}"
-        )
+    check_keys(raw, "retry", RETRY_KEYS)
     values: dict[str, Any] = {}
     for key, value in raw.items():
         counted = key.endswith("attempts")

@@ -45,11 +45,12 @@ def build_credential(side: SideConfig, *, interactive: bool = False) -> Any:
         common["disable_instance_discovery"] = True
     cred = side.credential
     if cred.explicit:
-        return SharedTokens(
-            ClientSecretCredential(
-                cred.tenant_id or side.tenant_id, cred.client_id, cred.read_secret(), **common
-            )
-        )
+        try:
+            secret = cred.read_secret()
+        except ConfigError as exc:
+            raise ConfigError(f"{side.name} credential: {exc}") from None
+        tenant = cred.tenant_id or side.tenant_id
+        return SharedTokens(ClientSecretCredential(tenant, cred.client_id, secret, **common))
     if cred.client_id and not cred.explicit:
         raise ConfigError(
             f"[{side.name}.credential] has client_id but no client_secret_file or client_secret_env"

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from azure.core.exceptions import HttpResponseError
+
 from atg_dataplane.config import ConfigError, ReplicationConfig
 from atg_dataplane.context import ResourceBinding, SideContext
 from atg_dataplane.models import AzureResource, ResourceTypeSpec
@@ -130,8 +132,13 @@ def _source_refs(
             else [client.resources.list(filter=filter_)]
         )
         for listing in listings:
-            for generic in listing:
-                yield functools.partial(_get_full, source, generic.id, spec), spec
+            try:
+                for generic in listing:
+                    yield functools.partial(_get_full, source, generic.id, spec), spec
+            except HttpResponseError as error:
+                if error.status_code in (401, 403):
+                    raise ConfigError(side_refused("source", config.source, error)) from None
+                raise
 
 
 def _as_is(resource: AzureResource) -> AzureResource:
@@ -176,6 +183,11 @@ def find_target(
     from azure.core.exceptions import ResourceNotFoundError
 
     wanted = target_id(source, config)
+    if wanted.lower() == source.id.lower():
+        raise ConfigError(
+            f"{source.id} is both the source and the target: map it to another name "
+            "([mapping.names]) or point [target] at another resource group or subscription"
+        )
     try:
         return _get_full(target, wanted, spec), ""
     except ResourceNotFoundError:
@@ -183,6 +195,20 @@ def find_target(
             f"no counterpart of {source.name} in the target: expected {wanted}; create it "
             "(Terraform) or map the name under [mapping.names]"
         )
+    except HttpResponseError as error:
+        if error.status_code in (401, 403):
+            raise ConfigError(side_refused("target", config.target, error)) from None
+        raise
+
+
+def side_refused(side: str, config: Any, error: Any) -> str:
+    """One line for a side whose principal may not read where the config points it."""
+    code = getattr(getattr(error, "error", None), "code", None) or error.reason or ""
+    return (
+        f"{side} subscription {config.subscription_id}: the {side} principal may not list or "
+        f"read resources there ({error.status_code} {code}): check {side}.subscription_id "
+        f"and {side}.resource_group{'s' if side == 'source' else ''}, or grant it Reader"
+    )
 
 
 PAIRING_PARALLELISM = 8

@@ -46,6 +46,51 @@ def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(value or {}))
 
 
+OPTION_KINDS = ("bool", "int", "float", "str", "choice", "list")
+
+
+@dataclass(frozen=True)
+class PluginOption:
+    """An option a plugin reads from the config's ``[options]`` (or ``--option KEY=VALUE``),
+    declared in its :class:`ResourceTypeSpec` so that the core checks it before any request.
+
+    ``name`` is the full key, ``<plugin>.<option>`` (``storage.snapshots``). The core
+    refuses an undeclared key under a plugin's prefix, converts the value to ``kind``
+    (``"true"`` becomes ``True``, ``"64"`` becomes ``64``) and hands plugins the converted
+    values; ``atg-dataplane plugins --options`` lists them.
+    """
+
+    name: str
+    kind: str = "str"
+    """``bool``, ``int``, ``float``, ``str``, ``choice`` (one of ``choices``) or ``list``
+    (strings, or one comma-separated string; each one of ``choices`` when given)."""
+    default: Any = None
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    """Smallest value allowed (``int`` and ``float``)."""
+    aliases: tuple[str, ...] = ()
+    """Other keys that set it, e.g. an unprefixed ``all_versions``."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in OPTION_KINDS:
+            raise ValueError(f"option {self.name}: kind must be one of {', '.join(OPTION_KINDS)}")
+        if "." not in self.name:
+            raise ValueError(f"option {self.name!r} must be named <plugin>.<option>")
+        object.__setattr__(self, "choices", tuple(self.choices))
+        object.__setattr__(self, "aliases", tuple(self.aliases))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "default": self.default,
+            "help": self.help,
+            "choices": list(self.choices),
+            "aliases": list(self.aliases),
+        }
+
+
 @dataclass(frozen=True)
 class ResourceTypeSpec:
     """What a plugin serves: one ARM resource type and the item kinds in it.
@@ -64,6 +109,8 @@ class ResourceTypeSpec:
     arm_api_version: str = ""
     """ARM api-version the engine uses to read full resources of this type (properties)."""
     description: str = ""
+    options: tuple[PluginOption, ...] = ()
+    """The options the plugin reads for this type (checked and converted by the core)."""
 
     def __post_init__(self) -> None:
         if not _ARM_TYPE.match(self.resource_type):
@@ -81,6 +128,7 @@ class ResourceTypeSpec:
         object.__setattr__(self, "modes", tuple(ReplicationMode(m) for m in self.modes))
         if not self.modes:
             raise ValueError(f"{self.resource_type}: modes must name at least one mode")
+        object.__setattr__(self, "options", tuple(self.options))
         limit = self.max_concurrency_per_resource
         if limit is not None and limit < 1:
             raise ValueError(f"{self.resource_type}: max_concurrency_per_resource must be >= 1")

@@ -41,6 +41,11 @@ class PluginLoadError(RuntimeError):
     """Raised in strict mode, or when resource types conflict and a run needs them."""
 
 
+class PluginSelectionError(PluginLoadError):
+    """An allow-list, deny-list or ``--disable`` that names no installed plugin (a typo
+    would otherwise copy nothing, or everything, without a word): bad input."""
+
+
 @dataclass
 class PluginRecord:
     """One line of the load report (what ``atg-dataplane plugins`` prints)."""
@@ -116,6 +121,9 @@ class PluginHost:
         self.records = records
         self.types: dict[str, tuple[str, ResourceTypeSpec]] = {}
         self.conflicts: list[str] = []
+        self.unknown_names: list[tuple[str, str]] = []
+        """``(where, name)`` for each plugin name a selection gave that nothing installed
+        carries (see :meth:`check_selection`)."""
         self._conflict_by_type: dict[str, str] = {}
         self._subset_cache: dict[tuple[str, str], Any] = {}
 
@@ -125,6 +133,19 @@ class PluginHost:
 
     def record(self, name: str) -> PluginRecord | None:
         return next((r for r in self.records if r.name == name), None)
+
+    def check_selection(self) -> None:
+        """Raise :class:`PluginSelectionError` when a selection named a plugin that is not
+        installed, naming what is (commands that run call this; help and listings do not,
+        so that they still show what is installed)."""
+        if not self.unknown_names:
+            return
+        where, name = self.unknown_names[0]
+        installed = ", ".join(sorted(r.name for r in self.records)) or "none"
+        raise PluginSelectionError(
+            f"{where} names no installed plugin: {name!r}; installed: {installed} "
+            "(atg-dataplane plugins lists them)"
+        )
 
     def index_resource_types(self) -> None:
         """Ask every loaded plugin for its types; two claims on one type conflict."""
@@ -293,6 +314,13 @@ def load_plugins(
             continue
         record.hooks = sorted(caller.name for caller in (pm.get_hookcallers(plugin) or []))
     host = PluginHost(pm, records)
+    installed = {record.name for record in records}
+    for where, names in (
+        (ENV_ALLOW, allow),
+        (ENV_DENY, _env_list(ENV_DENY) if use_env_lists else set()),
+        ("--disable", set(disabled)),
+    ):
+        host.unknown_names += [(where, name) for name in sorted(names - installed)]
     host.index_resource_types()
     if strict:
         problems = [f"{r.name} ({r.distribution}): {r.error}" for r in records if r.error]

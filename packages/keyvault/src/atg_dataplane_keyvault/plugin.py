@@ -25,6 +25,7 @@ from atg_dataplane import (
     Fingerprinter,
     ItemOutcome,
     Permission,
+    PluginOption,
     ReplicationMode,
     ResourceBinding,
     ResourceTypeSpec,
@@ -33,7 +34,11 @@ from atg_dataplane import (
 )
 
 from atg_dataplane_keyvault import certificates, keys, secrets, terraform
-from atg_dataplane_keyvault.common import KeyVaultOptions
+from atg_dataplane_keyvault.common import (
+    DEFAULT_PLACEHOLDER,
+    KEY_BACKUP_CHOICES,
+    KeyVaultOptions,
+)
 from atg_dataplane_keyvault.permissions import RESOURCE_TYPE, permissions
 
 ITEM_KINDS = (secrets.KIND, keys.KIND, certificates.KIND)
@@ -47,6 +52,31 @@ VAULT_API_VERSION = "2023-07-01"
 
 _KINDS = {secrets.KIND: secrets, keys.KIND: keys, certificates.KIND: certificates}
 
+OPTIONS = (
+    PluginOption(
+        "keyvault.all_versions",
+        "bool",
+        False,
+        "in replication mode, copy every version of secrets and of certificates with "
+        "exportable keys, oldest first (also --all-versions)",
+        aliases=("all_versions",),
+    ),
+    PluginOption(
+        "keyvault.placeholder",
+        "str",
+        DEFAULT_PLACEHOLDER,
+        "the value template mode writes into every secret",
+    ),
+    PluginOption(
+        "keyvault.key_backup",
+        "choice",
+        "auto",
+        "auto: try a key backup/restore only when both vaults share a subscription and "
+        "location (the only place Key Vault restores one); always; never",
+        choices=KEY_BACKUP_CHOICES,
+    ),
+)
+
 
 @hookimpl
 def dataplane_resource_types() -> list[ResourceTypeSpec]:
@@ -57,6 +87,7 @@ def dataplane_resource_types() -> list[ResourceTypeSpec]:
             max_concurrency_per_resource=MAX_WRITES_PER_VAULT,
             arm_api_version=VAULT_API_VERSION,
             description="Key Vault secrets, keys and certificates",
+            options=OPTIONS,
         )
     ]
 

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from atg_dataplane import PluginOption
+
 SERVICES = ("blob", "file", "table", "queue")
 SAS_CHOICES = ("auto", "user_delegation", "account_key")
 QUEUE_READ_CHOICES = ("auto", "peek", "receive")
@@ -83,3 +85,66 @@ def _truthy(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "on")
     return bool(value)
+
+
+DECLARED = (
+    PluginOption(
+        "storage.services", "list", list(SERVICES), "which services to copy", choices=SERVICES
+    ),
+    PluginOption(
+        "storage.server_side",
+        "bool",
+        True,
+        "copy blob and file contents server-side; false streams them through this process",
+    ),
+    PluginOption(
+        "storage.source_sas",
+        "choice",
+        "auto",
+        "how the target reads the source: user_delegation, account_key or auto",
+        choices=SAS_CHOICES,
+    ),
+    PluginOption("storage.sas_minutes", "int", 60, "lifetime of each source SAS", minimum=5),
+    PluginOption(
+        "storage.sync_copy_max_bytes",
+        "int",
+        StorageOptions.sync_copy_max_bytes,
+        "largest block blob copied synchronously (Copy Blob From URL)",
+        minimum=0,
+    ),
+    PluginOption(
+        "storage.copy_timeout_seconds",
+        "float",
+        3600.0,
+        "an asynchronous copy pending longer is aborted and reported",
+        minimum=1,
+    ),
+    PluginOption(
+        "storage.copy_stall_seconds",
+        "float",
+        300.0,
+        "an asynchronous copy whose progress stands still this long is aborted",
+        minimum=1,
+    ),
+    PluginOption(
+        "storage.queue_read",
+        "choice",
+        "auto",
+        "peek (at most 32 messages, no side effect), receive, or auto",
+        choices=QUEUE_READ_CHOICES,
+    ),
+    PluginOption(
+        "storage.queue_visibility_seconds",
+        "int",
+        120,
+        "how long received source messages stay hidden if this process dies",
+        minimum=30,
+    ),
+    PluginOption(
+        "storage.snapshots",
+        "bool",
+        False,
+        "copy blob snapshots too (oldest first, before the blob)",
+    ),
+)
+"""Every option the plugin reads, for the core to check before any request."""

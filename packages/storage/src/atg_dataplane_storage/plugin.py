@@ -29,7 +29,7 @@ from atg_dataplane import (
 )
 
 from atg_dataplane_storage import blobs, files, queues, tables
-from atg_dataplane_storage.options import StorageOptions
+from atg_dataplane_storage.options import DECLARED, StorageOptions
 from atg_dataplane_storage.permissions import RESOURCE_TYPE, permissions
 
 ITEM_KINDS = (
@@ -56,6 +56,7 @@ def dataplane_resource_types() -> list[ResourceTypeSpec]:
             max_concurrency_per_resource=MAX_WRITES_PER_ACCOUNT,
             arm_api_version=ACCOUNT_API_VERSION,
             description="Blob containers and blobs, file shares, tables and queues",
+            options=DECLARED,
         )
     ]
 
