@@ -16,12 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from atg_dataplane import exitcodes
+from atg_dataplane import display, exitcodes
 from atg_dataplane.__about__ import __version__
-from atg_dataplane.plugins import PluginHost, PluginLoadError, load_plugins, strict_mode
+from atg_dataplane.plugins import (
+    PluginHost,
+    PluginLoadError,
+    PluginSelectionError,
+    load_plugins,
+    strict_mode,
+)
 from atg_dataplane.redact import RedactingFilter
 
 OUTPUT_CHOICE = click.Choice(["text", "json"])
@@ -38,8 +44,11 @@ class AppState:
 
     @property
     def host(self) -> PluginHost:
+        """The plugins, loaded on first use; a selection naming nothing installed is an
+        error (:class:`PluginSelectionError`)."""
         if self._host is None:
             self._host = load_plugins(disabled=self.disabled)
+        self._host.check_selection()
         return self._host
 
 
@@ -55,8 +64,9 @@ def output_option(func: Any) -> Any:
 
 
 def fail(message: str, code: int = exitcodes.USAGE) -> None:
-    """Print one clear line to stderr and exit with ``code``."""
-    click.echo(f"error: {message}", err=True)
+    """Print one clear line to stderr and exit with ``code`` (names in ``message`` are shown,
+    never interpreted: :func:`atg_dataplane.display.visible`)."""
+    click.echo(f"error: {display.visible(message)}", err=True)
     sys.exit(code)
 
 
@@ -72,7 +82,8 @@ class PluginAwareGroup(click.Group):
             host = state.host
         except PluginLoadError as exc:
             if not for_listing:
-                fail(str(exc), exitcodes.PLUGIN_ERROR)
+                usage = isinstance(exc, PluginSelectionError)
+                fail(str(exc), exitcodes.USAGE if usage else exitcodes.PLUGIN_ERROR)
             # Help must work even in strict mode: list what does load.
             host = load_plugins(disabled=state.disabled, strict=False)
         state.commands_added = True
@@ -155,31 +166,40 @@ def configure_logging(verbose: int) -> None:
 
 @cli.command("plugins")
 @output_option
+@click.option(
+    "--options",
+    "list_options",
+    is_flag=True,
+    help="List the options each plugin reads ([options] in the config, --option KEY=VALUE).",
+)
 @click.pass_context
-def plugins_command(ctx: click.Context, output: str) -> None:
+def plugins_command(ctx: click.Context, output: str, list_options: bool) -> None:
     """List installed plugins: distribution, version, resource types, modes, status.
 
     A plugin that failed to load is listed with its error; the exit code is
     still 0 (set ATG_DATAPLANE_STRICT_PLUGINS=1 to make load errors fatal).
+    With --options: every option the plugins declare, its kind, default and meaning.
     """
     state = ctx.ensure_object(AppState)
     try:
         host = state.host
     except PluginLoadError as exc:
-        fail(str(exc), exitcodes.PLUGIN_ERROR)
+        usage = isinstance(exc, PluginSelectionError)
+        fail(str(exc), exitcodes.USAGE if usage else exitcodes.PLUGIN_ERROR)
         return
     if isinstance(ctx.parent and ctx.parent.command, PluginAwareGroup):
         # so that a plugin whose commands fail to register is listed as failed
         ctx.parent.command.add_plugin_commands(ctx.parent, for_listing=False)  # type: ignore[union-attr]
+    if list_options:
+        _print_options(host, output)
+        return
     rows = [record.to_dict() for record in host.records]
     if output == "json":
         click.echo(json.dumps(rows, indent=2))
         return
-    console = Console()
+    console = display.console()
     if not rows:
-        console.print(
-            "No plugins installed. Install one, e.g. [bold]pip install atg-dataplane-keyvault[/]."
-        )
+        console.print("No plugins installed. Install one, e.g. pip install atg-dataplane-keyvault.")
         return
     table = Table(title="atg-dataplane plugins")
     for column in ("name", "distribution", "version", "resource types", "modes", "status"):
@@ -193,12 +213,32 @@ def plugins_command(ctx: click.Context, output: str) -> None:
             row["version"],
             "\n".join(row["resource_types"]) or "-",
             ", ".join(row["modes"]) or "-",
-            f"[{style}]{status}[/]",
+            Text(status, style=style),
         )
     console.print(table)
     for row in rows:
         if row["error"]:
-            console.print(f"[red]{row['name']}[/]: {row['error']}", markup=True, highlight=False)
+            console.print(display.visible(f"{row['name']}: {row['error']}"), style="red")
+
+
+def _print_options(host: PluginHost, output: str) -> None:
+    rows = [
+        {"plugin": plugin, "resource_type": spec.resource_type, **option.to_dict()}
+        for plugin, spec in sorted(host.types.values(), key=lambda p: p[0])
+        for option in spec.options
+    ]
+    if output == "json":
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    table = Table(title="plugin options ([options] in the config, or --option KEY=VALUE)")
+    table.add_column("option", overflow="fold")  # a name is never cut short
+    for column in ("kind", "default", "meaning"):
+        table.add_column(column)
+    for row in rows:
+        kind = row["kind"] + (f" ({', '.join(row['choices'])})" if row["choices"] else "")
+        aliases = f" (also {', '.join(row['aliases'])})" if row["aliases"] else ""
+        table.add_row(row["name"], kind, json.dumps(row["default"]), row["help"] + aliases)
+    display.console().print(table if rows else "No installed plugin declares options.")
 
 
 @cli.command("new-plugin")

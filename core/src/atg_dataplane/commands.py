@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -19,8 +20,9 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from atg_dataplane import exitcodes
+from atg_dataplane import display, exitcodes
 from atg_dataplane.cli import AppState, cli, fail, output_option
 from atg_dataplane.config import (
     ConfigError,
@@ -33,18 +35,25 @@ from atg_dataplane.context import DEFAULT_CONCURRENCY, Fingerprinter
 from atg_dataplane.credentials import CredentialError
 from atg_dataplane.engine import Engine, RunSummary, describe_error
 from atg_dataplane.inventory import ResourcePair
-from atg_dataplane.journal import Journal, run_identity
+from atg_dataplane.journal import Journal, JournalWriteError, run_identity
 from atg_dataplane.models import ReplicationMode
+from atg_dataplane.options import check_options
 from atg_dataplane.permcheck import Gap, check_binding
-from atg_dataplane.plugins import PluginLoadError
+from atg_dataplane.plugins import PluginLoadError, PluginSelectionError
 from atg_dataplane.progress import JsonLinesProgress, RichProgress
 from atg_dataplane.redact import redact
-from atg_dataplane.report import write_report
+from atg_dataplane.report import check_report_path, write_report
 from atg_dataplane.runtime import Runtime, open_runtime
 from atg_dataplane.terraform_state import read_state, renamed, target_ids
 from atg_dataplane.verify import VerifyReport, verify_pair
 
 MODE = click.Choice([m.value for m in ReplicationMode])
+visible = display.visible
+
+
+def _leaf(resource_id: str) -> str:
+    """A resource's name from its id, shown as text."""
+    return visible(resource_id.rsplit("/", 1)[-1])
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -61,6 +70,10 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             fail("interrupted", exitcodes.INTERRUPTED)
         except (ConfigError, CredentialError) as exc:
             fail(redact(str(exc)), exitcodes.USAGE)
+        except JournalWriteError as exc:
+            fail(str(exc), exitcodes.ITEMS_FAILED)
+        except PluginSelectionError as exc:
+            fail(str(exc), exitcodes.USAGE)
         except PluginLoadError as exc:
             fail(str(exc), exitcodes.PLUGIN_ERROR)
         except Exception as exc:
@@ -214,8 +227,16 @@ def build_config(params: dict[str, Any]) -> ReplicationConfig:
     )
 
 
-def _runtime(state: AppState, params: dict[str, Any]) -> Runtime:
-    config = build_config(params)
+def checked(state: AppState, config: ReplicationConfig) -> ReplicationConfig:
+    """The config with its options checked against the installed plugins' declarations
+    and converted, before any request (:mod:`atg_dataplane.options`)."""
+    return replace(config, options=check_options(state.host, config.options))
+
+
+def _runtime(
+    state: AppState, params: dict[str, Any], config: ReplicationConfig | None = None
+) -> Runtime:
+    config = config or checked(state, build_config(params))
     return open_runtime(
         state.host,
         config,
@@ -276,11 +297,11 @@ def print_gaps(console: Console, gaps: list[Gap]) -> None:
         label = f"{gap.kind}: {gap.name}" + (
             " (optional: a feature is skipped)" if gap.optional else ""
         )
-        table.add_row(gap.side, gap.resource_id.rsplit("/", 1)[-1], label, gap.role)
+        table.add_row(gap.side, _leaf(gap.resource_id), visible(label), gap.role)
     console.print(table)
     console.print("To fix:")
     for fix in dict.fromkeys(g.fix for g in gaps):
-        console.print(f"  {fix}", highlight=False, soft_wrap=True)
+        console.print(f"  {visible(fix)}", soft_wrap=True)
 
 
 @cli.command("permissions")
@@ -306,13 +327,13 @@ def permissions_command(state: AppState, mode: str, output: str, **params: Any) 
             }
         )
     else:
-        console = Console()
+        console = display.console()
         for problem in problems:
-            console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+            console.print(f"warning: {visible(problem)}", style="yellow", soft_wrap=True)
         if gaps:
             print_gaps(console, gaps)
         if not blocking(gaps):
-            console.print(f"[green]All permissions for {mode} mode are in place.[/]")
+            console.print(f"All permissions for {mode} mode are in place.", style="green")
     if blocking(gaps):
         sys.exit(exitcodes.PERMISSIONS_MISSING)
 
@@ -389,14 +410,15 @@ def make_plan(runtime: Runtime, mode: ReplicationMode) -> dict[str, Any]:
 
 
 def print_plan(plan: dict[str, Any]) -> None:
-    console = Console()
+    console = display.console()
     table = Table(title=f"plan ({plan['mode']} mode): nothing has been written")
     for column in ("resource", "type", "kind", "items", "bytes", "not copyable"):
         table.add_column(column, overflow="fold")
     for res in plan["resources"]:
-        name = res["source"].rsplit("/", 1)[-1]
+        name = _leaf(res["source"])
         if res["problem"]:
-            table.add_row(name, res["type"], "-", "-", "-", f"[yellow]{res['problem']}[/]")
+            problem = Text(visible(res["problem"]), style="yellow")
+            table.add_row(name, res["type"], "-", "-", "-", problem)
         for kind, row in sorted(res["kinds"].items()):
             table.add_row(
                 name,
@@ -468,7 +490,7 @@ def print_summary(console: Console, summary: RunSummary) -> None:
     for rid, kinds in summary.by_resource.items():
         for kind, ks in sorted(kinds.items()):
             table.add_row(
-                rid.rsplit("/", 1)[-1],
+                _leaf(rid),
                 kind,
                 str(ks.replicated),
                 str(ks.unchanged),
@@ -480,11 +502,9 @@ def print_summary(console: Console, summary: RunSummary) -> None:
     for rid, kinds in summary.by_resource.items():
         for kind, ks in sorted(kinds.items()):
             for reason in ks.reasons:
-                console.print(
-                    f"  {rid.rsplit('/', 1)[-1]} {kind} {reason}", highlight=False, soft_wrap=True
-                )
+                console.print(f"  {_leaf(rid)} {kind} {visible(reason)}", soft_wrap=True)
     for problem in (*summary.missing_targets, *summary.failed_resources):
-        console.print(f"[red]{problem}[/]", highlight=False)
+        console.print(visible(problem), style="red", soft_wrap=True)
     result = summary.result
     console.print(
         f"{result.replicated} replicated, {result.skipped} unchanged or skipped, "
@@ -516,6 +536,12 @@ def print_summary(console: Console, summary: RunSummary) -> None:
 @click.option(
     "--skip-permission-check", is_flag=True, help="Write even when the permission check finds gaps."
 )
+@click.option(
+    "--reset-journal",
+    is_flag=True,
+    help="Move a journal that cannot be read aside (kept as journal.db.broken-<time>) and "
+    "start a new one.",
+)
 @config_options
 @click.pass_obj
 @handle_errors
@@ -527,6 +553,7 @@ def replicate_command(
     resume_run: str,
     skip_permission_check: bool,
     allow_missing_targets: bool,
+    reset_journal: bool,
     output: str,
     **params: Any,
 ) -> None:
@@ -537,12 +564,16 @@ def replicate_command(
     --resume RUN) skips what is done and retries what failed.
     """
     chosen = _choose_mode(mode, bool(params.get("interactive")), yes or dry_run)
-    runtime = _runtime(state, params)
+    config = checked(state, build_config(params))
+    console = display.console(stderr=output == "json")
+    if not dry_run:
+        # Local state is checked before the first request: a broken journal stops here.
+        prepare_journal(config, reset=reset_journal, console=console)
+    runtime = _runtime(state, params, config)
     if dry_run:
         plan = make_plan(runtime, chosen)
         _echo_json(plan) if output == "json" else print_plan(plan)
         return
-    console = Console(stderr=output == "json")
     pairs = list(runtime.pairs())  # resources, not items: small
     missing = [p.problem for p in pairs if p.target is None]
     if missing and not allow_missing_targets:
@@ -571,6 +602,17 @@ def replicate_command(
     else:
         print_summary(console, summary)
     sys.exit(summary_exit_code(summary))
+
+
+def prepare_journal(config: ReplicationConfig, *, reset: bool, console: Console) -> None:
+    """Open the run's journal once, so that one that cannot be used fails before any request
+    (:class:`JournalError`, exit 2); ``reset`` moves a journal aside first."""
+    path = _state_dir(config) / "journal.db"
+    if reset:
+        aside = Journal.move_aside(path)
+        if aside is not None:
+            console.print(f"the journal was moved aside to {visible(aside)}", soft_wrap=True)
+    Journal(path).close()
 
 
 def run_replication(
@@ -612,7 +654,7 @@ def _run_locked(
         dict(config.target_ids),
         config.inventory,
     )
-    console = console or Console(stderr=True)
+    console = console or display.console(stderr=True)
     if resume_run:
         run = journal.get_run(resume_run)
         if run is None:
@@ -629,7 +671,7 @@ def _run_locked(
         if previous is not None:
             journal.reopen_run(previous.run_id)
             run_id = previous.run_id
-            console.print(f"resuming run {run_id}", highlight=False)
+            console.print(f"resuming run {run_id}")
         else:
             run_id = journal.start_run(identity, mode.value).run_id
     listener: Any = {"json": JsonLinesProgress, "text": RichProgress}.get(output)
@@ -650,7 +692,10 @@ def _run_locked(
         summary = engine.summary
         summary.interrupted = True
     except BaseException:
-        journal.finish_run(run_id, "failed", engine.summary.to_dict())
+        # The run's own error is what the user needs; a journal that cannot record the
+        # failure either (a full disk) leaves the run open, to be resumed all the same.
+        with contextlib.suppress(JournalWriteError):
+            journal.finish_run(run_id, "failed", engine.summary.to_dict())
         raise
     finally:
         if runtime.host.pm.get_plugin("progress-output") is not None:
@@ -661,7 +706,6 @@ def _run_locked(
         console.print(
             f"Interrupted: run {run_id} is journalled. Run the same command again to resume "
             "it: what is done is skipped, nothing is written twice.",
-            highlight=False,
             soft_wrap=True,
         )
     if engine.abandoned:
@@ -728,15 +772,14 @@ def print_verify(console: Console, report: VerifyReport) -> None:
     for verdict in report.verdicts:
         if verdict.status != "matching":
             console.print(
-                f"  {verdict.status}: {verdict.kind} {verdict.name} "
-                f"({verdict.resource_id.rsplit('/', 1)[-1]}): {verdict.detail}",
-                highlight=False,
+                f"  {verdict.status}: {verdict.kind} {visible(verdict.name)} "
+                f"({_leaf(verdict.resource_id)}): {visible(verdict.detail)}",
                 soft_wrap=True,
             )
     if report.unlisted:
-        console.print(f"  ... and {report.unlisted} more not listed", highlight=False)
+        console.print(f"  ... and {report.unlisted} more not listed")
     for problem in report.missing_targets:
-        console.print(f"[red]{problem}[/]", highlight=False)
+        console.print(visible(problem), style="red", soft_wrap=True)
     console.print(
         f"fidelity {report.fidelity:.2f} %: {report.count('matching')} of "
         f"{report.compared} copyable items match; "
@@ -778,6 +821,8 @@ def verify_command(
 ) -> None:
     """Discover both sides again and compare them item by item (names,
     properties, fingerprints; no value is printed)."""
+    if report_path:
+        check_report_path(report_path)
     runtime = _runtime(state, params)
     if mode is None:
         journal = Journal(_state_dir(runtime.config) / "journal.db")
@@ -789,7 +834,7 @@ def verify_command(
     if output == "json":
         _echo_json(report.to_dict())
     else:
-        print_verify(Console(), report)
+        print_verify(display.console(), report)
     if min_fidelity is not None and report.fidelity < min_fidelity:
         sys.exit(exitcodes.ITEMS_FAILED)
 
@@ -887,7 +932,7 @@ def deploy_command(
         return
     if target_tenant_id and not params.get("sp_tenant_id"):
         params["sp_tenant_id"] = target_tenant_id
-    config = build_config(params)
+    config = checked(state, build_config(params))
     state_data = read_state(iac_dir)
     if not state_data:
         click.echo(f"no terraform.tfstate in {iac_dir}: finding targets by type and name", err=True)
@@ -909,7 +954,7 @@ def deploy_command(
         _echo_json(plan) if output == "json" else print_plan(plan)
         return
     gaps, _ = collect_gaps(runtime, chosen)
-    console = Console(stderr=output == "json")
+    console = display.console(stderr=output == "json")
     if gaps:
         print_gaps(console, gaps)
     if blocking(gaps):

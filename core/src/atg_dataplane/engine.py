@@ -26,7 +26,7 @@ from typing import Any
 
 from atg_dataplane.context import DEFAULT_CONCURRENCY, Fingerprinter
 from atg_dataplane.inventory import ResourcePair
-from atg_dataplane.journal import Journal
+from atg_dataplane.journal import Journal, JournalWriteError
 from atg_dataplane.models import (
     DataPlaneItem,
     ItemError,
@@ -434,7 +434,13 @@ class Engine:
         """Replicate one item; return its status (the next version waits on it)."""
         # Waits on a service (Retry-After, backoff, a copy polled) lend the turn out.
         with lending(self._pool.lend if self._pool is not None else None):
-            return self._replicate_item(pair, item, previous)
+            try:
+                return self._replicate_item(pair, item, previous)
+            except JournalWriteError:
+                # Without the journal, nothing more can be counted: stop the run (what is
+                # journalled is kept; the same command resumes it).
+                self._stopping()
+                raise
 
     def _replicate_item(
         self, pair: ResourcePair, item: DataPlaneItem, previous: Future[Any] | None

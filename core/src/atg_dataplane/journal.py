@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from atg_dataplane.config import ConfigError
 from atg_dataplane.redact import redact
 
 SCHEMA = """
@@ -43,6 +44,18 @@ CREATE TABLE IF NOT EXISTS items (
 """
 
 FINAL_OK = ("replicated", "unchanged", "skipped")
+SCHEMA_VERSION = 2
+"""The journal layout this version writes and reads (1: before the version was kept)."""
+RESET_HINT = "move it aside with replicate --reset-journal (it is kept, never deleted)"
+
+
+class JournalError(ConfigError):
+    """The journal or its folder cannot be used: one line naming the file and the fix."""
+
+
+class JournalWriteError(RuntimeError):
+    """A journal write failed during a run (a full disk): the run stops; what is done is
+    journalled and the same command resumes it."""
 
 
 @dataclass(frozen=True)
@@ -64,17 +77,63 @@ def run_identity(*parts: Any) -> str:
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
-            os.close(fd)
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+            if not os.access(folder, os.W_OK) or not os.access(self.path, os.R_OK | os.W_OK):
+                raise PermissionError(13, "not writable")
+        except OSError as exc:
+            raise JournalError(
+                f"cannot use the state folder {str(folder)!r} ({exc.strerror or exc}): keep the "
+                "config in a folder you can write to (the journal lives beside it)"
+            ) from None
         self._lock_file: Any = None
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            with self._lock:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(SCHEMA)
+                self._check_version()
+        except sqlite3.Error as exc:
+            raise JournalError(
+                f"the journal {str(self.path)!r} cannot be read ({exc}): {RESET_HINT}"
+            ) from None
+
+    def _check_version(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        found = int(row[0]) if row and str(row[0]).isdigit() else None
+        if found is not None and found > SCHEMA_VERSION:
+            self._db.close()
+            raise JournalError(
+                f"the journal {str(self.path)!r} was written by a newer atg-dataplane (journal "
+                f"schema {found}; this one reads up to {SCHEMA_VERSION}): upgrade atg-dataplane, "
+                f"or {RESET_HINT}"
+            )
+        if found != SCHEMA_VERSION:
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+
+    @staticmethod
+    def move_aside(path: Path) -> Path | None:
+        """Rename a journal (and its WAL files) to ``journal.db.broken-<time>``; None when
+        there is none. Nothing is deleted."""
+        path = Path(path)
+        if not path.exists():
+            return None
+        aside = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+        path.rename(aside)
+        for suffix in ("-wal", "-shm"):
+            extra = Path(str(path) + suffix)
+            if extra.exists():
+                extra.rename(Path(str(aside) + suffix))
+        return aside
 
     def lock(self) -> None:
         """Hold the journal for this process: two runs on one journal would race."""
@@ -86,8 +145,6 @@ class Journal:
         except BlockingIOError:
             self._lock_file.close()
             self._lock_file = None
-            from atg_dataplane.config import ConfigError
-
             raise ConfigError(
                 f"another atg-dataplane run is using {self.path}: wait for it to finish"
             ) from None
@@ -121,11 +178,10 @@ class Journal:
             started=time.time(),
             finished=None,
         )
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO runs(run_id, identity, mode, status, started) VALUES(?,?,?,?,?)",
-                (run.run_id, identity, mode, run.status, run.started),
-            )
+        self._write(
+            "INSERT INTO runs(run_id, identity, mode, status, started) VALUES(?,?,?,?,?)",
+            (run.run_id, identity, mode, run.status, run.started),
+        )
         return run
 
     def get_run(self, run_id: str) -> RunRecord | None:
@@ -156,15 +212,24 @@ class Journal:
         return row[0] if row else None
 
     def reopen_run(self, run_id: str) -> None:
-        with self._lock:
-            self._db.execute("UPDATE runs SET status='running' WHERE run_id=?", (run_id,))
+        self._write("UPDATE runs SET status='running' WHERE run_id=?", (run_id,))
 
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
-        with self._lock:
-            self._db.execute(
-                "UPDATE runs SET status=?, finished=?, summary=? WHERE run_id=?",
-                (status, time.time(), json.dumps(summary), run_id),
-            )
+        self._write(
+            "UPDATE runs SET status=?, finished=?, summary=? WHERE run_id=?",
+            (status, time.time(), json.dumps(summary), run_id),
+        )
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        """One write; a failure (a full disk) raises :class:`JournalWriteError`."""
+        try:
+            with self._lock:
+                self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise JournalWriteError(
+                f"the journal {str(self.path)!r} could not be written ({exc}): free some space "
+                "and run the same command again to resume (what is done is kept)"
+            ) from None
 
     # -- items ----------------------------------------------------------------
     def done_keys(self, run_id: str, resource_id: str) -> set[str]:
@@ -191,28 +256,29 @@ class Journal:
         reason: str = "",
         attempts: int = 1,
     ) -> None:
-        """Record an item's outcome; ``attempts`` (the calls it took) add up across runs."""
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO items(run_id, resource_id, item_key, kind, name, status, bytes, "
-                "fingerprint, reason, attempts, updated) VALUES(?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT(run_id, resource_id, item_key) DO UPDATE SET status=excluded.status, "
-                "bytes=excluded.bytes, fingerprint=excluded.fingerprint, reason=excluded.reason, "
-                "attempts=items.attempts+excluded.attempts, updated=excluded.updated",
-                (
-                    run_id,
-                    resource_id,
-                    item_key,
-                    kind,
-                    name,
-                    status,
-                    nbytes,
-                    fingerprint,
-                    redact(reason),
-                    max(1, attempts),
-                    time.time(),
-                ),
-            )
+        """Record an item's outcome; ``attempts`` (the calls it took) add up across runs.
+
+        A write that fails (a full disk) raises :class:`JournalWriteError`."""
+        self._write(
+            "INSERT INTO items(run_id, resource_id, item_key, kind, name, status, bytes, "
+            "fingerprint, reason, attempts, updated) VALUES(?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(run_id, resource_id, item_key) DO UPDATE SET status=excluded.status, "
+            "bytes=excluded.bytes, fingerprint=excluded.fingerprint, reason=excluded.reason, "
+            "attempts=items.attempts+excluded.attempts, updated=excluded.updated",
+            (
+                run_id,
+                resource_id,
+                item_key,
+                kind,
+                name,
+                status,
+                nbytes,
+                fingerprint,
+                redact(reason),
+                max(1, attempts),
+                time.time(),
+            ),
+        )
 
     def items(self, run_id: str) -> Iterator[dict[str, Any]]:
         with self._lock:
