@@ -278,3 +278,30 @@ def test_injected_faults_hit_v2_and_are_retried(
         )
     assert info.value.status_code == 503
     assert "/v2/faulty/app/blobs/" in urllib.parse.unquote(info.value.response.request.url)
+
+
+def test_attributes_locks_tags_and_untagged_manifests(emu: EmulatorHandle, topo: Topology) -> None:
+    """ACR's data plane beyond distribution's: every manifest of a repository (untagged ones
+    too), tag and manifest attributes that lock writes and deletes, tag delete."""
+    registry = _registry(emu, topo, "source", "attracr")
+    client = _data_client(emu, registry.login_server, "source")
+    first = _push_image(client, "app/web", "1.0", b"one " * 50)
+    second = _push_image(client, "app/web", "2.0", b"two " * 50)
+    _push_image(client, "app/web", "2.0", b"three " * 50)  # 2.0 moves: second is untagged
+    listed = {m.digest: m.tags for m in client.list_manifest_properties("app/web")}
+    assert listed[first] == ["1.0"] and listed[second] == [] and len(listed) == 3
+
+    tag = client.update_tag_properties("app/web", "1.0", can_write=False, can_delete=False)
+    assert (tag.can_write, tag.can_delete, tag.can_read) == (False, False, True)
+    with pytest.raises(HttpResponseError) as info:  # a locked tag cannot be moved
+        _push_image(client, "app/web", "1.0", b"four " * 50)
+    assert info.value.status_code == 405
+    with pytest.raises(HttpResponseError):
+        client.delete_tag("app/web", "1.0")
+    manifest = client.update_manifest_properties("app/web", second, can_delete=False)
+    assert manifest.can_delete is False and manifest.can_write is True
+    assert client.get_manifest_properties("app/web", second).can_delete is False
+
+    client.delete_tag("app/web", "2.0")
+    assert sorted(t.name for t in client.list_tag_properties("app/web")) == ["1.0"]
+    assert client.get_manifest_properties("app/web", first).tags == ["1.0"]

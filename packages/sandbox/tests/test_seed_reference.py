@@ -170,6 +170,22 @@ def test_cosmos_documents(sandbox: SandboxHandle, seeded: SeedReport) -> None:
     assert count == [25]
 
 
+def _referrers(
+    client: ContainerRegistryClient, repo: str, digest: str, artifact_type: str = ""
+) -> list[dict[str, Any]]:
+    """The OCI referrers API through the SDK's own pipeline (it has no call for it)."""
+    from urllib.parse import quote
+
+    from azure.core.rest import HttpRequest
+
+    query = f"?artifactType={quote(artifact_type, safe='')}" if artifact_type else ""
+    answer = client._client._client.send_request(
+        HttpRequest("GET", f"{client._endpoint}/v2/{repo}/referrers/{digest}{query}")
+    )
+    answer.raise_for_status()
+    return list(answer.json()["manifests"])
+
+
 def test_registry_images_through_the_acr_front(
     sandbox: SandboxHandle, seeded: SeedReport
 ) -> None:
@@ -179,8 +195,27 @@ def test_registry_images_through_the_acr_front(
         f"https://{login}", _credential(sandbox, "source"),
         audience="https://containerregistry.azure.net", connection_verify=str(sandbox.ca_bundle))
     assert sorted(client.list_repository_names()) == [
-        "samples/hello", "samples/multiarch", "tools/empty-layers"]
+        "samples/hello", "samples/hello-copy", "samples/many-tags", "samples/multiarch",
+        "tools/empty-layers"]
     assert sorted(t.name for t in client.list_tag_properties("samples/hello")) == ["1.0", "latest"]
+    assert len(list(client.list_tag_properties("samples/many-tags"))) == 22
+    # Every manifest, tagged or not: the image, an earlier untagged build, two referrers.
+    manifests = list(client.list_manifest_properties("samples/hello"))
+    assert len(manifests) == 4 and sum(1 for m in manifests if not m.tags) == 3
+    image = client.get_manifest_properties("samples/hello", "1.0")
+    locked = client.get_tag_properties("samples/hello", "1.0")
+    assert (locked.can_write, locked.can_delete) == (False, False)
+    assert client.get_tag_properties("samples/hello", "latest").can_write is True
+    referrers = _referrers(client, "samples/hello", image.digest)
+    assert sorted(r["artifactType"] for r in referrers) == [
+        "application/spdx+json", "application/vnd.dev.cosign.artifact.sig.v1+json"]
+    only_sboms = _referrers(client, "samples/hello", image.digest, "application/spdx+json")
+    assert [r["artifactType"] for r in only_sboms] == ["application/spdx+json"]
+    # The copy shares the image's layers (blobs the registry stores once).
+    copy = client.get_manifest("samples/hello-copy", "1.0").manifest
+    original = client.get_manifest("samples/hello", "1.0").manifest
+    assert [layer["digest"] for layer in copy["layers"]] == [
+        layer["digest"] for layer in original["layers"]]
     index = client.get_manifest("samples/multiarch", "2.1")
     assert [m["platform"]["architecture"] for m in index.manifest["manifests"]] == [
         "amd64", "arm64"]

@@ -157,6 +157,20 @@ class ImageSpec:
     layer_size: int = 4096
     platforms: list[str] = field(default_factory=list)
     """Several ``os/arch`` entries make a multi-arch image (an OCI index)."""
+    referrers: list[str] = field(default_factory=list)
+    """Artifact types of manifests that refer to the image (``subject``): a signature, an
+    SBOM, an attestation, as ``cosign`` and ``oras attach`` push them."""
+    untagged: int = 0
+    """Earlier builds pushed to the repository and left without a tag."""
+    locked: list[str] = field(default_factory=list)
+    """Tags locked (``writeEnabled`` and ``deleteEnabled`` false), as ``az acr repository
+    update --write-enabled false`` leaves them."""
+    layers_from: str = ""
+    """Build the layers as this repository's: repositories sharing layers (blob mounts)."""
+
+
+COSIGN_SIGNATURE = "application/vnd.dev.cosign.artifact.sig.v1+json"
+SPDX_SBOM = "application/spdx+json"
 
 
 @dataclass(frozen=True)
@@ -269,8 +283,16 @@ def reference_cosmos() -> CosmosContents:
 
 def reference_registry() -> RegistryContents:
     return RegistryContents(images=[
-        ImageSpec("samples/hello", tags=["1.0", "latest"]),
+        ImageSpec(
+            "samples/hello",
+            tags=["1.0", "latest"],
+            referrers=[COSIGN_SIGNATURE, SPDX_SBOM],
+            untagged=1,
+            locked=["1.0"],
+        ),
+        ImageSpec("samples/hello-copy", tags=["1.0"], layers_from="samples/hello"),
         ImageSpec("samples/multiarch", tags=["2.1"], platforms=["linux/amd64", "linux/arm64"]),
+        ImageSpec("samples/many-tags", tags=[f"0.{n}" for n in range(22)]),
         ImageSpec("tools/empty-layers", tags=["v0"], layers=0),
     ])
 

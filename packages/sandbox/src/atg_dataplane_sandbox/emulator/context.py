@@ -59,8 +59,10 @@ class Emulator:
         self.issuer = TokenIssuer(state_dir / "signing-key.pem", options.token_lifetime)
         self.faults: FaultSpec = parse_spec(faults)
         self.fault_counts: dict[str, dict[str, int]] = {}
-        self.rng = random.Random(options.fault_seed)
         """Injected faults so far, per service and kind (``429``, ``500``, ``503``, ``drop``)."""
+        self.rng = random.Random(options.fault_seed)
+        self.caches: dict[str, dict[str, Any]] = {}
+        """In-memory caches of the services, by name (what is immutable, e.g. manifests)."""
         self.admin_key = _ensure_admin_key(directory / ADMIN_SECRET_FILE)
         self.urls: dict[str, str] = {}
         self.vault_urls: dict[str, str] = {}

@@ -21,6 +21,10 @@ ACTION_RIGHTS = {
     "pull": "Microsoft.ContainerRegistry/registries/pull/read",
     "push": "Microsoft.ContainerRegistry/registries/push/write",
     "delete": "Microsoft.ContainerRegistry/registries/artifacts/delete",
+    # Tag and manifest attributes (locks): read with pull, changed with push, as AcrPull and
+    # AcrPush allow on a registry without repository permissions.
+    "metadata_read": "Microsoft.ContainerRegistry/registries/pull/read",
+    "metadata_write": "Microsoft.ContainerRegistry/registries/push/write",
     "*": "Microsoft.ContainerRegistry/registries/pull/read",
 }
 REFRESH_LIFETIME = 3 * 3600

@@ -4,6 +4,7 @@ the upstream registry under ``<registry name>/``."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -54,7 +55,20 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     del claims
     if path.startswith("/acr/v1/"):
         return await _acr(request, emu, registry["name"], login, repo, rest)
+    if rest[:1] == ["referrers"] and len(rest) == 2 and request.method == "GET":
+        return await _referrers(request, emu, registry["name"], repo, rest[1])
+    if rest[:1] == ["manifests"] and len(rest) == 2 and request.method in ("PUT", "DELETE"):
+        _check_lock(emu, registry["name"], repo, rest[1], request.method)
     return await _proxy(request, emu, registry["name"], repo, rest)
+
+
+def _check_lock(emu: Any, registry: str, repo: str, reference: str, method: str) -> None:
+    """A locked tag or manifest (writeEnabled / deleteEnabled false) refuses the write."""
+    prefix = f"{registry.lower()}/{repo}"
+    key = f"{prefix}@{reference}" if reference.startswith("sha256:") else f"{prefix}:{reference}"
+    field = "writeEnabled" if method == "PUT" else "deleteEnabled"
+    if not _attributes(emu, key)[field] or not _attributes(emu, prefix)[field]:
+        raise _locked()
 
 
 def _scope_of(request: web.Request) -> tuple[str, str, str, list[str]]:
@@ -67,7 +81,7 @@ def _scope_of(request: web.Request) -> tuple[str, str, str, list[str]]:
             return "registry", "catalog", "*", []
         if seg[1] == "_catalog":
             return "registry", "catalog", "*", []
-        for marker in ("manifests", "blobs", "tags"):
+        for marker in ("manifests", "blobs", "tags", "referrers"):
             if marker in seg[2:]:
                 i = seg.index(marker, 2)
                 return "repository", "/".join(seg[1:i]), action, seg[i:]
@@ -112,7 +126,7 @@ def _authorize(
         raise _challenge(request, login, kind, repo, action) from None
     if claims.get("aud") != login or claims.get("grant_type") != "access_token":
         raise _challenge(request, login, kind, repo, action)
-    needed = {"metadata_write": "push", "*": "*"}.get(action, action)
+    needed = {"*": "*"}.get(action, action)
     if not auth.allowed(claims, kind, repo, needed):
         raise _challenge(request, login, kind, repo, action)
     return claims
@@ -132,102 +146,216 @@ def _page(request: web.Request, items: list[str], path: str) -> tuple[list[str],
     return page, headers
 
 
+ATTRIBUTE_FIELDS = tuple(ATTRIBUTES)
+
+
+def _attributes(emu: Any, key: str) -> dict[str, bool]:
+    """The changeable attributes of a repository, tag (``repo:tag``) or manifest
+    (``repo@digest``) of a registry, as ``PATCH`` left them."""
+    stored = emu.store.section("acr_attributes").get(key) or {}
+    return {**ATTRIBUTES, **stored}
+
+
+def _patch_attributes(emu: Any, key: str, body: dict[str, Any]) -> dict[str, bool]:
+    unknown = set(body) - set(ATTRIBUTE_FIELDS)
+    if unknown or not all(isinstance(v, bool) for v in body.values()):
+        raise AzureError(400, "BAD_REQUEST", f"unknown or malformed attributes: {sorted(unknown)}")
+    current = _attributes(emu, key)
+    current.update(body)
+    emu.store.section("acr_attributes")[key] = current
+    emu.store.touch()
+    return current
+
+
+async def _describe(emu: Any, registry: str, repo: str, digest: str) -> dict[str, Any] | None:
+    """What ACR tells of a manifest: size, media type, subject, artifact type, created time.
+    Manifests are content-addressed: described once, kept."""
+    cache = emu.caches.setdefault("acr_manifests", {})
+    key = f"{registry}/{repo}@{digest}"
+    if key not in cache:
+        found = await emu.upstream.manifest(registry, repo, digest)
+        if found is None:
+            return None
+        data, media_type, _ = found
+        try:
+            document = json.loads(data)
+        except ValueError:
+            document = {}
+        config = document.get("config") or {}
+        cache[key] = {
+            "digest": digest,
+            "imageSize": len(data),
+            "mediaType": media_type or document.get("mediaType", ""),
+            "subject": (document.get("subject") or {}).get("digest"),
+            "artifactType": document.get("artifactType") or config.get("mediaType"),
+            "annotations": document.get("annotations") or {},
+        }
+    meta = emu.store.section("acr_meta")
+    created = meta.setdefault(key, _stamp())
+    return {**cache[key], "createdTime": created, "lastUpdateTime": created}
+
+
 async def _acr(
     request: web.Request, emu: Any, registry: str, login: str, repo: str, rest: list[str]
 ) -> web.StreamResponse:
     upstream = emu.upstream
-    meta = emu.store.section("acr_meta")
     if request.path == "/acr/v1/_catalog":
         repos, headers = _page(request, await upstream.repositories(registry), "/acr/v1/_catalog")
         return json_response({"repositories": repos}, headers=headers)
-    tags = await upstream.tags(registry, repo)
-    if not tags and repo not in await upstream.repositories(registry):
+    if repo not in await upstream.repositories(registry):
         raise AzureError(404, "NAME_UNKNOWN", f"repository {repo} is not found")
-    details = []
+    prefix = f"{registry.lower()}/{repo}"
+    tags = await upstream.tags(registry, repo)
+    tagged: dict[str, list[str]] = {}
+    tag_digest: dict[str, str] = {}
     for tag in tags:
         found = await upstream.manifest(registry, repo, tag)
-        if found is None:
-            continue
-        key = f"{registry}/{repo}@{found[2]}"
-        created = meta.setdefault(key, _stamp())
-        details.append(
-            {
-                "name": tag,
-                "digest": found[2],
-                "createdTime": created,
-                "lastUpdateTime": created,
-                "signed": False,
-                "changeableAttributes": ATTRIBUTES,
-                "mediaType": found[1],
-                "imageSize": len(found[0]),
+        if found is not None:
+            tag_digest[tag] = found[2]
+            tagged.setdefault(found[2], []).append(tag)
+    manifests: dict[str, dict[str, Any]] = {}
+    for digest in sorted(set(upstream.manifest_digests(registry, repo)) | set(tagged)):
+        described = await _describe(emu, registry, repo, digest)
+        if described is not None:
+            manifests[digest] = {
+                **described,
+                "tags": sorted(tagged.get(digest, [])),
+                "changeableAttributes": _attributes(emu, f"{prefix}@{digest}"),
             }
-        )
     emu.store.touch()
     base = {"registry": login, "imageName": repo}
     if not rest:
-        if request.method == "DELETE":
-            for digest in {d["digest"] for d in details}:
-                await upstream.delete_manifest(registry, repo, digest)
-            return json_response(
-                {"manifestsDeleted": sorted({d["digest"] for d in details}), "tagsDeleted": tags},
-                status=202,
-            )
-        created = min((d["createdTime"] for d in details), default=_stamp())
-        return json_response(
-            {
-                **base,
-                "createdTime": created,
-                "lastUpdateTime": created,
-                "manifestCount": len({d["digest"] for d in details}),
-                "tagCount": len(tags),
-                "changeableAttributes": ATTRIBUTES,
-            }
-        )
+        return await _repository(request, emu, registry, repo, prefix, base, manifests, tags)
     if rest[0] == "_tags":
-        items = [
-            {
-                k: d[k]
-                for k in (
-                    "name",
-                    "digest",
-                    "createdTime",
-                    "lastUpdateTime",
-                    "signed",
-                    "changeableAttributes",
-                )
-            }
-            for d in details
-        ]
-        if len(rest) == 2:
-            match = next((t for t in items if t["name"] == rest[1]), None)
-            if match is None:
-                raise AzureError(404, "TAG_UNKNOWN", f"tag {rest[1]} is not found")
-            return json_response({**base, "tag": match})
-        names, headers = _page(request, [t["name"] for t in items], f"/acr/v1/{repo}/_tags")
-        return json_response(
-            {**base, "tags": [t for t in items if t["name"] in names]}, headers=headers
-        )
-    manifests: dict[str, dict[str, Any]] = {}
-    for d in details:
-        entry = manifests.setdefault(
-            d["digest"],
-            {
-                "digest": d["digest"],
-                "imageSize": d["imageSize"],
-                "createdTime": d["createdTime"],
-                "lastUpdateTime": d["lastUpdateTime"],
-                "mediaType": d["mediaType"],
-                "tags": [],
-                "changeableAttributes": ATTRIBUTES,
-            },
-        )
-        entry["tags"].append(d["name"])
+        return await _tags(request, emu, registry, repo, prefix, base, manifests, tag_digest, rest)
     if len(rest) == 2:
-        if rest[1] not in manifests:
-            raise AzureError(404, "MANIFEST_UNKNOWN", f"manifest {rest[1]} is not found")
-        return json_response({**base, "manifest": manifests[rest[1]]})
+        digest = rest[1]
+        if digest not in manifests:
+            raise AzureError(404, "MANIFEST_UNKNOWN", f"manifest {digest} is not found")
+        if request.method == "PATCH":
+            body = await request.json()
+            manifests[digest]["changeableAttributes"] = _patch_attributes(
+                emu, f"{prefix}@{digest}", body
+            )
+        return json_response({**base, "manifest": _public(manifests[digest])})
     digests, headers = _page(request, sorted(manifests), f"/acr/v1/{repo}/_manifests")
-    return json_response({**base, "manifests": [manifests[d] for d in digests]}, headers=headers)
+    listed = [_public(manifests[d]) for d in digests]
+    return json_response({**base, "manifests": listed}, headers=headers)
+
+
+def _public(manifest: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v for k, v in manifest.items() if k not in ("subject", "artifactType", "annotations")
+    }
+
+
+async def _repository(
+    request: web.Request,
+    emu: Any,
+    registry: str,
+    repo: str,
+    prefix: str,
+    base: dict[str, Any],
+    manifests: dict[str, dict[str, Any]],
+    tags: list[str],
+) -> web.Response:
+    if request.method == "DELETE":
+        if not _attributes(emu, prefix)["deleteEnabled"]:
+            raise _locked()
+        for digest in manifests:
+            await emu.upstream.delete_manifest(registry, repo, digest)
+        return json_response(
+            {"manifestsDeleted": sorted(manifests), "tagsDeleted": tags}, status=202
+        )
+    attributes = _attributes(emu, prefix)
+    if request.method == "PATCH":
+        attributes = _patch_attributes(emu, prefix, await request.json())
+    created = min((m["createdTime"] for m in manifests.values()), default=_stamp())
+    return json_response(
+        {
+            **base,
+            "createdTime": created,
+            "lastUpdateTime": created,
+            "manifestCount": len(manifests),
+            "tagCount": len(tags),
+            "changeableAttributes": attributes,
+        }
+    )
+
+
+async def _tags(
+    request: web.Request,
+    emu: Any,
+    registry: str,
+    repo: str,
+    prefix: str,
+    base: dict[str, Any],
+    manifests: dict[str, dict[str, Any]],
+    tag_digest: dict[str, str],
+    rest: list[str],
+) -> web.Response:
+    def entry(tag: str) -> dict[str, Any]:
+        manifest = manifests[tag_digest[tag]]
+        return {
+            "name": tag,
+            "digest": tag_digest[tag],
+            "createdTime": manifest["createdTime"],
+            "lastUpdateTime": manifest["lastUpdateTime"],
+            "signed": False,
+            "changeableAttributes": _attributes(emu, f"{prefix}:{tag}"),
+        }
+
+    if len(rest) == 2:
+        tag = rest[1]
+        if tag not in tag_digest:
+            raise AzureError(404, "TAG_UNKNOWN", f"tag {tag} is not found")
+        if request.method == "DELETE":
+            if not _attributes(emu, f"{prefix}:{tag}")["deleteEnabled"]:
+                raise _locked()
+            emu.upstream.delete_tag(registry, repo, tag)
+            return web.Response(status=202)
+        if request.method == "PATCH":
+            _patch_attributes(emu, f"{prefix}:{tag}", await request.json())
+        return json_response({**base, "tag": entry(tag)})
+    names, headers = _page(request, sorted(tag_digest), f"/acr/v1/{repo}/_tags")
+    return json_response({**base, "tags": [entry(t) for t in names]}, headers=headers)
+
+
+def _locked() -> AzureError:
+    return AzureError(
+        405, "DENIED", "The operation is disallowed on this registry, repository or image."
+    )
+
+
+# -- /v2/<repo>/referrers (OCI 1.1) ---------------------------------------------------------
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+async def _referrers(
+    request: web.Request, emu: Any, registry: str, repo: str, subject: str
+) -> web.Response:
+    """The OCI referrers API: an image index of the manifests whose ``subject`` is
+    ``subject``, filtered by ``artifactType`` when asked."""
+    wanted = request.query.get("artifactType")
+    found = []
+    for digest in emu.upstream.manifest_digests(registry, repo):
+        described = await _describe(emu, registry, repo, digest)
+        if described is None or described["subject"] != subject:
+            continue
+        if wanted and described["artifactType"] != wanted:
+            continue
+        descriptor = {
+            "mediaType": described["mediaType"],
+            "digest": digest,
+            "size": described["imageSize"],
+            "artifactType": described["artifactType"],
+        }
+        if described["annotations"]:
+            descriptor["annotations"] = described["annotations"]
+        found.append(descriptor)
+    headers = {"OCI-Filters-Applied": "artifactType"} if wanted else {}
+    body = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": found}
+    return web.Response(body=json.dumps(body).encode(), content_type=OCI_INDEX, headers=headers)
 
 
 # -- /v2 proxy ------------------------------------------------------------------------------

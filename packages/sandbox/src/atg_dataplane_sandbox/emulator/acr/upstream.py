@@ -3,11 +3,18 @@
 
 The registry takes only the sandbox's upstream credentials (HTTP Basic, read from the
 sandbox directory): every request of this session carries them, whatever a client sent.
+
+Distribution 2.8 cannot list a repository's manifests (only its tags) and has no referrers
+API; ACR has both. The front reads which manifests a repository holds from the registry's
+own storage (the sandbox runs it with a filesystem store under ``<sandbox>/registry``):
+every manifest ever put into a repository has a revision link there, tagged or not.
 """
 
 from __future__ import annotations
 
+import shutil
 import ssl
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -113,6 +120,31 @@ class Upstream:
                 raise AzureError(
                     502, "UpstreamError", f"blob mount of {digest} failed: {response.status}"
                 )
+
+    def manifest_digests(self, registry: str, repo: str) -> list[str]:
+        """Every manifest the repository holds, tagged or not (from the registry's storage:
+        ``_manifests/revisions/<algorithm>/<hex>/link``), sorted."""
+        root = (
+            Path(self.emu.directory) / "registry" / "docker" / "registry" / "v2" / "repositories"
+        )
+        revisions = root / registry.lower() / repo / "_manifests" / "revisions"
+        if not revisions.is_dir():
+            return []
+        return sorted(
+            f"{algorithm.name}:{entry.name}"
+            for algorithm in revisions.iterdir()
+            for entry in algorithm.iterdir()
+            if (entry / "link").exists()
+        )
+
+    def delete_tag(self, registry: str, repo: str, tag: str) -> bool:
+        """Remove a tag, leaving its manifest (distribution's API deletes manifests only)."""
+        root = Path(self.emu.directory) / "registry" / "docker" / "registry" / "v2"
+        tag_dir = root / "repositories" / registry.lower() / repo / "_manifests" / "tags" / tag
+        if not tag_dir.is_dir():
+            return False
+        shutil.rmtree(tag_dir)
+        return True
 
     async def delete_manifest(self, registry: str, repo: str, digest: str) -> None:
         url = f"{self.base}/v2/{registry.lower()}/{repo}/manifests/{digest}"
