@@ -348,11 +348,14 @@ def test_a_full_disk_mid_run_stops_with_one_line_and_the_run_resumes(world):
     cli = Cli(cwd=world["dir"])
     config = _write(world, "full.json", _config(world))
     _fresh_state(world)
+    # Coverage measurement in the child would itself hit the size limit at exit
+    # and print its own traceback: this one run goes unmeasured.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
     proc = subprocess.run(
         [sys.executable, "-m", "atg_dataplane", "replicate", "--config", config, "--mode",
          "replication", "--yes"],
         cwd=world["dir"], capture_output=True, text=True, timeout=300, preexec_fn=_full_disk,
-        stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "200"},
+        stdin=subprocess.DEVNULL, env={**env, "COLUMNS": "200"},
     )
     if proc.returncode == 0:
         pytest.skip("the journal never outgrew the file size limit here")
