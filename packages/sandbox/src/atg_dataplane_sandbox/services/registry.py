@@ -34,7 +34,8 @@ def config(layout: SandboxLayout, port: int) -> dict[str, Any]:
         "storage": {
             "filesystem": {"rootdirectory": str(layout.root / "registry")},
             "delete": {"enabled": True},
-            "cache": {"blobdescriptor": "inmemory"},
+            # No blob descriptor cache: a blob lost from storage must read as lost (a
+            # cached descriptor would let a mount or HEAD claim it is still there).
         },
         "http": {
             "addr": f"{net.HOST}:{port}",

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from atg_dataplane_sandbox.emulator import rbac
+from atg_dataplane_sandbox.emulator.acr.router import check_lock
 from atg_dataplane_sandbox.emulator.acr.upstream import Upstream
 from atg_dataplane_sandbox.emulator.errors import AzureError
 
@@ -107,6 +108,14 @@ async def import_image(emu: Any, claims: Any, target: dict[str, Any], body: dict
                     f"Tag {dst_repo}:{tag} already exists "
                     "in the target registry; use mode Force to overwrite.",
                 )
+    for dst_repo, tag in destinations:
+        if tag and await upstream.manifest(dst_name, dst_repo, tag) is not None:
+            try:  # a locked tag is not moved, even with Force
+                check_lock(emu, dst_name, dst_repo, tag, "PUT")
+            except AzureError:
+                raise AzureError(
+                    409, "Conflict", f"Tag {dst_repo}:{tag} is locked in the target registry."
+                ) from None
     for dst_repo, tag in destinations:
         digest = await _copy(upstream, src_name, repo, reference, dst_name, dst_repo)
         found = await upstream.manifest(src_name, repo, digest)

@@ -58,11 +58,11 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     if rest[:1] == ["referrers"] and len(rest) == 2 and request.method == "GET":
         return await _referrers(request, emu, registry["name"], repo, rest[1])
     if rest[:1] == ["manifests"] and len(rest) == 2 and request.method in ("PUT", "DELETE"):
-        _check_lock(emu, registry["name"], repo, rest[1], request.method)
+        check_lock(emu, registry["name"], repo, rest[1], request.method)
     return await _proxy(request, emu, registry["name"], repo, rest)
 
 
-def _check_lock(emu: Any, registry: str, repo: str, reference: str, method: str) -> None:
+def check_lock(emu: Any, registry: str, repo: str, reference: str, method: str) -> None:
     """A locked tag or manifest (writeEnabled / deleteEnabled false) refuses the write."""
     prefix = f"{registry.lower()}/{repo}"
     key = f"{prefix}@{reference}" if reference.startswith("sha256:") else f"{prefix}:{reference}"
@@ -387,8 +387,10 @@ async def _proxy(
             out["Location"] = out["Location"].replace(f"/v2/{prefix}/", "/v2/", 1)
         payload = await response.read()
         if request.method == "HEAD":
-            answer = web.Response(status=response.status, headers=out)
+            # The length of what a GET would answer, and no body (a web.Response would set
+            # its own length, 0).
+            head = web.StreamResponse(status=response.status, headers=out)
             if response.headers.get("Content-Length"):
-                answer.content_length = int(response.headers["Content-Length"])
-            return answer
+                head.content_length = int(response.headers["Content-Length"])
+            return head
         return web.Response(status=response.status, body=payload, headers=out)

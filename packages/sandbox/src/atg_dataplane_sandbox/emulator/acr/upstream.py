@@ -116,6 +116,10 @@ class Upstream:
             f"{self.base}/v2/{registry.lower()}/{repo}/blobs/uploads/?mount={digest}&from={source}"
         )
         async with self.session().post(url) as response:
+            if response.status == 202:  # the registry started an upload instead: no such blob
+                raise AzureError(
+                    404, "BlobNotFound", f"blob {digest} was not found in the source image"
+                )
             if response.status != 201:
                 raise AzureError(
                     502, "UpstreamError", f"blob mount of {digest} failed: {response.status}"
