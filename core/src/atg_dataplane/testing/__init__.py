@@ -1,4 +1,5 @@
-"""The plugin author kit: a conformance suite and pytest fixtures.
+"""The plugin author kit: a conformance suite, pytest fixtures and :class:`PairRun` (one
+pair through the real engine and verifier).
 
 Every plugin package's tests subclass :class:`PluginConformance`::
 
@@ -10,6 +11,7 @@ Every plugin package's tests subclass :class:`PluginConformance`::
 """
 
 from atg_dataplane.testing.conformance import PluginConformance
+from atg_dataplane.testing.pair import PairRun
 from atg_dataplane.testing.recorder import ProgressRecorder
 
-__all__ = ["PluginConformance", "ProgressRecorder"]
+__all__ = ["PairRun", "PluginConformance", "ProgressRecorder"]

@@ -68,6 +68,50 @@ class SandboxHandle:
     def client_secret(self, tenant: str, principal: str = "replicator") -> str:
         return str(self.topology.client_secret(self.topology.principal(tenant, principal)))
 
+    @property
+    def cloud(self) -> Any:
+        """The sandbox's cloud (:class:`atg_dataplane.clouds.Cloud`), as its config names it."""
+        from atg_dataplane.config import load_config
+
+        return load_config(self.config_path).source.cloud
+
+    def credential(self, side: str, principal: str = "replicator") -> Any:
+        """A ``ClientSecretCredential`` of one sandbox principal, trusting the sandbox CA."""
+        from azure.identity import ClientSecretCredential
+
+        p = self.topology.principal(side, principal)
+        return ClientSecretCredential(
+            p.tenant_id,
+            p.client_id,
+            self.topology.client_secret(p),
+            authority=self.cloud.authority_host,
+            disable_instance_discovery=True,
+            connection_verify=str(self.ca_bundle),
+        )
+
+    def context(self, side: str, principal: str = "replicator", concurrency: int = 8) -> Any:
+        """The :class:`atg_dataplane.SideContext` the engine would build for ``side``."""
+        from atg_dataplane import SideContext
+
+        tenant = self.topology.tenant(side)
+        return SideContext(
+            side=side,  # type: ignore[arg-type]
+            tenant_id=tenant.tenant_id,
+            subscription_id=tenant.subscription_id,
+            credential=self.credential(side, principal),
+            cloud=self.cloud,
+            concurrency=concurrency,
+        )
+
+    def arm_kwargs(self) -> dict[str, Any]:
+        """kwargs for any ``azure.mgmt.*`` client."""
+        cloud = self.cloud
+        return {
+            "base_url": cloud.resource_manager,
+            "credential_scopes": [cloud.arm_scope],
+            "connection_verify": str(self.ca_bundle),
+        }
+
 
 def _unavailable(reason: str) -> None:
     if os.environ.get(REQUIRE_ENV) == "1":
