@@ -45,39 +45,15 @@ class StorageWorld:
         return str(self.sandbox.ca_bundle)
 
     def credential(self, side: str, principal: str = "replicator") -> Any:
-        from azure.identity import ClientSecretCredential
-
-        topo = self.sandbox.topology
-        p = topo.principal(side, principal)
-        return ClientSecretCredential(
-            p.tenant_id,
-            p.client_id,
-            topo.client_secret(p),
-            authority=self.config.source.cloud.authority_host,
-            disable_instance_discovery=True,
-            connection_verify=self.ca,
-        )
+        return self.sandbox.credential(side, principal)
 
     def context(
         self, side: str, principal: str = "replicator", concurrency: int = 8
     ) -> SideContext:
-        cfg = self.config.source if side == "source" else self.config.target
-        return SideContext(
-            side=side,  # type: ignore[arg-type]
-            tenant_id=cfg.tenant_id,
-            subscription_id=cfg.subscription_id,
-            credential=self.credential(side, principal),
-            cloud=cfg.cloud,
-            concurrency=concurrency,
-        )
+        return self.sandbox.context(side, principal, concurrency)  # type: ignore[no-any-return]
 
     def arm_kwargs(self) -> dict[str, Any]:
-        cloud = self.config.source.cloud
-        return {
-            "base_url": cloud.resource_manager,
-            "credential_scopes": [cloud.arm_scope],
-            "connection_verify": self.ca,
-        }
+        return self.sandbox.arm_kwargs()  # type: ignore[no-any-return]
 
     def subscription(self, side: str) -> str:
         cfg = self.config.source if side == "source" else self.config.target

@@ -2,61 +2,34 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import requests
-from atg_dataplane import Fingerprinter, ReplicationMode, ResourceBinding, SideContext
-from atg_dataplane.engine import Engine, RunSummary
-from atg_dataplane.inventory import ResourcePair
-from atg_dataplane.journal import Journal
-from atg_dataplane.testing.pytest_plugin import load_single_plugin
-from atg_dataplane.verify import VerifyReport, verify_pair
+from atg_dataplane import ReplicationMode, ResourceBinding, SideContext
+from atg_dataplane.engine import RunSummary
+from atg_dataplane.testing import PairRun
+from atg_dataplane.verify import VerifyReport
 from requests.adapters import HTTPAdapter
 
 TEMPLATE = ReplicationMode.TEMPLATE
 REPLICATION = ReplicationMode.REPLICATION
 
 
-class Run:
-    """One source/target pair driven through the engine, with one journal."""
+class Run(PairRun):
+    """One source/target pair driven through the engine, with one journal; every run must
+    end without failed items."""
 
     def __init__(self, source: ResourceBinding, target: ResourceBinding, tmp: Path) -> None:
-        self.host = load_single_plugin("storage")
-        spec = next(spec for _, spec in self.host.types.values())
-        self.pair = ResourcePair(source=source, target=target, spec=spec, plugin="storage")
-        self.journal = Journal(tmp / f"journal-{uuid.uuid4().hex[:6]}.db")
+        super().__init__("storage", source, target, tmp)
 
     def replicate(
         self, mode: ReplicationMode, options: Mapping[str, Any] | None = None, concurrency: int = 8
     ) -> RunSummary:
-        engine = Engine(
-            self.host,
-            mode=mode,
-            journal=self.journal,
-            run_id=self.journal.start_run(uuid.uuid4().hex, mode.value).run_id,
-            options=options or {},
-            concurrency=concurrency,
-        )
-        summary = engine.run([self.pair])
+        summary = super().replicate(mode, options, concurrency)
         assert summary.result.failed == 0, summary.result.errors[:5]
         return summary
-
-    def verify(
-        self, mode: ReplicationMode, options: Mapping[str, Any] | None = None
-    ) -> VerifyReport:
-        report = VerifyReport(mode=mode)
-        verify_pair(
-            self.host,
-            self.pair,
-            mode=mode,
-            options=options or {},
-            fingerprinter=Fingerprinter(self.journal.fingerprint_key()),
-            report=report,
-        )
-        return report
 
 
 def kinds(summary: RunSummary, rid: str) -> dict[str, Any]:
