@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 from atg_dataplane import (
@@ -36,6 +37,9 @@ from atg_dataplane_containerregistry.registry import (
     refresh_token,
 )
 
+# What a manifest or tag just written holds: every operation enabled.
+FRESH = SimpleNamespace(can_delete=True, can_write=True, can_list=True, can_read=True)
+
 # importImage refusals that mean "the target cannot reach or read the source": copy
 # through the registry API instead.
 _UNREACHABLE = {400, 401, 403, 404, 409, 501}
@@ -54,20 +58,20 @@ def replicate(
     digest = str(item.version)
     src, dst = Registry.of(source), Registry.of(target)
     tags = list(item.properties.get("tags") or [])
-    present = _target_manifests(target, dst, repository).take(digest)
+    known, have = _target_manifests(target, dst, repository).take(digest)
+    if not known:
+        have = _manifest_state(dst, repository, digest)
     listing = _target_tags(target, dst, repository)
-    at = {t: _tag_digest(dst, listing, repository, t) for t in tags}
+    tag_state = {t: _tag_state(dst, listing, repository, t) for t in tags}
+    at = {t: None if state is None else str(state.digest) for t, state in tag_state.items()}
     moved = [t for t in tags if at[t] != digest]
     elsewhere = [t for t in moved if at[t] is not None]
-    in_place = _manifest_present(dst, repository, digest, present)
+    in_place = have is not None
     warnings: list[str] = []
     copied = client_bytes = 0
     if in_place and not moved:
-        changed = _set_attributes(dst, repository, digest, item.properties)
+        changed = _set_attributes(dst, repository, digest, item.properties, have, tag_state)
         return ItemOutcome(status="replicated" if changed else "unchanged")
-    manifest = src.manifest(repository, digest)
-    if manifest is None:
-        raise ItemError(f"{repository}@{digest} no longer exists in the source registry")
     for tag in elsewhere:  # before any write: a locked tag fails the item, nothing half-moved
         _check_unlocked(dst, repository, tag, at[tag])
     imported = False
@@ -76,11 +80,18 @@ def replicate(
         if why:
             warnings.append(why)
     if not imported:
+        manifest = src.manifest(repository, digest)
+        if manifest is None:
+            raise ItemError(f"{repository}@{digest} no longer exists in the source registry")
         if not in_place:
             copied, client_bytes = _push_tree(src, dst, target, repository, manifest)
         for tag in moved:
             dst.put_manifest(repository, manifest, tag)
-    _set_attributes(dst, repository, digest, item.properties)
+    # What was just written has the defaults; a moved tag keeps its own: read it again.
+    written = {t: (FRESH if at[t] is None else None) for t in moved}
+    _set_attributes(
+        dst, repository, digest, item.properties, have or FRESH, {**tag_state, **written}
+    )
     return ItemOutcome(
         status="replicated",
         bytes_copied=copied or item.size_bytes,
@@ -98,30 +109,33 @@ def _target_manifests(target: ResourceBinding, dst: Registry, repository: str) -
 
 def _target_tags(target: ResourceBinding, dst: Registry, repository: str) -> TargetListing:
     return target.listing(
-        f"containerregistry.tags:{repository}",
-        lambda: ((name, props.digest) for name, props in dst.tags(repository).items()),
+        f"containerregistry.tags:{repository}", lambda: iter(dst.tags(repository).items())
     )
 
 
-def _manifest_present(dst: Registry, repository: str, digest: str, taken: Any) -> bool:
-    known, entry = taken
-    if known:
-        return entry is not None
-    return dst.manifest(repository, digest) is not None
+def _manifest_state(dst: Registry, repository: str, digest: str) -> Any:
+    """The target manifest's properties (attributes), or None where it is absent."""
+    try:
+        return dst.client.get_manifest_properties(repository, digest)
+    except ResourceNotFoundError:
+        return None
 
 
-def _tag_digest(dst: Registry, listing: TargetListing, repository: str, tag: str) -> str | None:
-    known, digest = listing.take(tag)
-    if known:
-        return str(digest) if digest else None
-    return _current(dst, repository, tag)
+def _tag_state(dst: Registry, listing: TargetListing | None, repository: str, tag: str) -> Any:
+    """The target tag's properties (its digest, attributes), or None where it is absent."""
+    if listing is not None:
+        known, props = listing.take(tag)
+        if known:
+            return props
+    try:
+        return dst.client.get_tag_properties(repository, tag)
+    except ResourceNotFoundError:
+        return None
 
 
 def _current(dst: Registry, repository: str, tag: str) -> str | None:
-    try:
-        return str(dst.client.get_tag_properties(repository, tag).digest)
-    except ResourceNotFoundError:
-        return None
+    state = _tag_state(dst, None, repository, tag)
+    return None if state is None else str(state.digest)
 
 
 def _import(
@@ -290,22 +304,34 @@ class _ChunkReader(io.RawIOBase):
         return size
 
 
-def _set_attributes(dst: Registry, repository: str, digest: str, properties: Any) -> bool:
-    """Give the target manifest and tags the source's attributes (locks) last; True when
+def _set_attributes(
+    dst: Registry,
+    repository: str,
+    digest: str,
+    properties: Any,
+    manifest: Any,
+    tags: dict[str, Any],
+) -> bool:
+    """Give the target manifest and tags the source's attributes (locks) last, compared
+    with what is known of them (``manifest``, ``tags[name]``; ``None``: read it). True when
     anything changed."""
     changed = False
     wanted = dict(properties.get("attributes") or {})
     if wanted:
-        have = dst.client.get_manifest_properties(repository, digest)
-        if any(getattr(have, k) != v for k, v in wanted.items() if v is not None):
+        have = manifest or dst.client.get_manifest_properties(repository, digest)
+        if _differs(have, wanted):
             dst.client.update_manifest_properties(repository, digest, **_given(wanted))
             changed = True
     for tag, attributes in (properties.get("tag_attributes") or {}).items():
-        have = dst.client.get_tag_properties(repository, tag)
-        if any(getattr(have, k) != v for k, v in attributes.items() if v is not None):
+        have = tags.get(tag) or dst.client.get_tag_properties(repository, tag)
+        if _differs(have, attributes):
             dst.client.update_tag_properties(repository, tag, **_given(attributes))
             changed = True
     return changed
+
+
+def _differs(have: Any, wanted: dict[str, Any]) -> bool:
+    return any(getattr(have, k) != v for k, v in wanted.items() if v is not None)
 
 
 def _given(attributes: dict[str, Any]) -> dict[str, Any]:

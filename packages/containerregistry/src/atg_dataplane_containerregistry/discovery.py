@@ -187,8 +187,7 @@ def _repository(registry: Registry, name: str) -> _Repository:
 
 def _template_item(binding: ResourceBinding, registry: Registry) -> DataPlaneItem:
     repositories = tags = manifests = size = 0
-    for repo in registry.repositories():
-        contents = _repository(registry, repo)
+    for contents in read_ahead(lambda repo: _repository(registry, repo), registry.repositories()):
         repositories += 1
         tags += len(contents.tags)
         manifests += len(contents.manifests)
