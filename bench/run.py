@@ -247,8 +247,12 @@ class Bench:
         name: str,
         targets: dict[str, list[str]],
         options: dict[str, Any] | None = None,
+        only: str | None = None,
     ) -> tuple[Path, dict[str, list[str]]]:
-        """A config of its own (own journal) whose counterparts are fresh, empty targets."""
+        """A config of its own (own journal) whose counterparts are fresh, empty targets;
+        ``only``: one resource type of the benchmarked ones."""
+        if only:
+            targets = {t: names for t, names in targets.items() if t == only.lower()}
         self.counter += 1
         tag = f"{name[0]}{self.counter}"
         config = json.loads((directory / "config.json").read_text())
@@ -261,7 +265,7 @@ class Bench:
                 if target in fresh:
                     names[source] = fresh[target]
         config["mapping"]["names"] = names
-        config["filters"]["types"] = self.types
+        config["filters"]["types"] = [only] if only else self.types
         config["options"] = {**config.get("options", {}), **(options or {})}
         for side in ("source", "target"):
             cred = config[side]["credential"]
@@ -303,8 +307,11 @@ class Bench:
         verify: bool = True,
         mix: int = 0,
         options: dict[str, Any] | None = None,
+        only: str | None = None,
     ) -> Run:
-        config, made = self.variant_config(directory, contender, targets, options)
+        """One run of ``contender`` (``ours``, ``baseline``, ...); with ``only``, on that
+        resource type alone, recorded as ``<contender>:<type>``."""
+        config, made = self.variant_config(directory, contender, targets, options, only)
         self.set_latency(directory, latency_ms, mix)
         load = round(os.getloadavg()[0], 2)
         mode = "template" if contender == "template" else "replication"
@@ -375,6 +382,8 @@ class Bench:
                     if data.get(k)
                 },
             )
+        if only:
+            run.contender = f"{contender}:{only}"
         if phases_out.exists():
             run.detail.update(json.loads(phases_out.read_text()))
         run.detail["load_average_before"] = load
@@ -396,8 +405,8 @@ class Bench:
         shown = f" at {concurrency}" if concurrency else ""
         fidelity = f", fidelity {run.fidelity:.2f} %" if run.verified else ""
         log(
-            f"{contender}{shown} x{scale} {latency_ms} ms: {run.timed:.2f} s, {run.items} items, "
-            f"{run.peak_rss_bytes / 2**20:.0f} MiB, exit {code}{fidelity}"
+            f"{run.contender}{shown} x{scale} {latency_ms} ms: {run.timed:.2f} s, "
+            f"{run.items} items, {run.peak_rss_bytes / 2**20:.0f} MiB, exit {code}{fidelity}"
         )
         if code not in (0, None) and contender in OURS:
             log(f"  stderr: {(config.parent / (contender + '.stderr')).read_text()[-800:]}")
@@ -520,6 +529,10 @@ def compare(
     bench.contender(directory, targets, scale, latency, "ours")
     if latency == parse_ints(args.latency_ms)[0]:
         faults(bench, directory, targets, scale, latency, args)
+        for rtype in bench.types:  # each type alone: which one is slow, and against what
+            bench.contender(directory, targets, scale, latency, "ours", only=rtype)
+            bench.contender(directory, targets, scale, latency, "baseline", only=rtype,
+                            verify=False)
     bench.contender(directory, targets, scale, latency, "baseline", verify=check)
     levels = []
     for index, level in enumerate(sweep):
@@ -586,6 +599,25 @@ def fault_figures(runs: list[Run], scale: int, latency: int) -> dict[str, Any]:
                 "failed": run.failed,
                 "fidelity": run.fidelity,
                 "exit_code": run.exit_code,
+            }
+    return figures
+
+
+def type_figures(runs: list[Run], types: list[str], scale: int, latency: int) -> dict[str, Any]:
+    """Ours against the baseline on each resource type alone."""
+    figures: dict[str, Any] = {}
+    for rtype in types:
+        ours = pick(runs, contender=f"ours:{rtype}", scale=scale, latency_ms=latency)
+        baseline = pick(runs, contender=f"baseline:{rtype}", scale=scale, latency_ms=latency)
+        if ours and baseline:
+            figures[rtype] = {
+                "items": ours[0].items,
+                "ours_seconds": round(ours[0].wall_seconds, 3),
+                "baseline_seconds": round(baseline[0].wall_seconds, 3),
+                "speedup_vs_baseline": round(baseline[0].wall_seconds / ours[0].wall_seconds, 3),
+                "ours_client_payload_bytes": ours[0].client_payload_bytes,
+                "ours_fidelity": ours[0].fidelity,
+                "items_match": ours[0].items == baseline[0].items,
             }
     return figures
 
@@ -691,6 +723,7 @@ def summarize(
         "replication_seconds": first["replication_seconds"],
         "ours_verified_100": all(r.fidelity == 100.0 for r in ours_runs),
         "faults": under_faults,
+        "by_type": type_figures(runs, bench.types, args.scale, latencies[0]),
         "by_latency": per_latency,
         "targets": TARGETS,
         "targets_met": targets_met(first, growth, bench.types, under_faults),
@@ -799,6 +832,23 @@ def markdown(results: dict[str, Any]) -> str:
         ]
         shown = " | ".join("-" if c is None else f"{c:.2f}" for c in cells)
         lines.append(f"| {latency} ms | {shown} |")
+    by_type = results.get("by_type") or {}
+    if by_type:
+        lines += [
+            "",
+            f"Each resource type alone ({results['latency_ms']} ms added; the baseline is that "
+            "type's one-at-a-time loop, e.g. `az acr import` per tag for registries):",
+            "",
+            "| resource type | items | ours s | baseline s | speed-up | client payload bytes "
+            "| fidelity % |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for rtype, row in by_type.items():
+            lines.append(
+                f"| {rtype} | {row['items']} | {row['ours_seconds']} | {row['baseline_seconds']} "
+                f"| {row['speedup_vs_baseline']}x | {row['ours_client_payload_bytes']} "
+                f"| {row['ours_fidelity']} |"
+            )
     under = results.get("faults") or {}
     if under:
         lines += [
@@ -894,6 +944,11 @@ def print_ratios(results: dict[str, Any]) -> None:
                 f"{share} % of answers broken: {row['seconds']} s, {row['ratio']}x the time "
                 f"without faults; {row['failed']} failed; fidelity {row['fidelity']} %"
             )
+    for rtype, row in (results.get("by_type") or {}).items():
+        print(
+            f"{rtype} alone: {row['items']} items; ours {row['ours_seconds']} s, baseline "
+            f"{row['baseline_seconds']} s ({row['speedup_vs_baseline']}x)"
+        )
     print("targets met: " + json.dumps(results["targets_met"]))
 
 

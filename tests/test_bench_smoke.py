@@ -25,6 +25,7 @@ KEYS = (
     "runs",
     "by_latency",
     "faults",
+    "by_type",
 )
 
 
@@ -85,3 +86,11 @@ def test_quick_benchmark_completes_and_ours_verifies(tmp_path: Path) -> None:
         split = row["client_cpu_seconds_by_phase"]
         assert split["ceiling_timed"] > 0
         assert split["ours"]["items"] > 0 and split["ours"]["discovery"] > 0
+    # Each benchmarked type alone, ours against its baseline (registries: az acr import per
+    # tag), the same items, ours verified; images moved server-side.
+    by_type = results["by_type"]
+    assert set(by_type) == set(results["resource_types"]), by_type
+    assert "Microsoft.ContainerRegistry/registries" in by_type
+    for row in by_type.values():
+        assert row["items_match"] and row["items"] > 0 and row["ours_fidelity"] == 100.0, row
+    assert by_type["Microsoft.ContainerRegistry/registries"]["ours_client_payload_bytes"] == 0

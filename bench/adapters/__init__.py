@@ -46,9 +46,11 @@ class Adapter(Protocol):
 
 
 def _load() -> dict[str, Adapter]:
-    from adapters import keyvault, storage
+    from adapters import containerregistry, keyvault, storage
 
-    return {m.ADAPTER.resource_type.lower(): m.ADAPTER for m in (keyvault, storage)}
+    return {
+        m.ADAPTER.resource_type.lower(): m.ADAPTER for m in (containerregistry, keyvault, storage)
+    }
 
 
 ADAPTERS: dict[str, Adapter] = _load()
