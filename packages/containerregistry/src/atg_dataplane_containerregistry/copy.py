@@ -26,6 +26,8 @@ from atg_dataplane import (
     ReplicationMode,
     ResourceBinding,
     TargetListing,
+    idempotent,
+    is_settling,
 )
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
@@ -58,11 +60,14 @@ def replicate(
     digest = str(item.version)
     src, dst = Registry.of(source), Registry.of(target)
     tags = list(item.properties.get("tags") or [])
-    known, have = _target_manifests(target, dst, repository).take(digest)
-    if not known:
-        have = _manifest_state(dst, repository, digest)
-    listing = _target_tags(target, dst, repository)
-    tag_state = {t: _tag_state(dst, listing, repository, t) for t in tags}
+    if _new_repository(target, dst, repository):  # nothing to list or ask
+        have, tag_state = None, dict.fromkeys(tags)
+    else:
+        known, have = _target_manifests(target, dst, repository).take(digest)
+        if not known:
+            have = _manifest_state(dst, repository, digest)
+        listing = _target_tags(target, dst, repository)
+        tag_state = {t: _tag_state(dst, listing, repository, t) for t in tags}
     at = {t: None if state is None else str(state.digest) for t, state in tag_state.items()}
     moved = [t for t in tags if at[t] != digest]
     elsewhere = [t for t in moved if at[t] is not None]
@@ -98,6 +103,25 @@ def replicate(
         client_bytes=client_bytes,
         warnings=tuple(warnings),
     )
+
+
+def _new_repository(target: ResourceBinding, dst: Registry, repository: str) -> bool:
+    """True when the target had no such repository when the run began. Its manifests and
+    tags are then this run's to write, one item each, so an item need not ask the target
+    about them (unless the engine is settling the item's earlier attempt)."""
+    if is_settling():
+        return False
+    existing = target.cached("containerregistry.target_repositories", lambda: _catalog(dst))
+    return existing is not None and repository not in existing
+
+
+def _catalog(dst: Registry) -> set[str] | None:
+    try:
+        return set(dst.repositories())
+    except HttpResponseError as error:
+        if error.status_code in (401, 403):  # no catalog right: ask per repository
+            return None
+        raise
 
 
 def _target_manifests(target: ResourceBinding, dst: Registry, repository: str) -> TargetListing:
@@ -177,9 +201,7 @@ def _import(
     else:
         parameters["untaggedTargetRepositories"] = [repository]
     try:
-        mgmt.registries.begin_import_image(
-            target.resource.resource_group, target.resource.name, parameters, polling_interval=0.5
-        ).result()
+        _run_import(mgmt, target, parameters)
     except HttpResponseError as error:
         if error.status_code not in _UNREACHABLE:
             raise
@@ -191,15 +213,20 @@ def _import(
                 current = _current(dst, repository, tag)
                 _check_unlocked(dst, repository, tag, None if current == digest else current)
             parameters["mode"] = "Force"
-            mgmt.registries.begin_import_image(
-                target.resource.resource_group,
-                target.resource.name,
-                parameters,
-                polling_interval=0.5,
-            ).result()
+            _run_import(mgmt, target, parameters)
             return True, ""
         return False, _fallback("the target could not import from the source", error)
     return True, ""
+
+
+def _run_import(mgmt: Any, target: ResourceBinding, parameters: dict[str, Any]) -> None:
+    # The same import again lands the same digest under the same tags (NoForce then says
+    # the tags exist, which the caller handles): safe to repeat after a lost answer.
+    with idempotent():
+        poller = mgmt.registries.begin_import_image(
+            target.resource.resource_group, target.resource.name, parameters, polling_interval=0.5
+        )
+    poller.result()
 
 
 def _check_unlocked(dst: Registry, repository: str, tag: str, current: str | None) -> None:

@@ -29,6 +29,8 @@ from atg_dataplane_containerregistry.registry import Manifest, Registry
 MANIFEST = "manifest"
 REGISTRY = "registry"
 WHOLE_REGISTRY = "(registry)"
+WORKERS = 16
+"""Repositories read side by side: each costs a few short round trips (token, listings)."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,8 @@ def discover(
     if mode is ReplicationMode.TEMPLATE:
         yield _template_item(binding, registry)
         return
-    for contents in read_ahead(lambda repo: _repository(registry, repo), registry.repositories()):
+    repositories = registry.repositories()
+    for contents in read_ahead(lambda repo: _repository(registry, repo), repositories, WORKERS):
         yield from contents.items(binding, options, fingerprinter)
 
 
@@ -187,7 +190,8 @@ def _repository(registry: Registry, name: str) -> _Repository:
 
 def _template_item(binding: ResourceBinding, registry: Registry) -> DataPlaneItem:
     repositories = tags = manifests = size = 0
-    for contents in read_ahead(lambda repo: _repository(registry, repo), registry.repositories()):
+    listed = registry.repositories()
+    for contents in read_ahead(lambda repo: _repository(registry, repo), listed, WORKERS):
         repositories += 1
         tags += len(contents.tags)
         manifests += len(contents.manifests)

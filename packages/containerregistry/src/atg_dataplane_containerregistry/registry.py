@@ -9,13 +9,18 @@ challenge handling included), as the azure-containerregistry samples do for raw 
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+import re
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
-from atg_dataplane import ResourceBinding
+from atg_dataplane import ResourceBinding, idempotent
 from azure.containerregistry import ContainerRegistryClient
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest
@@ -85,6 +90,21 @@ class Registry:
             audience=audience(binding),
             **binding.context.client_kwargs(),
         )
+        self.tokens = Tokens(self.client, self._exchange_client(binding), self.login, binding.side)
+
+    def _exchange_client(self, binding: ResourceBinding) -> Any:
+        """The SDK's ACR token client, on a pipeline of its own: the one inside the client
+        was built from the same keyword arguments, so it shares the run's retry policy
+        object with the client's pipeline, whose later build re-links that policy to the
+        client's own chain (the token requests then went through the challenge policy)."""
+        from azure.containerregistry._exchange_client import ACRExchangeClient
+
+        return ACRExchangeClient(
+            self.endpoint,
+            binding.context.credential,
+            credential_scopes=[f"{audience(binding)}/.default"],
+            **binding.context.client_kwargs(),
+        )
 
     @classmethod
     def of(cls, binding: ResourceBinding) -> Registry:
@@ -149,12 +169,13 @@ class Registry:
     def put_manifest(self, repository: str, manifest: Manifest, reference: str) -> None:
         import io
 
-        self.client.set_manifest(
-            repository,
-            io.BytesIO(manifest.data),
-            tag=reference if not reference.startswith("sha256:") else None,
-            media_type=manifest.media_type,
-        )
+        with idempotent():  # the same bytes under the same reference: safe to repeat
+            self.client.set_manifest(
+                repository,
+                io.BytesIO(manifest.data),
+                tag=reference if not reference.startswith("sha256:") else None,
+                media_type=manifest.media_type,
+            )
 
     # -- listings -----------------------------------------------------------------------------
     def repositories(self) -> Iterator[str]:
@@ -178,27 +199,117 @@ def refresh_token(binding: ResourceBinding) -> str:
     """An ACR refresh token for the source registry, obtained with the source principal's
     own Entra token (the ACR token exchange). ``importImage`` in the target tenant reads
     the source with it: the target's principal has no access there. Kept in memory only."""
+    return Registry.of(binding).tokens.refresh()
 
-    def exchange() -> str:
-        from azure.core import PipelineClient
 
-        context = binding.context
-        server = login_server(binding)
-        token = context.credential.get_token(f"{audience(binding)}/.default").token
-        client = PipelineClient(f"https://{server}", **context.client_kwargs())
-        request = HttpRequest(
-            "POST",
-            f"https://{server}/oauth2/exchange",
-            data={
-                "grant_type": "access_token",
-                "service": server,
-                "tenant": context.tenant_id,
-                "access_token": token,
-            },
-        )
-        answer = client.send_request(request)
-        answer.raise_for_status()
-        return str(answer.json()["refresh_token"])
+TARGET_ACTIONS = ("pull", "push", "metadata_read", "metadata_write")
 
-    value: str = binding.cached("containerregistry.refresh_token", exchange)
-    return value
+
+class Tokens:
+    """The registry's ACR tokens, kept for the run and sent before they are asked for.
+
+    The SDK's challenge policy answers every 401 with a new refresh token and a new access
+    token for that one request's scope: three to four extra round trips per repository
+    and per action. Here one refresh token serves the run, and one access token per
+    repository carries every action this side needs; it goes with the first request, so a
+    repository costs one token exchange. A request the token does not cover is still
+    challenged, and answered for its own scope.
+    """
+
+    ACTIONS = {"source": ("pull", "metadata_read"), "target": TARGET_ACTIONS}
+    MARGIN = 60  # seconds: a token this close to its expiry is renewed
+
+    def __init__(
+        self, client: ContainerRegistryClient, exchange: Any, service: str, side: str
+    ) -> None:
+        policy = client._auth_policy  # the SDK's ContainerRegistryChallengePolicy
+        self._exchange = exchange
+        self._service = service
+        self._actions = self.ACTIONS.get(side, TARGET_ACTIONS)
+        self._lock = threading.Lock()
+        self._refresh: tuple[str, float] | None = None
+        self._access: dict[str, tuple[str, float]] = {}
+        policy.on_request = self._authorize
+        policy._exchange_client = self
+
+    def refresh(self) -> str:
+        with self._lock:
+            if self._refresh is None or self._refresh[1] - time.time() < self.MARGIN:
+                with idempotent():  # a token exchange writes nothing: repeat it freely
+                    token = self._exchange.exchange_aad_token_for_refresh_token(self._service)
+                self._refresh = (token, _expiry(token))
+            return self._refresh[0]
+
+    def _authorize(self, request: Any) -> None:
+        """Before a request goes: this repository's token, obtained now if there is none."""
+        key = _scope_key(request.http_request.url)
+        if not key:
+            return
+        with self._lock:
+            found = self._access.get(key)
+        if not found or found[1] - time.time() < self.MARGIN:
+            actions = "*" if key.startswith("registry:") else ",".join(self._actions)
+            try:
+                found = self._obtain(f"{key}:{actions}")
+            except HttpResponseError:
+                return  # the request goes without; its challenge says what is wrong
+        if found:
+            request.http_request.headers["Authorization"] = f"Bearer {found[0]}"
+
+    def get_acr_access_token(self, challenge: str, **kwargs: Any) -> str | None:
+        """The challenge policy's call (a request the kept token did not cover): a token for
+        the challenged scope, for a repository with every action of this side too."""
+        scope = _challenged_scope(challenge)
+        kind, _, rest = scope.partition(":")
+        name, _, actions = rest.rpartition(":")
+        if kind == "repository":
+            wanted = [*self._actions, *(a for a in actions.split(",") if a not in self._actions)]
+            scope = f"repository:{name}:{','.join(wanted)}"
+        found = self._obtain(scope, **kwargs)
+        return found[0] if found else None
+
+    def _obtain(self, scope: str, **kwargs: Any) -> tuple[str, float] | None:
+        operations = self._exchange._client.authentication
+        refresh = self.refresh()
+        with idempotent():
+            answer = operations.exchange_acr_refresh_token_for_acr_access_token(
+                service=self._service, scope=scope, refresh_token=refresh, **kwargs
+            )
+        if not answer.access_token:
+            return None
+        found = (str(answer.access_token), _expiry(answer.access_token))
+        with self._lock:
+            self._access[scope.rpartition(":")[0]] = found
+        return found
+
+
+def _challenged_scope(challenge: str) -> str:
+    found = re.search(r'scope="([^"]*)"', challenge)
+    return found.group(1) if found else ""
+
+
+def _scope_key(url: str) -> str:
+    """``repository:<name>`` or ``registry:catalog`` for a registry URL, as challenges name
+    them; "" for anything else (token endpoints)."""
+    path = unquote(urlsplit(url).path)
+    parts = [p for p in path.split("/") if p]
+    rest = parts[2:] if parts[:2] == ["acr", "v1"] else parts[1:] if parts[:1] == ["v2"] else None
+    if rest is not None:
+        if rest[:1] == ["_catalog"]:
+            return "registry:catalog"
+        for marker in ("manifests", "blobs", "tags", "referrers", "_tags", "_manifests"):
+            if marker in rest:
+                return "repository:" + "/".join(rest[: rest.index(marker)])
+        if parts[0] == "acr" and rest:
+            return "repository:" + "/".join(rest)
+    return ""
+
+
+def _expiry(token: str) -> float:
+    """A JWT's ``exp`` (not verified: only to know when to renew); now when unreadable."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"])
+    except (IndexError, KeyError, TypeError, ValueError):
+        return time.time()
