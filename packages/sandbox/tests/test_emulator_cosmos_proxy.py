@@ -18,7 +18,6 @@ import base64
 import json
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
@@ -29,18 +28,17 @@ import requests
 from atg_dataplane_sandbox import sandbox as sbx
 from atg_dataplane_sandbox import seed
 from atg_dataplane_sandbox.emulator import EmulatorHandle, cosmos_auth
-from atg_dataplane_sandbox.emulator.testing import arm_kwargs, credential
+from atg_dataplane_sandbox.emulator.testing import credential
 from atg_dataplane_sandbox.seeders import cosmos as seeders_cosmos
-from atg_dataplane_sandbox.services import cosmos
 from atg_dataplane_sandbox.services.upstream_auth import COSMOS_HEADER
-from atg_dataplane_sandbox.topology import load_topology
 from azure.cosmos import ContainerProxy, CosmosClient, PartitionKey
-from azure.cosmos.documents import SSLConfiguration
 from azure.cosmos.exceptions import CosmosHttpResponseError
 from azure.mgmt.cosmosdb import CosmosDBManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
+from cosmos_testing import client as _client
+from cosmos_testing import cosmos_emulator, create_account, grant, management
 from faults_testing import injected, until_injected
-from services_testing import emulator_over, needs_emulators
+from services_testing import needs_emulators
 
 pytestmark = needs_emulators
 ACCOUNT = "srccosmos1"
@@ -49,45 +47,19 @@ GROUP = "rg-cosmos"
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
-    directory = tmp_path_factory.mktemp("sandbox-cosmos")
-    with emulator_over(
-        directory, "cosmos", cosmos, lambda layout: cosmos.start(layout, 1), fault_seed=20261123
-    ) as handle:
+    with cosmos_emulator(tmp_path_factory.mktemp("sandbox-cosmos"), 20261123) as handle:
         yield handle
 
 
 @pytest.fixture(scope="module")
 def mgmt(emu: EmulatorHandle) -> CosmosDBManagementClient:
-    """ARM for Cosmos DB in the source subscription, as its admin (Owner)."""
-    subscription = load_topology(emu.directory).tenant("source").subscription_id
-    return CosmosDBManagementClient(
-        credential(emu, "source", "admin"), subscription, **arm_kwargs(emu)
-    )
+    return management(emu)
 
 
 @pytest.fixture(scope="module")
 def account(emu: EmulatorHandle, mgmt: CosmosDBManagementClient) -> tuple[str, str]:
     """The document endpoint and key of ``srccosmos1``, created through ARM."""
-    subscription = load_topology(emu.directory).tenant("source").subscription_id
-    cred = credential(emu, "source", "admin")
-    groups = ResourceManagementClient(cred, subscription, **arm_kwargs(emu)).resource_groups
-    groups.create_or_update(GROUP, {"location": "eastus"})
-    created = mgmt.database_accounts.begin_create_or_update(
-        GROUP,
-        ACCOUNT,
-        {"location": "eastus", "properties": {"locations": [{"locationName": "eastus"}]}},
-        polling_interval=0.05,
-    ).result()
-    key = mgmt.database_accounts.list_keys(GROUP, ACCOUNT).primary_master_key
-    return created.document_endpoint, key
-
-
-def _client(emu: EmulatorHandle, account: tuple[str, Any], **kwargs: Any) -> CosmosClient:
-    """A client of the account: ``account`` is (endpoint, key or token credential)."""
-    # azure-cosmos skips TLS verification for 127.0.0.1 unless an SSLConfiguration names a CA.
-    ssl = SSLConfiguration()
-    ssl.SSLCaCerts = str(emu.ca_path)
-    return CosmosClient(account[0], credential=account[1], ssl_config=ssl, **kwargs)
+    return create_account(emu, mgmt, GROUP, ACCOUNT)
 
 
 @pytest.fixture(scope="module")
@@ -204,19 +176,7 @@ def _grant(
     emu: EmulatorHandle, mgmt: CosmosDBManagementClient, tenant: str, principal: str,
     role: str,
 ) -> str:
-    """Assign a built-in Cosmos DB data role on the account; return the assignment's name."""
-    account_id = mgmt.database_accounts.get(GROUP, ACCOUNT).id
-    name = str(uuid.uuid4())
-    mgmt.sql_resources.begin_create_update_sql_role_assignment(
-        name, GROUP, ACCOUNT,
-        {"properties": {
-            "roleDefinitionId": f"{account_id}/sqlRoleDefinitions/{role}",
-            "scope": account_id,
-            "principalId": load_topology(emu.directory).principal(tenant, principal).object_id,
-        }},
-        polling_interval=0.05,
-    ).result()
-    return name
+    return grant(emu, mgmt, GROUP, ACCOUNT, tenant, principal, role)
 
 
 def test_the_keys_arm_lists_work_and_no_other(

@@ -22,12 +22,13 @@ called instead. Injected errors are shaped as Cosmos DB answers them: JSON
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from aiohttp import web
 
-from atg_dataplane_sandbox.emulator import cosmos_access
+from atg_dataplane_sandbox.emulator import cosmos_access, cosmos_scripts
+from atg_dataplane_sandbox.emulator.cosmos_auth import resource_of
+from atg_dataplane_sandbox.emulator.cosmos_errors import cosmos_error
 from atg_dataplane_sandbox.emulator.upstream_proxy import proxy_app
 from atg_dataplane_sandbox.services.upstream_auth import COSMOS_HEADER, cosmos_secret
 
@@ -44,33 +45,6 @@ FAULTS = {
     503: ("ServiceUnavailable", "Service is currently unavailable. More info: "
           "https://aka.ms/cosmosdb-tsg-service-unavailable (injected fault)"),
 }
-
-
-def cosmos_error(
-    status: int,
-    code: str,
-    message: str,
-    headers: dict[str, str] | None = None,
-    *,
-    plain: bool = False,
-) -> web.Response:
-    """Cosmos DB's error body; ``plain`` for the gateway's own (authorization) errors, whose
-    message is text, not ``Message: {"Errors": [...]}``."""
-    activity = str(uuid.uuid4())
-    if plain:
-        text = f"{message}\r\nActivityId: {activity}, Microsoft.Azure.Documents.Common/2.14.0"
-    else:
-        text = f"Message: {json.dumps({'Errors': [message]})}\r\nActivityId: {activity}"
-    return web.Response(
-        status=status,
-        body=json.dumps({"code": code, "message": text}).encode(),
-        headers={
-            "Content-Type": "application/json",
-            "x-ms-activity-id": activity,
-            "x-ms-request-charge": "0",
-            **(headers or {}),
-        },
-    )
 
 
 def cosmos_fault_response(status: int, retry_after: float) -> web.Response:
@@ -113,12 +87,21 @@ def cosmos_proxy_app(emu: Any, account: str) -> web.Application:
         if denial is not None:
             extra = {"x-ms-substatus": str(denial.substatus)} if denial.substatus else None
             return cosmos_error(denial.status, denial.code, denial.message, extra, plain=True)
+        resource = resource_of(request.raw_path)
+        if resource.type in cosmos_scripts.KINDS:
+            return await cosmos_scripts.handle(emu, account, request, resource)
         account_read = request.method == "GET" and request.path == "/"
         rewrite = _name_the_proxy if account_read else None
         if not secret:
             secret[COSMOS_HEADER] = cosmos_secret(emu.directory)
-        return await emu.proxy.forward(
+        answer = await emu.proxy.forward(
             request, _upstream(emu, account), _error, rewrite, upstream_headers=secret
         )
+        gone = request.method == "DELETE" and answer.status == 204
+        if gone and resource.type in ("dbs", "colls") and not resource.is_feed:
+            # The server forgot the container (or database): so do its scripts.
+            names = resource.segments
+            cosmos_scripts.forget(emu, account, names[1], names[3] if len(names) > 3 else None)
+        return answer
 
     return proxy_app(emu, SERVICE, cosmos_fault_response, forward)

@@ -1,7 +1,8 @@
 """Microsoft.DocumentDB/databaseAccounts, mapped onto the Cosmos DB servers in services.json
 (reached through the emulator's fault-injecting proxies, ``emulator/cosmos_proxy.py``, which
 check every request's key or token), with the account's keys and its native RBAC
-(``documentdb_roles.py``)."""
+(``documentdb_roles.py``), and its NoSQL databases, containers, throughput and scripts
+(``documentdb_sql.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aiohttp import web
 
 from atg_dataplane_sandbox.emulator import cosmos_rbac
 from atg_dataplane_sandbox.emulator.arm.common import ArmContext, require_account_key
-from atg_dataplane_sandbox.emulator.arm.providers import documentdb_roles
+from atg_dataplane_sandbox.emulator.arm.providers import documentdb_roles, documentdb_sql
 from atg_dataplane_sandbox.emulator.arm.providers.base import Provider, register
 from atg_dataplane_sandbox.emulator.cosmos_auth import AccountKeys, account_keys
 from atg_dataplane_sandbox.emulator.errors import json_response
@@ -52,6 +53,8 @@ class CosmosProvider(Provider):
     ) -> web.StreamResponse | None:
         if documentdb_roles.handles(rest):
             return await documentdb_roles.child(ctx, resource, rest)
+        if documentdb_sql.handles(rest):
+            return await documentdb_sql.child(ctx, resource, rest)
         if [s.lower() for s in rest] == ["readonlykeys"] and ctx.request.method == "GET":
             ctx.require(f"{self.full_type}/readonlykeys/action", resource["id"])
             return await self._read_only_keys(ctx, resource)
