@@ -9,6 +9,7 @@ import pluggy
 
 from atg_dataplane.__about__ import __version__
 from atg_dataplane.context import (
+    Checkpoint,
     Fingerprinter,
     ResourceBinding,
     SideContext,
@@ -37,6 +38,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 __all__ = [
     "ALL_MODES",
     "AzureResource",
+    "Checkpoint",
     "DataPlaneItem",
     "Fingerprinter",
     "ItemError",

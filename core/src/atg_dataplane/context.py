@@ -14,7 +14,7 @@ import hmac
 import json
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,6 +168,39 @@ class ResourceBinding:
         """This run's :class:`TargetListing` named ``key`` (``lister`` runs on first use)."""
         listing: TargetListing = self.cached(f"listing:{key}", lambda: TargetListing(lister))
         return listing
+
+
+class Checkpoint:
+    """Where one item's copy has got to, kept in the run's journal: a plugin copying a large
+    item in steps (pages of a feed) saves after each step, and a stopped run that resumes
+    the item starts from the last saved step instead of from the beginning.
+
+    The value is the plugin's own text (a continuation token, an offset, JSON of several):
+    never a secret or a copied value, as the journal is not a vault. It belongs to this
+    run: a new run of the same command starts every item afresh.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[], str | None] | None = None,
+        store: Callable[[str], None] | None = None,
+    ) -> None:
+        self._value: str | None = None
+        self._load = load
+        self._store = store
+
+    def get(self) -> str | None:
+        """The last value saved for this item in this run, or None."""
+        if self._load is not None:
+            return self._load()
+        return self._value
+
+    def save(self, value: str) -> None:
+        """Keep ``value`` (durably, when the engine gave a journal) before going on."""
+        if self._store is not None:
+            self._store(value)
+        else:
+            self._value = value
 
 
 class Fingerprinter:

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from atg_dataplane.context import DEFAULT_CONCURRENCY, Fingerprinter
+from atg_dataplane.context import DEFAULT_CONCURRENCY, Checkpoint, Fingerprinter
 from atg_dataplane.inventory import ResourcePair
 from atg_dataplane.journal import Journal, JournalWriteError
 from atg_dataplane.models import (
@@ -456,6 +456,10 @@ class Engine:
         limit = self._resource_limits.get(rid)
         hook = self.host.hook_for(rtype, "dataplane_replicate_item")
         deadline = time.monotonic() + self.retry.item_seconds
+        checkpoint = Checkpoint(
+            lambda: self.journal.checkpoint(self.run_id, rid, item.key),
+            lambda value: self.journal.save_checkpoint(self.run_id, rid, item.key, value),
+        )
         attempt = 0
         while True:
             attempt += 1
@@ -473,6 +477,7 @@ class Engine:
                             mode=self.mode,
                             options=self.options,
                             fingerprinter=self.fingerprinter,
+                            checkpoint=checkpoint,
                         )
                 finally:
                     if limit:

@@ -19,7 +19,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from atg_dataplane.context import Fingerprinter, ResourceBinding
+    from atg_dataplane.context import Checkpoint, Fingerprinter, ResourceBinding
     from atg_dataplane.models import (
         DataPlaneItem,
         ItemOutcome,
@@ -78,10 +78,14 @@ def dataplane_replicate_item(
     mode: ReplicationMode,
     options: Mapping[str, Any],
     fingerprinter: Fingerprinter,
+    checkpoint: Checkpoint,
 ) -> ItemOutcome | None:
     """Copy one item from ``source`` to ``target``; idempotent.
 
     Return an ``ItemOutcome`` (``unchanged`` when the target already matches).
+    An item copied in steps (the pages of a large container) saves its progress with
+    ``checkpoint.save(...)`` after each step and starts from ``checkpoint.get()``: a
+    stopped run resumes it there.
     Raise ``ItemError`` for a permanent per-item failure; let Azure SDK errors
     propagate and the engine classifies and retries them. No retry loops,
     thread pools or progress output here: the engine owns those.

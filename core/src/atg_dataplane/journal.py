@@ -41,6 +41,11 @@ CREATE TABLE IF NOT EXISTS items (
     attempts INTEGER NOT NULL DEFAULT 1, updated REAL NOT NULL,
     PRIMARY KEY (run_id, resource_id, item_key)
 );
+CREATE TABLE IF NOT EXISTS checkpoints (
+    run_id TEXT NOT NULL, resource_id TEXT NOT NULL, item_key TEXT NOT NULL,
+    value TEXT NOT NULL, updated REAL NOT NULL,
+    PRIMARY KEY (run_id, resource_id, item_key)
+);
 """
 
 FINAL_OK = ("replicated", "unchanged", "skipped")
@@ -278,6 +283,32 @@ class Journal:
                 max(1, attempts),
                 time.time(),
             ),
+        )
+        if status in FINAL_OK:
+            self._write(
+                "DELETE FROM checkpoints WHERE run_id=? AND resource_id=? AND item_key=?",
+                (run_id, resource_id, item_key),
+            )
+
+    # -- checkpoints inside one item ----------------------------------------------------
+    def checkpoint(self, run_id: str, resource_id: str, item_key: str) -> str | None:
+        """How far an unfinished item of this run got (the plugin's own words), or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM checkpoints WHERE run_id=? AND resource_id=? AND item_key=?",
+                (run_id, resource_id, item_key),
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def save_checkpoint(self, run_id: str, resource_id: str, item_key: str, value: str) -> None:
+        """Keep how far an item got, so a stopped run resumes it there (a continuation
+        token, an offset: never a value). A write that fails raises
+        :class:`JournalWriteError`."""
+        self._write(
+            "INSERT INTO checkpoints(run_id, resource_id, item_key, value, updated) "
+            "VALUES(?,?,?,?,?) ON CONFLICT(run_id, resource_id, item_key) DO UPDATE SET "
+            "value=excluded.value, updated=excluded.updated",
+            (run_id, resource_id, item_key, value, time.time()),
         )
 
     def items(self, run_id: str) -> Iterator[dict[str, Any]]:
