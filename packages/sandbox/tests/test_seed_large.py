@@ -8,7 +8,7 @@ from atg_dataplane_sandbox.pytest_plugin import SandboxHandle
 
 
 def _composition(scenario: scenarios.Scenario) -> dict[str, int]:
-    totals = {"keyvault": 0, "storage": 0, "databases": 0, "images": 0}
+    totals = {"keyvault": 0, "storage": 0, "databases": 0, "documents": 0, "images": 0}
     for resource in scenario.resources:
         c = resource.contents
         if resource.kind == "keyvault":
@@ -18,6 +18,8 @@ def _composition(scenario: scenarios.Scenario) -> dict[str, int]:
                                   + len(c.tables) + len(c.queues))
         elif resource.kind == "cosmos":
             totals["databases"] += len(c.databases)
+            totals["documents"] += sum(
+                k.documents + k.large_documents for d in c.databases for k in d.containers)
         elif resource.kind == "registry":
             totals["images"] += sum(len(image.tags) for image in c.images)
     return totals
@@ -26,8 +28,8 @@ def _composition(scenario: scenarios.Scenario) -> dict[str, int]:
 @pytest.mark.parametrize("scale", [1, 3])
 def test_composition_scales(scale: int) -> None:
     assert _composition(scenarios.large(scale)) == {
-        "keyvault": 70 * scale, "storage": 61 * scale, "databases": 17 * scale,
-        "images": 16 * scale}
+        "keyvault": 70 * scale, "storage": 61 * scale, "databases": 17 * scale + 1,
+        "documents": 2000 * scale, "images": 16 * scale}
 
 
 def test_unknown_scenario_is_a_clear_error() -> None:
@@ -41,6 +43,6 @@ def test_seed_large_through_the_sdks(sandbox: SandboxHandle) -> None:
     assert counts["secrets"] + counts["keys"] + counts["certificates"] == 70
     assert (counts["blob_containers"] + counts["blobs"] + counts["tables"]
             + counts["queues"]) == 61
-    assert counts["databases"] == 17
+    assert counts["databases"] == 18 and counts["documents"] == 2000
     assert counts["images"] == 16
     assert report.seconds < 60

@@ -168,6 +168,28 @@ def test_cosmos_documents(sandbox: SandboxHandle, seeded: SeedReport) -> None:
     count = list(database.get_container_client("orders").query_items(
         "SELECT VALUE COUNT(1) FROM c", enable_cross_partition_query=True))
     assert count == [25]
+    assert {d["id"] for d in client.list_databases()} == {"appdb", "shareddb", "blobsdb"}
+
+    orders = database.get_container_client("orders")
+    scripts = orders.scripts
+    assert [s["id"] for s in scripts.list_stored_procedures()] == ["bulkImport"]
+    assert [t["triggerType"] for t in scripts.list_triggers()] == ["Pre"]
+    assert [u["id"] for u in scripts.list_user_defined_functions()] == ["taxOf"]
+    ids = {d["id"] for d in orders.query_items("SELECT c.id FROM c",
+                                               enable_cross_partition_query=True)}
+    assert "名前-データ 1" in ids and "[brackets] {braces} %percent% $dollar 3" in ids
+
+    events = client.get_database_client("shareddb").get_container_client("events").read()
+    assert events["partitionKey"]["paths"] == ["/tenant", "/user"]
+    arm = CosmosDBManagementClient(sandbox.credential("source", "admin"),
+                                   sandbox.topology.tenant("source").subscription_id,
+                                   **sandbox.arm_kwargs()).sql_resources
+    shared = arm.get_sql_database_throughput("rg-source-data", "srccosmos1", "shareddb")
+    assert shared.resource.throughput == 400
+    attachments = client.get_database_client("blobsdb").get_container_client("attachments")
+    sizes = [len(d.get("payload", {}).get("blob", "")) for d in attachments.query_items(
+        "SELECT * FROM c", enable_cross_partition_query=True)]
+    assert sorted(sizes)[-2:] == [1_900_000, 1_900_000]
 
 
 def _referrers(

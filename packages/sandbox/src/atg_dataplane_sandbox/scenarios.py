@@ -129,16 +129,29 @@ class StorageContents:
 @dataclass(frozen=True)
 class CosmosContainerSpec:
     name: str
-    partition_key: str = "/pk"
+    partition_key: str | list[str] = "/pk"
+    """One path (hash), or several (hierarchical: ``MultiHash``)."""
     documents: int = 10
     default_ttl: int | None = None
     unique_keys: list[str] = field(default_factory=list)
+    throughput: int | None = None
+    """Dedicated manual throughput (RU/s); negative: autoscale up to its absolute value."""
+    custom_indexing: bool = False
+    """An indexing policy with excluded paths and a composite index (else the default)."""
+    scripts: bool = False
+    """A stored procedure, a pre-trigger and a user-defined function."""
+    large_documents: int = 0
+    """Documents of about 1.9 MB (Cosmos DB's limit is 2 MB)."""
+    odd_ids: bool = False
+    """Some documents with unicode and punctuation in their ids (every legal character)."""
 
 
 @dataclass(frozen=True)
 class CosmosDatabaseSpec:
     name: str
     containers: list[CosmosContainerSpec] = field(default_factory=list)
+    throughput: int | None = None
+    """Manual throughput shared by the database's containers (RU/s)."""
 
 
 @dataclass(frozen=True)
@@ -272,11 +285,20 @@ def reference_storage() -> StorageContents:
 def reference_cosmos() -> CosmosContents:
     return CosmosContents(databases=[
         CosmosDatabaseSpec("appdb", containers=[
-            CosmosContainerSpec("orders", partition_key="/customerId", documents=25),
+            CosmosContainerSpec("orders", partition_key="/customerId", documents=25,
+                                custom_indexing=True, scripts=True, odd_ids=True),
             CosmosContainerSpec("sessions", partition_key="/userId", documents=5,
                                 default_ttl=3600),
             CosmosContainerSpec("users", partition_key="/tenant", documents=5,
                                 unique_keys=["/email"]),
+        ]),
+        CosmosDatabaseSpec("shareddb", throughput=400, containers=[
+            CosmosContainerSpec("events", partition_key=["/tenant", "/user"], documents=12),
+            CosmosContainerSpec("audit", documents=3),
+        ]),
+        CosmosDatabaseSpec("blobsdb", containers=[
+            CosmosContainerSpec("attachments", documents=2, large_documents=2,
+                                throughput=-4000),
         ]),
     ])
 
@@ -312,6 +334,7 @@ LARGE_IMAGES = 16
 LARGE_VAULT = {"secrets": 50, "keys": 12, "certificates": 8}
 LARGE_STORAGE = {"containers": 4, "blobs": 45, "tables": 6, "queues": 6}
 LARGE_DATABASES = 17
+LARGE_DOCUMENTS = 2000
 
 
 def large(scale: int = 1) -> Scenario:
@@ -362,11 +385,17 @@ def _large_storage(scale: int) -> StorageContents:
 
 
 def _large_cosmos(scale: int) -> CosmosContents:
-    return CosmosContents(databases=[
+    # The measured tenant's databases, plus one large container: LARGE_DOCUMENTS per scale
+    # in all (20,000 at the benchmark's scale 10).
+    small = [
         CosmosDatabaseSpec(f"db-{d:03d}", containers=[
             CosmosContainerSpec("items", partition_key="/pk", documents=10)])
         for d in range(LARGE_DATABASES * scale)
-    ])
+    ]
+    big = LARGE_DOCUMENTS * scale - 10 * LARGE_DATABASES * scale
+    return CosmosContents(databases=[*small, CosmosDatabaseSpec("telemetry", containers=[
+        CosmosContainerSpec("events", partition_key=["/device", "/day"], documents=big,
+                            custom_indexing=True, scripts=True, odd_ids=True)])])
 
 
 SCENARIOS = {"reference": reference, "large": large}

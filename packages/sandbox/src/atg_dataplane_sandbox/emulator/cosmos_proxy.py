@@ -77,6 +77,28 @@ def _name_the_proxy(request: web.Request, body: bytes) -> bytes:
     return json.dumps(account).encode()
 
 
+async def _batch_with_partition_keys(request: web.Request) -> bytes | None:
+    """A transactional batch names its partition key once, in a header (as every SDK sends
+    it); the server reads one per operation (the bulk shape): copy it into each. None for
+    any other request (sent on unchanged)."""
+    if request.headers.get("x-ms-cosmos-is-batch-request", "").lower() != "true":
+        return None
+    key = request.headers.get("x-ms-documentdb-partitionkey")
+    body = await request.read()
+    if key is None:
+        return body
+    try:
+        operations = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(operations, list):
+        return body
+    for operation in operations:
+        if isinstance(operation, dict):
+            operation.setdefault("partitionKey", key)
+    return json.dumps(operations).encode()
+
+
 def cosmos_proxy_app(emu: Any, account: str) -> web.Application:
     secret: dict[str, str] = {}
 
@@ -94,8 +116,18 @@ def cosmos_proxy_app(emu: Any, account: str) -> web.Application:
         rewrite = _name_the_proxy if account_read else None
         if not secret:
             secret[COSMOS_HEADER] = cosmos_secret(emu.directory)
+        upstream_headers = dict(secret)
+        if "x-ms-documentdb-partitionkeyrangeid" in request.headers:
+            # A query scoped to one partition key range (a feed range) needs no partition
+            # key in Cosmos DB; the server asks for one unless told the query may span.
+            upstream_headers["x-ms-documentdb-query-enablecrosspartition"] = "True"
         answer = await emu.proxy.forward(
-            request, _upstream(emu, account), _error, rewrite, upstream_headers=secret
+            request,
+            _upstream(emu, account),
+            _error,
+            rewrite,
+            upstream_headers=upstream_headers,
+            body=await _batch_with_partition_keys(request),
         )
         gone = request.method == "DELETE" and answer.status == 204
         if gone and resource.type in ("dbs", "colls") and not resource.is_feed:

@@ -90,17 +90,21 @@ class UpstreamProxy:
         error: ErrorResponder,
         rewrite: Rewrite | None = None,
         upstream_headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
     ) -> web.StreamResponse:
         """Send ``request`` to ``base`` (no trailing slash) and stream the answer back;
         ``rewrite`` (if given) gets the whole answer body and returns what the client gets;
-        ``upstream_headers`` (the upstream's credentials) replace the client's of that name."""
+        ``upstream_headers`` (the upstream's credentials) replace the client's of that name;
+        ``body`` (if given) is sent in place of the client's."""
         if base is None:
             return error(503, "The emulator behind this address is not running.")
         url = URL(base + request.raw_path, encoded=True)
         skip = HOP_BY_HOP.union(name.lower() for name in upstream_headers or {})
+        if body is not None:
+            skip = skip.union({"content-length"})
         headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in skip)
         headers.update(upstream_headers or {})
-        data = request.content if request.body_exists else None
+        data: Any = body if body is not None else request.content if request.body_exists else None
         for attempt in range(2):
             try:
                 upstream = await self.session().request(
@@ -114,7 +118,7 @@ class UpstreamProxy:
                 break
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
                 # A kept-alive connection closed under us: safe to resend without a body.
-                if attempt == 0 and data is None:
+                if attempt == 0 and (data is None or isinstance(data, bytes)):
                     continue
                 log.warning("proxy: %s %s failed: %s", request.method, url.path, exc)
                 return error(502, "The emulator behind this address did not answer.")
@@ -175,7 +179,12 @@ def proxy_app(
 ) -> web.Application:
     """A listener's app: every request through ``fault_middleware(service, respond,
     malformed)``, then to ``forward``."""
-    app = web.Application(middlewares=[fault_middleware(service, respond, malformed)])
+    # Bodies the proxy reads itself (a Cosmos DB batch it reshapes) may be as large as the
+    # service takes: Cosmos DB requests go up to 2 MB, aiohttp's default stops at 1 MB.
+    app = web.Application(
+        middlewares=[fault_middleware(service, respond, malformed)],
+        client_max_size=8 * 1024 * 1024,
+    )
     app[EMU] = emu
     app.router.add_route("*", "/{tail:.*}", forward)
     return app
