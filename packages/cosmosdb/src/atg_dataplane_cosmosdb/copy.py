@@ -1,0 +1,172 @@
+"""One item into the target: a database, a container (and its documents in replication
+mode), or a script.
+
+Items of one account run concurrently, so whatever an item needs above it (the database of
+a container, the container of a script) it creates first if the target lacks it, with the
+source's definition; each write is a create-or-update, so two items doing so at once agree.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from atg_dataplane import (
+    Checkpoint,
+    DataPlaneItem,
+    Fingerprinter,
+    ItemError,
+    ItemOutcome,
+    ReplicationMode,
+    ResourceBinding,
+)
+from azure.cosmos.exceptions import CosmosHttpResponseError
+
+from atg_dataplane_cosmosdb import documents, structure
+from atg_dataplane_cosmosdb.account import Account, account
+from atg_dataplane_cosmosdb.discovery import CONTAINER, DATABASE, Options
+
+_ensure_lock = threading.Lock()
+
+
+def replicate(
+    item: DataPlaneItem,
+    source: ResourceBinding,
+    target: ResourceBinding,
+    mode: ReplicationMode,
+    options: Options,
+    fingerprinter: Fingerprinter,
+    checkpoint: Checkpoint,
+) -> ItemOutcome:
+    src, tgt = account(source, options.use_keys), account(target, options.use_keys)
+    if item.kind == DATABASE:
+        return _outcome(structure.write_database(tgt, item.name, item.properties["throughput"]))
+    if item.kind == CONTAINER:
+        db, coll = item.name.split("/", 1)
+        done = _ensure_database(src, tgt, db)
+        definition = {k: v for k, v in item.properties.items() if k in structure.CONTAINER_FIELDS}
+        done += structure.write_container(tgt, db, coll, definition, item.properties["throughput"])
+        _remember(tgt, db, coll)
+        if mode is ReplicationMode.TEMPLATE:
+            return _outcome(done)
+        return _copy_documents(src, tgt, db, coll, definition, done, fingerprinter, checkpoint)
+    db, coll, name = item.name.split("/", 2)
+    done = _ensure_container(src, tgt, db, coll)
+    wanted = structure.read_script(src, db, coll, item.kind, name)
+    if structure.write_script(tgt, db, coll, item.kind, wanted):
+        done.append("written")
+    return _outcome(done)
+
+
+def _copy_documents(
+    src: Account,
+    tgt: Account,
+    db: str,
+    coll: str,
+    definition: dict[str, Any],
+    done: list[str],
+    fingerprinter: Fingerprinter,
+    checkpoint: Checkpoint,
+) -> ItemOutcome:
+    paths = (definition.get("partitionKey") or {}).get("paths") or ["/id"]
+    try:
+        counts = documents.copy(
+            src.container(db, coll), tgt.container(db, coll), paths, fingerprinter, checkpoint
+        )
+    except CosmosHttpResponseError as exc:
+        if exc.status_code in (401, 403):
+            raise ItemError(_denied(exc), remedy=_data_role_remedy(exc)) from None
+        raise
+    resumed = " (resumed from its checkpoint)" if counts.resumed else ""
+    reason = f"{counts.read} documents read{resumed}, {counts.written} written"
+    warnings = ()
+    if "defaultTtl" in definition:
+        warnings = (
+            "TTL restarts with the copy: documents expire counted from the time they were "
+            "copied (_ts is the copy's time, not the source's)",
+        )
+    changed = bool(done) or counts.written > 0
+    return ItemOutcome(
+        status="replicated" if changed else "unchanged",
+        bytes_copied=counts.bytes_written,
+        client_bytes=counts.bytes_read,
+        reason=reason,
+        warnings=warnings,
+    )
+
+
+def _denied(exc: CosmosHttpResponseError) -> str:
+    first = str(exc.message or "").strip().splitlines()
+    return f"the account refused the data-plane request ({exc.status_code}): " + (
+        first[0] if first else "no reason given"
+    )
+
+
+def _data_role_remedy(exc: CosmosHttpResponseError) -> str:
+    return (
+        "grant the principal a Cosmos DB data role on the account (Cosmos DB Built-in Data "
+        "Reader on the source, Data Contributor on the target): az cosmosdb sql role "
+        "assignment create --account-name ACCOUNT --resource-group GROUP --scope / "
+        "--principal-id OBJECT_ID --role-definition-name 'Cosmos DB Built-in Data "
+        "Contributor'; or set cosmosdb.use_keys = true to use the account keys"
+    )
+
+
+# -- what an item needs above it ----------------------------------------------------------
+def _remember(tgt: Account, db: str, coll: str | None = None) -> None:
+    ready: set[tuple[str, str | None]] = tgt.binding.cached("cosmosdb.ready", set)
+    with _ensure_lock:
+        ready.add((db, coll))
+
+
+def _ready(tgt: Account, db: str, coll: str | None = None) -> bool:
+    ready: set[tuple[str, str | None]] = tgt.binding.cached("cosmosdb.ready", set)
+    with _ensure_lock:
+        return (db, coll) in ready
+
+
+def _ensure_database(src: Account, tgt: Account, db: str) -> list[str]:
+    if _ready(tgt, db):
+        return []
+    done: list[str] = []
+    if structure.database(tgt, db) is None:
+        found = structure.database(src, db)
+        wanted = structure.throughput(found.options) if found is not None else None
+        done = [f"database {d}" for d in structure.write_database(tgt, db, wanted)]
+    _remember(tgt, db)
+    return done
+
+
+def _ensure_container(src: Account, tgt: Account, db: str, coll: str) -> list[str]:
+    if _ready(tgt, db, coll):
+        return []
+    done = _ensure_database(src, tgt, db)
+    if structure.container(tgt, db, coll) is None:
+        found = structure.container(src, db, coll)
+        if found is None:
+            raise ItemError(f"the source container {db}/{coll} is gone", remedy="run again")
+        definition = structure.container_definition(found.resource)
+        wanted = structure.throughput(found.options)
+        done += [f"container {d}" for d in structure.write_container(
+            tgt, db, coll, definition, wanted)]
+    _remember(tgt, db, coll)
+    return done
+
+
+def _outcome(done: list[str]) -> ItemOutcome:
+    if not done:
+        return ItemOutcome(status="unchanged")
+    return ItemOutcome(status="replicated", reason="; ".join(done))
+
+
+def fingerprint(
+    item: DataPlaneItem, resource: ResourceBinding, mode: ReplicationMode, options: Options,
+    fingerprinter: Fingerprinter,
+) -> str | None:
+    """A container's documents, as one keyed fingerprint (replication mode only)."""
+    if item.kind != CONTAINER or mode is not ReplicationMode.REPLICATION:
+        return None
+    db, coll = item.name.split("/", 1)
+    _, combined = documents.digest(account(resource, options.use_keys).container(db, coll),
+                                   fingerprinter)
+    return combined

@@ -1,0 +1,202 @@
+"""Documents: a container's copy, page by page and resumable, and its fingerprint.
+
+The source is read one feed range at a time (a query scoped to the range, in pages); after
+each page the position (feed ranges, current range, continuation token) is saved in the
+item's checkpoint, so a stopped copy goes on from the last page written. Each page is
+compared with the target (one ``read_items`` for the page, by id and partition key, under
+keyed fingerprints of the bodies): only documents that are missing or different are
+written, as upserts in transactional batches per partition key (at most 100 operations and
+well under the 2 MB request limit), a few batches at a time. A re-run therefore writes
+nothing, and no replay duplicates anything: an upsert of the same id replaces.
+
+System properties (``_rid``, ``_etag``, ``_ts``, ``_self``, ``_attachments``) are the
+target's own: ``_ts`` becomes the time of the copy, so TTL countdowns restart with it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from atg_dataplane import Checkpoint, Fingerprinter, ItemError, read_ahead
+from azure.cosmos.exceptions import CosmosBatchOperationError, CosmosHttpResponseError
+
+PAGE = 500
+"""Documents read per request (the SDK's ``max_item_count``)."""
+BATCH_OPERATIONS = 100
+"""Cosmos DB's limit of operations in one transactional batch."""
+BATCH_BYTES = 1_500_000
+"""Bytes of documents per batch: under the 2 MB request limit, with room for the framing."""
+WRITERS = 4
+"""Batches in flight per container."""
+SYSTEM = frozenset(("_rid", "_etag", "_ts", "_self", "_attachments", "_lsn"))
+_MISSING = object()
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    written: int = 0
+    bytes_read: int = 0
+    bytes_written: int = 0
+    resumed: bool = False
+
+
+def clean(document: dict[str, Any]) -> dict[str, Any]:
+    """The document as its owner wrote it: without the system properties."""
+    return {k: v for k, v in document.items() if k not in SYSTEM}
+
+
+def partition_value(document: dict[str, Any], paths: Sequence[str]) -> Any:
+    """The document's partition key value (a list for hierarchical keys); ``_MISSING`` when
+    a path is absent or null (such a document is written alone, the SDK placing it)."""
+    values = []
+    for path in paths:
+        node: Any = document
+        for part in path.strip("/").split("/"):
+            if not isinstance(node, dict) or part not in node:
+                return _MISSING
+            node = node[part]
+        if node is None:
+            return _MISSING
+        values.append(node)
+    return values if len(paths) > 1 else values[0]
+
+
+def _key(document: dict[str, Any], pk: Any) -> str:
+    return json.dumps([document.get("id"), pk], sort_keys=True, default=str)
+
+
+def fingerprint(fingerprinter: Fingerprinter, document: dict[str, Any]) -> str:
+    return fingerprinter.of(clean(document))
+
+
+def _size(document: dict[str, Any]) -> int:
+    return len(json.dumps(document, separators=(",", ":")).encode())
+
+
+# -- copy ---------------------------------------------------------------------------------
+def copy(
+    source: Any,
+    target: Any,
+    paths: Sequence[str],
+    fingerprinter: Fingerprinter,
+    checkpoint: Checkpoint,
+) -> Counts:
+    """Copy every document of ``source`` (a ContainerProxy) into ``target``, resuming from
+    ``checkpoint``; return what was read and written."""
+    saved = checkpoint.get()
+    state: dict[str, Any] = json.loads(saved) if saved else {}
+    counts = Counts(resumed=bool(state))
+    if not state:
+        state = {"ranges": list(source.read_feed_ranges()), "index": 0, "token": None}
+    ranges = state["ranges"]
+    for index in range(state["index"], len(ranges)):
+        token = state["token"] if index == state["index"] else None
+        pages = source.query_items(
+            "SELECT * FROM c", feed_range=ranges[index], max_item_count=PAGE
+        ).by_page(token)
+        for page in pages:
+            documents = [clean(d) for d in page]
+            counts.read += len(documents)
+            counts.bytes_read += sum(_size(d) for d in documents)
+            _write_changed(target, documents, paths, fingerprinter, counts)
+            token = pages.continuation_token
+            # Saved only once the page's writes landed: a stop replays at most one page.
+            state = {"ranges": ranges, "index": index if token else index + 1, "token": token}
+            checkpoint.save(json.dumps(state))
+    return counts
+
+
+def _write_changed(
+    target: Any,
+    documents: list[dict[str, Any]],
+    paths: Sequence[str],
+    fingerprinter: Fingerprinter,
+    counts: Counts,
+) -> None:
+    keyed = [(d, partition_value(d, paths)) for d in documents]
+    lookups = [(d["id"], pk) for d, pk in keyed if pk is not _MISSING]
+    existing = {}
+    if lookups:
+        for found in target.read_items(lookups):
+            found = clean(found)
+            existing[_key(found, partition_value(found, paths))] = fingerprinter.of(found)
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    alone: list[dict[str, Any]] = []
+    for document, pk in keyed:
+        if pk is _MISSING:
+            alone.append(document)
+        elif existing.get(_key(document, pk)) != fingerprinter.of(document):
+            groups[json.dumps(pk, sort_keys=True, default=str)].append(document)
+    batches = [(json.loads(pk), chunk) for pk, docs in groups.items() for chunk in _chunks(docs)]
+
+    def write(batch: tuple[Any, list[dict[str, Any]]]) -> int:
+        pk, chunk = batch
+        try:
+            target.execute_item_batch([("upsert", (d,)) for d in chunk], partition_key=pk)
+        except CosmosBatchOperationError as exc:
+            failed = chunk[exc.error_index] if 0 <= exc.error_index < len(chunk) else {}
+            raise ItemError(
+                f"document {failed.get('id')!r} could not be written: "
+                f"{exc.status_code} {_first_line(exc.message)}",
+                remedy="fix or remove the conflicting document in the target (a unique key "
+                "taken by another id, a document over 2 MB), then run again",
+            ) from None
+        return sum(_size(d) for d in chunk)
+
+    for written in read_ahead(write, batches, WRITERS):
+        counts.bytes_written += written
+    counts.written += sum(len(chunk) for _, chunk in batches)
+    for document in alone:
+        fp = fingerprinter.of(document)
+        try:
+            current = _read_alone(target, document)
+        except CosmosHttpResponseError:
+            current = None
+        if current is None or fingerprinter.of(clean(current)) != fp:
+            target.upsert_item(document)
+            counts.written += 1
+            counts.bytes_written += _size(document)
+
+
+def _read_alone(target: Any, document: dict[str, Any]) -> dict[str, Any] | None:
+    query = "SELECT * FROM c WHERE c.id = @id"
+    found = target.query_items(
+        query, parameters=[{"name": "@id", "value": document["id"]}],
+        enable_cross_partition_query=True,
+    )
+    return next(iter(found), None)
+
+
+def _chunks(documents: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for document in documents:
+        length = _size(document)
+        if chunk and (len(chunk) >= BATCH_OPERATIONS or size + length > BATCH_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(document)
+        size += length
+    if chunk:
+        yield chunk
+
+
+def _first_line(text: Any) -> str:
+    return str(text or "").strip().splitlines()[0] if text else ""
+
+
+# -- verification -------------------------------------------------------------------------
+def digest(container: Any, fingerprinter: Fingerprinter) -> tuple[int, str]:
+    """The number of documents and one keyed fingerprint of them all, whatever their order
+    (each document's fingerprint, combined by XOR: ids are unique per partition key)."""
+    count, combined = 0, 0
+    for document in container.query_items("SELECT * FROM c", enable_cross_partition_query=True,
+                                          max_item_count=PAGE):
+        count += 1
+        combined ^= int(fingerprinter.of(clean(document)).rsplit(":", 1)[1], 16)
+    return count, fingerprinter.of(f"{count}:{combined:032x}")

@@ -1,0 +1,66 @@
+"""What each side needs, per mode.
+
+Structure is read and written through ARM (Azure RBAC: checked before the run). Documents
+are read and written with the account's native RBAC (Cosmos DB Built-in Data Reader on the
+source, Data Contributor on the target), which the ARM permission check cannot see: a
+missing data role is reported by the copy, per container, with the command that grants it.
+With ``cosmosdb.use_keys`` the keys come from ARM (``readonlykeys`` on the source,
+``listKeys`` on the target) and no data role is needed.
+"""
+
+from __future__ import annotations
+
+from atg_dataplane import Permission, ReplicationMode
+from atg_dataplane.models import Side
+
+from atg_dataplane_cosmosdb.account import RESOURCE_TYPE
+
+SQL = f"{RESOURCE_TYPE}/sqlDatabases"
+CONTAINERS = f"{SQL}/containers"
+READS = (
+    f"{RESOURCE_TYPE}/read",
+    f"{SQL}/read",
+    f"{SQL}/throughputSettings/read",
+    f"{CONTAINERS}/read",
+    f"{CONTAINERS}/throughputSettings/read",
+    f"{CONTAINERS}/storedProcedures/read",
+    f"{CONTAINERS}/triggers/read",
+    f"{CONTAINERS}/userDefinedFunctions/read",
+)
+WRITES = (
+    f"{SQL}/write",
+    f"{SQL}/throughputSettings/write",
+    f"{CONTAINERS}/write",
+    f"{CONTAINERS}/throughputSettings/write",
+    f"{CONTAINERS}/storedProcedures/write",
+    f"{CONTAINERS}/triggers/write",
+    f"{CONTAINERS}/userDefinedFunctions/write",
+)
+
+
+def _perm(side: Side, description: str, role: str, *actions: str) -> Permission:
+    return Permission(
+        "resource",
+        actions,
+        side=side,
+        resource_type=RESOURCE_TYPE,
+        description=description,
+        suggested_role=role,
+    )
+
+
+def permissions(mode: ReplicationMode, use_keys: bool = False) -> list[Permission]:
+    role = "DocumentDB Account Contributor"
+    needed = [
+        _perm("source", "read databases, containers, throughput and scripts", role, *READS),
+        _perm("target", "create databases, containers, throughput and scripts", role,
+              *READS, *WRITES),
+    ]
+    if mode is ReplicationMode.REPLICATION and use_keys:
+        needed += [
+            _perm("source", "read the account's read-only keys (cosmosdb.use_keys)", role,
+                  f"{RESOURCE_TYPE}/readonlykeys/action"),
+            _perm("target", "read the account's keys (cosmosdb.use_keys)", role,
+                  f"{RESOURCE_TYPE}/listKeys/action"),
+        ]
+    return needed
