@@ -197,3 +197,17 @@ def test_scripts_through_arm_and_the_data_plane(
     _container(mgmt, "shop", {"id": "carts", "partitionKey": {"paths": ["/pk"]}}, {})
     for kind in SCRIPTS:
         assert _list_scripts(mgmt, kind, "carts") == {}
+
+
+def test_concurrent_puts_of_one_container_both_succeed(mgmt: CosmosDBManagementClient) -> None:
+    """ARM's PUT creates or updates: two callers creating the same database and container
+    at once (a copy's items do) both succeed, whoever is first."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(_: int) -> str:
+        _database(mgmt, "raced", {})
+        made = _container(mgmt, "raced", {"id": "c", "partitionKey": {"paths": ["/pk"]}}, {})
+        return str(made.resource.id)
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(create, range(6))) == ["c"] * 6

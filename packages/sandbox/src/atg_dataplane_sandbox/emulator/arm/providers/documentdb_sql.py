@@ -91,8 +91,9 @@ async def _database_item(
         status, _ = await call(ctx.emu, name, "GET", path)
         if status == 404:
             status, answer = await call(ctx.emu, name, "POST", "/dbs", {"id": db})
-            _check(status, answer)
-            _set_throughput(ctx, db_id, props.get("options") or {})
+            if status != 409:  # made meanwhile by another PUT: ARM's PUT creates or updates
+                _check(status, answer)
+                _set_throughput(ctx, db_id, props.get("options") or {})
         return _operation(ctx, account, db_id, "PUT")
     if method == "DELETE":
         ctx.require(f"{action}/delete", db_id)
@@ -129,18 +130,23 @@ async def _container_item(
         resource = dict(props.get("resource") or {})
         if resource.get("id") != coll:
             raise _bad(f"The resource id '{resource.get('id')}' does not match the name '{coll}'.")
-        status, existing = await call(ctx.emu, name, "GET", path)
-        if status == 200:
-            if existing.get("partitionKey", {}).get("paths") != (
-                resource.get("partitionKey") or {}
-            ).get("paths"):
-                raise _bad("Document collection partition key cannot be changed.")
-            status, answer = await call(ctx.emu, name, "PUT", path, resource)
-        else:
+        for _attempt in range(2):
+            status, existing = await call(ctx.emu, name, "GET", path)
+            if status == 200:
+                if existing.get("partitionKey", {}).get("paths") != (
+                    resource.get("partitionKey") or {}
+                ).get("paths"):
+                    raise _bad("Document collection partition key cannot be changed.")
+                status, answer = await call(ctx.emu, name, "PUT", path, resource)
+                break
             if status == 404 and (await call(ctx.emu, name, "GET", link("dbs", db)))[0] != 200:
                 raise _not_found(db)
-            status, answer = await call(ctx.emu, name, "POST", link("dbs", db, "colls"), resource)
-            _set_throughput(ctx, coll_id, props.get("options") or {})
+            colls = link("dbs", db, "colls")
+            status, answer = await call(ctx.emu, name, "POST", colls, resource)
+            if status != 409:
+                _set_throughput(ctx, coll_id, props.get("options") or {})
+                break
+            # Made meanwhile by another PUT: ARM's PUT creates or updates, so update it.
         _check(status, answer)
         return _operation(ctx, account, coll_id, "PUT")
     if method == "DELETE":
