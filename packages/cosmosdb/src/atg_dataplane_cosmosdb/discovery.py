@@ -14,7 +14,7 @@ from typing import Any
 
 from atg_dataplane import DataPlaneItem, Fingerprinter, ReplicationMode, ResourceBinding, read_ahead
 
-from atg_dataplane_cosmosdb import structure
+from atg_dataplane_cosmosdb import documents, structure
 from atg_dataplane_cosmosdb.account import Account, account
 
 DATABASE = "database"
@@ -64,7 +64,7 @@ def _inside(
             "throughput": structure.throughput(found.options),
         }
         if mode is ReplicationMode.REPLICATION:
-            props["documents"] = _count(acc, db, found.name)
+            props["documents"] = documents.count(acc.container(db, found.name))
         yield _item(binding, CONTAINER, name, props)
         for kind in SCRIPTS:
             for script in sorted(structure.scripts(acc, db, found.name, kind), key=lambda s: s.id):
@@ -72,13 +72,6 @@ def _inside(
                 props = {k: v for k, v in definition.items() if k not in ("id", "body")}
                 props["body"] = fingerprinter.of(definition.get("body") or "")
                 yield _item(binding, kind, f"{name}/{script.id}", props)
-
-
-def _count(acc: Account, db: str, coll: str) -> int:
-    found = acc.container(db, coll).query_items(
-        "SELECT VALUE COUNT(1) FROM c", enable_cross_partition_query=True
-    )
-    return int(sum(found))
 
 
 def _item(binding: ResourceBinding, kind: str, name: str, props: dict[str, Any]) -> DataPlaneItem:

@@ -3,10 +3,11 @@
 The source is read one feed range at a time (a query scoped to the range, in pages); after
 each page the position (feed ranges, current range, continuation token) is saved in the
 item's checkpoint, so a stopped copy goes on from the last page written. Each page is
-compared with the target (one ``read_items`` for the page, by id and partition key, under
-keyed fingerprints of the bodies): only documents that are missing or different are
-written, as upserts in transactional batches per partition key (at most 100 operations and
-well under the 2 MB request limit), a few batches at a time. A re-run therefore writes
+compared with the target under keyed fingerprints of the bodies (:class:`_Target`: nothing
+to compare in an empty container, one read of a small one, a ``read_items`` per page of a
+large one): only documents that are missing or different are written, as upserts in
+transactional batches per partition key (at most 100 operations and well under the 2 MB
+request limit), a few batches at a time. A re-run therefore writes
 nothing, and no replay duplicates anything: an upsert of the same id replaces.
 
 System properties (``_rid``, ``_etag``, ``_ts``, ``_self``, ``_attachments``) are the
@@ -32,6 +33,9 @@ BATCH_BYTES = 1_500_000
 """Bytes of documents per batch: under the 2 MB request limit, with room for the framing."""
 WRITERS = 4
 """Batches in flight per container."""
+INDEX_LIMIT = 50_000
+"""Target containers up to this many documents are read once (their fingerprints held
+during the copy, about 100 bytes a document); larger ones are looked up page by page."""
 SYSTEM = frozenset(("_rid", "_etag", "_ts", "_self", "_attachments", "_lsn"))
 _MISSING = object()
 
@@ -94,6 +98,7 @@ def copy(
     if not state:
         state = {"ranges": list(source.read_feed_ranges()), "index": 0, "token": None}
     ranges = state["ranges"]
+    existing = _Target(target, paths, fingerprinter)
     for index in range(state["index"], len(ranges)):
         token = state["token"] if index == state["index"] else None
         pages = source.query_items(
@@ -103,7 +108,7 @@ def copy(
             documents = [clean(d) for d in page]
             counts.read += len(documents)
             counts.bytes_read += sum(_size(d) for d in documents)
-            _write_changed(target, documents, paths, fingerprinter, counts)
+            _write_changed(target, existing, documents, paths, fingerprinter, counts)
             token = pages.continuation_token
             # Saved only once the page's writes landed: a stop replays at most one page.
             state = {"ranges": ranges, "index": index if token else index + 1, "token": token}
@@ -111,20 +116,53 @@ def copy(
     return counts
 
 
+class _Target:
+    """What the target container holds, as fingerprints by id and partition key."""
+
+    def __init__(self, container: Any, paths: Sequence[str], fingerprinter: Fingerprinter):
+        self.container, self.paths, self.fingerprinter = container, paths, fingerprinter
+        held = count(container)
+        self.index: dict[str, str] | None = None
+        if held <= INDEX_LIMIT:
+            # Empty (a first copy): nothing to read. Small: one read beats a lookup a page.
+            self.index = {}
+            if held:
+                for found in container.query_items("SELECT * FROM c", max_item_count=PAGE,
+                                                   enable_cross_partition_query=True):
+                    self._add(self.index, found)
+
+    def _add(self, into: dict[str, str], found: dict[str, Any]) -> None:
+        found = clean(found)
+        into[_key(found, partition_value(found, self.paths))] = self.fingerprinter.of(found)
+
+    def fingerprints(self, keyed: list[tuple[dict[str, Any], Any]]) -> dict[str, str]:
+        if self.index is not None:
+            return self.index
+        lookups = [(d["id"], pk) for d, pk in keyed if pk is not _MISSING]
+        found: dict[str, str] = {}
+        if lookups:
+            for document in self.container.read_items(lookups):
+                self._add(found, document)
+        return found
+
+
+def count(container: Any) -> int:
+    """How many documents the container holds."""
+    found = container.query_items("SELECT VALUE COUNT(1) FROM c",
+                                  enable_cross_partition_query=True)
+    return int(sum(found))
+
+
 def _write_changed(
     target: Any,
+    held: _Target,
     documents: list[dict[str, Any]],
     paths: Sequence[str],
     fingerprinter: Fingerprinter,
     counts: Counts,
 ) -> None:
     keyed = [(d, partition_value(d, paths)) for d in documents]
-    lookups = [(d["id"], pk) for d, pk in keyed if pk is not _MISSING]
-    existing = {}
-    if lookups:
-        for found in target.read_items(lookups):
-            found = clean(found)
-            existing[_key(found, partition_value(found, paths))] = fingerprinter.of(found)
+    existing = held.fingerprints(keyed)
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     alone: list[dict[str, Any]] = []
     for document, pk in keyed:

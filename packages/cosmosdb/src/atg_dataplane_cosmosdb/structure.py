@@ -62,9 +62,19 @@ def _settings(value: Mapping[str, int]) -> dict[str, Any]:
     return {"throughput": value["manual"]}
 
 
+def plain(model: Any) -> dict[str, Any]:
+    """An azure-mgmt-cosmosdb model as plain JSON with ARM's (camelCase) names, whichever
+    model style the installed SDK generates (``serialize`` before 10.0, ``as_dict`` since)."""
+    if hasattr(model, "serialize"):
+        return dict(model.serialize())
+    if hasattr(model, "as_dict"):
+        return dict(model.as_dict())
+    return dict(model)
+
+
 def container_definition(resource: Any) -> dict[str, Any]:
     """The container's properties as ARM takes them (camelCase), without system fields."""
-    raw = resource.serialize() if hasattr(resource, "serialize") else dict(resource)
+    raw = plain(resource)
     return {k: raw[k] for k in CONTAINER_FIELDS if raw.get(k) is not None}
 
 
@@ -175,7 +185,7 @@ def scripts(acc: Account, db: str, coll: str, kind: str) -> list[Any]:
 
 
 def script_definition(resource: Any) -> dict[str, Any]:
-    raw = resource.serialize() if hasattr(resource, "serialize") else dict(resource)
+    raw = plain(resource)
     return {k: raw[k] for k in ("id", "body", "triggerType", "triggerOperation") if k in raw}
 
 
