@@ -36,7 +36,7 @@ def main() -> None:
 
     def run(task: Task) -> None:
         try:
-            tally.add(task.kind, task.run())
+            tally.add(task.kind, task.run(), count=task.counted)
         except Exception as exc:  # counted, reported; the run goes on
             tally.fail(task.kind, task.name, exc)
 

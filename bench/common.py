@@ -69,9 +69,10 @@ class Tally:
     failures: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, kind: str, payload: int = 0) -> None:
+    def add(self, kind: str, payload: int = 0, count: bool = True) -> None:
         with self._lock:
-            self.items[kind] += 1
+            if count:
+                self.items[kind] += 1
             self.payload[kind] += payload
 
     def fail(self, kind: str, name: str, exc: BaseException) -> None:

@@ -66,6 +66,8 @@ TARGETS = {
     "faults_10_ratio": 2.0,
     "faults_30_ratio": 5.0,
 }
+TYPE_CEILING_CONCURRENCY = 32
+"""The ceiling's concurrency when each type runs alone (one run: the sweep is for the whole)."""
 FAULT_SHARES = (10, 30)
 """Percentages of answers the fault runs break (``mix``); quick mode runs the first only."""
 VERSIONS = {"keyvault.all_versions": True}
@@ -533,6 +535,8 @@ def compare(
             bench.contender(directory, targets, scale, latency, "ours", only=rtype)
             bench.contender(directory, targets, scale, latency, "baseline", only=rtype,
                             verify=False)
+            bench.contender(directory, targets, scale, latency, "ceiling", only=rtype,
+                            concurrency=TYPE_CEILING_CONCURRENCY, verify=False)
     bench.contender(directory, targets, scale, latency, "baseline", verify=check)
     levels = []
     for index, level in enumerate(sweep):
@@ -609,6 +613,7 @@ def type_figures(runs: list[Run], types: list[str], scale: int, latency: int) ->
     for rtype in types:
         ours = pick(runs, contender=f"ours:{rtype}", scale=scale, latency_ms=latency)
         baseline = pick(runs, contender=f"baseline:{rtype}", scale=scale, latency_ms=latency)
+        ceiling = pick(runs, contender=f"ceiling:{rtype}", scale=scale, latency_ms=latency)
         if ours and baseline:
             figures[rtype] = {
                 "items": ours[0].items,
@@ -619,6 +624,10 @@ def type_figures(runs: list[Run], types: list[str], scale: int, latency: int) ->
                 "ours_fidelity": ours[0].fidelity,
                 "items_match": ours[0].items == baseline[0].items,
             }
+            if ceiling:
+                figures[rtype]["ceiling_seconds"] = round(ceiling[0].seconds, 3)
+                figures[rtype]["share_of_ceiling"] = round(
+                    min(1.0, ceiling[0].seconds / ours[0].wall_seconds), 3)
     return figures
 
 
@@ -839,14 +848,15 @@ def markdown(results: dict[str, Any]) -> str:
             f"Each resource type alone ({results['latency_ms']} ms added; the baseline is that "
             "type's one-at-a-time loop, e.g. `az acr import` per tag for registries):",
             "",
-            "| resource type | items | ours s | baseline s | speed-up | client payload bytes "
-            "| fidelity % |",
-            "|---|---|---|---|---|---|---|",
+            "| resource type | items | ours s | baseline s | speed-up | ceiling s (at "
+            f"{TYPE_CEILING_CONCURRENCY}) | share of ceiling | client payload bytes | fidelity % |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for rtype, row in by_type.items():
             lines.append(
                 f"| {rtype} | {row['items']} | {row['ours_seconds']} | {row['baseline_seconds']} "
-                f"| {row['speedup_vs_baseline']}x | {row['ours_client_payload_bytes']} "
+                f"| {row['speedup_vs_baseline']}x | {row.get('ceiling_seconds', '-')} "
+                f"| {row.get('share_of_ceiling', '-')} | {row['ours_client_payload_bytes']} "
                 f"| {row['ours_fidelity']} |"
             )
     under = results.get("faults") or {}

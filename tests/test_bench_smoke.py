@@ -94,3 +94,8 @@ def test_quick_benchmark_completes_and_ours_verifies(tmp_path: Path) -> None:
     for row in by_type.values():
         assert row["items_match"] and row["items"] > 0 and row["ours_fidelity"] == 100.0, row
     assert by_type["Microsoft.ContainerRegistry/registries"]["ours_client_payload_bytes"] == 0
+    # Cosmos DB: ours against a sequential read/upsert loop; documents pass through the
+    # client in both (no server-side copy exists across accounts).
+    cosmos = by_type["Microsoft.DocumentDB/databaseAccounts"]
+    assert cosmos["ours_client_payload_bytes"] > 0
+    assert all(0 < row["share_of_ceiling"] <= 1 for row in by_type.values()), by_type

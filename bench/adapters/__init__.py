@@ -23,6 +23,9 @@ class Task:
     phase: int = 0
     """Tasks of a phase start after every task of the phase before (containers, phase -1,
     before their blobs)."""
+    counted: bool = True
+    """False for a unit finer than the tool's items (one document of a container): its
+    payload counts, but it is not an item."""
 
 
 class Adapter(Protocol):
@@ -46,11 +49,10 @@ class Adapter(Protocol):
 
 
 def _load() -> dict[str, Adapter]:
-    from adapters import containerregistry, keyvault, storage
+    from adapters import containerregistry, cosmosdb, keyvault, storage
 
-    return {
-        m.ADAPTER.resource_type.lower(): m.ADAPTER for m in (containerregistry, keyvault, storage)
-    }
+    modules = (containerregistry, cosmosdb, keyvault, storage)
+    return {m.ADAPTER.resource_type.lower(): m.ADAPTER for m in modules}
 
 
 ADAPTERS: dict[str, Adapter] = _load()
