@@ -7,7 +7,7 @@ hand-kept list. Sessions:
   reported per distribution.
 * ``package-<name>``: the core plus that one package only, running that
   package's tests (proves "install only what you need").
-* ``lint``: ruff everywhere, mypy on the core.
+* ``lint``: ruff everywhere, mypy on the core, the layering contracts (import-linter).
 * ``demo``: the README's first command: sandbox up, seed, replicate, verify.
 * ``bench``: the benchmarks (``bench/``).
 """
@@ -123,10 +123,13 @@ for _name, _path in PACKAGES.items():
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff on everything; mypy on the core."""
-    session.install("ruff>=0.5", "mypy>=1.10", "-e", str(ROOT / "core"))
+    """ruff on everything; mypy on the core; the layering contracts (import-linter)."""
+    session.install("ruff>=0.5", "mypy>=1.10", "import-linter>=2.1", "-e", str(ROOT / "core"))
+    # The other distributions without their dependencies: import-linter reads sources only.
+    session.install("--no-deps", *(f"-e{path}" for path in PACKAGES.values()))
     session.run("ruff", "check", ".")
     session.run("mypy", "core/src/atg_dataplane")
+    session.run("lint-imports")
 
 
 @nox.session(python=PYTHON)
