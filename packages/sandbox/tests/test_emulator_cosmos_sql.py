@@ -122,9 +122,16 @@ def test_a_container_carries_every_property(
     container.upsert_item({"id": "o1", "tenant": "t", "user": "u", "email": "a@example.com"})
     assert container.read_item("o1", partition_key=["t", "u"])["email"] == "a@example.com"
 
-    # The same PUT again changes nothing; a new partition key is refused, as in Azure.
+    # A PUT with another TTL updates the container and keeps its documents and functions,
+    # as Azure does; a new partition key is refused, as in Azure.
+    container.scripts.create_user_defined_function({"id": "f", "body": "function f() {}"})
     _container(mgmt, "shop", dict(CONTAINER, defaultTtl=60), {})
     assert container.read()["defaultTtl"] == 60
+    assert container.read_item("o1", partition_key=["t", "u"])["email"] == "a@example.com"
+    assert [u["id"] for u in container.scripts.list_user_defined_functions()] == ["f"]
+    container.upsert_item({"id": "o2", "tenant": "t", "user": "u", "email": "b@example.com"})
+    every = container.query_items("SELECT * FROM c", enable_cross_partition_query=True)
+    assert len(list(every)) == 2
     with pytest.raises(HttpResponseError) as info:
         _container(mgmt, "shop", dict(CONTAINER, partitionKey={"paths": ["/other"]}), {})
     assert info.value.status_code == 400

@@ -15,8 +15,27 @@
 
 const crypto = require("crypto");
 const fs = require("fs");
+const path = require("path");
 const config = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 const { createHttpsServer } = require(config.module);
+
+// Azure keeps a container's documents and user-defined functions when its definition is
+// replaced (an indexing policy, a TTL: what ARM's create-or-update PUT does to an existing
+// container); the server builds a new, empty collection in its place. Carry them over.
+const Collections = require(path.join(config.module, "lib", "account", "collections")).default;
+const replaceCollection = Collections.prototype.replace;
+Collections.prototype.replace = function (data, original) {
+  const before = this._data.get(original._rid);
+  const result = replaceCollection.call(this, data, original);
+  const after = this._data.get(original._rid);
+  if (before && after && before !== after) {
+    for (const store of ["documents", "userDefinedFunctions"]) {
+      after[store] = before[store];
+      after[store]._parent = after;
+    }
+  }
+  return result;
+};
 
 const header = config.secret_header.toLowerCase();
 const sha256 = (text) => crypto.createHash("sha256").update(text, "utf8").digest();
