@@ -149,3 +149,31 @@ def test_a_dead_process_makes_up_restart_everything(tmp_path: Path) -> None:
             assert not process.pid_alive(pid), name
     finally:
         sbx.down(tmp_path)
+
+
+@needs_emulators
+def test_down_then_up_keeps_what_seed_and_the_user_put_in_the_config(tmp_path: Path) -> None:
+    """``sandbox down`` then ``up`` on the same folder: new endpoints, the same name
+    mappings, filters and options (a seeded sandbox stays usable without a new seed)."""
+    from atg_dataplane_sandbox.replication_config import add_name_mappings
+
+    pools = sbx.PoolSizes(storage=1, cosmos=1)
+    first = sbx.up(tmp_path, pools=pools)
+    try:
+        add_name_mappings(first.config_path, {"kv-src-x": "kv-tgt-x"})
+        edited = json.loads(first.config_path.read_text())
+        edited["filters"]["types"] = ["Microsoft.KeyVault/vaults"]
+        edited["options"] = {"keyvault.all_versions": True}
+        first.config_path.write_text(json.dumps(edited))
+        before = edited["clouds"]["sandbox"]["resource_manager"]
+        sbx.down(tmp_path)
+        second = sbx.up(tmp_path, pools=pools)
+        config = json.loads(second.config_path.read_text())
+        assert config["mapping"]["names"]["kv-src-x"] == "kv-tgt-x"
+        assert config["mapping"]["names"]["srcstore1"] == "tgtstore1"
+        assert config["filters"]["types"] == ["Microsoft.KeyVault/vaults"]
+        assert config["options"] == {"keyvault.all_versions": True}
+        assert config["clouds"]["sandbox"]["resource_manager"] == second.services["arm"]
+        assert before  # the endpoint of the first run, replaced where it moved
+    finally:
+        sbx.down(tmp_path)

@@ -76,6 +76,28 @@ def build_config(
     }
 
 
+KEPT = ("filters", "options")
+"""Sections of ``config.json`` a restart keeps as they were (the user's or a test's edits);
+the name mappings are kept too, the endpoints and credentials are new."""
+
+
+def renew_config(path: Path, fresh: dict[str, Any]) -> None:
+    """Write ``fresh`` (from :func:`build_config` after ``sandbox up``) over the config at
+    ``path``, keeping what ``seed`` and its user added to the old one: name mappings,
+    filters and options. A config that cannot be read is replaced."""
+    try:
+        previous = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        previous = {}
+    if isinstance(previous, dict):
+        names = (previous.get("mapping") or {}).get("names") or {}
+        fresh["mapping"]["names"] = {**names, **fresh["mapping"]["names"]}
+        for section in KEPT:
+            if isinstance(previous.get(section), dict):
+                fresh[section] = previous[section]
+    write_config(path, fresh)
+
+
 def write_config(path: Path, config: dict[str, Any]) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(config, indent=2) + "\n")

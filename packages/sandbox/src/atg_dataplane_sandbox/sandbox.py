@@ -24,7 +24,7 @@ from typing import Any
 # (topology -> emulator.builtin_roles -> emulator/__init__ -> context -> topology).
 import atg_dataplane_sandbox.emulator  # noqa: F401
 from atg_dataplane_sandbox import certs, topology
-from atg_dataplane_sandbox.replication_config import build_config, write_config
+from atg_dataplane_sandbox.replication_config import build_config, renew_config
 from atg_dataplane_sandbox.services import (
     SERVICE_MODULES,
     MissingEmulator,
@@ -228,7 +228,7 @@ def up(
                 services = start_services(layout, pools, timeout=timeout)
                 _write_json(layout.services_json, services)
                 emulator = _start_emulator(layout, faults, deadline)
-                write_config(layout.config_json, build_config(topo, emulator, services))
+                renew_config(layout.config_json, build_config(topo, emulator, services))
                 return _info(layout, reused=False)
             except (RuntimeError, SandboxError) as error:
                 _down(layout)
