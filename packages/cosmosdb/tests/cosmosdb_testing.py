@@ -75,6 +75,32 @@ class CosmosWorld:
                 sql.begin_delete_sql_database(
                     GROUPS[side], self.account(side), name, polling_interval=0.05).result()
 
+    def grant(self, side: str, principal: str, role: str) -> str:
+        """Assign an Azure built-in role on the side's account; return the assignment id."""
+        import uuid
+
+        from azure.mgmt.authorization import AuthorizationManagementClient
+
+        topology = self.sandbox.topology
+        subscription = topology.tenant(side).subscription_id
+        scope = self.arm(side).database_accounts.get(GROUPS[side], self.account(side)).id
+        auth = AuthorizationManagementClient(self.sandbox.credential(side, "admin"),
+                                             subscription, **self.sandbox.arm_kwargs())
+        [definition] = list(auth.role_definitions.list(scope, filter=f"roleName eq '{role}'"))
+        made = auth.role_assignments.create(scope, str(uuid.uuid4()), {
+            "role_definition_id": definition.id,
+            "principal_id": topology.principal(side, principal).object_id,
+        })
+        return str(made.id)
+
+    def revoke(self, side: str, assignment_id: str) -> None:
+        from azure.mgmt.authorization import AuthorizationManagementClient
+
+        subscription = self.sandbox.topology.tenant(side).subscription_id
+        AuthorizationManagementClient(self.sandbox.credential(side, "admin"), subscription,
+                                      **self.sandbox.arm_kwargs()).role_assignments.delete_by_id(
+            assignment_id)
+
     def binding(self, side: str, principal: str = "replicator") -> ResourceBinding:
         """The account as the engine reads it (generic ARM read, properties included)."""
         from atg_dataplane.inventory import _get_full

@@ -172,3 +172,41 @@ def test_a_target_container_with_another_partition_key_fails_alone(
         "/other"]
     assert accounts.documents("target", "mixed", "a") == []
     assert len(accounts.documents("target", "mixed", "b")) == 2
+
+
+def test_without_a_data_role_the_copy_says_how_and_keys_do_it(
+    accounts: CosmosWorld, tmp_path: Path
+) -> None:
+    """Documents need the target's Cosmos DB data role (native RBAC, which the ARM
+    permission check cannot see): without it the container fails with the command that
+    grants it; ``cosmosdb.use_keys`` copies with the account keys from ARM instead."""
+    accounts.seed(CosmosContents(databases=[CosmosDatabaseSpec("k", containers=[
+        CosmosContainerSpec("items", documents=7)])]))
+    sql, group = accounts.arm("target").sql_resources, GROUPS["target"]
+    replicator = accounts.sandbox.topology.principal("target", "replicator").object_id
+    granted = [a.name for a in sql.list_sql_role_assignments(group, TARGET)
+               if a.principal_id == replicator]
+    assert granted
+    for name in granted:
+        sql.begin_delete_sql_role_assignment(name, group, TARGET, polling_interval=0.05).result()
+    assignment = ""
+    try:
+        run = accounts.run(tmp_path)
+        summary = run.replicate(REPLICATION)
+        failures = _failures(run, summary)
+        assert list(failures) == ["k/items"]
+        assert "(403)" in failures["k/items"] and "az cosmosdb sql role assignment create" in (
+            failures["k/items"])
+        assert accounts.documents("target", "k", "items") == []
+
+        # The source's read-only keys take a role with readonlykeys/action.
+        assignment = accounts.grant("source", "replicator", "Cosmos DB Account Reader Role")
+        summary = run.replicate(REPLICATION, {"cosmosdb.use_keys": True})
+        assert summary.result.failed == 0 and not summary.failed_resources, (
+            _failures(run, summary), summary.failed_resources)
+        assert len(accounts.documents("target", "k", "items")) == 7
+        assert run.verify(REPLICATION, {"cosmosdb.use_keys": True}).fidelity == 100.0
+    finally:
+        if assignment:
+            accounts.revoke("source", assignment)
+        accounts.seed(CosmosContents())  # the seeder grants the data role again

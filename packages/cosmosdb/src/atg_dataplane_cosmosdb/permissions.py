@@ -50,17 +50,18 @@ def _perm(side: Side, description: str, role: str, *actions: str) -> Permission:
 
 
 def permissions(mode: ReplicationMode, use_keys: bool = False) -> list[Permission]:
-    role = "DocumentDB Account Contributor"
+    reader, writer = "Cosmos DB Account Reader Role", "DocumentDB Account Contributor"
     needed = [
-        _perm("source", "read databases, containers, throughput and scripts", role, *READS),
-        _perm("target", "create databases, containers, throughput and scripts", role,
+        _perm("source", "read databases, containers, throughput and scripts", reader, *READS),
+        _perm("target", "create databases, containers, throughput and scripts", writer,
               *READS, *WRITES),
     ]
     if mode is ReplicationMode.REPLICATION and use_keys:
+        # DocumentDB Account Contributor and Cosmos DB Operator exclude the keys.
         needed += [
-            _perm("source", "read the account's read-only keys (cosmosdb.use_keys)", role,
+            _perm("source", "read the account's read-only keys (cosmosdb.use_keys)", reader,
                   f"{RESOURCE_TYPE}/readonlykeys/action"),
-            _perm("target", "read the account's keys (cosmosdb.use_keys)", role,
+            _perm("target", "read the account's keys (cosmosdb.use_keys)", "Contributor",
                   f"{RESOURCE_TYPE}/listKeys/action"),
         ]
     return needed

@@ -242,6 +242,16 @@ BUILTIN_ROLES: list[dict[str, Any]] = [
         ],
     ),
     _role(
+        "fbdf93bf-df7d-467e-a4d2-9458aa1360c8",
+        "Cosmos DB Account Reader Role",
+        "Can read Azure Cosmos DB account data.",
+        [
+            *_MGMT_COMMON,
+            "Microsoft.DocumentDB/*/read",
+            "Microsoft.DocumentDB/databaseAccounts/readonlykeys/action",
+        ],
+    ),
+    _role(
         "5bd9cd88-fe45-4216-938b-f97437e15450",
         "DocumentDB Account Contributor",
         "Lets you manage DocumentDB accounts, but not access to them.",
