@@ -9,7 +9,7 @@ from pathlib import Path
 
 import importlib_metadata
 import pytest
-from atg_dataplane import template
+from atg_dataplane import Checkpoint, template
 from atg_dataplane.models import ReplicationMode
 from atg_dataplane.plugins import ENTRY_POINT_GROUP, load_plugins
 from atg_dataplane.template import TemplateError, render_plugin
@@ -87,6 +87,7 @@ def test_rendered_plugin_loads_and_declares_permissions_for_both_sides(
             mode=ReplicationMode.TEMPLATE,
             options={},
             fingerprinter=None,
+            checkpoint=Checkpoint(),
         )
         assert outcome.status == "unchanged"
     finally:
