@@ -39,7 +39,6 @@ from atg_dataplane_storage.common import (
     enum_text,
     error_code,
     hints,
-    once,
     sorted_dict,
     split_name,
     unfinished,
@@ -256,8 +255,7 @@ def ensure_container(
     fresh: bool = False,
 ) -> ItemOutcome:
     """Create or update the target container once per run (blobs call this too)."""
-    outcome: ItemOutcome = once(
-        target,
+    outcome: ItemOutcome = target.once(
         f"storage.container:{name}",
         lambda: _write_container(source, target, name, properties),
         again=fresh,

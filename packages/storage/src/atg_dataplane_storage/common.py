@@ -36,36 +36,6 @@ def split_name(name: str) -> tuple[str, str]:
     return container, rest
 
 
-_once_lock = threading.Lock()
-
-
-class _Once:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.done = False
-        self.value: Any = None
-
-
-def once(binding: ResourceBinding, key: str, action: Any, *, again: bool = False) -> Any:
-    """Run ``action()`` once per binding and run, remembering its result.
-
-    Unlike ``ResourceBinding.cached`` the binding's lock is not held while
-    ``action`` runs, so ``action`` may build clients of the same binding; a
-    failed ``action`` is tried again by the next caller. ``again`` forgets a result
-    remembered from before (a binding used for a second run), but joins an ``action``
-    still running: two creators of one container at once would race.
-    """
-    with _once_lock:
-        entry = binding.state.get(key)
-        if entry is None or (again and entry.done):
-            entry = binding.state[key] = _Once()
-    with entry.lock:
-        if not entry.done:
-            entry.value = action()
-            entry.done = True
-        return entry.value
-
-
 def backoff(attempt: int) -> float:
     """Polling interval of an asynchronous copy: 0.1 s doubling up to 5 s."""
     return min(5.0, 0.1 * (2**attempt))

@@ -40,7 +40,6 @@ from atg_dataplane_storage.common import (
     abort_pending_copy,
     copy_finished,
     error_code,
-    once,
     sorted_dict,
     split_name,
     unfinished,
@@ -250,7 +249,7 @@ def ensure_share(
             status = "replicated"
         return ItemOutcome(status=status)
 
-    outcome: ItemOutcome = once(target, f"storage.share:{name}", write, again=fresh)
+    outcome: ItemOutcome = target.once(f"storage.share:{name}", write, again=fresh)
     return outcome
 
 
@@ -294,7 +293,7 @@ def ensure_directory(
             client.set_http_headers(**smb)
         return ItemOutcome(status="replicated")
 
-    outcome: ItemOutcome = once(target, f"storage.directory:{share}/{path}", write, again=fresh)
+    outcome: ItemOutcome = target.once(f"storage.directory:{share}/{path}", write, again=fresh)
     return outcome
 
 
