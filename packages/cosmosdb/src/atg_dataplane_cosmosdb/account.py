@@ -62,7 +62,8 @@ class Account:
 
 def account(binding: ResourceBinding, use_keys: bool = False) -> Account:
     """The account's clients, built once per binding and run."""
-    found: Account = binding.cached(_CACHE_KEY, lambda: _build(binding, use_keys))
+    key = f"{_CACHE_KEY}:{'keys' if use_keys else 'entra'}"
+    found: Account = binding.cached(key, lambda: _build(binding, use_keys))
     return found
 
 

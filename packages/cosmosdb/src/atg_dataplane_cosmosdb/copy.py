@@ -8,7 +8,6 @@ source's definition; each write is a create-or-update, so two items doing so at 
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from atg_dataplane import (
@@ -20,13 +19,14 @@ from atg_dataplane import (
     ReplicationMode,
     ResourceBinding,
 )
+from atg_dataplane.redact import describe_error
 from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from atg_dataplane_cosmosdb import documents, structure
 from atg_dataplane_cosmosdb.account import Account, account
 from atg_dataplane_cosmosdb.discovery import CONTAINER, DATABASE, Options
 
-_ensure_lock = threading.Lock()
+_FROM_SOURCE = object()
 
 
 def replicate(
@@ -40,18 +40,16 @@ def replicate(
 ) -> ItemOutcome:
     src, tgt = account(source, options.use_keys), account(target, options.use_keys)
     if item.kind == DATABASE:
-        return _outcome(structure.write_database(tgt, item.name, item.properties["throughput"]))
+        return _outcome(_database(src, tgt, item.name, item.properties["throughput"]))
     if item.kind == CONTAINER:
         db, coll = item.name.split("/", 1)
-        done = _ensure_database(src, tgt, db)
         definition = {k: v for k, v in item.properties.items() if k in structure.CONTAINER_FIELDS}
-        done += structure.write_container(tgt, db, coll, definition, item.properties["throughput"])
-        _remember(tgt, db, coll)
+        done = _container(src, tgt, db, coll, (definition, item.properties["throughput"]))
         if mode is ReplicationMode.TEMPLATE:
             return _outcome(done)
         return _copy_documents(src, tgt, db, coll, definition, done, fingerprinter, checkpoint)
     db, coll, name = item.name.split("/", 2)
-    done = _ensure_container(src, tgt, db, coll)
+    done = _container(src, tgt, db, coll)
     wanted = structure.read_script(src, db, coll, item.kind, name)
     if structure.write_script(tgt, db, coll, item.kind, wanted):
         done.append("written")
@@ -75,7 +73,10 @@ def _copy_documents(
         )
     except CosmosHttpResponseError as exc:
         if exc.status_code in (401, 403):
-            raise ItemError(_denied(exc), remedy=_data_role_remedy(exc)) from None
+            raise ItemError(
+                f"the account refused the data-plane request: {describe_error(exc)}",
+                remedy=DATA_ROLE_REMEDY,
+            ) from None
         raise
     resumed = " (resumed from its checkpoint)" if counts.resumed else ""
     reason = f"{counts.read} documents read{resumed}, {counts.written} written"
@@ -95,62 +96,48 @@ def _copy_documents(
     )
 
 
-def _denied(exc: CosmosHttpResponseError) -> str:
-    first = str(exc.message or "").strip().splitlines()
-    return f"the account refused the data-plane request ({exc.status_code}): " + (
-        first[0] if first else "no reason given"
-    )
-
-
-def _data_role_remedy(exc: CosmosHttpResponseError) -> str:
-    return (
-        "grant the principal a Cosmos DB data role on the account (Cosmos DB Built-in Data "
-        "Reader on the source, Data Contributor on the target): az cosmosdb sql role "
-        "assignment create --account-name ACCOUNT --resource-group GROUP --scope / "
-        "--principal-id OBJECT_ID --role-definition-name 'Cosmos DB Built-in Data "
-        "Contributor'; or set cosmosdb.use_keys = true to use the account keys"
-    )
+DATA_ROLE_REMEDY = (
+    "grant the principal a Cosmos DB data role on the account the message names (Cosmos DB "
+    "Built-in Data Reader on the source, Data Contributor on the target): az cosmosdb sql "
+    "role assignment create --account-name ACCOUNT --resource-group GROUP --scope / "
+    "--principal-id OBJECT_ID --role-definition-name 'Cosmos DB Built-in Data Contributor' "
+    "(or 'Cosmos DB Built-in Data Reader'); or set cosmosdb.use_keys = true to use the "
+    "account keys"
+)
 
 
 # -- what an item needs above it ----------------------------------------------------------
-def _remember(tgt: Account, db: str, coll: str | None = None) -> None:
-    ready: set[tuple[str, str | None]] = tgt.binding.cached("cosmosdb.ready", set)
-    with _ensure_lock:
-        ready.add((db, coll))
+def _database(src: Account, tgt: Account, db: str, wanted: Any = _FROM_SOURCE) -> list[str]:
+    """Create the target database, or align its throughput, once per run: the database's
+    own item and every item below it share one write (concurrent ARM writes of one
+    resource conflict in Azure)."""
+
+    def write() -> list[str]:
+        throughput = structure.database_throughput(src, db) if wanted is _FROM_SOURCE else wanted
+        return structure.write_database(tgt, db, throughput)
+
+    return list(tgt.binding.once(f"cosmosdb.database:{db}", write))
 
 
-def _ready(tgt: Account, db: str, coll: str | None = None) -> bool:
-    ready: set[tuple[str, str | None]] = tgt.binding.cached("cosmosdb.ready", set)
-    with _ensure_lock:
-        return (db, coll) in ready
+def _container(
+    src: Account, tgt: Account, db: str, coll: str, wanted: Any = _FROM_SOURCE
+) -> list[str]:
+    """Create the target container (and its database), or align what Azure can change, once
+    per run; ``wanted`` is (definition, throughput), else read from the source."""
 
+    def write() -> list[str]:
+        done = [f"database {d}" for d in _database(src, tgt, db)]
+        if wanted is _FROM_SOURCE:
+            found = structure.container(src, db, coll)
+            if found is None:
+                raise ItemError(f"the source container {db}/{coll} is gone", remedy="run again")
+            definition = structure.container_definition(found.resource)
+            throughput = structure.container_throughput(src, db, coll)
+        else:
+            definition, throughput = wanted
+        return done + structure.write_container(tgt, db, coll, definition, throughput)
 
-def _ensure_database(src: Account, tgt: Account, db: str) -> list[str]:
-    if _ready(tgt, db):
-        return []
-    done: list[str] = []
-    if structure.database(tgt, db) is None:
-        found = structure.database(src, db)
-        wanted = structure.throughput(found.options) if found is not None else None
-        done = [f"database {d}" for d in structure.write_database(tgt, db, wanted)]
-    _remember(tgt, db)
-    return done
-
-
-def _ensure_container(src: Account, tgt: Account, db: str, coll: str) -> list[str]:
-    if _ready(tgt, db, coll):
-        return []
-    done = _ensure_database(src, tgt, db)
-    if structure.container(tgt, db, coll) is None:
-        found = structure.container(src, db, coll)
-        if found is None:
-            raise ItemError(f"the source container {db}/{coll} is gone", remedy="run again")
-        definition = structure.container_definition(found.resource)
-        wanted = structure.throughput(found.options)
-        done += [f"container {d}" for d in structure.write_container(
-            tgt, db, coll, definition, wanted)]
-    _remember(tgt, db, coll)
-    return done
+    return list(tgt.binding.once(f"cosmosdb.container:{db}/{coll}", write))
 
 
 def _outcome(done: list[str]) -> ItemOutcome:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from atg_dataplane import DataPlaneItem, Fingerprinter, ReplicationMode, ResourceBinding, read_ahead
+from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from atg_dataplane_cosmosdb import documents, structure
 from atg_dataplane_cosmosdb.account import Account, account
@@ -42,8 +43,12 @@ def discover(
 ) -> Iterator[DataPlaneItem]:
     acc = account(binding, options.use_keys)
     databases = sorted(acc.sql.list_sql_databases(acc.group, acc.name), key=lambda d: d.name)
-    for db in databases:
-        yield _item(binding, DATABASE, db.name, {"throughput": structure.throughput(db.options)})
+
+    def shared(db: Any) -> DataPlaneItem:
+        props = {"throughput": structure.database_throughput(acc, db.name)}
+        return _item(binding, DATABASE, db.name, props)
+
+    yield from read_ahead(shared, databases, WORKERS)
 
     def inside(db: Any) -> list[DataPlaneItem]:
         return list(_inside(acc, db.name, mode, fingerprinter))
@@ -61,10 +66,10 @@ def _inside(
         name = f"{db}/{found.name}"
         props: dict[str, Any] = {
             **structure.container_definition(found.resource),
-            "throughput": structure.throughput(found.options),
+            "throughput": structure.container_throughput(acc, db, found.name),
         }
         if mode is ReplicationMode.REPLICATION:
-            props["documents"] = documents.count(acc.container(db, found.name))
+            props["documents"] = _count(acc, db, found.name)
         yield _item(binding, CONTAINER, name, props)
         for kind in SCRIPTS:
             for script in sorted(structure.scripts(acc, db, found.name, kind), key=lambda s: s.id):
@@ -72,6 +77,17 @@ def _inside(
                 props = {k: v for k, v in definition.items() if k not in ("id", "body")}
                 props["body"] = fingerprinter.of(definition.get("body") or "")
                 yield _item(binding, kind, f"{name}/{script.id}", props)
+
+
+def _count(acc: Account, db: str, coll: str) -> int | None:
+    """The container's document count; None when the data plane refuses (no data role: the
+    container's copy then fails with the remedy) or the container went away meanwhile."""
+    try:
+        return documents.count(acc.container(db, coll))
+    except CosmosHttpResponseError as exc:
+        if exc.status_code in (401, 403, 404):
+            return None
+        raise
 
 
 def _item(binding: ResourceBinding, kind: str, name: str, props: dict[str, Any]) -> DataPlaneItem:

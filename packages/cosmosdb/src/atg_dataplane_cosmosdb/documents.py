@@ -36,6 +36,9 @@ WRITERS = 4
 INDEX_LIMIT = 50_000
 """Target containers up to this many documents are read once (their fingerprints held
 during the copy, about 100 bytes a document); larger ones are looked up page by page."""
+PERMANENT = (400, 409, 413)
+"""Statuses of a batch operation that another attempt cannot change (a malformed or too
+large document, a unique key taken by another id)."""
 SYSTEM = frozenset(("_rid", "_etag", "_ts", "_self", "_attachments", "_lsn"))
 _MISSING = object()
 
@@ -92,8 +95,13 @@ def copy(
 ) -> Counts:
     """Copy every document of ``source`` (a ContainerProxy) into ``target``, resuming from
     ``checkpoint``; return what was read and written."""
+    # A position belongs to these two containers: one deleted and made again since (in
+    # either account) has other resource ids, and the copy starts afresh.
+    ids = {"source": source.read()["_rid"], "target": target.read()["_rid"]}
     saved = checkpoint.get()
     state: dict[str, Any] = json.loads(saved) if saved else {}
+    if any(state.get(side) != rid for side, rid in ids.items()):
+        state = {}
     counts = Counts(resumed=bool(state))
     if not state:
         state = {"ranges": list(source.read_feed_ranges()), "index": 0, "token": None}
@@ -111,7 +119,8 @@ def copy(
             _write_changed(target, existing, documents, paths, fingerprinter, counts)
             token = pages.continuation_token
             # Saved only once the page's writes landed: a stop replays at most one page.
-            state = {"ranges": ranges, "index": index if token else index + 1, "token": token}
+            state = {"ranges": ranges, "index": index if token else index + 1, "token": token,
+                     **ids}
             checkpoint.save(json.dumps(state))
     return counts
 
@@ -166,7 +175,7 @@ def _write_changed(
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     alone: list[dict[str, Any]] = []
     for document, pk in keyed:
-        if pk is _MISSING:
+        if pk is _MISSING or _size(document) > BATCH_BYTES:
             alone.append(document)
         elif existing.get(_key(document, pk)) != fingerprinter.of(document):
             groups[json.dumps(pk, sort_keys=True, default=str)].append(document)
@@ -177,10 +186,15 @@ def _write_changed(
         try:
             target.execute_item_batch([("upsert", (d,)) for d in chunk], partition_key=pk)
         except CosmosBatchOperationError as exc:
-            failed = chunk[exc.error_index] if 0 <= exc.error_index < len(chunk) else {}
+            index = exc.error_index if 0 <= exc.error_index < len(chunk) else -1
+            answers = exc.operation_responses or []
+            status = answers[index].get("statusCode") if 0 <= index < len(answers) else None
+            if status not in PERMANENT:
+                raise  # throttled or unavailable: the engine tries the item again
+            failed = chunk[index] if index >= 0 else {}
             raise ItemError(
                 f"document {failed.get('id')!r} could not be written: "
-                f"{exc.status_code} {_first_line(exc.message)}",
+                f"{status} {_first_line(exc.message)}",
                 remedy="fix or remove the conflicting document in the target (a unique key "
                 "taken by another id, a document over 2 MB), then run again",
             ) from None
@@ -190,24 +204,31 @@ def _write_changed(
         counts.bytes_written += written
     counts.written += sum(len(chunk) for _, chunk in batches)
     for document in alone:
-        fp = fingerprinter.of(document)
-        try:
-            current = _read_alone(target, document)
-        except CosmosHttpResponseError:
-            current = None
-        if current is None or fingerprinter.of(clean(current)) != fp:
+        pk = partition_value(document, paths)
+        if pk is not _MISSING:  # too large for a batch: its fingerprint is known already
+            current = existing.get(_key(document, pk))
+        else:
+            found = _read_alone(target, document)
+            current = fingerprinter.of(clean(found)) if found is not None else None
+        if current != fingerprinter.of(document):
+            # An upsert: writing when unsure is safe, it replaces whatever is there.
             target.upsert_item(document)
             counts.written += 1
             counts.bytes_written += _size(document)
 
 
 def _read_alone(target: Any, document: dict[str, Any]) -> dict[str, Any] | None:
+    """The target's document of this id without a partition key value (None: none, or it
+    could not be read: the caller then writes, which is safe)."""
     query = "SELECT * FROM c WHERE c.id = @id"
-    found = target.query_items(
-        query, parameters=[{"name": "@id", "value": document["id"]}],
-        enable_cross_partition_query=True,
-    )
-    return next(iter(found), None)
+    try:
+        found = target.query_items(
+            query, parameters=[{"name": "@id", "value": document["id"]}],
+            enable_cross_partition_query=True,
+        )
+        return next(iter(found), None)
+    except CosmosHttpResponseError:
+        return None
 
 
 def _chunks(documents: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -225,7 +246,8 @@ def _chunks(documents: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 
 
 def _first_line(text: Any) -> str:
-    return str(text or "").strip().splitlines()[0] if text else ""
+    lines = str(text or "").strip().splitlines()
+    return lines[0] if lines else ""
 
 
 # -- verification -------------------------------------------------------------------------

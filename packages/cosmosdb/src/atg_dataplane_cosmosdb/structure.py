@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from atg_dataplane import ItemError
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from atg_dataplane_cosmosdb.account import Account
 
@@ -26,6 +26,9 @@ CONTAINER_FIELDS = (
     "analyticalStorageTtl",
     "conflictResolutionPolicy",
     "computedProperties",
+    "clientEncryptionPolicy",
+    "vectorEmbeddingPolicy",
+    "fullTextPolicy",
 )
 SCRIPT_KINDS = {
     "storedProcedure": "stored_procedure",
@@ -35,28 +38,47 @@ SCRIPT_KINDS = {
 """Item kind -> the name azure-mgmt-cosmosdb's operations use for it."""
 
 
-def throughput(options: Any) -> dict[str, int] | None:
-    """``{"manual": RU/s}`` or ``{"autoscale": max RU/s}`` from ARM's ``options``; None
-    when the database or container has no throughput of its own."""
-    if options is None:
+def throughput(settings: Any) -> dict[str, int] | None:
+    """``{"manual": RU/s}`` or ``{"autoscale": max RU/s}`` from a throughput settings
+    resource (or ARM ``options``); None when there is none."""
+    if settings is None:
         return None
-    autoscale = getattr(options, "autoscale_settings", None)
+    autoscale = getattr(settings, "autoscale_settings", None)
     if autoscale is not None and autoscale.max_throughput:
         return {"autoscale": int(autoscale.max_throughput)}
-    if getattr(options, "throughput", None):
-        return {"manual": int(options.throughput)}
+    if getattr(settings, "throughput", None):
+        return {"manual": int(settings.throughput)}
     return None
+
+
+def database_throughput(acc: Account, db: str) -> dict[str, int] | None:
+    """The database's shared throughput, from its ``throughputSettings/default`` (ARM's GET
+    of a database does not carry it); None when it has none (404), or on a serverless
+    account (400)."""
+    return _read_throughput(lambda: acc.sql.get_sql_database_throughput(acc.group, acc.name, db))
+
+
+def container_throughput(acc: Account, db: str, coll: str) -> dict[str, int] | None:
+    """The container's dedicated throughput (None: none of its own, or serverless)."""
+    return _read_throughput(
+        lambda: acc.sql.get_sql_container_throughput(acc.group, acc.name, db, coll))
+
+
+def _read_throughput(read: Any) -> dict[str, int] | None:
+    try:
+        found = read()
+    except ResourceNotFoundError:
+        return None
+    except HttpResponseError as exc:
+        if exc.status_code == 400:  # serverless: no throughput to read or set
+            return None
+        raise
+    return throughput(found.resource)
 
 
 def _options(value: Mapping[str, int] | None) -> dict[str, Any]:
     if not value:
         return {}
-    if "autoscale" in value:
-        return {"autoscaleSettings": {"maxThroughput": value["autoscale"]}}
-    return {"throughput": value["manual"]}
-
-
-def _settings(value: Mapping[str, int]) -> dict[str, Any]:
     if "autoscale" in value:
         return {"autoscaleSettings": {"maxThroughput": value["autoscale"]}}
     return {"throughput": value["manual"]}
@@ -95,7 +117,7 @@ def write_database(acc: Account, name: str, wanted: Mapping[str, int] | None) ->
         acc.sql.begin_create_update_sql_database(acc.group, acc.name, name, body).result()
         return ["created"]
     return _match_throughput(
-        acc, f"database {name}", throughput(found.options), wanted,
+        acc, f"database {name}", database_throughput(acc, name), wanted,
         lambda body: acc.sql.begin_update_sql_database_throughput(
             acc.group, acc.name, name, body).result(),
     )
@@ -115,7 +137,14 @@ def _match_throughput(
             remedy="delete it in the target (or create it with the same throughput) and run "
             "again",
         )
-    update({"properties": {"resource": _settings(wanted)}})
+    if set(found) != set(wanted):
+        raise ItemError(
+            f"the target {what} has {_describe(found)}, the source {_describe(wanted)}: "
+            "switching between manual and autoscale is a migration",
+            remedy="migrate it in the target (az cosmosdb sql database|container throughput "
+            "migrate --throughput-type autoscale|manual) and run again",
+        )
+    update({"properties": {"resource": _options(wanted)}})
     return [f"throughput {_describe(found)} -> {_describe(wanted)}"]
 
 
@@ -154,8 +183,8 @@ def write_container(
                 f"the target container {db}/{name} has another {field} than the source "
                 f"({_short(current.get(field))} instead of {_short(definition.get(field))}); "
                 "Azure cannot change it on an existing container",
-                remedy="delete the target container (or map this one to a new name in "
-                "mapping.names) and run again",
+                remedy="delete the target container and run again (the copy creates it "
+                "with the source's definition)",
             )
     done = []
     changed = [k for k in CONTAINER_FIELDS if current.get(k) != definition.get(k)]
@@ -164,7 +193,7 @@ def write_container(
         acc.sql.begin_create_update_sql_container(acc.group, acc.name, db, name, body).result()
         done.append("updated " + ", ".join(changed))
     return done + _match_throughput(
-        acc, f"container {db}/{name}", throughput(found.options), wanted,
+        acc, f"container {db}/{name}", container_throughput(acc, db, name), wanted,
         lambda body: acc.sql.begin_update_sql_container_throughput(
             acc.group, acc.name, db, name, body).result(),
     )
