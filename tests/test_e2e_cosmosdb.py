@@ -124,6 +124,19 @@ def test_cosmos_db_through_the_cli(world: dict[str, Any]) -> None:
     again = cli("replicate", "--config", config, "--mode", "replication", "--yes", "-o", "json")
     assert _summary(again)["replicated"] == 0
 
+    # A document gone from the target: verify says so and exits 1 (--min-fidelity lowers
+    # the bar); the next run puts it back.
+    events = _client(world, "target").get_database_client("shareddb").get_container_client(
+        "events")
+    gone = next(iter(events.query_items("SELECT * FROM c", enable_cross_partition_query=True)))
+    events.delete_item(gone["id"], partition_key=[gone["tenant"], gone["user"]])
+    args = ("verify", "--config", config, "--mode", "replication", "-o", "json")
+    short = cli(*args, check=1).json()
+    assert short["different"] == 1 and short["fidelity"] < 100.0
+    cli(*args, "--min-fidelity", "90")
+    cli("replicate", "--config", config, "--mode", "replication", "--yes", "-o", "json")
+    assert cli(*args).json()["fidelity"] == 100.0
+
 
 def _checkpoint(journal: Any, item_key: str) -> str | None:
     try:

@@ -806,7 +806,8 @@ def print_verify(console: Console, report: VerifyReport) -> None:
     "--min-fidelity",
     type=click.FloatRange(0, 100),
     default=None,
-    help="Exit 1 when fidelity (0-100) is below this.",
+    help="Exit 1 only when fidelity (0-100) is below this. Without it, verify exits 1 when "
+    "any copyable item is missing or different, or a target resource is missing.",
 )
 @config_options
 @click.pass_obj
@@ -820,7 +821,11 @@ def verify_command(
     **params: Any,
 ) -> None:
     """Discover both sides again and compare them item by item (names,
-    properties, fingerprints; no value is printed)."""
+    properties, fingerprints; no value is printed).
+
+    Exits 0 when the target holds every copyable item as the source does, 1
+    when anything copyable is missing or different or a target resource is
+    missing; --min-fidelity lowers that bar."""
     if report_path:
         check_report_path(report_path)
     runtime = _runtime(state, params)
@@ -835,8 +840,20 @@ def verify_command(
         _echo_json(report.to_dict())
     else:
         print_verify(display.console(), report)
-    if min_fidelity is not None and report.fidelity < min_fidelity:
+    if not verified(report, min_fidelity):
         sys.exit(exitcodes.ITEMS_FAILED)
+
+
+def verified(report: VerifyReport, min_fidelity: float | None) -> bool:
+    """Whether ``verify`` succeeds: everything copyable matches and every target resource
+    exists, or, with ``min_fidelity``, fidelity reaches it."""
+    if min_fidelity is not None:
+        # The exact share, not the rounded one: one item in a million is 100.0 % rounded.
+        compared = report.compared
+        exact = 100.0 * report.count("matching") / compared if compared else 100.0
+        return exact >= min_fidelity
+    wrong = report.count("missing") + report.count("different")
+    return wrong == 0 and not report.missing_targets
 
 
 # -- terraform ----------------------------------------------------------------
