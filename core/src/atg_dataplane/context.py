@@ -164,20 +164,18 @@ class ResourceBinding:
                 self.state[key] = factory()
             return self.state[key]
 
-    def once(self, key: str, action: Any, *, again: bool = False) -> Any:
+    def once(self, key: str, action: Any) -> Any:
         """Run ``action()`` once per binding and run, remembering its result: what several
         items need done first in the target (the container of blobs, the database of
         containers), whichever item gets there first.
 
         Unlike :meth:`cached` the binding's lock is not held while ``action`` runs, so
         ``action`` may build clients of the same binding; callers of the same key wait for
-        it. A failed ``action`` is tried again by the next caller. ``again`` forgets a result
-        remembered from before (a binding used for a second run), but joins an ``action``
-        still running: two creators of one container at once would race.
+        it and share its result. A failed ``action`` is tried again by the next caller.
         """
         with self._lock:
             entry = self.state.get(f"once:{key}")
-            if entry is None or (again and entry.done):
+            if entry is None:
                 entry = self.state[f"once:{key}"] = _OnceResult()
         with entry.lock:
             if not entry.done:

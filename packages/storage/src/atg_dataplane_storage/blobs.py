@@ -243,7 +243,7 @@ def blob_item(
 def replicate_container(
     item: DataPlaneItem, source: ResourceBinding, target: ResourceBinding
 ) -> ItemOutcome:
-    return ensure_container(source, target, item.name, dict(item.properties), fresh=True)
+    return ensure_container(source, target, item.name, dict(item.properties))
 
 
 def ensure_container(
@@ -251,14 +251,12 @@ def ensure_container(
     target: ResourceBinding,
     name: str,
     properties: dict[str, Any] | None = None,
-    *,
-    fresh: bool = False,
 ) -> ItemOutcome:
-    """Create or update the target container once per run (blobs call this too)."""
+    """Create or update the target container once per run (blobs call this too; the
+    container's own item then shares the outcome, whoever came first)."""
     outcome: ItemOutcome = target.once(
         f"storage.container:{name}",
         lambda: _write_container(source, target, name, properties),
-        again=fresh,
     )
     return outcome
 

@@ -207,16 +207,14 @@ def replicate(
 ) -> ItemOutcome:
     with scrubbed():
         if item.kind == SHARE:
-            return ensure_share(source, target, item.name, dict(item.properties), fresh=True)
+            return ensure_share(source, target, item.name, dict(item.properties))
         share_name, path = split_name(item.name)
         ensure_share(source, target, share_name)
         parent = path.rpartition("/")[0]
         if parent:
             ensure_directory(source, target, share_name, parent)
         if item.kind == DIRECTORY:
-            return ensure_directory(
-                source, target, share_name, path, dict(item.properties), fresh=True
-            )
+            return ensure_directory(source, target, share_name, path, dict(item.properties))
         return _replicate_file(item, source, target, share_name, path, options, fingerprinter)
 
 
@@ -225,8 +223,6 @@ def ensure_share(
     target: ResourceBinding,
     name: str,
     properties: dict[str, Any] | None = None,
-    *,
-    fresh: bool = False,
 ) -> ItemOutcome:
     def write() -> ItemOutcome:
         props = properties
@@ -249,7 +245,7 @@ def ensure_share(
             status = "replicated"
         return ItemOutcome(status=status)
 
-    outcome: ItemOutcome = target.once(f"storage.share:{name}", write, again=fresh)
+    outcome: ItemOutcome = target.once(f"storage.share:{name}", write)
     return outcome
 
 
@@ -259,8 +255,6 @@ def ensure_directory(
     share: str,
     path: str,
     properties: dict[str, Any] | None = None,
-    *,
-    fresh: bool = False,
 ) -> ItemOutcome:
     parent = path.rpartition("/")[0]
     if parent:
@@ -293,7 +287,7 @@ def ensure_directory(
             client.set_http_headers(**smb)
         return ItemOutcome(status="replicated")
 
-    outcome: ItemOutcome = target.once(f"storage.directory:{share}/{path}", write, again=fresh)
+    outcome: ItemOutcome = target.once(f"storage.directory:{share}/{path}", write)
     return outcome
 
 
