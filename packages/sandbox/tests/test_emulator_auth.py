@@ -16,7 +16,8 @@ from urllib.parse import quote
 import jwt
 import pytest
 import requests
-from atg_dataplane_sandbox.emulator import EmulatorHandle, cosmos_auth
+from atg_dataplane_sandbox.emulator import EmulatorHandle
+from atg_dataplane_sandbox.emulator.cosmos import auth as cosmos_auth
 from atg_dataplane_sandbox.emulator.testing import (
     ARM_SCOPE,
     arm_kwargs,

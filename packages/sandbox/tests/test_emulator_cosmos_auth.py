@@ -1,4 +1,4 @@
-"""Cosmos DB's request authentication as the proxy applies it (``emulator/cosmos_auth.py``):
+"""Cosmos DB's request authentication as the proxy applies it (``emulator/cosmos/auth.py``):
 signatures checked against what azure-cosmos itself signs, resource types and links read off
 the path as the gateway reads them, dates, read-only keys and native RBAC data actions."""
 
@@ -11,7 +11,7 @@ import types
 from urllib.parse import quote
 
 import pytest
-from atg_dataplane_sandbox.emulator import cosmos_auth
+from atg_dataplane_sandbox.emulator.cosmos import auth as cosmos_auth
 from azure.cosmos import _base as cosmos_base
 from azure.cosmos import auth as cosmos_sdk_auth
 

@@ -27,7 +27,8 @@ import pytest
 import requests
 from atg_dataplane_sandbox import sandbox as sbx
 from atg_dataplane_sandbox import seed
-from atg_dataplane_sandbox.emulator import EmulatorHandle, cosmos_auth
+from atg_dataplane_sandbox.emulator import EmulatorHandle
+from atg_dataplane_sandbox.emulator.cosmos import auth as cosmos_auth
 from atg_dataplane_sandbox.emulator.testing import credential
 from atg_dataplane_sandbox.seeders import cosmos as seeders_cosmos
 from atg_dataplane_sandbox.services.upstream_auth import COSMOS_HEADER

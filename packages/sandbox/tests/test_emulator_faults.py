@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from atg_dataplane_sandbox.emulator import EmulatorHandle, start_emulator
-from atg_dataplane_sandbox.emulator.faults import (
+from atg_dataplane_sandbox.emulator.common.faults import (
     FaultSpecError,
     ServiceFaults,
     decide,

@@ -77,7 +77,8 @@ def test_process_lifecycle_and_restart(tmp_path: Path) -> None:
 
 
 def test_modules_import_in_any_order() -> None:
-    for first in ("topology", "emulator", "emulator.context", "emulator.builtin_roles", "certs"):
+    modules = ("topology", "emulator", "emulator.host", "emulator.common.context", "certs")
+    for first in (*modules, "builtin_roles"):
         code = f"import atg_dataplane_sandbox.{first}; import atg_dataplane_sandbox.topology"
         result = subprocess.run(
             [sys.executable, "-c", code],

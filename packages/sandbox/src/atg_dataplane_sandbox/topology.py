@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from atg_dataplane_sandbox.emulator.builtin_roles import (
+from atg_dataplane_sandbox.builtin_roles import (
     BUILTIN_ROLES,
     COSMOS_SQL_ROLES,
     ROLE_IDS_BY_NAME,

@@ -15,16 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from atg_dataplane_sandbox.emulator.context import EmulatorOptions
+    from atg_dataplane_sandbox.emulator.common.context import EmulatorOptions
 
 __all__ = ["EmulatorHandle", "EmulatorOptions", "start_emulator"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: importing this package must not import the topology (which imports
-    # ``emulator.builtin_roles``, hence this package): no import cycle either way.
+    # Lazy: importing this package (the sandbox CLI does) must not load aiohttp and every
+    # service; only starting an emulator does.
     if name == "EmulatorOptions":
-        from atg_dataplane_sandbox.emulator.context import EmulatorOptions
+        from atg_dataplane_sandbox.emulator.common.context import EmulatorOptions
 
         return EmulatorOptions
     raise AttributeError(name)
@@ -65,7 +65,9 @@ class EmulatorHandle:
     def stop(self) -> None:
         if not self._loop.is_running():
             return
-        asyncio.run_coroutine_threadsafe(self._emulator.stop(), self._loop).result(30)
+        from atg_dataplane_sandbox.emulator import host
+
+        asyncio.run_coroutine_threadsafe(host.stop(self._emulator), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
@@ -79,12 +81,13 @@ def start_emulator(
     """Start the emulator on a background thread; returns once every listener listens.
 
     ``directory`` is the sandbox directory (certs and topology are made there if missing).
-    ``faults`` is a fault spec (see :mod:`atg_dataplane_sandbox.emulator.faults`).
+    ``faults`` is a fault spec (see :mod:`atg_dataplane_sandbox.emulator.common.faults`).
     ``option_overrides`` set :class:`EmulatorOptions` fields, e.g. ``lro_retry_after=0.05``.
     """
     from dataclasses import replace
 
-    from atg_dataplane_sandbox.emulator.context import Emulator, EmulatorOptions
+    from atg_dataplane_sandbox.emulator import host
+    from atg_dataplane_sandbox.emulator.common.context import Emulator, EmulatorOptions
 
     opts = replace(options or EmulatorOptions(), **option_overrides)
     base = Path(directory)
@@ -97,7 +100,7 @@ def start_emulator(
         async def boot() -> None:
             try:
                 emulator = Emulator(base, faults, opts)
-                await emulator.start()
+                await host.start(emulator)
                 ready.set_result(emulator)
             except BaseException as exc:
                 ready.set_exception(exc)

@@ -11,8 +11,9 @@ import logging
 import signal
 from pathlib import Path
 
-from atg_dataplane_sandbox.emulator.context import Emulator, EmulatorOptions
-from atg_dataplane_sandbox.emulator.faults import FaultSpecError, parse_spec
+from atg_dataplane_sandbox.emulator import host
+from atg_dataplane_sandbox.emulator.common.context import Emulator, EmulatorOptions
+from atg_dataplane_sandbox.emulator.common.faults import FaultSpecError, parse_spec
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,11 +50,11 @@ async def _serve(directory: Path, faults: str | None, options: EmulatorOptions) 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await emulator.start()
+    await host.start(emulator)
     try:
         await stop.wait()
     finally:
-        await emulator.stop()
+        await host.stop(emulator)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
-from atg_dataplane_sandbox.emulator import rbac
-from atg_dataplane_sandbox.emulator.errors import json_response
-from atg_dataplane_sandbox.emulator.tokens import TokenError, same_audience
+from atg_dataplane_sandbox.emulator.common import rbac
+from atg_dataplane_sandbox.emulator.common.errors import json_response
+from atg_dataplane_sandbox.emulator.common.tokens import TokenError, same_audience
 
 AAD_AUDIENCES = (
     "https://containerregistry.azure.net",

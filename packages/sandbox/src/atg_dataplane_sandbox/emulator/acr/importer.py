@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from atg_dataplane_sandbox.emulator import rbac
 from atg_dataplane_sandbox.emulator.acr.router import check_lock
-from atg_dataplane_sandbox.emulator.acr.upstream import Upstream
-from atg_dataplane_sandbox.emulator.errors import AzureError
+from atg_dataplane_sandbox.emulator.acr.upstream import Upstream, upstream_of
+from atg_dataplane_sandbox.emulator.common import rbac
+from atg_dataplane_sandbox.emulator.common.errors import AzureError
 
 PULL = "Microsoft.ContainerRegistry/registries/pull/read"
 
@@ -92,7 +92,7 @@ async def import_image(emu: Any, claims: Any, target: dict[str, Any], body: dict
     src_registry = _source_registry(emu, source)
     _check_source_access(emu, claims, src_registry, source.get("credentials"))
     repo, reference = split_image(str(source["sourceImage"]))
-    upstream: Upstream = emu.upstream
+    upstream: Upstream = upstream_of(emu)
     tags = body.get("targetTags")
     if not tags and not body.get("untaggedTargetRepositories"):
         tags = [f"{repo}:{reference}"] if not reference.startswith("sha256:") else []

@@ -11,9 +11,10 @@ from urllib.parse import quote
 from aiohttp import web
 
 from atg_dataplane_sandbox.emulator.acr import auth
-from atg_dataplane_sandbox.emulator.context import EMU
-from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
-from atg_dataplane_sandbox.emulator.tokens import TokenError
+from atg_dataplane_sandbox.emulator.acr.upstream import upstream_of
+from atg_dataplane_sandbox.emulator.common.context import EMU
+from atg_dataplane_sandbox.emulator.common.errors import AzureError, json_response
+from atg_dataplane_sandbox.emulator.common.tokens import TokenError
 
 HOP_HEADERS = {
     "host",
@@ -173,7 +174,7 @@ async def _describe(emu: Any, registry: str, repo: str, digest: str) -> dict[str
     cache = emu.caches.setdefault("acr_manifests", {})
     key = f"{registry}/{repo}@{digest}"
     if key not in cache:
-        found = await emu.upstream.manifest(registry, repo, digest)
+        found = await upstream_of(emu).manifest(registry, repo, digest)
         if found is None:
             return None
         data, media_type, _ = found
@@ -198,7 +199,7 @@ async def _describe(emu: Any, registry: str, repo: str, digest: str) -> dict[str
 async def _acr(
     request: web.Request, emu: Any, registry: str, login: str, repo: str, rest: list[str]
 ) -> web.StreamResponse:
-    upstream = emu.upstream
+    upstream = upstream_of(emu)
     if request.path == "/acr/v1/_catalog":
         repos, headers = _page(request, await upstream.repositories(registry), "/acr/v1/_catalog")
         return json_response({"repositories": repos}, headers=headers)
@@ -263,7 +264,7 @@ async def _repository(
         if not _attributes(emu, prefix)["deleteEnabled"]:
             raise _locked()
         for digest in manifests:
-            await emu.upstream.delete_manifest(registry, repo, digest)
+            await upstream_of(emu).delete_manifest(registry, repo, digest)
         return json_response(
             {"manifestsDeleted": sorted(manifests), "tagsDeleted": tags}, status=202
         )
@@ -312,7 +313,7 @@ async def _tags(
         if request.method == "DELETE":
             if not _attributes(emu, f"{prefix}:{tag}")["deleteEnabled"]:
                 raise _locked()
-            emu.upstream.delete_tag(registry, repo, tag)
+            upstream_of(emu).delete_tag(registry, repo, tag)
             return web.Response(status=202)
         if request.method == "PATCH":
             _patch_attributes(emu, f"{prefix}:{tag}", await request.json())
@@ -338,7 +339,7 @@ async def _referrers(
     ``subject``, filtered by ``artifactType`` when asked."""
     wanted = request.query.get("artifactType")
     found = []
-    for digest in emu.upstream.manifest_digests(registry, repo):
+    for digest in upstream_of(emu).manifest_digests(registry, repo):
         described = await _describe(emu, registry, repo, digest)
         if described is None or described["subject"] != subject:
             continue
@@ -362,7 +363,7 @@ async def _referrers(
 async def _proxy(
     request: web.Request, emu: Any, registry: str, repo: str, rest: list[str]
 ) -> web.StreamResponse:
-    upstream = emu.upstream
+    upstream = upstream_of(emu)
     prefix = registry.lower()
     if request.path in ("/v2", "/v2/"):
         return json_response({}, headers={"Docker-Distribution-Api-Version": "registry/2.0"})

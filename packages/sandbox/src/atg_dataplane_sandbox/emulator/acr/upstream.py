@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from atg_dataplane_sandbox.emulator.errors import AzureError
+from atg_dataplane_sandbox.emulator.common.errors import AzureError
 from atg_dataplane_sandbox.services.upstream_auth import registry_authorization
 
 MANIFEST_TYPES = ", ".join(
@@ -165,3 +165,8 @@ async def _refused(response: aiohttp.ClientResponse) -> None:
         raise AzureError(
             502, "UpstreamError", "The registry behind this ACR refused the emulator's credentials."
         )
+
+
+def upstream_of(emu: Any) -> Upstream:
+    """The emulator's one session to the registries' upstream (closed when it stops)."""
+    return emu.part("acr.upstream", Upstream)

@@ -7,10 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
-from atg_dataplane_sandbox.emulator import rbac
-from atg_dataplane_sandbox.emulator.arm.common import ArmContext, now_iso, paged, read_json_body
-from atg_dataplane_sandbox.emulator.builtin_roles import BUILTIN_ROLES
-from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
+from atg_dataplane_sandbox.builtin_roles import BUILTIN_ROLES
+from atg_dataplane_sandbox.emulator.common import rbac
+from atg_dataplane_sandbox.emulator.common.arm import ArmContext, now_iso, paged, read_json_body
+from atg_dataplane_sandbox.emulator.common.errors import AzureError, json_response
 
 NS = "Microsoft.Authorization"
 RA_TYPE = "Microsoft.Authorization/roleAssignments"

@@ -6,14 +6,14 @@ from typing import Any
 
 from aiohttp import web
 
-from atg_dataplane_sandbox.emulator import rbac
-from atg_dataplane_sandbox.emulator.arm.common import (
+from atg_dataplane_sandbox.emulator.common import providers, rbac
+from atg_dataplane_sandbox.emulator.common.arm import (
     ArmContext,
     filter_resources,
     paged,
     read_json_body,
 )
-from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
+from atg_dataplane_sandbox.emulator.common.errors import AzureError, json_response
 from atg_dataplane_sandbox.topology import Tenant
 
 RG_READ = "Microsoft.Resources/subscriptions/resourceGroups/read"
@@ -147,8 +147,6 @@ async def resource_group(ctx: ArmContext, name: str) -> web.Response:
     if method == "DELETE":
         ctx.require(RG_DELETE, scope)
         rg = get_rg(ctx, name)
-        from atg_dataplane_sandbox.emulator.arm.router import delete_resource
-
         for res in [
             r
             for r in ctx.section("resources").values()
@@ -178,3 +176,11 @@ async def list_resources(ctx: ArmContext, rg_name: str | None) -> web.Response:
         _summary(r) for key, r in sorted(ctx.section("resources").items()) if key.startswith(prefix)
     ]
     return paged(ctx, filter_resources(items, ctx.request.query.get("$filter")))
+
+
+async def delete_resource(ctx: ArmContext, resource: dict[str, Any]) -> None:
+    provider = providers.find(*resource["type"].split("/", 1))
+    if provider is not None:
+        await provider.on_delete(ctx, resource)
+    ctx.section("resources").pop(resource["id"].lower(), None)
+    ctx.touch()

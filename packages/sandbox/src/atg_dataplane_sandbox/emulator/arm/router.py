@@ -12,17 +12,17 @@ from typing import Any
 from aiohttp import web
 
 from atg_dataplane_sandbox.emulator.arm import authorization, resources
-from atg_dataplane_sandbox.emulator.arm.common import (
+from atg_dataplane_sandbox.emulator.common import providers
+from atg_dataplane_sandbox.emulator.common.arm import (
     ArmContext,
     operation_status,
     paged,
     read_json_body,
     start_operation,
 )
-from atg_dataplane_sandbox.emulator.arm.providers import base as providers
-from atg_dataplane_sandbox.emulator.auth import arm_wrong_tenant, authenticate_arm
-from atg_dataplane_sandbox.emulator.context import EMU
-from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
+from atg_dataplane_sandbox.emulator.common.auth import arm_wrong_tenant, authenticate_arm
+from atg_dataplane_sandbox.emulator.common.context import EMU
+from atg_dataplane_sandbox.emulator.common.errors import AzureError, json_response
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
@@ -163,7 +163,7 @@ async def _provider_path(
             ctx.require(f"{provider.full_type}/delete", resource_id)
             if stored is None:
                 return web.Response(status=204)
-            await delete_resource(ctx, stored)
+            await resources.delete_resource(ctx, stored)
             return web.Response(status=200)
         raise AzureError(405, "MethodNotAllowed", f"The method '{method}' is not allowed.")
     resource = _exists(stored, provider, rest[2], rg)
@@ -250,11 +250,3 @@ async def _put(
     if provider.lro_put and ctx.request.method == "PUT":
         return start_operation(ctx, provider.namespace, location, resource_id, shown, status, "PUT")
     return json_response(shown, status=status)
-
-
-async def delete_resource(ctx: ArmContext, resource: dict[str, Any]) -> None:
-    provider = providers.find(*resource["type"].split("/", 1))
-    if provider is not None:
-        await provider.on_delete(ctx, resource)
-    ctx.section("resources").pop(resource["id"].lower(), None)
-    ctx.touch()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from atg_dataplane_sandbox.emulator import rbac
-from atg_dataplane_sandbox.emulator.errors import AzureError
+from atg_dataplane_sandbox.emulator.common import rbac
+from atg_dataplane_sandbox.emulator.common.errors import AzureError
 
 _KV = "Microsoft.KeyVault/vaults"
 

@@ -8,7 +8,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from atg_dataplane_sandbox.emulator.errors import AzureError
+from atg_dataplane_sandbox.emulator.common.errors import AzureError
 from atg_dataplane_sandbox.emulator.keyvault.material import PrivateKey, b64u, unb64u
 
 OPERATIONS = frozenset({"encrypt", "decrypt", "wrapkey", "unwrapkey", "sign", "verify"})

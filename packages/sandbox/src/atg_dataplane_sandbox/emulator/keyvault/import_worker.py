@@ -19,7 +19,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from atg_dataplane_sandbox.emulator.errors import AzureError
+from atg_dataplane_sandbox.emulator.common.errors import AzureError
 from atg_dataplane_sandbox.emulator.keyvault import x509_build
 from atg_dataplane_sandbox.emulator.keyvault.material import PrivateKey, to_pem
 

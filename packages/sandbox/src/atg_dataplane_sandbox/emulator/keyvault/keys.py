@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
+from atg_dataplane_sandbox.emulator.common.errors import AzureError, json_response
 from atg_dataplane_sandbox.emulator.keyvault import keypool, lifecycle, material
 from atg_dataplane_sandbox.emulator.keyvault.crypto_ops import OPERATIONS, run_operation
 from atg_dataplane_sandbox.emulator.keyvault.vault import (

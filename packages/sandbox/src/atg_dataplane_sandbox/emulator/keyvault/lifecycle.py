@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
+from atg_dataplane_sandbox.emulator.common.errors import AzureError, json_response
 from atg_dataplane_sandbox.emulator.keyvault.vault import SINGULAR, VaultContext
 
 Shape = Callable[[VaultContext, dict[str, Any], str, dict[str, Any]], dict[str, Any]]

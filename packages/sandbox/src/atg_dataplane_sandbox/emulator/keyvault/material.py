@@ -9,7 +9,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from atg_dataplane_sandbox.emulator.errors import AzureError
+from atg_dataplane_sandbox.emulator.common.errors import AzureError
 
 CURVES: dict[str, type[ec.EllipticCurve]] = {
     "P-256": ec.SECP256R1,

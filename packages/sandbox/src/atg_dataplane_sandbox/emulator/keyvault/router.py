@@ -9,12 +9,12 @@ from typing import Any
 
 from aiohttp import web
 
-from atg_dataplane_sandbox.emulator.auth import VAULT_AUDIENCE, bearer_token
-from atg_dataplane_sandbox.emulator.context import EMU
-from atg_dataplane_sandbox.emulator.errors import AzureError
+from atg_dataplane_sandbox.emulator.common.auth import VAULT_AUDIENCE, bearer_token
+from atg_dataplane_sandbox.emulator.common.context import EMU
+from atg_dataplane_sandbox.emulator.common.errors import AzureError
+from atg_dataplane_sandbox.emulator.common.tokens import TokenError
 from atg_dataplane_sandbox.emulator.keyvault import certificates, keys, lifecycle, secrets
 from atg_dataplane_sandbox.emulator.keyvault.vault import VaultContext, path_not_found
-from atg_dataplane_sandbox.emulator.tokens import TokenError
 
 WRITE_METHODS = frozenset({"PUT", "POST", "PATCH", "DELETE"})
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
+from atg_dataplane_sandbox.emulator.common.errors import AzureError, json_response
 from atg_dataplane_sandbox.emulator.keyvault import lifecycle
 from atg_dataplane_sandbox.emulator.keyvault.vault import VaultContext, read_attributes
 

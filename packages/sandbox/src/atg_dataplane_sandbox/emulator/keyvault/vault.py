@@ -14,10 +14,10 @@ from typing import Any
 from aiohttp import web
 from cryptography.fernet import Fernet, InvalidToken
 
-from atg_dataplane_sandbox.emulator.context import Emulator
-from atg_dataplane_sandbox.emulator.errors import AzureError, json_response
+from atg_dataplane_sandbox.emulator.common.context import Emulator
+from atg_dataplane_sandbox.emulator.common.errors import AzureError, json_response
+from atg_dataplane_sandbox.emulator.common.tokens import Claims
 from atg_dataplane_sandbox.emulator.keyvault import access
-from atg_dataplane_sandbox.emulator.tokens import Claims
 
 _NAME = re.compile(r"[0-9A-Za-z-]{1,127}")
 SINGULAR = {"secrets": "Secret", "keys": "Key", "certificates": "Certificate"}

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ObjectIdentifier
 
-from atg_dataplane_sandbox.emulator.errors import AzureError
+from atg_dataplane_sandbox.emulator.common.errors import AzureError
 from atg_dataplane_sandbox.emulator.keyvault.material import PrivateKey
 
 PFX = "application/x-pkcs12"
