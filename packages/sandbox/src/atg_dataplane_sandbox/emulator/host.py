@@ -12,6 +12,7 @@ from aiohttp import web
 
 from atg_dataplane_sandbox.emulator.acr import arm as acr_arm
 from atg_dataplane_sandbox.emulator.acr.router import dispatch as acr_dispatch
+from atg_dataplane_sandbox.emulator.apimanagement import arm as apimanagement_arm
 from atg_dataplane_sandbox.emulator.arm.authorization import seed_role_assignments
 from atg_dataplane_sandbox.emulator.arm.router import dispatch as arm_dispatch
 from atg_dataplane_sandbox.emulator.common.app import service_app
@@ -30,7 +31,7 @@ from atg_dataplane_sandbox.emulator.storage.errors import storage_fault_response
 from atg_dataplane_sandbox.emulator.storage.files.router import fileshare_app_routes
 from atg_dataplane_sandbox.emulator.storage.proxy import open_storage_proxies
 
-PROVIDERS = (keyvault_arm, storage_arm, acr_arm, cosmos_arm)
+PROVIDERS = (keyvault_arm, storage_arm, acr_arm, cosmos_arm, apimanagement_arm)
 """The namespaces ARM serves: each module registers its resource types when imported."""
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from atg_dataplane_sandbox.emulator.arm import tree
 from atg_dataplane_sandbox.emulator.common import providers, rbac
 from atg_dataplane_sandbox.emulator.common.arm import (
     ArmContext,
@@ -182,5 +183,6 @@ async def delete_resource(ctx: ArmContext, resource: dict[str, Any]) -> None:
     provider = providers.find(*resource["type"].split("/", 1))
     if provider is not None:
         await provider.on_delete(ctx, resource)
+    tree.delete_below(ctx, resource["id"])  # its declared children go with it, as in Azure
     ctx.section("resources").pop(resource["id"].lower(), None)
     ctx.touch()

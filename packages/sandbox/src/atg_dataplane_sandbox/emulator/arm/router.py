@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from atg_dataplane_sandbox.emulator.arm import authorization, resources
+from atg_dataplane_sandbox.emulator.arm import authorization, resources, tree
 from atg_dataplane_sandbox.emulator.common import providers
 from atg_dataplane_sandbox.emulator.common.arm import (
     ArmContext,
@@ -182,7 +182,9 @@ async def _provider_path(
                 "POST",
             )
         return await provider.actions[action](ctx, resource)
-    answer = await provider.child(ctx, resource, rest[3:])
+    answer = await tree.handle(ctx, provider.full_type, resource, rest[3:])
+    if answer is None:
+        answer = await provider.child(ctx, resource, rest[3:])
     if answer is None:
         raise AzureError(
             404, "NotFound", f"No HTTP resource was found that matches '{ctx.request.path}'."

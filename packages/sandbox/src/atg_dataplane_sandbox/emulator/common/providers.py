@@ -8,6 +8,7 @@ POST actions and any child paths, and may make PUT/POST long-running.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -79,3 +80,84 @@ def find(namespace: str, resource_type: str) -> Provider | None:
 
 def by_namespace(namespace: str) -> list[Provider]:
     return [p for (ns, _), p in _REGISTRY.items() if ns == namespace.lower()]
+
+
+# -- nested resource types, declared as data -------------------------------------------
+Item = dict[str, Any]
+Shape = Callable[[ArmContext, Item, "Item | None", dict[str, Any]], dict[str, Any]]
+"""``(ctx, parent, stored item or None, properties of the request) -> properties to store``;
+validates (raising :class:`AzureError` as Azure would) and fills server-side fields."""
+Builtins = Callable[[ArmContext, dict[str, Any]], list[dict[str, Any]]]
+"""``(ctx, parent) -> items`` that exist without a PUT and cannot be changed (built-ins)."""
+
+
+@dataclass(frozen=True)
+class ChildType:
+    """A nested ARM resource type: ``{parent id}/{name}/{item}``, served by the ARM router's
+    resource tree (``emulator/arm/tree.py``) from this declaration alone: list (paged, with
+    ``nextLink``), GET/HEAD, PUT, PATCH, DELETE, the secret's ``list*`` action; RBAC action
+    per verb derived from the type (``{type}/read|write|delete``, ``{type}/{action}/action``);
+    its items deleted with their parent. Hooks only where the service does something special.
+    """
+
+    parent: str
+    """Full type of the parent (``Microsoft.ApiManagement/service``, or a child's type)."""
+    name: str
+    """Path segment below the parent, as the REST API spells it (``namedValues``)."""
+    api_versions: tuple[str, ...] = ()
+    """The api-versions accepted (any when empty), as the service's specifications list."""
+    secrets: tuple[str, ...] = ()
+    """Properties stored but never returned by GET, list or PUT."""
+    hide_secrets: Callable[[dict[str, Any]], bool] | None = None
+    """``(properties) -> bool``: whether this item's ``secrets`` are hidden (always when
+    None); APIM hides a named value's ``value`` only while it is ``secret``."""
+    reveal: str = ""
+    """The POST action below an item that returns ``secrets`` (``listValue``), if any."""
+    lro: str = ""
+    """PUT and DELETE: ``""`` answer at once (200/201), ``"async"`` 202 +
+    ``Azure-AsyncOperation`` (+ ``Location``), ``"location"`` 202 + ``Location`` only."""
+    etag: bool = False
+    """Items carry an ``ETag`` (header and ``etag`` field); ``If-Match`` and
+    ``If-None-Match`` are honoured (412 ``PreconditionFailed`` otherwise)."""
+    one_page: bool = False
+    """Lists answer in one page: the service sends no ``nextLink`` and its SDK follows none."""
+    names: tuple[str, ...] = ()
+    """For singletons (``default``): the only item names allowed."""
+    section: str = "arm_children"
+    """Store section holding the items (lower-case id -> item)."""
+    shape: Shape | None = None
+    builtins: Builtins | None = None
+    read_only: frozenset[str] = frozenset()
+    """Names of ``builtins`` items: a PUT or DELETE on them is refused (400)."""
+
+    @property
+    def full_type(self) -> str:
+        return f"{self.parent}/{self.name}"
+
+    @property
+    def namespace(self) -> str:
+        return self.parent.split("/", 1)[0]
+
+
+_CHILDREN: dict[tuple[str, str], ChildType] = {}
+
+
+def declare(child: ChildType) -> ChildType:
+    key = (child.parent.lower(), child.name.lower())
+    if key in _CHILDREN:
+        raise ValueError(f"resource type {child.full_type} declared twice")
+    _CHILDREN[key] = child
+    return child
+
+
+def child_type(parent_type: str, segment: str) -> ChildType | None:
+    return _CHILDREN.get((parent_type.lower(), segment.lower()))
+
+
+def children_of(parent_type: str) -> list[ChildType]:
+    """Every declared type directly below ``parent_type``."""
+    return [c for (parent, _), c in _CHILDREN.items() if parent == parent_type.lower()]
+
+
+def all_children() -> list[ChildType]:
+    return list(_CHILDREN.values())

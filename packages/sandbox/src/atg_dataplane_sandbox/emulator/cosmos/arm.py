@@ -1,8 +1,8 @@
 """Microsoft.DocumentDB/databaseAccounts, mapped onto the Cosmos DB servers in services.json
 (reached through the emulator's fault-injecting proxies, ``emulator/cosmos/proxy.py``, which
 check every request's key or token), with the account's keys and its native RBAC
-(``arm_roles.py``), and its NoSQL databases, containers, throughput and scripts
-(``arm_sql.py``)."""
+(``arm_roles.py``, declared for the ARM resource tree), and its NoSQL databases,
+containers, throughput and scripts (``arm_sql.py``)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from aiohttp import web
 from atg_dataplane_sandbox.emulator.common.arm import ArmContext, require_account_key
 from atg_dataplane_sandbox.emulator.common.errors import json_response
 from atg_dataplane_sandbox.emulator.common.providers import Provider, register
-from atg_dataplane_sandbox.emulator.cosmos import arm_roles as documentdb_roles
+from atg_dataplane_sandbox.emulator.cosmos import arm_roles  # noqa: F401  (declares the RBAC children)
 from atg_dataplane_sandbox.emulator.cosmos import arm_sql as documentdb_sql
-from atg_dataplane_sandbox.emulator.cosmos import rbac as cosmos_rbac
 from atg_dataplane_sandbox.emulator.cosmos.auth import AccountKeys, account_keys
 from atg_dataplane_sandbox.emulator.cosmos.proxy import open_cosmos_proxy
 
@@ -46,14 +45,9 @@ class CosmosProvider(Provider):
             props["documentEndpoint"] = proxy + "/"
         return resource
 
-    async def on_delete(self, ctx: ArmContext, resource: dict[str, Any]) -> None:
-        cosmos_rbac.forget_account(ctx.emu, resource["id"])
-
     async def child(
         self, ctx: ArmContext, resource: dict[str, Any], rest: list[str]
     ) -> web.StreamResponse | None:
-        if documentdb_roles.handles(rest):
-            return await documentdb_roles.child(ctx, resource, rest)
         if documentdb_sql.handles(rest):
             return await documentdb_sql.child(ctx, resource, rest)
         if [s.lower() for s in rest] == ["readonlykeys"] and ctx.request.method == "GET":

@@ -85,15 +85,6 @@ def permissions(
     return blocks
 
 
-def forget_account(emu: Any, account_id: str) -> None:
-    """Drop the account's custom definitions and assignments (the account is deleted)."""
-    for section in (DEFINITIONS, ASSIGNMENTS):
-        stored = emu.store.section(section)
-        for key in list(_below(stored, account_id)):
-            del stored[key]
-    emu.store.touch()
-
-
 def _below(stored: dict[str, dict[str, Any]], account_id: str) -> dict[str, dict[str, Any]]:
     prefix = account_id.lower() + "/"
     return {key: value for key, value in stored.items() if key.startswith(prefix)}

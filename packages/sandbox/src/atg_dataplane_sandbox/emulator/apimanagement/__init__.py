@@ -1,0 +1,1 @@
+"""API Management: ARM only (the gateway's data plane is not emulated)."""
