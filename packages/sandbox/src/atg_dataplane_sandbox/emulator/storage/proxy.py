@@ -21,6 +21,7 @@ from aiohttp import web
 
 from atg_dataplane_sandbox.emulator.common.app import proxy_app
 from atg_dataplane_sandbox.emulator.common.upstream_proxy import upstream_of
+from atg_dataplane_sandbox.emulator.storage import access
 from atg_dataplane_sandbox.emulator.storage.errors import (
     storage_error,
     storage_fault_response,
@@ -45,6 +46,10 @@ def storage_proxy_app(emu: Any, kind: str) -> web.Application:
                              message)
 
     async def forward(request: web.Request) -> web.StreamResponse:
+        try:
+            access.check(emu, kind, request)
+        except access.Refused as refused:
+            return storage_error(kind, refused.status, refused.code, refused.message)
         return await upstream_of(emu).forward(request, _upstream(emu, kind), error)
 
     return proxy_app(

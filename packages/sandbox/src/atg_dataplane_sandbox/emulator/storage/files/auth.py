@@ -26,8 +26,8 @@ from atg_dataplane_sandbox.emulator.common import rbac
 from atg_dataplane_sandbox.emulator.common.auth import bearer_token
 from atg_dataplane_sandbox.emulator.common.context import EMU
 from atg_dataplane_sandbox.emulator.common.tokens import TokenError, same_audience
+from atg_dataplane_sandbox.emulator.storage.access import STORAGE_AUDIENCE, account_id
 
-STORAGE_AUDIENCE = "https://storage.azure.com"
 _FS = "Microsoft.Storage/storageAccounts/fileServices"
 DATA_ACTIONS = {
     "read": (f"{_FS}/fileshares/files/read", f"{_FS}/readFileBackupSemantics/action"),
@@ -217,7 +217,7 @@ def _check_token(
         raise FileAuthError(
             401, "InvalidAuthenticationInfo", "Issuer validation failed: token of another tenant."
         )
-    scope = _account_id(emu, account) + f"/fileServices/default/fileshares/{share}"
+    scope = account_id(emu, account) + f"/fileServices/default/fileshares/{share}"
     blocks = rbac.permissions_at(
         emu.store.section("role_assignments").values(),
         claims.object_id,
@@ -234,14 +234,3 @@ def _check_token(
             "This request is not authorized to perform this operation using this permission.",
         )
     return Caller("token", claims.object_id)
-
-
-def _account_id(emu: object, account: str) -> str:
-    resources = emu.store.section("resources")  # type: ignore[attr-defined]
-    for resource in resources.values():
-        if (
-            str(resource.get("type", "")).lower() == "microsoft.storage/storageaccounts"
-            and str(resource.get("name", "")).lower() == account.lower()
-        ):
-            return str(resource["id"])
-    return f"/storageAccounts/{account}"  # no ARM resource: no role assignment can match
