@@ -25,6 +25,12 @@ class CliResult:
     def json(self) -> Any:
         return json.loads(self.stdout)
 
+    def summary(self) -> dict[str, Any]:
+        """The result of the ``summary`` event that ends ``replicate -o json``'s stream."""
+        events = [json.loads(line) for line in self.stdout.splitlines() if line.startswith("{")]
+        assert events and events[-1]["event"] == "summary", self.stdout[-2000:]
+        return dict(events[-1]["result"])
+
 
 @dataclass
 class Cli:

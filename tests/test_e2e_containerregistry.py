@@ -86,12 +86,6 @@ def _referrers(client: Any, repository: str, digest: str) -> set[tuple[str, str]
     return {(r["digest"], r["artifactType"]) for r in answer.json()["manifests"]}
 
 
-def _summary(result: Any) -> dict[str, Any]:
-    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert events and events[-1]["event"] == "summary", result.stdout[-2000:]
-    return dict(events[-1]["result"])
-
-
 def test_a_registry_through_the_cli(world: dict[str, Any]) -> None:
     cli = Cli(cwd=world["dir"])
     config = world["config"]
@@ -102,12 +96,12 @@ def test_a_registry_through_the_cli(world: dict[str, Any]) -> None:
 
     # Template mode: a registry cannot hold an empty repository; one line says so.
     template = cli("replicate", "--config", config, "--mode", "template", "-o", "json")
-    assert _summary(template)["replicated"] == 0
+    assert template.summary()["replicated"] == 0
     assert _contents(_client(world, "target")) == {}
 
     source = _contents(_client(world, "source"))
     run = cli("replicate", "--config", config, "--mode", "replication", "--yes", "-o", "json")
-    result = _summary(run)
+    result = run.summary()
     assert result["failed"] == 0, result
     target = _contents(_client(world, "target"))
     # Every tag at the same digest, locks included.
@@ -131,13 +125,13 @@ def test_a_registry_through_the_cli(world: dict[str, Any]) -> None:
     assert "containerregistry.untagged" in not_copyable[0]["detail"]
 
     again = cli("replicate", "--config", config, "--mode", "replication", "--yes", "-o", "json")
-    assert _summary(again)["replicated"] == 0
+    assert again.summary()["replicated"] == 0
 
     # With the option, the untagged build comes too, and nothing is left uncopied.
     option = ("--option", "containerregistry.untagged=true")
     more = cli("replicate", "--config", config, "--mode", "replication", "--yes", "-o", "json",
                *option)
-    assert _summary(more)["replicated"] == 1
+    assert more.summary()["replicated"] == 1
     target = _contents(_client(world, "target"))
     assert target["samples/hello"]["manifests"] == source["samples/hello"]["manifests"]
     verify = cli("verify", "--config", config, "--mode", "replication", "-o", "json",

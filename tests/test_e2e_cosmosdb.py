@@ -83,12 +83,6 @@ def _contents(client: Any) -> dict[str, Any]:
     return seen
 
 
-def _summary(result: Any) -> dict[str, Any]:
-    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert events and events[-1]["event"] == "summary", result.stdout[-2000:]
-    return dict(events[-1]["result"])
-
-
 def test_cosmos_db_through_the_cli(world: dict[str, Any]) -> None:
     cli = Cli(cwd=world["dir"])
     config = world["config"]
@@ -101,7 +95,7 @@ def test_cosmos_db_through_the_cli(world: dict[str, Any]) -> None:
 
     # Template mode: the structure, scripts included, and no document.
     template = cli("replicate", "--config", config, "--mode", "template", "-o", "json")
-    assert _summary(template)["failed"] == 0
+    assert template.summary()["failed"] == 0
     target = _contents(_client(world, "target"))
     assert set(target) == set(source)
     for name, container in source.items():
@@ -112,7 +106,7 @@ def test_cosmos_db_through_the_cli(world: dict[str, Any]) -> None:
 
     # Replication: every document; verify compares them; a re-run writes nothing.
     run = cli("replicate", "--config", config, "--mode", "replication", "--yes", "-o", "json")
-    result = _summary(run)
+    result = run.summary()
     assert result["failed"] == 0, result
     assert _contents(_client(world, "target")) == source
     assert any("TTL restarts with the copy" in w for w in result["warnings"])
@@ -122,7 +116,7 @@ def test_cosmos_db_through_the_cli(world: dict[str, Any]) -> None:
     assert cosmos["by_kind"]["container"] == {"matching": 6}
     assert cosmos["by_kind"]["storedProcedure"] == {"matching": 1}
     again = cli("replicate", "--config", config, "--mode", "replication", "--yes", "-o", "json")
-    assert _summary(again)["replicated"] == 0
+    assert again.summary()["replicated"] == 0
 
     # A document gone from the target: verify says so and exits 1 (--min-fidelity lowers
     # the bar); the next run puts it back.
@@ -190,7 +184,7 @@ def test_a_killed_run_resumes_the_large_container_from_its_checkpoint(
     assert saved["token"] or saved["index"] > 0
 
     resumed = Cli(cwd=directory)(*args)
-    result = _summary(resumed)
+    result = resumed.summary()
     assert result["failed"] == 0, result
     [line] = [w for w in result["warnings"] if w.startswith("container bigdb/events:")]
     read = int(line.split(": ", 1)[1].split(" documents read")[0])

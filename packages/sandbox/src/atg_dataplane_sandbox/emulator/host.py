@@ -99,7 +99,7 @@ def file_app(emu: Emulator) -> web.Application:
         partial(storage_fault_response, "file"),
         partial(storage_malformed, "file"),
     )
-    fileshare_app_routes(app)
+    fileshare_app_routes(app, emu)
     return app
 
 

@@ -1,6 +1,7 @@
 """Cosmos DB (NoSQL): one @vercel/cosmosdb-server endpoint per account, in one node process.
 
-The server keeps its data in memory: ``sandbox down`` forgets every document. It takes any
+The server keeps its data in memory and writes it to ``cosmos/state/<account>.json`` when it
+stops (``sandbox down``), loading it back when it starts (``cosmos_server.js``). It takes any
 account key, so it answers only requests that carry the sandbox's upstream secret
 (:mod:`.upstream_auth`), which only the emulator's Cosmos DB proxies send.
 """
@@ -44,6 +45,7 @@ def start(
         "ready_file": str(ready),
         "secret_file": str(upstream_auth.cosmos_secret_file(layout.root)),
         "secret_header": upstream_auth.COSMOS_HEADER,
+        "state_dir": str(run_dir / "state"),
     }
     config_file = run_dir / "server-config.json"
     config_file.write_text(json.dumps(config, indent=2))

@@ -9,8 +9,14 @@
 // Usage: node cosmos_server.js <config.json>
 // config: {"module": dir of @vercel/cosmosdb-server, "host": "127.0.0.1",
 //          "cert": path, "key": path, "accounts": ["name", ...], "ready_file": path,
-//          "secret_file": path (0600), "secret_header": "x-sandbox-upstream"}
+//          "secret_file": path (0600), "secret_header": "x-sandbox-upstream",
+//          "state_dir": path}
 // Writes {"name": port, ...} to ready_file (atomically) once every server listens.
+//
+// The server keeps its data in memory. On SIGTERM/SIGINT each account's databases,
+// containers, documents and user-defined functions are written to state_dir/<name>.json
+// (0600, atomically), and loaded back when the account listens again, with their _rid,
+// _etag and _ts: `sandbox down` then `sandbox up` gives back the same data.
 "use strict";
 
 const crypto = require("crypto");
@@ -36,6 +42,75 @@ Collections.prototype.replace = function (data, original) {
   }
   return result;
 };
+
+// Each account the server makes (on "listening"), by port: what the state is dumped from.
+const accountModule = require(path.join(config.module, "lib", "account"));
+const BaseAccount = accountModule.default;
+const accountsByPort = new Map();
+accountModule.default = class extends BaseAccount {
+  constructor(host, port) {
+    super(host, port);
+    accountsByPort.set(port, this);
+  }
+};
+
+const values = (items) => [...items._data.values()].map((item) => item.read());
+
+function dump(account) {
+  const databases = account.databases;
+  return {
+    ridCount: databases._ridCount,
+    databases: [...databases._data.values()].map((db) => ({
+      data: db.read(),
+      ridCount: db.collections._ridCount,
+      collections: [...db.collections._data.values()].map((coll) => ({
+        data: coll.read(),
+        documents: values(coll.documents),
+        documentsRidCount: coll.documents._ridCount,
+        udfs: values(coll.userDefinedFunctions),
+        udfsRidCount: coll.userDefinedFunctions._ridCount,
+      })),
+    })),
+  };
+}
+
+function load(account, state) {
+  const databases = account.databases;
+  for (const db of state.databases) {
+    databases._set(db.data);
+    const database = databases._data.get(db.data._rid);
+    for (const coll of db.collections) {
+      database.collections._set(coll.data);
+      const collection = database.collections._data.get(coll.data._rid);
+      for (const doc of coll.documents) collection.documents._set(doc);
+      for (const udf of coll.udfs) collection.userDefinedFunctions._set(udf);
+      collection.documents._ridCount = coll.documentsRidCount;
+      collection.userDefinedFunctions._ridCount = coll.udfsRidCount;
+    }
+    database.collections._ridCount = db.ridCount;
+  }
+  databases._ridCount = state.ridCount;
+}
+
+const stateFile = (name) => path.join(config.state_dir, `${name}.json`);
+
+function restore(name, port) {
+  const file = stateFile(name);
+  if (!config.state_dir || !fs.existsSync(file)) return;
+  load(accountsByPort.get(port), JSON.parse(fs.readFileSync(file, "utf8")));
+}
+
+function save() {
+  if (!config.state_dir) return;
+  fs.mkdirSync(config.state_dir, { recursive: true, mode: 0o700 });
+  for (const [name, port] of Object.entries(ports)) {
+    const account = accountsByPort.get(port);
+    if (!account) continue;
+    const tmp = stateFile(name) + ".tmp";
+    fs.writeFileSync(tmp, JSON.stringify(dump(account)), { mode: 0o600 });
+    fs.renameSync(tmp, stateFile(name));
+  }
+}
 
 const header = config.secret_header.toLowerCase();
 const sha256 = (text) => crypto.createHash("sha256").update(text, "utf8").digest();
@@ -89,6 +164,12 @@ function listen(name) {
     server.on("error", reject);
     server.listen(0, config.host, () => {
       ports[name] = server.address().port;
+      try {
+        restore(name, ports[name]);
+      } catch (err) {
+        reject(new Error(`cannot load the saved state of ${name}: ${err.message}`));
+        return;
+      }
       resolve();
     });
     servers.push(server);
@@ -96,6 +177,11 @@ function listen(name) {
 }
 
 function shutdown() {
+  try {
+    save();
+  } catch (err) {
+    console.error(`cosmos server could not save its state: ${err.message}`);
+  }
   for (const server of servers) {
     server.close();
     if (server.closeAllConnections) server.closeAllConnections();

@@ -60,7 +60,9 @@ class Emulator:
         self.certs = ensure_certs(directory)
         self.topology: Topology = ensure_topology(directory)
         state_dir = directory / STATE_DIR
-        self.store = Store(state_dir if options.persist else None)
+        self.state_dir: Path | None = state_dir if options.persist else None
+        """Where services keep what must survive a restart (None: nothing persists)."""
+        self.store = Store(self.state_dir)
         self.issuer = TokenIssuer(state_dir / "signing-key.pem", options.token_lifetime)
         self.faults: FaultSpec = parse_spec(faults)
         self.fault_counts: dict[str, dict[str, int]] = {}

@@ -1,8 +1,9 @@
 """The File service's data: accounts -> shares -> directories and files (in memory).
 
 Paths are stored without leading slash (``dir/sub/file.txt``; the root directory is
-``""``). File contents live in memory: the sandbox File service is for tests and the demo,
-and its data does not survive an emulator restart (unlike the ARM state).
+``""``). File contents live in memory while the emulator runs; it writes them to
+``emulator-state/files.pickle`` (0600) when it stops and loads them when it starts, so
+``sandbox down`` then ``up`` keeps every share, as Azurite keeps its blobs.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ import base64
 import datetime as dt
 import hashlib
 import itertools
+import os
+import pickle
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from atg_dataplane_sandbox.emulator.storage.files.smb import Permissions, Smb
@@ -91,9 +95,32 @@ class Share:
 @dataclass
 class FileStore:
     accounts: dict[str, dict[str, Share]] = field(default_factory=dict)
+    path: Path | None = None
+    """Where the shares are saved on :meth:`close` (None: kept in memory only)."""
 
     def shares(self, account: str) -> dict[str, Share]:
         return self.accounts.setdefault(account, {})
+
+    @classmethod
+    def load(cls, path: Path | None) -> FileStore:
+        """The shares saved at ``path`` (written only by :meth:`close`, in the sandbox's own
+        0600 state directory), or none."""
+        if path is None or not path.is_file():
+            return cls(path=path)
+        with path.open("rb") as handle:
+            accounts = pickle.load(handle)  # our own file, see above
+        return cls(accounts=accounts, path=path)
+
+    async def close(self) -> None:
+        """Save the shares (the emulator stops)."""
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            pickle.dump(self.accounts, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, self.path)
 
 
 def content_md5(data: bytes | bytearray) -> str:

@@ -23,7 +23,7 @@ from xml.sax.saxutils import escape, quoteattr
 import aiohttp
 from aiohttp import web
 
-from atg_dataplane_sandbox.emulator.common.context import EMU
+from atg_dataplane_sandbox.emulator.common.context import EMU, Emulator
 from atg_dataplane_sandbox.emulator.storage.errors import storage_error
 from atg_dataplane_sandbox.emulator.storage.files.auth import FileAuthError, authenticate, check_sas
 from atg_dataplane_sandbox.emulator.storage.files.model import (
@@ -605,6 +605,7 @@ async def _read_source(
         return data, headers, metadata, None
 
 
-def fileshare_app_routes(app: web.Application) -> None:
-    app[STORE] = FileStore()
+def fileshare_app_routes(app: web.Application, emu: Emulator) -> None:
+    state = emu.state_dir / "files.pickle" if emu.state_dir else None
+    app[STORE] = emu.part("storage.files", lambda _emu: FileStore.load(state))
     app.router.add_route("*", "/{tail:.*}", dispatch)
