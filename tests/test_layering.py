@@ -24,7 +24,26 @@ def test_every_distribution_is_under_the_contracts() -> None:
     modules = _modules()
     assert "atg_dataplane_sandbox" in modules and len(modules) >= 5
     assert set(config["root_packages"]) == {"atg_dataplane", *modules}
-    contracts = {c["type"]: c for c in config["contracts"]}
-    assert contracts["forbidden"]["source_modules"] == ["atg_dataplane"]
-    assert set(contracts["forbidden"]["forbidden_modules"]) == modules
-    assert set(contracts["independence"]["modules"]) == modules
+    [core] = [c for c in config["contracts"] if c.get("source_modules") == ["atg_dataplane"]]
+    assert set(core["forbidden_modules"]) == modules
+    [plugins] = [c for c in config["contracts"] if c["type"] == "independence"]
+    assert set(plugins["modules"]) == modules
+
+
+def test_every_sandbox_service_folder_is_a_layer_of_its_own() -> None:
+    """A new service folder under ``emulator/`` must join the services' layer, so that it
+    too may import only ``emulator/common``."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    [layers] = [c for c in config["contracts"] if c["type"] == "layers"]
+    emulator = ROOT / "packages/sandbox/src/atg_dataplane_sandbox/emulator"
+    folders = {p.parent.name for p in emulator.glob("*/__init__.py")} - {"common"}
+    assert layers["layers"][0] == "host" and layers["layers"][-1] == "common"
+    assert {name.strip() for name in layers["layers"][1].split("|")} == folders
+
+
+def test_the_api_may_not_print() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    [api] = [c for c in config["contracts"] if "atg_dataplane.api" in c.get("source_modules", [])]
+    assert {"click", "rich", "atg_dataplane.cli", "atg_dataplane.commands"} <= set(
+        api["forbidden_modules"]
+    )

@@ -247,3 +247,19 @@ def test_strict_mode_makes_a_failing_command_registration_fatal(
     assert result.exit_code == 4
     assert "strict mode" in result.output and "cannot add my command" in result.output
     assert runner.invoke(cli, ["--help"]).exit_code == 0  # help still lists what loads
+
+
+def test_sandbox_without_its_plugin_says_how_to_install_it(runner: CliRunner, installed) -> None:  # type: ignore[no-untyped-def]
+    installed(sample_ep("alpha", "good"))
+    result = runner.invoke(cli, ["sandbox", "up"])
+    assert result.exit_code == 2
+    assert "pip install atg-dataplane-sandbox" in result.output
+    assert "No such command" not in result.output
+
+
+def test_help_lists_the_exit_codes(runner: CliRunner, installed) -> None:  # type: ignore[no-untyped-def]
+    installed()
+    text = runner.invoke(cli, ["--help"]).output
+    assert "Exit codes:" in text
+    for code in ("0 ", "1 ", "2 ", "3 ", "4 ", "70 ", "130 "):
+        assert f"\n    {code}" in text, code

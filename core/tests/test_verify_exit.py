@@ -4,7 +4,7 @@ rounded one)."""
 
 from __future__ import annotations
 
-from atg_dataplane.commands import verified
+from atg_dataplane.api import verified
 from atg_dataplane.models import ReplicationMode
 from atg_dataplane.verify import ItemVerdict, VerifyReport
 

@@ -11,9 +11,7 @@ import gc
 import json
 import logging
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.table import Table
@@ -21,6 +19,8 @@ from rich.text import Text
 
 from atg_dataplane import display, exitcodes
 from atg_dataplane.__about__ import __version__
+from atg_dataplane.commands import COMMANDS
+from atg_dataplane.commands.common import AppState, fail, output_option
 from atg_dataplane.plugins import (
     PluginHost,
     PluginLoadError,
@@ -30,44 +30,11 @@ from atg_dataplane.plugins import (
 )
 from atg_dataplane.redact import RedactingFilter
 
-OUTPUT_CHOICE = click.Choice(["text", "json"])
-
-
-@dataclass
-class AppState:
-    """What the top-level options decide, shared by every sub-command."""
-
-    disabled: tuple[str, ...] = ()
-    verbose: int = 0
-    commands_added: bool = False
-    _host: PluginHost | None = field(default=None, repr=False)
-
-    @property
-    def host(self) -> PluginHost:
-        """The plugins, loaded on first use; a selection naming nothing installed is an
-        error (:class:`PluginSelectionError`)."""
-        if self._host is None:
-            self._host = load_plugins(disabled=self.disabled)
-        self._host.check_selection()
-        return self._host
-
-
-def output_option(func: Any) -> Any:
-    return click.option(
-        "--output",
-        "-o",
-        type=OUTPUT_CHOICE,
-        default="text",
-        show_default=True,
-        help="text for people, json for scripts.",
-    )(func)
-
-
-def fail(message: str, code: int = exitcodes.USAGE) -> None:
-    """Print one clear line to stderr and exit with ``code`` (names in ``message`` are shown,
-    never interpreted: :func:`atg_dataplane.display.visible`)."""
-    click.echo(f"error: {display.visible(message)}", err=True)
-    sys.exit(code)
+PLUGIN_COMMANDS = {
+    "sandbox": "pip install atg-dataplane-sandbox (from this repository: "
+    "pip install -e packages/sandbox), then atg-dataplane sandbox install",
+}
+"""Commands that our own plugins add, and how to get them."""
 
 
 class PluginAwareGroup(click.Group):
@@ -119,10 +86,32 @@ class PluginAwareGroup(click.Group):
         if command is None:
             self.add_plugin_commands(ctx, for_listing=False)
             command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in PLUGIN_COMMANDS:
+            fail(
+                f"'{cmd_name}' comes with a plugin that is not installed: "
+                f"{PLUGIN_COMMANDS[cmd_name]}"
+            )
         return command
 
 
-@click.group(cls=PluginAwareGroup, context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_CODES = """Exit codes:
+
+\b
+  0    everything asked for was done
+  1    some items failed, or verify found items missing or different
+  2    bad input: options, config, inventory, credentials
+  3    missing permissions: nothing was written
+  4    plugins could not be loaded, or two claim one type
+  70   internal error (-vv shows the traceback)
+  130  interrupted (Ctrl-C, SIGTERM): run the same command to resume
+"""
+
+
+@click.group(
+    cls=PluginAwareGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=EXIT_CODES,
+)
 @click.version_option(__version__, "--version", prog_name="atg-dataplane")
 @click.option(
     "--disable",
@@ -285,5 +274,5 @@ def main() -> None:
         gc.freeze()
 
 
-# The replication commands register themselves on ``cli``.
-from atg_dataplane import commands as _commands  # noqa: E402,F401
+for _command in COMMANDS:
+    cli.add_command(_command)

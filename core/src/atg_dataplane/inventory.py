@@ -9,9 +9,10 @@ resource without a counterpart is reported, never guessed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from azure.core.exceptions import HttpResponseError
 
 from atg_dataplane.config import ConfigError, ReplicationConfig
 from atg_dataplane.context import ResourceBinding, SideContext
+from atg_dataplane.coverage import DATA_PLANE_TYPES, install_hint, unserved_counts
 from atg_dataplane.models import AzureResource, ResourceTypeSpec
 from atg_dataplane.plugins import PluginHost
 
@@ -56,7 +58,10 @@ def _served_types(host: PluginHost, config: ReplicationConfig) -> list[ResourceT
         spec = served.get(wanted.lower())
         if spec is None:
             known = ", ".join(sorted(s.resource_type for s in served.values())) or "none installed"
-            raise ConfigError(f"unknown resource type {wanted!r}: installed plugins serve {known}")
+            raise ConfigError(
+                f"unknown resource type {wanted!r}: installed plugins serve {known} "
+                f"({install_hint(wanted)})"
+            )
         chosen.append(spec)
     return chosen
 
@@ -139,6 +144,46 @@ def _source_refs(
                 if error.status_code in (401, 403):
                     raise ConfigError(side_refused("source", config.source, error)) from None
                 raise
+
+
+def unserved(host: PluginHost, config: ReplicationConfig, source: SideContext) -> Counter[str]:
+    """Source resources in scope whose type has a data plane but no installed plugin, by
+    type (:mod:`atg_dataplane.coverage`). None when the config names its types: the others
+    are left out on purpose."""
+    if config.types:
+        return Counter()
+    served = set(host.types)
+    missing = [t for t in DATA_PLANE_TYPES if t.lower() not in served]
+    if not missing:
+        return Counter()
+    if config.inventory:
+        if config.inventory.startswith(("neo4j", "bolt")):
+            return Counter()  # the graph is asked per served type only
+        types = []
+        for raw in read_inventory_file(Path(config.inventory)):
+            with contextlib.suppress(ValueError):
+                resource = AzureResource.from_arm(raw)
+                if _in_scope(resource, config):
+                    types.append(resource.type)
+        return unserved_counts(types, served)
+    client = arm_client(source)
+    groups = source_groups(config)
+    found: list[str] = []
+    for resource_type in missing:
+        filter_ = f"resourceType eq '{resource_type}'"
+        listings = (
+            [client.resources.list_by_resource_group(g, filter=filter_) for g in groups]
+            if groups
+            else [client.resources.list(filter=filter_)]
+        )
+        for listing in listings:
+            try:
+                found += [resource_type for _ in listing]
+            except HttpResponseError as error:
+                if error.status_code in (401, 403, 404):
+                    continue  # not ours to report: the served types' listing says why
+                raise
+    return unserved_counts(found, served)
 
 
 def _as_is(resource: AzureResource) -> AzureResource:

@@ -46,7 +46,7 @@ class RedactingFilter(logging.Filter):
     and direction characters in it (a name's escape sequence) escaped."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from atg_dataplane.display import visible
+        from atg_dataplane.text import visible
 
         message = record.getMessage()
         cleaned = visible(redact(message), keep="\n\t")

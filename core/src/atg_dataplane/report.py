@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from atg_dataplane.display import markdown_cell, visible
+from atg_dataplane.text import markdown_cell, visible
 from atg_dataplane.verify import VerifyReport
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from atg_dataplane.context import Fingerprinter, ResourceBinding
+from atg_dataplane.coverage import Coverage
 from atg_dataplane.inventory import ResourcePair
 from atg_dataplane.models import DataPlaneItem, ReplicationMode
 from atg_dataplane.plugins import PluginHost
@@ -54,6 +55,8 @@ class VerifyReport:
     """Every verdict; with ``keep_matching`` False, only those that are not ``matching``, at
     most :data:`MAX_LISTED` of them."""
     missing_targets: list[str] = field(default_factory=list)
+    coverage: Coverage = field(default_factory=Coverage)
+    """Source resources served by a plugin, and those of types no installed plugin serves."""
     extra_in_target: int = 0
     keep_matching: bool = True
     """False keeps memory flat however large the tenant: matching items are only counted
@@ -129,6 +132,7 @@ class VerifyReport:
             "extra_in_target": self.extra_in_target,
             "contents_not_compared": self._not_compared,
             "missing_targets": list(self.missing_targets),
+            **self.coverage.to_dict(),
             "by_type": self.by_type(),
             "items": [vars(v) for v in self.verdicts if v.status != "matching"],
             "items_not_listed": self.unlisted,

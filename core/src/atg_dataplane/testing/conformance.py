@@ -90,7 +90,7 @@ class PluginConformance:
             sandbox = request.getfixturevalue("sandbox")
         except pytest.FixtureLookupError:
             pytest.skip("atg-dataplane-sandbox is not installed")
-        from atg_dataplane.commands import run_replication
+        from atg_dataplane import api
         from atg_dataplane.config import load_config, with_overrides
         from atg_dataplane.runtime import open_runtime
 
@@ -108,9 +108,9 @@ class PluginConformance:
                 pytest.skip("the sandbox's reference scenario has no resource of this type")
             modes = [m for m in ReplicationMode if all(m in s.modes for s in specs)]
             for mode in modes:
-                run_replication(runtime, mode, output="quiet")
+                api.replicate(runtime, mode, permission_check=False)
             last = modes[-1]
-            again = run_replication(runtime, last, output="quiet")
+            again = api.replicate(runtime, last, permission_check=False).summary
         finally:
             runtime.close()
         assert again.result.replicated == 0, (
