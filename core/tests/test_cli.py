@@ -249,8 +249,13 @@ def test_strict_mode_makes_a_failing_command_registration_fatal(
     assert runner.invoke(cli, ["--help"]).exit_code == 0  # help still lists what loads
 
 
-def test_sandbox_without_its_plugin_says_how_to_install_it(runner: CliRunner, installed) -> None:  # type: ignore[no-untyped-def]
+def test_sandbox_without_its_plugin_says_how_to_install_it(
+    runner: CliRunner,
+    installed,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     installed(sample_ep("alpha", "good"))
+    monkeypatch.delitem(cli.commands, "sandbox", raising=False)  # added by an earlier test
     result = runner.invoke(cli, ["sandbox", "up"])
     assert result.exit_code == 2
     assert "pip install atg-dataplane-sandbox" in result.output

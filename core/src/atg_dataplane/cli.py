@@ -21,6 +21,7 @@ from atg_dataplane import display, exitcodes
 from atg_dataplane.__about__ import __version__
 from atg_dataplane.commands import COMMANDS
 from atg_dataplane.commands.common import AppState, fail, output_option
+from atg_dataplane.commands.output import Output
 from atg_dataplane.plugins import (
     PluginHost,
     PluginLoadError,
@@ -102,6 +103,8 @@ EXIT_CODES = """Exit codes:
   2    bad input: options, config, inventory, credentials
   3    missing permissions: nothing was written
   4    plugins could not be loaded, or two claim one type
+  5    sandbox not running, or its emulators not installed
+  6    sandbox degraded: some processes down or not answering
   70   internal error (-vv shows the traceback)
   130  interrupted (Ctrl-C, SIGTERM): run the same command to resume
 """
@@ -162,7 +165,9 @@ def configure_logging(verbose: int) -> None:
     help="List the options each plugin reads ([options] in the config, --option KEY=VALUE).",
 )
 @click.pass_context
-def plugins_command(ctx: click.Context, output: str, list_options: bool) -> None:
+def plugins_command(
+    ctx: click.Context, output: str, query: str | None, list_options: bool
+) -> None:
     """List installed plugins: distribution, version, resource types, modes, status.
 
     A plugin that failed to load is listed with its error; the exit code is
@@ -179,12 +184,12 @@ def plugins_command(ctx: click.Context, output: str, list_options: bool) -> None
     if isinstance(ctx.parent and ctx.parent.command, PluginAwareGroup):
         # so that a plugin whose commands fail to register is listed as failed
         ctx.parent.command.add_plugin_commands(ctx.parent, for_listing=False)  # type: ignore[union-attr]
+    out = Output(output, query)
     if list_options:
-        _print_options(host, output)
+        _print_options(host, out)
         return
     rows = [record.to_dict() for record in host.records]
-    if output == "json":
-        click.echo(json.dumps(rows, indent=2))
+    if out.emit(rows):
         return
     console = display.console()
     if not rows:
@@ -210,14 +215,13 @@ def plugins_command(ctx: click.Context, output: str, list_options: bool) -> None
             console.print(display.visible(f"{row['name']}: {row['error']}"), style="red")
 
 
-def _print_options(host: PluginHost, output: str) -> None:
+def _print_options(host: PluginHost, out: Output) -> None:
     rows = [
         {"plugin": plugin, "resource_type": spec.resource_type, **option.to_dict()}
         for plugin, spec in sorted(host.types.values(), key=lambda p: p[0])
         for option in spec.options
     ]
-    if output == "json":
-        click.echo(json.dumps(rows, indent=2, default=str))
+    if out.emit(rows):
         return
     table = Table(title="plugin options ([options] in the config, or --option KEY=VALUE)")
     table.add_column("option", overflow="fold")  # a name is never cut short

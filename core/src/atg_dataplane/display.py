@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 
 __all__ = ["console", "markdown_cell", "visible"]
 
-WIDTH_OFF_TERMINAL = 160
-"""Columns for text written to a file or a pipe (a CI log), where rich would assume 80 and
-squeeze tables; ``COLUMNS`` still decides when set."""
+WIDTH_OFF_TERMINAL = 1000
+"""Columns for text written to a file or a pipe (a CI log), where rich would assume 80,
+squeeze tables and fold names across lines: wide enough that no cell is ever folded (a
+table is as wide as its content); ``COLUMNS`` still decides when set."""
 
 
 def console(*, stderr: bool = False, **kwargs: Any) -> Console:

@@ -29,8 +29,10 @@ def until_injected(
 
 # Each budget on its own (status, read, connect) defaults to 3: raise them all.
 RETRY_BUDGETS = {"retry_total": 16, "retry_status": 16, "retry_read": 16, "retry_connect": 16}
-FAST_RETRY = {**RETRY_BUDGETS, "retry_backoff_factor": 0.01}
-"""kwargs of a client with azure-core's retry policy (Key Vault, ARM, ACR, Tables)."""
+FAST_RETRY = {**RETRY_BUDGETS, "retry_backoff_factor": 0.01, "retry_backoff_max": 0.5}
+"""kwargs of a client with azure-core's retry policy (Key Vault, ARM, ACR, Tables); the
+backoff stays short, so a request that keeps failing fails the test in seconds, not after
+minutes of doubling waits."""
 
 
 def fast_storage_retry(linear_retry: type) -> dict[str, Any]:

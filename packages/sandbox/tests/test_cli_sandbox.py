@@ -34,7 +34,7 @@ def test_up_names_each_missing_emulator_with_its_install_command(tmp_path: Path)
     env = {"ATG_DATAPLANE_SANDBOX_CACHE": str(tmp_path / "empty-cache"),
            "ATG_DATAPLANE_REGISTRY_BIN": str(tmp_path / "no-registry")}
     result = CliRunner().invoke(sandbox_group, ["up", "--dir", str(tmp_path / "sbx")], env=env)
-    assert result.exit_code == 3
+    assert result.exit_code == 5
     stderr = result.stderr
     assert "azurite is missing" in stderr
     assert "@vercel/cosmosdb-server is missing" in stderr
@@ -47,7 +47,7 @@ def test_up_names_each_missing_emulator_with_its_install_command(tmp_path: Path)
 
 def test_seed_needs_a_running_sandbox(tmp_path: Path) -> None:
     result = CliRunner().invoke(sandbox_group, ["seed", "--dir", str(tmp_path)])
-    assert result.exit_code == 3
+    assert result.exit_code == 5
     assert "is not running; start it with: atg-dataplane sandbox up" in result.stderr
 
 
@@ -59,7 +59,7 @@ def test_seed_rejects_an_unknown_scenario(tmp_path: Path) -> None:
 
 def test_status_of_a_directory_never_started(tmp_path: Path) -> None:
     result = _run("status", "--dir", str(tmp_path), "--output", "json")
-    assert result.exit_code == 3
+    assert result.exit_code == 5
     assert json.loads(result.output)["state"] == "stopped"
 
 
@@ -131,7 +131,7 @@ def test_down_leaves_no_process_behind(started: tuple[Path, dict]) -> None:
         assert process.group_members(pid) == [], name
         assert not (directory / "pids" / f"{name}.pid").exists()
     status = _run("status", "--dir", str(directory))
-    assert status.exit_code == 3 and "sandbox stopped" in status.output
+    assert status.exit_code == 5 and "sandbox stopped" in status.output
     assert _run("down", "--dir", str(directory)).output.strip() == "nothing was running"
 
 
@@ -141,7 +141,7 @@ def test_a_dead_process_makes_up_restart_everything(tmp_path: Path) -> None:
     try:
         os.kill(first.pids["registry"], 9)
         assert sbx.status(tmp_path).state == "degraded"
-        assert _run("status", "--dir", str(tmp_path)).exit_code == 4
+        assert _run("status", "--dir", str(tmp_path)).exit_code == 6
         second = sbx.up(tmp_path, pools=sbx.PoolSizes(storage=1, cosmos=1))
         assert not second.reused
         assert sbx.status(tmp_path).state == "running"

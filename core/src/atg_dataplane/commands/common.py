@@ -4,7 +4,6 @@ into one line and an exit code, and printing for people or scripts."""
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import signal
 import sys
@@ -18,6 +17,7 @@ import click
 from rich.console import Console
 
 from atg_dataplane import api, display, exitcodes
+from atg_dataplane.commands.output import Output, output_option
 from atg_dataplane.config import (
     ConfigError,
     CredentialConfig,
@@ -37,7 +37,6 @@ from atg_dataplane.redact import redact
 from atg_dataplane.runtime import Runtime
 
 MODE = click.Choice([m.value for m in ReplicationMode])
-OUTPUT_CHOICE = click.Choice(["text", "json"])
 visible = display.visible
 
 
@@ -58,17 +57,6 @@ class AppState:
             self._host = load_plugins(disabled=self.disabled)
         self._host.check_selection()
         return self._host
-
-
-def output_option(func: Any) -> Any:
-    return click.option(
-        "--output",
-        "-o",
-        type=OUTPUT_CHOICE,
-        default="text",
-        show_default=True,
-        help="text for people, json for scripts.",
-    )(func)
 
 
 def fail(message: str, code: int = exitcodes.USAGE) -> None:
@@ -266,8 +254,8 @@ def connect(
     )
 
 
-def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
+def output_of(output: str, params: dict[str, Any]) -> Output:
+    return Output(output, params.get("query"))
 
 
 def with_status(pairs: Iterable[ResourcePair], verb: str) -> Iterator[ResourcePair]:

@@ -15,9 +15,9 @@ from atg_dataplane.commands.common import (
     AppState,
     config_options,
     connect,
-    echo_json,
     handle_errors,
     leaf,
+    output_of,
     visible,
     with_status,
 )
@@ -37,11 +37,10 @@ def permissions_command(state: AppState, mode: str, output: str, **params: Any) 
     role that grants it, and the exact `az role assignment create` command.
     Exit code 3 when anything is missing.
     """
+    out = output_of(output, params)
     runtime = connect(state, params)
     report = api.check_permissions(runtime, ReplicationMode(mode), watch=with_status)
-    if output == "json":
-        echo_json(report.to_dict())
-    else:
+    if not out.emit(report.to_dict()):
         console = display.console()
         for problem in report.missing_targets:
             console.print(f"warning: {visible(problem)}", style="yellow", soft_wrap=True)

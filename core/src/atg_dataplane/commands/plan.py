@@ -12,11 +12,12 @@ from atg_dataplane import api, display
 from atg_dataplane.commands.common import (
     MODE,
     AppState,
+    Output,
     config_options,
     connect,
-    echo_json,
     handle_errors,
     leaf,
+    output_of,
     print_coverage,
     visible,
     with_status,
@@ -33,12 +34,12 @@ def plan_command(state: AppState, mode: str, output: str, **params: Any) -> None
     """Show what would be replicated, per resource and kind, writing nothing:
     item counts, bytes, an estimated duration, and the resources no installed
     plugin serves (with the package to install)."""
-    show(api.plan(connect(state, params), ReplicationMode(mode), watch=with_status), output)
+    out = output_of(output, params)
+    show(api.plan(connect(state, params), ReplicationMode(mode), watch=with_status), out)
 
 
-def show(plan: api.Plan, output: str) -> None:
-    if output == "json":
-        echo_json(plan.to_dict())
+def show(plan: api.Plan, out: Output) -> None:
+    if out.emit(plan.to_dict()):
         return
     console = display.console()
     table = Table(title=f"plan ({plan.mode.value} mode): nothing has been written")

@@ -17,12 +17,13 @@ from atg_dataplane.commands import plan as plan_command
 from atg_dataplane.commands.common import (
     MODE,
     AppState,
+    Output,
     build_config,
     config_options,
     connect,
-    echo_json,
     handle_errors,
     leaf,
+    output_of,
     print_coverage,
     visible,
     with_status,
@@ -92,7 +93,7 @@ def replicate_command(
         params,
         build_config(params),
         chosen,
-        output=output,
+        out=output_of(output, params),
         dry_run=dry_run,
         reset_journal=reset_journal,
         resume_run=resume_run,
@@ -139,7 +140,7 @@ def deploy_command(
         click.echo(f"no terraform.tfstate in {iac_dir}: finding targets by type and name", err=True)
     chosen = choose_mode(dataplane_mode, bool(params.get("interactive")), yes or dry_run)
     config = api.with_terraform_state(config, iac_dir)
-    run(state, params, config, chosen, output=output, dry_run=dry_run)
+    run(state, params, config, chosen, out=output_of(output, params), dry_run=dry_run)
 
 
 def run(
@@ -148,37 +149,38 @@ def run(
     config: ReplicationConfig,
     mode: ReplicationMode,
     *,
-    output: str,
+    out: Output,
     dry_run: bool = False,
     reset_journal: bool = False,
     **replicate: Any,
 ) -> None:
     """The replicate flow both commands share: the journal checked before any request,
     the plan or the run, its summary, and the exit code."""
-    console = display.console(stderr=output == "json")
+    console = display.console(stderr=not out.for_people)
     if not dry_run:
         aside = api.prepare_journal(config, reset=reset_journal)
         if aside is not None:
             console.print(f"the journal was moved aside to {visible(aside)}", soft_wrap=True)
     runtime = connect(state, params, config)
     if dry_run:
-        plan_command.show(api.plan(runtime, mode, watch=with_status), output)
+        plan_command.show(api.plan(runtime, mode, watch=with_status), out)
         return
-    listener = JsonLinesProgress() if output == "json" else RichProgress()
+    # JSON lines of progress for --output json (not with a query: one answer), a live
+    # display for people, nothing for the other formats.
+    streaming = out.format == "json" and not out.query
+    listener = JsonLinesProgress() if streaming else RichProgress() if out.for_people else None
     try:
         result = api.replicate(runtime, mode, progress=listener, watch=with_status, **replicate)
     except api.PermissionsMissing as missing:
-        if output == "json":
-            echo_json(missing.report.to_dict())
-        else:
+        if not out.emit(missing.report.to_dict()):
             print_gaps(console, missing.report.gaps)
             console.print(
                 "Nothing was written. Fix the permissions above, or pass --skip-permission-check."
             )
         sys.exit(exitcodes.PERMISSIONS_MISSING)
-    if output == "json":  # JSON lines: the summary is the last line
+    if streaming:  # JSON lines: the summary is the last line
         click.echo(json.dumps({"event": "summary", **result.to_dict()}, default=str))
-    else:
+    elif not out.emit(result.to_dict()):
         if result.optional_gaps:
             print_gaps(console, result.optional_gaps)
         print_summary(console, result)

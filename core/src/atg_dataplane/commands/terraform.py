@@ -13,8 +13,8 @@ from atg_dataplane.commands.common import (
     AppState,
     config_options,
     connect,
-    echo_json,
     handle_errors,
+    output_of,
 )
 from atg_dataplane.models import ReplicationMode
 
@@ -36,6 +36,7 @@ def terraform_command(
 ) -> None:
     """Generate Terraform that recreates the discovered items (template mode);
     secret values become sensitive variables, never literals."""
+    out = output_of(output, params)
     written = []
     for resource, text in api.terraform(connect(state, params), ReplicationMode(mode)):
         if out_dir is None:
@@ -48,8 +49,5 @@ def terraform_command(
         partial.write_text(text, encoding="utf-8")
         partial.replace(path)  # never a half-written file
         written.append(str(path))
-    if out_dir is not None:
-        if output == "json":
-            echo_json({"written": written})
-        else:
-            click.echo("\n".join(f"wrote {p}" for p in written))
+    if out_dir is not None and not out.emit({"written": written}):
+        click.echo("\n".join(f"wrote {p}" for p in written))

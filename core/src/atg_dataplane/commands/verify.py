@@ -17,9 +17,9 @@ from atg_dataplane.commands.common import (
     AppState,
     config_options,
     connect,
-    echo_json,
     handle_errors,
     leaf,
+    output_of,
     print_coverage,
     visible,
     with_status,
@@ -76,6 +76,7 @@ def verify_command(
     missing; --min-fidelity lowers that bar. Coverage (resources served by a
     plugin / resources found) is reported; --require-coverage makes less
     than 100 % exit 1 too."""
+    out = output_of(output, params)
     if report_path:
         check_report_path(report_path)
     runtime = connect(state, params)
@@ -89,9 +90,7 @@ def verify_command(
         os._exit(exitcodes.INTERRUPTED)
     if report_path:
         write_report(report, report_path)
-    if output == "json":
-        echo_json(report.to_dict())
-    else:
+    if not out.emit(report.to_dict()):
         print_verify(display.console(), report)
     if not api.verified(report, min_fidelity, require_coverage):
         sys.exit(exitcodes.ITEMS_FAILED)

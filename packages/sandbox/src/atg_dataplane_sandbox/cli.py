@@ -1,13 +1,13 @@
 """``atg-dataplane sandbox ...``: install, start, inspect, seed and stop the local Azure sandbox.
 
-Exit codes: 0 done; 1 failed (message says why); 2 bad usage; 3 emulators missing
-(the message gives the exact install command) or, for ``status``, sandbox stopped;
-4 ``status`` found the sandbox degraded (some processes down or unhealthy).
+Exit codes are the core's (``atg_dataplane.exitcodes``, listed by ``atg-dataplane --help``):
+0 done; 1 failed (the message says why); 2 bad usage; 5 emulators missing (the message
+gives the exact install command) or the sandbox is not running; 6 ``status`` found it
+degraded (some processes down or not answering).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -15,24 +15,22 @@ from pathlib import Path
 from typing import Any
 
 import click
+from atg_dataplane import exitcodes
+from atg_dataplane.commands.output import Output, output_option
 
 from atg_dataplane_sandbox import sandbox as sbx
 from atg_dataplane_sandbox.services import PoolSizes, cache_dir, install
 
-EXIT_FAILED = 1
-EXIT_MISSING = 3
-EXIT_STOPPED = 3
-EXIT_DEGRADED = 4
+EXIT_FAILED = exitcodes.ITEMS_FAILED
+EXIT_MISSING = exitcodes.SANDBOX_NOT_READY
+EXIT_STOPPED = exitcodes.SANDBOX_NOT_READY
+EXIT_DEGRADED = exitcodes.SANDBOX_DEGRADED
 DIR_ENV = "ATG_DATAPLANE_SANDBOX_DIR"
 
 dir_option = click.option(
     "--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
     default=sbx.DEFAULT_DIR, envvar=DIR_ENV, show_default=True, show_envvar=True,
     help="Sandbox directory: certificates, topology, secrets, data, logs, pids, config.json.",
-)
-output_option = click.option(
-    "--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
-    help="text for people, json for scripts.",
 )
 
 
@@ -100,7 +98,7 @@ def install_command(cache: Path | None) -> None:
               show_default=True, help="Cosmos DB accounts (endpoints) per tenant.")
 @output_option
 def up_command(directory: Path, faults: str | None, storage_accounts: int,
-               cosmos_accounts: int, output: str) -> None:
+               cosmos_accounts: int, output: str, query: str | None) -> None:
     """Start the sandbox (or find it running) and write DIR/config.json."""
     started = time.monotonic()
     try:
@@ -115,8 +113,7 @@ def up_command(directory: Path, faults: str | None, storage_accounts: int,
         _fail(str(exc))
     except (OSError, RuntimeError) as exc:
         _fail(f"sandbox up failed: {exc}")
-    if output == "json":
-        click.echo(json.dumps(info.to_json(), indent=2))
+    if Output(output, query).emit(info.to_json()):
         return
     verb = "already running" if info.reused else f"up in {time.monotonic() - started:.1f} s"
     click.echo(f"sandbox {verb}: {info.dir}")
@@ -145,12 +142,10 @@ def down_command(directory: Path) -> None:
 @sandbox_group.command("status")
 @dir_option
 @output_option
-def status_command(directory: Path, output: str) -> None:
-    """Show which sandbox processes run and answer. Exit 0 running, 3 stopped, 4 degraded."""
+def status_command(directory: Path, output: str, query: str | None) -> None:
+    """Show which sandbox processes run and answer. Exit 0 running, 5 stopped, 6 degraded."""
     current = sbx.status(directory)
-    if output == "json":
-        click.echo(json.dumps(current.to_json(), indent=2))
-    else:
+    if not Output(output, query).emit(current.to_json()):
         click.echo(f"sandbox {current.state}: {current.dir}")
         for name, pid in current.processes.items():
             health = "healthy" if current.healthy.get(name) else "not answering"
@@ -169,7 +164,9 @@ def status_command(directory: Path, output: str) -> None:
 @click.option("--scale", type=click.IntRange(1, 1000), default=1, show_default=True,
               help="Multiplier for the large scenario.")
 @output_option
-def seed_command(directory: Path, scenario: str, scale: int, output: str) -> None:
+def seed_command(
+    directory: Path, scenario: str, scale: int, output: str, query: str | None
+) -> None:
     """Create source resources (filled) and target resources (empty) in a running sandbox."""
     from atg_dataplane_sandbox import seed
 
@@ -181,8 +178,6 @@ def seed_command(directory: Path, scenario: str, scale: int, output: str) -> Non
         report: Any = seed.seed(directory, scenario, scale=scale)
     except seed.SeedError as exc:
         _fail(str(exc))
-    if output == "json":
-        click.echo(json.dumps(report.to_json(), indent=2))
-    else:
+    if not Output(output, query).emit(report.to_json()):
         click.echo(f"seeded {scenario} x{scale} in {time.monotonic() - started:.1f} s: "
                    + ", ".join(f"{count} {kind}" for kind, count in report.counts.items()))
