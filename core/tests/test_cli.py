@@ -268,3 +268,18 @@ def test_help_lists_the_exit_codes(runner: CliRunner, installed) -> None:  # typ
     assert "Exit codes:" in text
     for code in ("0 ", "1 ", "2 ", "3 ", "4 ", "70 ", "130 "):
         assert f"\n    {code}" in text, code
+
+
+def test_verbosity_after_the_command(runner: CliRunner, installed) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    installed()
+    assert runner.invoke(cli, ["plan", "--help"]).output.count("--debug") == 1
+    result = runner.invoke(cli, ["plan", "--config", "missing.json", "-vv"])
+    assert result.exit_code == 2 and "No such option" not in result.output
+    assert logging.getLogger().level == logging.DEBUG
+    assert logging.getLogger("azure").level == logging.ERROR  # SDK logging needs --debug
+    runner.invoke(cli, ["plan", "--config", "missing.json", "--debug"])
+    assert logging.getLogger("azure").level == logging.DEBUG
+    runner.invoke(cli, ["plugins"])  # back to the defaults for the tests after this one
+    assert logging.getLogger("azure").level == logging.ERROR

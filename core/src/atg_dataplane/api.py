@@ -27,10 +27,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from atg_dataplane import hookimpl
+from atg_dataplane.__about__ import __version__
 from atg_dataplane.config import ConfigError, ReplicationConfig, load_config, with_overrides
 from atg_dataplane.context import DEFAULT_CONCURRENCY, Fingerprinter
 from atg_dataplane.coverage import Coverage
@@ -287,6 +289,7 @@ def replicate(
     permission_check: bool = True,
     progress: Any = None,
     watch: Watch = _unwatched,
+    notify: Callable[[str], None] | None = None,
 ) -> Replication:
     """Copy the data plane of every source resource into its target counterpart.
 
@@ -294,7 +297,8 @@ def replicate(
     ``allow_missing_targets``) or a permission is (:class:`PermissionsMissing`, unless
     ``permission_check`` is False). Journals every item: the same call again (or with
     ``resume_run``) skips what is done and retries what failed. Ctrl-C ends the run as
-    ``interrupted`` (``success`` False), resumable.
+    ``interrupted`` (``success`` False), resumable. ``notify`` receives what a person
+    should know as it happens (``resuming run ...``).
     """
     pairs = list(runtime.pairs())  # resources, not items: small
     missing = [p.problem for p in pairs if p.target is None]
@@ -311,7 +315,7 @@ def replicate(
     journal = Journal(state_dir(runtime.config) / "journal.db")
     try:
         journal.lock()
-        run = _run_locked(runtime, mode, journal, resume_run, progress, pairs)
+        run = _run_locked(runtime, mode, journal, resume_run, progress, pairs, notify)
     finally:
         journal.close()
     run.optional_gaps = optional
@@ -326,6 +330,7 @@ def _run_locked(
     resume_run: str,
     progress: Any,
     pairs: list[ResourcePair],
+    notify: Callable[[str], None] | None,
 ) -> Replication:
     config = runtime.config
     identity = run_identity(
@@ -356,6 +361,8 @@ def _run_locked(
         if previous is not None:
             journal.reopen_run(previous.run_id)
             run_id, resumed = previous.run_id, True
+            if notify is not None:
+                notify(f"resuming run {run_id}")
         else:
             run_id = journal.start_run(identity, mode.value).run_id
     if progress is not None:
@@ -401,12 +408,12 @@ def verify(
     """
     config = runtime.config
     journal = Journal(state_dir(config) / "journal.db")
+    last = journal.last_finished_run()
     if mode is None:
-        last = journal.last_finished_mode()
-        mode = ReplicationMode(last) if last else ReplicationMode.TEMPLATE
+        mode = ReplicationMode(last[1]) if last else ReplicationMode.TEMPLATE
     fingerprinter = Fingerprinter(journal.fingerprint_key())
     journal.close()
-    report = VerifyReport(mode=mode, keep_matching=False)
+    report = VerifyReport(mode=mode, keep_matching=False, context=_context(runtime, last))
     served: Counter[str] = Counter()
     pool = ThreadPoolExecutor(
         max_workers=runtime.source.concurrency, thread_name_prefix="atg-verify"
@@ -431,6 +438,28 @@ def verify(
     pool.shutdown(wait=True)
     report.coverage = coverage(runtime, served)
     return report
+
+
+def _context(runtime: Runtime, last: tuple[str, str] | None) -> dict[str, Any]:
+    config = runtime.config
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "run_id": last[0] if last else None,
+        "tool": f"atg-dataplane {__version__}",
+        "plugins": [
+            f"{r.name} ({r.distribution} {r.version})"
+            for r in runtime.host.records
+            if r.status == "loaded"
+        ],
+        "source": {
+            "tenant_id": config.source.tenant_id,
+            "subscription_id": config.source.subscription_id,
+        },
+        "target": {
+            "tenant_id": config.target.tenant_id,
+            "subscription_id": config.target.subscription_id,
+        },
+    }
 
 
 def verified(

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import gc
 import json
-import logging
-import sys
 from pathlib import Path
 
 import click
@@ -20,7 +18,7 @@ from rich.text import Text
 from atg_dataplane import display, exitcodes
 from atg_dataplane.__about__ import __version__
 from atg_dataplane.commands import COMMANDS
-from atg_dataplane.commands.common import AppState, fail, output_option
+from atg_dataplane.commands.common import AppState, configure_logging, fail, output_option
 from atg_dataplane.commands.output import Output
 from atg_dataplane.plugins import (
     PluginHost,
@@ -29,7 +27,6 @@ from atg_dataplane.plugins import (
     load_plugins,
     strict_mode,
 )
-from atg_dataplane.redact import RedactingFilter
 
 PLUGIN_COMMANDS = {
     "sandbox": "pip install atg-dataplane-sandbox (from this repository: "
@@ -124,9 +121,12 @@ EXIT_CODES = """Exit codes:
     help="Do not load the plugin with this entry point name (repeatable). "
     "See also ATG_DATAPLANE_DISABLE_PLUGINS and ATG_DATAPLANE_PLUGINS.",
 )
-@click.option("--verbose", "-v", count=True, help="More logging on stderr (-vv for debug).")
+@click.option(
+    "--verbose", "-v", count=True, help="What the tool is doing, on stderr (-vv: in detail)."
+)
+@click.option("--debug", is_flag=True, help="Also the Azure SDKs' request logging.")
 @click.pass_context
-def cli(ctx: click.Context, disable: tuple[str, ...], verbose: int) -> None:
+def cli(ctx: click.Context, disable: tuple[str, ...], verbose: int, debug: bool) -> None:
     """Copy the data plane of an Azure tenant (secrets, blobs, images, documents, ...)
     into another tenant, after Terraform has recreated the control plane.
 
@@ -137,23 +137,8 @@ def cli(ctx: click.Context, disable: tuple[str, ...], verbose: int) -> None:
     state = ctx.ensure_object(AppState)
     state.disabled = tuple(disable)
     state.verbose = verbose
-    configure_logging(verbose)
-
-
-def configure_logging(verbose: int) -> None:
-    """Warnings by default; -v info, -vv debug. Every line passes the redactor.
-
-    The Azure SDKs log each failed token request as a warning before we turn
-    it into one clear error line, so their loggers speak only from -v on.
-    """
-    level = logging.WARNING - 10 * min(verbose, 2)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    logging.getLogger("azure").setLevel(level if verbose else logging.ERROR)
+    state.debug = debug
+    configure_logging(verbose, debug)
 
 
 @cli.command("plugins")

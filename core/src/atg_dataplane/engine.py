@@ -114,10 +114,22 @@ class KindSummary:
     bytes: int = 0
     client_bytes: int = 0
     reasons: list[str] = field(default_factory=list)
+    """``name: reason`` of the first items with a reason (at most 50)."""
+    grouped: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Reason -> ``{"count", "names"}`` (the first three names): one line per reason for
+    people, however many items share it (at most 50 distinct reasons)."""
 
-    def add_reason(self, text: str) -> None:
+    def add_reason(self, name: str, reason: str) -> None:
+        text = f"{name}: {reason}"
         if len(self.reasons) < 50 and text not in self.reasons:
             self.reasons.append(text)
+        group = self.grouped.get(reason)
+        if group is None and len(self.grouped) < 50:
+            group = self.grouped[reason] = {"count": 0, "names": []}
+        if group is not None:
+            group["count"] += 1
+            if len(group["names"]) < 3:
+                group["names"].append(name)
 
 
 @dataclass
@@ -581,7 +593,7 @@ class Engine:
                 kind.replicated += 1
                 result.replicated += 1
             if reason:
-                kind.add_reason(f"{item.name}: {reason}")
+                kind.add_reason(item.name, reason)
                 if status != "failed":
                     _bounded_append(result.warnings, f"{item.kind} {item.name}: {reason}")
             if outcome is not None:

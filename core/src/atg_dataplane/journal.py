@@ -210,11 +210,17 @@ class Journal:
         return None
 
     def last_finished_mode(self) -> str | None:
+        last = self.last_finished_run()
+        return last[1] if last else None
+
+    def last_finished_run(self) -> tuple[str, str] | None:
+        """``(run id, mode)`` of the run that finished last, if any."""
         with self._lock:
             row = self._db.execute(
-                "SELECT mode FROM runs WHERE status='finished' ORDER BY finished DESC LIMIT 1"
+                "SELECT run_id, mode FROM runs WHERE status='finished' "
+                "ORDER BY finished DESC LIMIT 1"
             ).fetchone()
-        return row[0] if row else None
+        return (str(row[0]), str(row[1])) if row else None
 
     def reopen_run(self, run_id: str) -> None:
         self._write("UPDATE runs SET status='running' WHERE run_id=?", (run_id,))

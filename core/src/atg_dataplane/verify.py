@@ -57,6 +57,9 @@ class VerifyReport:
     missing_targets: list[str] = field(default_factory=list)
     coverage: Coverage = field(default_factory=Coverage)
     """Source resources served by a plugin, and those of types no installed plugin serves."""
+    context: dict[str, Any] = field(default_factory=dict)
+    """When, against what and with what the comparison ran (date, run id, tool and plugin
+    versions, both tenants and subscriptions): the report's header."""
     extra_in_target: int = 0
     keep_matching: bool = True
     """False keeps memory flat however large the tenant: matching items are only counted
@@ -123,6 +126,7 @@ class VerifyReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "mode": self.mode.value,
+            "context": dict(self.context),
             "fidelity": self.fidelity,
             "compared": self.compared,
             "matching": self.count("matching"),

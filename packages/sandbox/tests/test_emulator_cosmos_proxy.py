@@ -128,8 +128,9 @@ def test_latency_applies_to_every_request(items: ContainerProxy, faults: Any) ->
 
 
 def test_the_proxy_follows_the_server_across_a_restart(tmp_path: Path) -> None:
-    """``sandbox down``/``up``: a new Cosmos DB server (new port, no data), the proxy on its
-    remembered port; the stored ARM account names the proxy and the SDK gets through."""
+    """``sandbox down``/``up``: a new Cosmos DB server (new port, the data it saved when it
+    stopped), the proxy on its remembered port; the stored ARM account names the proxy and
+    the SDK gets through."""
     pools = sbx.PoolSizes(storage=1, cosmos=1)
     first = sbx.up(tmp_path, pools=pools)
     try:
@@ -148,7 +149,7 @@ def test_the_proxy_follows_the_server_across_a_restart(tmp_path: Path) -> None:
         assert moved.document_endpoint == second.services[f"cosmos/{ACCOUNT}"] + "/"
         client = seeders_cosmos.data_client(ctx, moved.document_endpoint, key)
         client.create_database("after")
-        assert {d["id"] for d in client.list_databases()} == {"after"}  # in memory only
+        assert {d["id"] for d in client.list_databases()} == {"before", "after"}  # kept
         sbx.set_faults(tmp_path, "cosmos:503=1")
         with pytest.raises(CosmosHttpResponseError) as info:
             list(client.list_databases())

@@ -33,7 +33,7 @@ from atg_dataplane.inventory import ResourcePair
 from atg_dataplane.journal import JournalWriteError
 from atg_dataplane.models import ReplicationMode
 from atg_dataplane.plugins import PluginHost, PluginLoadError, PluginSelectionError, load_plugins
-from atg_dataplane.redact import redact
+from atg_dataplane.redact import RedactingFilter, redact
 from atg_dataplane.runtime import Runtime
 
 MODE = click.Choice([m.value for m in ReplicationMode])
@@ -46,6 +46,7 @@ class AppState:
 
     disabled: tuple[str, ...] = ()
     verbose: int = 0
+    debug: bool = False
     commands_added: bool = False
     _host: PluginHost | None = field(default=None, repr=False)
 
@@ -57,6 +58,54 @@ class AppState:
             self._host = load_plugins(disabled=self.disabled)
         self._host.check_selection()
         return self._host
+
+
+def configure_logging(verbose: int, debug: bool = False) -> None:
+    """Warnings by default; ``-v`` what the tool is doing (info), ``-vv`` in detail (debug);
+    ``--debug`` adds the Azure SDKs' request logging. Every line passes the redactor.
+
+    The Azure SDKs log each failed token request as a warning before we turn it into one
+    clear error line, so they speak only with ``--debug``.
+    """
+    level = logging.DEBUG if debug else logging.WARNING - 10 * min(verbose, 2)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("azure", "msal", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.ERROR)
+
+
+def _verbosity(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """``-v``/``--debug`` after the command (``verify ... -vv``), as before it."""
+    state = ctx.find_object(AppState)
+    if state is None or not value:
+        return
+    if param.name == "debug":
+        state.debug = True
+    else:
+        state.verbose = max(state.verbose, int(value))
+    configure_logging(state.verbose, state.debug)
+
+
+def verbosity_options(func: Any) -> Any:
+    func = click.option(
+        "--debug",
+        is_flag=True,
+        expose_value=False,
+        callback=_verbosity,
+        help="Also the Azure SDKs' request logging.",
+    )(func)
+    return click.option(
+        "--verbose",
+        "-v",
+        count=True,
+        expose_value=False,
+        callback=_verbosity,
+        help="What the tool is doing, on stderr (-vv: in detail).",
+    )(func)
 
 
 def fail(message: str, code: int = exitcodes.USAGE) -> None:
@@ -194,6 +243,7 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--sp-tenant-id", default="", help="Target tenant id."),
         output_option,
+        verbosity_options,
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -275,3 +325,12 @@ def print_coverage(console: Console, coverage: Coverage) -> None:
     message = coverage.message()
     if message:
         console.print(f"warning: {visible(message)}", style="yellow", soft_wrap=True)
+
+
+def grouped(group: dict[str, Any]) -> str:
+    """``name``, or ``12 items (a, b, c, ...)`` for a reason many items share."""
+    names = ", ".join(visible(n) for n in group["names"])
+    if group["count"] == 1:
+        return names
+    more = ", ..." if group["count"] > len(group["names"]) else ""
+    return f"{group['count']} items ({names}{more})"

@@ -29,7 +29,7 @@ def output_option(func: Any) -> Any:
         "--query",
         default=None,
         metavar="JMESPATH",
-        help="JMESPath query applied to the output data, e.g. \"by_type.*.fidelity\".",
+        help='JMESPath query applied to the output data, e.g. "by_type.*.fidelity".',
     )(func)
     return click.option(
         "--output",

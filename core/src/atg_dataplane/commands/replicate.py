@@ -21,6 +21,7 @@ from atg_dataplane.commands.common import (
     build_config,
     config_options,
     connect,
+    grouped,
     handle_errors,
     leaf,
     output_of,
@@ -170,7 +171,14 @@ def run(
     streaming = out.format == "json" and not out.query
     listener = JsonLinesProgress() if streaming else RichProgress() if out.for_people else None
     try:
-        result = api.replicate(runtime, mode, progress=listener, watch=with_status, **replicate)
+        result = api.replicate(
+            runtime,
+            mode,
+            progress=listener,
+            watch=with_status,
+            notify=lambda message: console.print(visible(message), soft_wrap=True),
+            **replicate,
+        )
     except api.PermissionsMissing as missing:
         if not out.emit(missing.report.to_dict()):
             print_gaps(console, missing.report.gaps)
@@ -248,12 +256,14 @@ def print_summary(console: Console, run: api.Replication) -> None:
     console.print(table)
     for rid, kinds in summary.by_resource.items():
         for kind, ks in sorted(kinds.items()):
-            for reason in ks.reasons:
-                console.print(f"  {leaf(rid)} {kind} {visible(reason)}", soft_wrap=True)
+            for reason, group in ks.grouped.items():
+                console.print(
+                    f"  {leaf(rid)} {kind} {grouped(group)}: {visible(reason)}", soft_wrap=True
+                )
     for problem in (*summary.missing_targets, *summary.failed_resources):
         console.print(visible(problem), style="red", soft_wrap=True)
     result = summary.result
-    resumed = f" (resumed run {summary.run_id})" if run.resumed else ""
+    resumed = f" (run {summary.run_id}, resumed)" if run.resumed else ""
     console.print(
         f"{result.replicated} replicated, {result.skipped} unchanged or skipped, "
         f"{result.failed} failed, {result.bytes} bytes in {result.duration:.1f} s{resumed}"

@@ -24,6 +24,7 @@ from atg_dataplane.commands.common import (
     visible,
     with_status,
 )
+from atg_dataplane.commands.replicate import grouped
 from atg_dataplane.models import ReplicationMode
 from atg_dataplane.report import check_report_path, write_report
 from atg_dataplane.verify import VerifyReport
@@ -111,13 +112,19 @@ def print_verify(console: Console, report: VerifyReport) -> None:
                 str(counts.get("not_copyable", 0)),
             )
     console.print(table)
+    groups: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for verdict in report.verdicts:
         if verdict.status != "matching":
-            console.print(
-                f"  {verdict.status}: {verdict.kind} {visible(verdict.name)} "
-                f"({leaf(verdict.resource_id)}): {visible(verdict.detail)}",
-                soft_wrap=True,
-            )
+            key = (verdict.status, verdict.kind, verdict.resource_id, verdict.detail)
+            group = groups.setdefault(key, {"count": 0, "names": []})
+            group["count"] += 1
+            if len(group["names"]) < 3:
+                group["names"].append(verdict.name)
+    for (status, kind, resource_id, detail), group in groups.items():
+        console.print(
+            f"  {status}: {kind} {grouped(group)} ({leaf(resource_id)}): {visible(detail)}",
+            soft_wrap=True,
+        )
     if report.unlisted:
         console.print(f"  ... and {report.unlisted} more not listed")
     for problem in report.missing_targets:
