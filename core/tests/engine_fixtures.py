@@ -56,6 +56,12 @@ class WidgetStore:
         """Names whose target copy cannot be read when verifying (fingerprints raise)."""
         self.recreated = False
         """Locked widgets are recreated in the target (not copyable, yet expected there)."""
+        self.after: dict[str, tuple[str, ...]] = {}
+        """Name -> names of the widgets it must be written after (``DataPlaneItem.after``)."""
+        self.slow: dict[str, float] = {}
+        """Name -> seconds its write takes."""
+        self.written: list[str] = []
+        """Names in the order their writes finished."""
 
 
 class _Status:
@@ -115,6 +121,7 @@ class WidgetPlugin:
                     if name.startswith("locked")
                     else "",
                     recreated=self.store.recreated and name.startswith("locked"),
+                    after=tuple(f"widget:{n}" for n in self.store.after.get(name, ())),
                 )
 
     @hookimpl
@@ -131,8 +138,8 @@ class WidgetPlugin:
             store.active[tid] += 1
             store.max_active[tid] = max(store.max_active[tid], store.active[tid])
         try:
-            if store.delay:
-                time.sleep(store.delay)
+            if store.delay or item.name in store.slow:
+                time.sleep(store.slow.get(item.name, store.delay))
             if item.name in store.fail_names or (item.name, item.order) in store.fail_versions:
                 raise ItemError(f"widget {item.name} is broken", remedy="fix it")
             source_versions = store.data[source.resource.id][item.name]
@@ -154,6 +161,8 @@ class WidgetPlugin:
                     store.lose_answers[item.name] -= 1
                     raise ServiceResponseError("Connection aborted (answer lost after the write)")
             warnings = (store.warning,) if store.warning else ()
+            with store.lock:
+                store.written.append(item.name)
             return ItemOutcome(status="replicated", bytes_copied=len(value), warnings=warnings)
         finally:
             with store.lock:

@@ -307,3 +307,42 @@ def test_a_flat_report_counts_every_verdict_and_lists_only_the_others(
         assert as_dicts[0][key] == as_dicts[1][key], key
     assert as_dicts[1]["compared"] == 55 and as_dicts[1]["matching"] == 50
     assert as_dicts[1]["items_not_listed"] == 3
+
+
+def test_an_item_waits_for_the_items_it_names_and_the_others_do_not(
+    store: WidgetStore, journal: Journal
+) -> None:
+    # w28 (a policy, say) needs w00 and w01 (named values), which are slow: everything
+    # else goes on meanwhile, and w28 is written after both, w29 after w28.
+    store.after = {"w28": ("w00", "w01"), "w29": ("w28",)}
+    store.slow = {"w00": 0.3, "w01": 0.2}
+    host = make_host(store)
+    run = journal.start_run("id", "replication")
+    engine = _engine(host, journal, run.run_id)
+    summary = engine.run([pair()])
+    assert summary.result.replicated == 30 and summary.result.failed == 0
+    order = store.written
+    assert order.index("w28") > max(order.index("w00"), order.index("w01"))
+    assert order.index("w29") > order.index("w28")
+    assert order.index("w02") < order.index("w00")  # the independent ones did not wait
+    assert engine._in_flight == {}
+
+
+def test_an_item_whose_prerequisite_failed_fails_naming_it(
+    store: WidgetStore, journal: Journal
+) -> None:
+    store.after = {"w28": ("w00",), "w29": ("w28",)}
+    store.fail_names = {"w00"}
+    host = make_host(store)
+    run = journal.start_run("id", "replication")
+    summary = _engine(host, journal, run.run_id).run([pair()])
+    assert summary.result.failed == 3 and summary.result.replicated == 27
+    reasons = {i["name"]: i["reason"] for i in journal.items(run.run_id) if i["status"] == "failed"}
+    assert reasons["w28"] == "needs widget:w00, which failed in this run: fix that and re-run"
+    assert "widget:w28" in reasons["w29"]
+    # the next run retries the three, in order, once the cause is fixed
+    store.fail_names = set()
+    again = journal.start_run("id2", "replication")
+    summary = _engine(host, journal, again.run_id).run([pair()])
+    assert summary.result.replicated == 3 and summary.result.failed == 0
+    assert store.written[-3:] == ["w00", "w28", "w29"]

@@ -202,6 +202,10 @@ class Engine:
         self._lock = threading.Lock()
         self._resource_limits: dict[str, threading.Semaphore] = {}
         self._chains: dict[tuple[str, str, str], Future[Any]] = {}
+        self._in_flight: dict[tuple[str, str], Future[Any]] = {}
+        """(resource id, item key) -> the item's future, while it runs (``after``)."""
+        self._failed_keys: dict[str, set[str]] = defaultdict(set)
+        """Resource id -> keys of its items that failed in this run (``after``)."""
         self._futures: list[Future[Any]] = []
         self._prune_at = 1024
         self._pool: FairPool | None = None
@@ -417,6 +421,79 @@ class Engine:
             self._track(future)
 
     def _submit(self, pool: FairPool, pair: ResourcePair, item: DataPlaneItem) -> Any:
+        """Submit one item, once the items it names in ``after`` are done; track it while it
+        runs, for the items that name it."""
+        rid = pair.source.resource.id
+        if item.after:
+            future = self._submit_after(pool, pair, item)
+        else:
+            future = self._submit_now(pool, pair, item)
+        key = (rid, item.key)
+        with self._lock:
+            self._in_flight[key] = future
+
+        def settle(done: Future[Any]) -> None:
+            failed = done.cancelled() or done.exception() is not None or done.result() == "failed"
+            with self._lock:
+                if self._in_flight.get(key) is done:
+                    del self._in_flight[key]
+                if failed:
+                    self._failed_keys[rid].add(item.key)
+
+        future.add_done_callback(settle)
+        return future
+
+    def _submit_after(self, pool: FairPool, pair: ResourcePair, item: DataPlaneItem) -> Any:
+        """Start ``item`` when the items it names in ``after`` that still run are done
+        (callbacks, not a waiting worker: no thread is held meanwhile)."""
+        rid = pair.source.resource.id
+        with self._lock:
+            waiting = [
+                self._in_flight[(rid, key)] for key in item.after if (rid, key) in self._in_flight
+            ]
+        outer: Future[Any] = Future()
+        pending = [len(waiting)]
+
+        def start() -> None:
+            with self._lock:
+                failed = [key for key in item.after if key in self._failed_keys.get(rid, ())]
+            try:
+                if failed:
+                    inner = pool.submit(
+                        (rid, item.kind),
+                        self._fail_dependent,
+                        pair,
+                        item,
+                        failed,
+                        group=pair.spec.resource_type,
+                    )
+                else:
+                    inner = self._submit_now(pool, pair, item)
+            except RuntimeError:  # the pool is shut down: the run is stopping
+                outer.set_result("stopped")
+                return
+            inner.add_done_callback(lambda done: _pass_on(done, outer))
+
+        def one_done(_: Future[Any]) -> None:
+            with self._lock:
+                pending[0] -= 1
+                last = pending[0] == 0
+            if last:
+                start()
+
+        if not waiting:
+            start()
+        for future in waiting:
+            future.add_done_callback(one_done)
+        return outer
+
+    def _fail_dependent(self, pair: ResourcePair, item: DataPlaneItem, failed: list[str]) -> str:
+        names = ", ".join(failed)
+        return self._fail(
+            pair, item, f"needs {names}, which failed in this run: fix that and re-run"
+        )
+
+    def _submit_now(self, pool: FairPool, pair: ResourcePair, item: DataPlaneItem) -> Any:
         """Submit one item; versions of one name wait for the previous version."""
         rid, rtype = pair.source.resource.id, pair.spec.resource_type
         if item.version is None:
@@ -541,9 +618,7 @@ class Engine:
         )
         return outcome.status
 
-    def _fail(
-        self, pair: ResourcePair, item: DataPlaneItem, reason: str, attempts: int = 1
-    ) -> str:
+    def _fail(self, pair: ResourcePair, item: DataPlaneItem, reason: str, attempts: int = 1) -> str:
         rid = pair.source.resource.id
         self.journal.record(
             self.run_id,
@@ -601,3 +676,13 @@ class Engine:
                 kind.client_bytes += outcome.client_bytes
                 result.bytes += outcome.bytes_copied
                 self.summary.client_bytes += outcome.client_bytes
+
+
+def _pass_on(done: Future[Any], outer: Future[Any]) -> None:
+    """Settle ``outer`` as ``done`` settled."""
+    if done.cancelled():
+        outer.cancel()
+    elif done.exception() is not None:
+        outer.set_exception(done.exception())
+    else:
+        outer.set_result(done.result())

@@ -255,6 +255,11 @@ class DataPlaneItem:
     verification looks for it there and compares its properties (not its contents)."""
     order: int = 0
     """Items of one resource are written in ascending ``order`` within a name (versions)."""
+    after: tuple[str, ...] = ()
+    """Keys (``kind:name``) of items of the same resource that must be written first: a
+    policy after the named values it references, an API after its version set. The engine
+    runs independent items at once and starts this one when those are done; if one of them
+    failed, this one fails too, naming it. Discover an item after the items it names."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "properties", _frozen_mapping(self.properties))
