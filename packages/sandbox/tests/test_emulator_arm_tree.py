@@ -158,3 +158,77 @@ def _etag(apim: ApiManagementClient, name: str) -> str:
     found: dict[str, str] = {}
     apim.named_value.get(RG, SERVICE, name, cls=lambda _r, _d, headers: found.update(headers))
     return found["ETag"]
+
+
+def test_apis_products_policies_and_subscriptions_are_declared_too(
+    apim: ApiManagementClient,
+) -> None:
+    apim.named_value.begin_create_or_update(
+        RG, SERVICE, "backend-key", _value("backend-key", "k3y", True)
+    ).result()
+    apim.backend.create_or_update(
+        RG, SERVICE, "orders-backend", {"url": "https://orders.example", "protocol": "http"}
+    )
+    apim.api_version_set.create_or_update(
+        RG, SERVICE, "orders-versions", {"display_name": "Orders", "versioning_scheme": "Segment"}
+    )
+    api = apim.api.begin_create_or_update(
+        RG,
+        SERVICE,
+        "orders",
+        {
+            "display_name": "Orders",
+            "path": "orders",
+            "protocols": ["https"],
+            "api_version_set_id": f"{_service_id(apim)}/apiVersionSets/orders-versions",
+        },
+    ).result()
+    assert api.path == "orders"
+    for op in ("list", "get", "create"):
+        apim.api_operation.create_or_update(
+            RG,
+            SERVICE,
+            "orders",
+            op,
+            {"display_name": op, "method": "GET", "url_template": f"/{op}"},
+        )
+    assert len(list(apim.api_operation.list_by_api(RG, SERVICE, "orders"))) == 3
+    policy = (
+        "<policies><inbound><set-header name='k'><value>{{backend-key}}</value>"
+        "</set-header></inbound></policies>"
+    )
+    apim.api_policy.create_or_update(RG, SERVICE, "orders", "policy", {"value": policy})
+    assert "{{backend-key}}" in apim.api_policy.get(RG, SERVICE, "orders", "policy").value
+    with pytest.raises(HttpResponseError) as missing:  # a named value the service lacks
+        apim.api_policy.create_or_update(
+            RG, SERVICE, "orders", "policy", {"value": "<policies>{{nope}}</policies>"}
+        )
+    assert missing.value.status_code == 400 and "nope" in str(missing.value)
+
+    apim.product.create_or_update(RG, SERVICE, "gold", {"display_name": "Gold"})
+    apim.product_api.create_or_update(RG, SERVICE, "gold", "orders")
+    assert apim.product_api.check_entity_exists(RG, SERVICE, "gold", "orders") is True
+    assert [a.name for a in apim.product_api.list_by_product(RG, SERVICE, "gold")] == ["orders"]
+    sub = apim.subscription.create_or_update(
+        RG, SERVICE, "gold-sub", {"display_name": "Gold", "scope": "/products/gold"}
+    )
+    assert sub.primary_key is None  # never echoed
+    keys = apim.subscription.list_secrets(RG, SERVICE, "gold-sub")
+    assert keys.primary_key and keys.secondary_key and keys.primary_key != keys.secondary_key
+    again = apim.subscription.create_or_update(
+        RG, SERVICE, "gold-sub", {"display_name": "Gold 2", "scope": "/products/gold"}
+    )
+    assert again.display_name == "Gold 2"
+    assert apim.subscription.list_secrets(RG, SERVICE, "gold-sub").primary_key == keys.primary_key
+
+    etag = apim.api.get_entity_tag(RG, SERVICE, "orders")
+    assert etag is True
+    found: dict[str, str] = {}
+    apim.api.get(RG, SERVICE, "orders", cls=lambda _r, _d, headers: found.update(headers))
+    apim.api.begin_delete(RG, SERVICE, "orders", found["ETag"]).result()
+    with pytest.raises(ResourceNotFoundError):  # its operations went with it
+        apim.api_operation.get(RG, SERVICE, "orders", "list")
+
+
+def _service_id(apim: ApiManagementClient) -> str:
+    return apim.api_management_service.get(RG, SERVICE).id

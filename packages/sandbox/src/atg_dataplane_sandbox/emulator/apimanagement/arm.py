@@ -2,19 +2,29 @@
 tree (``emulator/arm/tree.py``); shapes per the 2024-05-01 specification
 (``specification/apimanagement/resource-manager``).
 
-Only what a service does beyond the tree's rules is code here: a named value is validated
-as the service validates it, and its ``value`` is hidden while it is ``secret`` (read
-through ``listValue``); a Key Vault-backed one keeps its reference and reports its status.
+Declared: named values, backends, API version sets, APIs with their operations and
+policies, products with their API links and policies, the global policy, policy
+fragments and subscriptions. Only what the service does beyond the tree's rules is code
+here: a named value is validated as the service validates it, and its ``value`` is
+hidden while it is ``secret`` (read through ``listValue``); a Key Vault-backed one keeps
+its reference and reports its status; a subscription's keys are made by the service and
+read through ``listSecrets``; a policy that names a ``{{named value}}`` the service does not
+have is refused (400 ``ValidationError``) as APIM refuses it; a product's API link shows
+the API.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 
 from atg_dataplane_sandbox.emulator.common.arm import ArmContext
 from atg_dataplane_sandbox.emulator.common.errors import AzureError
 from atg_dataplane_sandbox.emulator.common.providers import ChildType, Provider, declare, register
+
+CHILDREN = "apim_children"
+"""Store section of every declared APIM type (lower-case id -> item)."""
 
 SERVICE_TYPE = "Microsoft.ApiManagement/service"
 API_VERSIONS = (
@@ -87,5 +97,113 @@ NAMED_VALUES = declare(
         reveal="listValue",
         etag=True,
         shape=_named_value,
+        section=CHILDREN,
     )
+)
+
+
+def _service_id(item_id: str) -> str:
+    """The service's id from the id of anything below it."""
+    marker = "/providers/microsoft.apimanagement/service/"
+    at = item_id.lower().index(marker) + len(marker)
+    end = item_id.find("/", at)
+    return item_id if end < 0 else item_id[:end]
+
+
+_REFERENCE = re.compile(r"\{\{([^{}]+)\}\}")
+
+
+def _policy(
+    ctx: ArmContext, parent: dict[str, Any], found: dict[str, Any] | None, props: dict[str, Any]
+) -> dict[str, Any]:
+    value = str(props.get("value") or "")
+    if not value.strip().startswith("<"):
+        raise AzureError(400, "ValidationError", "The policy must be an XML document.")
+    prefix = _service_id(parent["id"]).lower() + "/namedvalues/"
+    known = set()
+    for key, item in ctx.section(CHILDREN).items():
+        if key.startswith(prefix) and "/" not in key[len(prefix) :]:
+            known |= {item["name"].lower(), str(item["properties"].get("displayName", "")).lower()}
+    named = sorted({name.strip() for name in _REFERENCE.findall(value)}, key=str.lower)
+    missing = [name for name in named if name.lower() not in known]
+    if missing:
+        raise AzureError(
+            400,
+            "ValidationError",
+            f"One or more Properties ['{', '.join(missing)}'] specified are missing.",
+        )
+    return {"format": props.get("format") or "xml", "value": value}
+
+
+def _subscription(
+    ctx: ArmContext, parent: dict[str, Any], found: dict[str, Any] | None, props: dict[str, Any]
+) -> dict[str, Any]:
+    if not props.get("displayName") or not props.get("scope"):
+        raise AzureError(400, "ValidationError", "displayName and scope are required.")
+    old = (found or {}).get("properties", {})
+    props = {**props, "state": props.get("state") or "active"}
+    for key in ("primaryKey", "secondaryKey"):  # given, kept, or made by the service
+        props[key] = props.get(key) or old.get(key) or secrets.token_hex(16)
+    return props
+
+
+def _product_api(
+    ctx: ArmContext, product: dict[str, Any], found: dict[str, Any] | None, props: dict[str, Any]
+) -> dict[str, Any]:
+    """A link (PUT without a body): it shows the API it links."""
+    api_id = f"{_service_id(product['id'])}/apis/{ctx.request.path.rsplit('/', 1)[-1]}"
+    api = ctx.section(CHILDREN).get(api_id.lower())
+    if api is None:
+        raise AzureError(404, "ResourceNotFound", f"The API '{api_id}' was not found.")
+    return dict(api["properties"])
+
+
+def _required(*fields: str) -> Any:
+    def shape(
+        ctx: ArmContext, parent: dict[str, Any], found: dict[str, Any] | None, props: dict[str, Any]
+    ) -> dict[str, Any]:
+        absent = [f for f in fields if not props.get(f)]
+        if absent:
+            raise AzureError(400, "ValidationError", f"{', '.join(absent)} required.")
+        return props
+
+    return shape
+
+
+def _declare(name: str, parent: str = SERVICE_TYPE, **kwargs: Any) -> ChildType:
+    return declare(
+        ChildType(
+            parent=parent,
+            name=name,
+            api_versions=API_VERSIONS,
+            etag=True,
+            section=CHILDREN,
+            **kwargs,
+        )
+    )
+
+
+API_TYPE = f"{SERVICE_TYPE}/apis"
+PRODUCT_TYPE = f"{SERVICE_TYPE}/products"
+BACKENDS = _declare("backends", shape=_required("url", "protocol"))
+VERSION_SETS = _declare("apiVersionSets", shape=_required("displayName", "versioningScheme"))
+APIS = _declare("apis", shape=_required("displayName", "path"), delete_lro="location")
+OPERATIONS = _declare(
+    "operations", parent=API_TYPE, shape=_required("displayName", "method", "urlTemplate")
+)
+POLICY = {"names": ("policy",), "shape": _policy}
+SERVICE_POLICIES = _declare("policies", **POLICY)
+API_POLICIES = _declare("policies", parent=API_TYPE, **POLICY)
+OPERATION_POLICIES = _declare("policies", parent=f"{API_TYPE}/operations", **POLICY)
+PRODUCTS = _declare("products", shape=_required("displayName"))
+PRODUCT_POLICIES = _declare("policies", parent=PRODUCT_TYPE, **POLICY)
+PRODUCT_APIS = _declare(
+    "apis", parent=PRODUCT_TYPE, shape=_product_api, empty_body=True, head_status=204
+)
+FRAGMENTS = _declare("policyFragments", shape=_required("value"))
+SUBSCRIPTIONS = _declare(
+    "subscriptions",
+    secrets=("primaryKey", "secondaryKey"),
+    reveal="listSecrets",
+    shape=_subscription,
 )

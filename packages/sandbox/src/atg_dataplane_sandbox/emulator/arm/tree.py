@@ -81,7 +81,7 @@ async def _item(
         ctx.require(f"{child.full_type}/read", item_id)
         item = _found(ctx, child, parent, item_id, name)
         if method == "HEAD":
-            return web.Response(status=200, headers=_etag_header(item))
+            return web.Response(status=child.head_status, headers=_etag_header(item))
         return json_response(_present(child, item), headers=_etag_header(item))
     if method in ("PUT", "PATCH"):
         ctx.require(f"{child.full_type}/write", item_id)
@@ -94,8 +94,9 @@ async def _item(
             delete_below(ctx, item_id)
             ctx.section(child.section).pop(item_id.lower(), None)
             ctx.touch()
-        if child.lro:
-            return _operation(ctx, child, parent, item_id, None, "DELETE")
+        style = child.lro if child.delete_lro is None else child.delete_lro
+        if style:
+            return _operation(ctx, child, parent, item_id, None, "DELETE", style)
         return web.Response(status=200 if found is not None else 204)
     raise _method(ctx)
 
@@ -120,7 +121,8 @@ def _put(
     if ctx.request.method == "PATCH" and found is None:
         _found(ctx, child, parent, item_id, name)
     _preconditions(ctx, child, found)
-    properties = dict(read_json_body(ctx.body).get("properties") or {})
+    body = ctx.body if ctx.body is not None or not child.empty_body else {}
+    properties = dict(read_json_body(body).get("properties") or {})
     if ctx.request.method == "PATCH" and found is not None:
         properties = {**found["properties"], **properties}
     if child.shape is not None:
@@ -136,7 +138,7 @@ def _put(
     ctx.section(child.section)[item_id.lower()] = item
     ctx.touch()
     if child.lro:
-        return _operation(ctx, child, parent, item_id, None, "PUT")
+        return _operation(ctx, child, parent, item_id, None, "PUT", child.lro)
     status = 200 if found is not None else 201
     return json_response(_present(child, item), status=status, headers=_etag_header(item))
 
@@ -228,9 +230,10 @@ def _operation(
     item_id: str,
     body: Any,
     method: str,
+    style: str,
 ) -> web.Response:
     location = parent.get("location") or "eastus"
-    only = child.lro == "location"
+    only = style == "location"
     return start_operation(
         ctx, child.namespace, location, item_id, body, 202, method, location_only=only
     )

@@ -116,6 +116,9 @@ class ChildType:
     lro: str = ""
     """PUT and DELETE: ``""`` answer at once (200/201), ``"async"`` 202 +
     ``Azure-AsyncOperation`` (+ ``Location``), ``"location"`` 202 + ``Location`` only."""
+    delete_lro: str | None = None
+    """DELETE's style when it differs from PUT's (an APIM API: created at once, deleted with
+    202 + ``Location``); None: as ``lro``."""
     etag: bool = False
     """Items carry an ``ETag`` (header and ``etag`` field); ``If-Match`` and
     ``If-None-Match`` are honoured (412 ``PreconditionFailed`` otherwise)."""
@@ -127,6 +130,10 @@ class ChildType:
     """Store section holding the items (lower-case id -> item)."""
     shape: Shape | None = None
     builtins: Builtins | None = None
+    empty_body: bool = False
+    """A PUT may come without a body (a link, as a product's API)."""
+    head_status: int = 200
+    """Status of HEAD on an item that exists (APIM answers its links' HEAD with 204)."""
     read_only: frozenset[str] = frozenset()
     """Names of ``builtins`` items: a PUT or DELETE on them is refused (400)."""
 
