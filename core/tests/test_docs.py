@@ -29,8 +29,20 @@ def test_hook_is_documented_with_arguments_and_example(hook: str) -> None:
     sections = _sections()
     assert hook in sections, f"docs/hooks.md has no '## {hook}' section"
     body = sections[hook]
-    for argument in inspect.signature(getattr(hookspecs, hook)).parameters:
-        assert argument in body, f"docs for {hook} do not mention its argument {argument!r}"
+    rows = {
+        name: (kind, meaning.strip())
+        for name, kind, meaning in re.findall(r"^\| `(\w+)` \| `([^`]+)` \|(.*)\|$", body, re.M)
+    }
+    parameters = inspect.signature(getattr(hookspecs, hook)).parameters
+    for argument, parameter in parameters.items():
+        # every argument in the table, with the spec's type and a meaning
+        assert argument in rows, f"docs for {hook}: no row for its argument {argument!r}"
+        kind, meaning = rows[argument]
+        assert kind == str(parameter.annotation), f"{hook}.{argument}: documented as {kind}"
+        assert len(meaning) > 10, f"{hook}.{argument}: say what it means"
+    assert set(rows) <= set(parameters), f"docs for {hook} list arguments it does not have"
+    if not parameters:
+        assert "No arguments." in body
     assert "```python" in body and "@hookimpl" in body, f"docs for {hook} have no example"
 
 

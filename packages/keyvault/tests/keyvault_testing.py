@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from atg_dataplane import (
@@ -15,12 +12,6 @@ from atg_dataplane import (
     ReplicationMode,
     ResourceBinding,
 )
-from atg_dataplane.engine import Engine, RunSummary
-from atg_dataplane.inventory import ResourcePair
-from atg_dataplane.journal import Journal
-from atg_dataplane.plugins import PluginHost
-from atg_dataplane.testing.pytest_plugin import load_single_plugin
-from atg_dataplane.verify import VerifyReport, verify_pair
 from atg_dataplane_keyvault import plugin
 
 TEMPLATE = ReplicationMode.TEMPLATE
@@ -103,44 +94,3 @@ def assert_sides_match(
             assert fingerprint(item, source, mode, fingerprinter) == fingerprint(
                 dst[key], target, mode, fingerprinter
             ), key
-
-
-@dataclass(frozen=True)
-class EngineHarness:
-    """The core's engine and verifier on one vault pair, the plugin loaded from its entry point."""
-
-    host: PluginHost
-    pair: ResourcePair
-    journal: Journal
-
-    @classmethod
-    def load(
-        cls, source: ResourceBinding, target: ResourceBinding, directory: Path
-    ) -> EngineHarness:
-        host = load_single_plugin("keyvault")
-        spec = next(spec for _, spec in host.types.values())
-        pair = ResourcePair(source=source, target=target, spec=spec, plugin="keyvault")
-        return cls(host, pair, Journal(directory / "journal.db"))
-
-    def run(self, mode: ReplicationMode, options: Mapping[str, Any]) -> RunSummary:
-        engine = Engine(
-            self.host,
-            mode=mode,
-            journal=self.journal,
-            run_id=self.journal.start_run(uuid.uuid4().hex, mode.value).run_id,
-            options=options,
-            concurrency=8,
-        )
-        return engine.run([self.pair])
-
-    def verify(self, mode: ReplicationMode, options: Mapping[str, Any]) -> VerifyReport:
-        report = VerifyReport(mode=mode)
-        verify_pair(
-            self.host,
-            self.pair,
-            mode=mode,
-            options=options,
-            fingerprinter=Fingerprinter(self.journal.fingerprint_key()),
-            report=report,
-        )
-        return report

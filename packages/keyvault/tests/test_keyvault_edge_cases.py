@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 from atg_dataplane import ReplicationMode
+from atg_dataplane.testing import PairRun
 from azure.keyvault.keys import KeyReleasePolicy
-from keyvault_testing import EngineHarness
 
 LONGEST_NAME = "n" * 127
 RELEASE_POLICY = json.dumps(
@@ -52,13 +52,13 @@ def awkward(make_vault, admin):
 def test_awkward_vault_round_trip(awkward, make_vault, admin, tmp_path, mode, all_versions):
     source, canary = awkward
     target = make_vault("target")
-    harness = EngineHarness.load(source, target, tmp_path)
+    harness = PairRun("keyvault", source, target, tmp_path)
     options = {"keyvault.all_versions": all_versions}
 
-    first = harness.run(mode, options)
+    first = harness.replicate(mode, options)
     assert first.result.failed == 0, first.result.errors
     time.sleep(0.01)
-    second = harness.run(mode, options)
+    second = harness.replicate(mode, options)
     assert second.result.failed == 0, second.result.errors
     kinds = second.by_resource[source.resource.id]
     assert sum(k.replicated for k in kinds.values()) == 0, {

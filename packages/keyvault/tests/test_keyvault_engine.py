@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 from atg_dataplane import ReplicationMode
+from atg_dataplane.testing import PairRun
 from azure.keyvault.certificates import CertificatePolicy
-from keyvault_testing import EngineHarness
 
 
 @pytest.fixture
@@ -35,10 +35,10 @@ def test_engine_replicates_reruns_as_no_op_and_verifies(
 ):
     source, canary = seeded
     target = make_vault("target")
-    harness = EngineHarness.load(source, target, tmp_path)
+    harness = PairRun("keyvault", source, target, tmp_path)
     options = {"keyvault.all_versions": True}
 
-    first = harness.run(mode, options)
+    first = harness.replicate(mode, options)
     assert first.result.failed == 0, first.result.errors
     assert first.result.discovered == 14
     kinds = first.by_resource[source.resource.id]
@@ -46,7 +46,7 @@ def test_engine_replicates_reruns_as_no_op_and_verifies(
     assert kinds["key"].replicated == 1
     assert kinds["certificate"].replicated == 1
 
-    second = harness.run(mode, options)
+    second = harness.replicate(mode, options)
     assert second.result.failed == 0, second.result.errors
     kinds = second.by_resource[source.resource.id]
     assert sum(k.replicated for k in kinds.values()) == 0
@@ -69,10 +69,10 @@ def test_throttling_and_transient_faults_are_absorbed_by_the_retry_policy(
     """429/503 with Retry-After and a per-vault write limit: no plugin retry loop needed."""
     source, canary = seeded
     target = make_vault("target")
-    harness = EngineHarness.load(source, target, tmp_path)
+    harness = PairRun("keyvault", source, target, tmp_path)
     tenants.handle.set_faults("keyvault:429=0.2,503=0.1,retry_after=0.05,throttle=20")
     try:
-        summary = harness.run(ReplicationMode.REPLICATION, {})
+        summary = harness.replicate(ReplicationMode.REPLICATION, {})
     finally:
         tenants.handle.set_faults("")
     assert summary.result.failed == 0, summary.result.errors
@@ -100,11 +100,11 @@ def test_lost_answers_and_dropped_connections_leave_no_duplicate_version(
             CertificatePolicy(issuer_name="Self", subject=f"CN=r{revision}", exportable=True),
         ).result()
     target = make_vault("target")
-    harness = EngineHarness.load(source, target, tmp_path)
+    harness = PairRun("keyvault", source, target, tmp_path)
     options = {"keyvault.all_versions": True}
     tenants.handle.set_faults("keyvault:mix=0.2,retry_after=0.05")
     try:
-        summary = harness.run(ReplicationMode.REPLICATION, options)
+        summary = harness.replicate(ReplicationMode.REPLICATION, options)
     finally:
         tenants.handle.set_faults("")
     assert summary.result.failed == 0, summary.result.errors
@@ -134,8 +134,8 @@ def test_a_missing_or_altered_non_exportable_key_is_reported_by_verify(
     a.keys.create_ec_key("wrapping", curve="P-256")
     a.keys.create_ec_key("kept", curve="P-384")
     target = make_vault("target")
-    harness = EngineHarness.load(source, target, tmp_path)
-    assert harness.run(ReplicationMode.REPLICATION, {}).result.failed == 0
+    harness = PairRun("keyvault", source, target, tmp_path)
+    assert harness.replicate(ReplicationMode.REPLICATION, {}).result.failed == 0
     before = harness.verify(ReplicationMode.REPLICATION, {})
     assert before.count("not_copyable") == 3 and before.fidelity == 100.0
     t = admin(target)
@@ -160,16 +160,16 @@ def test_malformed_answers_fail_items_in_bounded_time_and_the_rerun_completes(
     for n in range(6):
         a.secrets.set_secret(f"m{n}", f"value {n}")
     target = make_vault("target")
-    harness = EngineHarness.load(source, target, tmp_path)
+    harness = PairRun("keyvault", source, target, tmp_path)
     tenants.handle.set_faults("keyvault:malformed=0.6")
     try:
-        first = harness.run(ReplicationMode.REPLICATION, {})
+        first = harness.replicate(ReplicationMode.REPLICATION, {})
     finally:
         tenants.handle.set_faults("")
     assert tenants.handle.fault_counts.get("keyvault", {}).get("malformed", 0) > 0
     for error in first.result.errors:
         assert "after" in error or "discovery" in error, error
-    second = harness.run(ReplicationMode.REPLICATION, {})
+    second = harness.replicate(ReplicationMode.REPLICATION, {})
     assert second.result.failed == 0, second.result.errors
     report = harness.verify(ReplicationMode.REPLICATION, {})
     assert report.fidelity == 100.0

@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 import pytest
+from atg_dataplane.testing import PairRun
 from atg_dataplane_storage.common import INCOMPLETE
 from azure.storage.blob import ContentSettings as BlobContentSettings
 from azure.storage.fileshare import ContentSettings as FileContentSettings
@@ -313,17 +314,8 @@ def test_a_server_side_copy_that_stalls_fails_its_item_and_is_aborted(world, acc
     run = Run(source, target, tmp_path)
     options = {"storage.services": "file", "storage.copy_stall_seconds": 1}
     world.sandbox.set_faults("storage:copy_stall=1")
-    try:
-        from atg_dataplane.engine import Engine
-
-        engine = Engine(
-            run.host,
-            mode=REPLICATION,
-            journal=run.journal,
-            run_id=run.journal.start_run("stall", "replication").run_id,
-            options=options,
-        )
-        summary = engine.run([run.pair])
+    try:  # the harness's own run: this one must fail its item
+        summary = PairRun.replicate(run, REPLICATION, options)
     finally:
         world.sandbox.set_faults("")
     files = kinds(summary, source.resource.id)["file"]
