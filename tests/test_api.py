@@ -98,6 +98,7 @@ def test_only_the_key_vault_plugin_names_what_is_not_covered(world: dict[str, An
         "Microsoft.Storage/storageAccounts",
         "Microsoft.ContainerRegistry/registries",
         "Microsoft.DocumentDB/databaseAccounts",
+        "Microsoft.ApiManagement/service",
     }
     assert unserved["Microsoft.Storage/storageAccounts"]["install"] == (
         "pip install atg-dataplane-storage"

@@ -252,6 +252,12 @@ BUILTIN_ROLES: list[dict[str, Any]] = [
         ],
     ),
     _role(
+        "312a565d-c81f-4fd8-895a-4e21e48d571c",
+        "API Management Service Contributor",
+        "Can manage service and the APIs",
+        [*_MGMT_COMMON, "Microsoft.ApiManagement/service/*"],
+    ),
+    _role(
         "5bd9cd88-fe45-4216-938b-f97437e15450",
         "DocumentDB Account Contributor",
         "Lets you manage DocumentDB accounts, but not access to them.",

@@ -194,6 +194,16 @@ class RegistryContents:
 # ---------------------------------------------------------------- scenario
 
 
+# ---------------------------------------------------------------- API Management
+
+
+@dataclass(frozen=True)
+class ApimContents:
+    apis: int = 5
+    operations_per_api: int = 6
+    products: int = 2
+
+
 @dataclass(frozen=True)
 class ResourceSpec:
     kind: str
@@ -325,6 +335,8 @@ def reference() -> Scenario:
         ResourceSpec("storage", "srcstore1", "tgtstore1", reference_storage()),
         ResourceSpec("cosmos", "srccosmos1", "tgtcosmos1", reference_cosmos()),
         ResourceSpec("registry", "acrsrcreference", "acrtgtreference", reference_registry()),
+        ResourceSpec("apimanagement", "apim-src-reference", "apim-tgt-reference",
+                     ApimContents()),
     ])
 
 

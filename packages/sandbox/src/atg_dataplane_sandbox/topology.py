@@ -50,6 +50,7 @@ _GRANTS: dict[str, dict[str, list[str]]] = {
             "Storage Table Data Contributor",
             "AcrPull",
             "DocumentDB Account Contributor",
+            "API Management Service Contributor",
         ],
         "limited": ["Reader", "Key Vault Reader"],
         "expired": ["Reader"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from atg_dataplane_sandbox.scenarios import ResourceSpec
-from atg_dataplane_sandbox.seeders import cosmos, keyvault, registry, storage
+from atg_dataplane_sandbox.seeders import apimanagement, cosmos, keyvault, registry, storage
 from atg_dataplane_sandbox.seeders.context import SeedContext
 
 Seeder = Callable[[SeedContext, ResourceSpec], dict[str, int]]
@@ -19,6 +19,7 @@ SEEDERS: dict[str, Seeder] = {
     "storage": storage.seed,
     "cosmos": cosmos.seed,
     "registry": registry.seed,
+    "apimanagement": apimanagement.seed,
 }
 
 __all__ = ["SEEDERS", "SeedContext", "Seeder"]

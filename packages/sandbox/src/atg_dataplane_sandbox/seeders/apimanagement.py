@@ -1,0 +1,148 @@
+"""API Management: a service in each tenant through ARM (azure-mgmt-apimanagement), the
+source filled with what a real gateway holds: named values (one secret, a canary), a policy
+fragment, a backend, a version set, APIs with operations, policies at every scope that
+reference named values and the fragment, products linking APIs, a subscription (keys made
+by the service)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.mgmt.apimanagement import ApiManagementClient
+
+from atg_dataplane_sandbox.scenarios import ApimContents, ResourceSpec
+from atg_dataplane_sandbox.seeders.context import SeedContext
+
+GLOBAL_POLICY = (
+    "<policies><inbound><set-header name='x-environment' exists-action='override'>"
+    "<value>{{environment}}</value></set-header></inbound><backend><forward-request />"
+    "</backend><outbound /><on-error /></policies>"
+)
+API_POLICY = (
+    "<policies><inbound><base /><include-fragment fragment-id='cors' />"
+    "<set-backend-service backend-id='orders-backend' />"
+    "<set-header name='x-backend-key' exists-action='override'><value>{{backend-key}}</value>"
+    "</set-header></inbound><backend><base /></backend><outbound><base /></outbound>"
+    "<on-error><base /></on-error></policies>"
+)
+OPERATION_POLICY = (
+    "<policies><inbound><base /><rate-limit calls='10' renewal-period='60' /></inbound>"
+    "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
+    "</policies>"
+)
+PRODUCT_POLICY = (
+    "<policies><inbound><base /><quota calls='1000' renewal-period='3600' /></inbound>"
+    "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
+    "</policies>"
+)
+FRAGMENT = (
+    "<fragment><cors><allowed-origins><origin>{{environment}}.example</origin>"
+    "</allowed-origins></cors></fragment>"
+)
+
+
+def create_service(ctx: SeedContext, side: str, name: str) -> ApiManagementClient:
+    client = ctx.mgmt(ApiManagementClient, side)
+    client.api_management_service.begin_create_or_update(
+        ctx.resource_groups[side],
+        name,
+        {
+            "location": ctx.location(side),
+            "sku": {"name": "Developer", "capacity": 1},
+            "publisher_email": "apis@sandbox.example",
+            "publisher_name": "Sandbox",
+        },
+        polling_interval=0.1,
+    ).result()
+    return client
+
+
+def seed(ctx: SeedContext, spec: ResourceSpec) -> dict[str, int]:
+    contents: ApimContents = spec.contents
+    create_service(ctx, "target", spec.target_name)
+    client = create_service(ctx, "source", spec.source_name)
+    rg, svc = ctx.resource_groups["source"], spec.source_name
+    service_id = client.api_management_service.get(rg, svc).id
+    secret = ctx.canaries.add(ctx.canaries.new())
+    counts: dict[str, int] = {}
+
+    def count(kind: str, n: int = 1) -> None:
+        counts[kind] = counts.get(kind, 0) + n
+
+    for name, value, is_secret in (("backend-key", secret, True), ("environment", "prod", False)):
+        client.named_value.begin_create_or_update(
+            rg,
+            svc,
+            name,
+            {"display_name": name, "value": value, "secret": is_secret},
+            polling_interval=0.1,
+        ).result()
+        count("named_value")
+    client.policy_fragment.begin_create_or_update(
+        rg, svc, "cors", {"value": FRAGMENT, "format": "rawxml"}, polling_interval=0.1
+    ).result()
+    count("policy_fragment")
+    client.backend.create_or_update(
+        rg, svc, "orders-backend", {"url": "https://orders.sandbox.example", "protocol": "http"}
+    )
+    count("backend")
+    client.api_version_set.create_or_update(
+        rg, svc, "orders-versions", {"display_name": "Orders", "versioning_scheme": "Segment"}
+    )
+    count("version_set")
+    apis = [f"api-{i}" for i in range(contents.apis)]
+    for i, api in enumerate(apis):
+        body: dict[str, Any] = {
+            "display_name": f"API {i}",
+            "path": api,
+            "protocols": ["https"],
+            "service_url": f"https://{api}.sandbox.example",
+        }
+        if i == 0:
+            body.update(
+                api_version="v1", api_version_set_id=f"{service_id}/apiVersionSets/orders-versions"
+            )
+        client.api.begin_create_or_update(rg, svc, api, body, polling_interval=0.1).result()
+        count("api")
+        for j in range(contents.operations_per_api):
+            client.api_operation.create_or_update(
+                rg,
+                svc,
+                api,
+                f"op-{j}",
+                {
+                    "display_name": f"Operation {j}",
+                    "method": "GET" if j % 2 else "POST",
+                    "url_template": f"/items/{j}",
+                },
+            )
+            count("operation")
+    client.api_policy.create_or_update(rg, svc, apis[0], "policy", {"value": API_POLICY})
+    count("api_policy")
+    client.api_operation_policy.create_or_update(
+        rg, svc, apis[0], "op-0", "policy", {"value": OPERATION_POLICY}
+    )
+    count("operation_policy")
+    for p in range(contents.products):
+        product = f"product-{p}"
+        client.product.create_or_update(
+            rg,
+            svc,
+            product,
+            {"display_name": f"Product {p}", "subscription_required": True, "state": "published"},
+        )
+        count("product")
+        for api in apis[p :: contents.products]:
+            client.product_api.create_or_update(rg, svc, product, api)
+            count("product_api")
+    client.product_policy.create_or_update(
+        rg, svc, "product-0", "policy", {"value": PRODUCT_POLICY}
+    )
+    count("product_policy")
+    client.policy.create_or_update(rg, svc, "policy", {"value": GLOBAL_POLICY})
+    count("global_policy")
+    client.subscription.create_or_update(
+        rg, svc, "product-0-sub", {"display_name": "Product 0", "scope": "/products/product-0"}
+    )
+    count("subscription")
+    return counts
