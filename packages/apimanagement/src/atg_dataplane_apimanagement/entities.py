@@ -1,0 +1,206 @@
+"""The API Management entities this plugin carries, as a table: how each kind is listed
+and written through azure-mgmt-apimanagement, which of its properties are secret (read
+only through a ``list*`` action), and what it must be written after.
+
+Item names are paths of entity ids: an API ``orders``, its operation ``orders/list``, its
+policy ``orders`` (kind ``api_policy``), a product's API link ``gold/orders``. Kinds are
+listed in dependency order (named values before the fragments and policies that name
+them, version sets before APIs, APIs before operations, products before their links), so
+an item is always discovered after the items it names in ``after``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+POLICY = "policy"
+"""The only name a policy has at each scope."""
+GENERATED = frozenset(
+    {
+        "provisioningState",
+        "createdDate",
+        "lastStatus",
+        "isCurrent",
+        "isOnline",
+        "startDate",
+        "stateComment",
+        "notificationDate",
+        "expirationDate",
+        "endDate",
+    }
+)
+"""Properties the service sets itself: never compared, never written."""
+PLACEHOLDER = "atg-dataplane-template-placeholder"
+"""What a secret becomes in template mode (a named value, a subscription key)."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    """Item kind, e.g. ``named_value``."""
+    operations: str
+    """Attribute of ``ApiManagementClient``: ``named_value``, ``api_operation`` ..."""
+    parents: tuple[str, ...] = ()
+    """Kinds whose ids come before this one's in its path: an operation's API."""
+    list_method: str = "list_by_service"
+    put_method: str = "create_or_update"
+    lro: bool = False
+    """Written with ``begin_create_or_update`` (a long-running operation)."""
+    policy: bool = False
+    """A policy: its own id is always ``policy``; its path is its scope's."""
+    link: bool = False
+    """A link written without a body (a product's API)."""
+    secrets: tuple[str, ...] = ()
+    """REST properties returned only by ``reveal`` (``value``, ``primaryKey`` ...)."""
+    reveal: str = ""
+    secret_when: str = ""
+    """The property that says whether ``secrets`` are secret at all (``secret``)."""
+    model: str = ""
+    """The SDK model a write sends (built from the REST shape: a dict would be read
+    ambiguously where a model has a property called ``properties``, as backends do)."""
+
+
+KINDS: tuple[Kind, ...] = (
+    Kind(
+        "named_value",
+        "named_value",
+        lro=True,
+        secrets=("value",),
+        reveal="list_value",
+        secret_when="secret",
+        model="NamedValueCreateContract",
+    ),
+    Kind("policy_fragment", "policy_fragment", lro=True, model="PolicyFragmentContract"),
+    Kind("backend", "backend", model="BackendContract"),
+    Kind("version_set", "api_version_set", model="ApiVersionSetContract"),
+    Kind("api", "api", lro=True, model="ApiCreateOrUpdateParameter"),
+    Kind(
+        "operation",
+        "api_operation",
+        parents=("api",),
+        list_method="list_by_api",
+        model="OperationContract",
+    ),
+    Kind("product", "product", model="ProductContract"),
+    Kind(
+        "product_api", "product_api", parents=("product",), list_method="list_by_product", link=True
+    ),
+    Kind("global_policy", "policy", policy=True, model="PolicyContract"),
+    Kind(
+        "api_policy",
+        "api_policy",
+        parents=("api",),
+        list_method="list_by_api",
+        policy=True,
+        model="PolicyContract",
+    ),
+    Kind(
+        "operation_policy",
+        "api_operation_policy",
+        parents=("api", "operation"),
+        list_method="list_by_operation",
+        policy=True,
+        model="PolicyContract",
+    ),
+    Kind(
+        "product_policy",
+        "product_policy",
+        parents=("product",),
+        list_method="list_by_product",
+        policy=True,
+        model="PolicyContract",
+    ),
+    Kind(
+        "subscription",
+        "subscription",
+        list_method="list",
+        secrets=("primaryKey", "secondaryKey"),
+        reveal="list_secrets",
+        model="SubscriptionCreateParameters",
+    ),
+)
+BY_NAME = {kind.name: kind for kind in KINDS}
+
+_NAMED_VALUE = re.compile(r"\{\{([^{}]+)\}\}")
+_FRAGMENT = re.compile(r"<include-fragment\s+fragment-id\s*=\s*['\"]([^'\"]+)['\"]")
+_BACKEND = re.compile(r"backend-id\s*=\s*['\"]([^'\"]+)['\"]")
+
+
+def canonical(properties: dict[str, Any], service_id: str) -> dict[str, Any]:
+    """Properties both sides can be compared on: generated ones dropped, ids made relative
+    to the service (``/apiVersionSets/v1``, not the source tenant's full id), policy XML
+    with its whitespace between tags collapsed."""
+    prefix = service_id.lower()
+    out: dict[str, Any] = {}
+    for key, value in sorted(properties.items()):
+        if key in GENERATED or value is None:
+            continue
+        if isinstance(value, str) and value.lower().startswith(prefix + "/"):
+            value = value[len(prefix) :]
+        if key == "value" and isinstance(value, str) and value.lstrip().startswith("<"):
+            value = re.sub(r">\s+<", "><", value.strip())
+        out[key] = value
+    return out
+
+
+def rebase(properties: dict[str, Any], source_id: str, target_id: str) -> dict[str, Any]:
+    """For a write into the target: ids of the source service's entities (a version set)
+    become the target service's own."""
+    prefix = source_id.lower() + "/"
+    return {
+        key: target_id + value[len(source_id) :]
+        if isinstance(value, str) and value.lower().startswith(prefix)
+        else value
+        for key, value in properties.items()
+    }
+
+
+def after(
+    kind: Kind, path: tuple[str, ...], properties: dict[str, Any], named_values: dict[str, str]
+) -> tuple[str, ...]:
+    """Keys of the items this one must be written after: its parents, and what it names
+    (named values by display name, policy fragments, backends, a version set, the product
+    or API a subscription is scoped to)."""
+    needs: list[str] = []
+    for depth, parent in enumerate(kind.parents):
+        needs.append(f"{parent}:{'/'.join(path[: depth + 1])}")
+    if kind.link:
+        needs.append(f"api:{path[-1]}")
+    text = str(properties.get("value") or "")
+    if kind.policy or kind.name == "policy_fragment":
+        for name in _NAMED_VALUE.findall(text):
+            if name.strip().lower() in named_values:
+                needs.append(f"named_value:{named_values[name.strip().lower()]}")
+        needs += [f"policy_fragment:{f}" for f in _FRAGMENT.findall(text)]
+        needs += [f"backend:{b}" for b in _BACKEND.findall(text)]
+    version_set = str(properties.get("apiVersionSetId") or "")
+    if kind.name == "api" and version_set:
+        needs.append(f"version_set:{version_set.rstrip('/').rsplit('/', 1)[-1]}")
+    scope = str(properties.get("scope") or "")
+    if kind.name == "subscription":
+        for segment, target in (("/products/", "product"), ("/apis/", "api")):
+            if segment in scope.lower():
+                needs.append(f"{target}:{scope.rstrip('/').rsplit('/', 1)[-1]}")
+    return tuple(dict.fromkeys(needs))
+
+
+def paths(
+    client: Any, kind: Kind, group: str, service: str, parents: dict[str, list[tuple[str, ...]]]
+) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """``(path, entity)`` of every entity of ``kind`` in the service (parents' paths from
+    ``parents``, kind -> paths discovered so far)."""
+    operations = getattr(client, kind.operations)
+    scopes = parents[kind.parents[-1]] if kind.parents else [()]
+    for scope in scopes:
+        listed = getattr(operations, kind.list_method)(group, service, *scope)
+        if kind.policy:  # a PolicyCollection (API scopes) or pages (service, product)
+            found = listed.value if hasattr(listed, "value") else listed
+            for entity in found or []:
+                if str(entity.name).lower() == POLICY:
+                    yield scope, entity
+            continue
+        for entity in listed:
+            yield (*scope, str(entity.name)), entity

@@ -1,0 +1,269 @@
+"""atg-dataplane hooks for ``Microsoft.ApiManagement/service``.
+
+Terraform recreates the gateway; this copies what is inside it, each entity one item, in
+dependency order through ``DataPlaneItem.after`` (the engine runs the rest at once). Secret
+named values and subscription keys are read on the source (``listValue``,
+``listSecrets``) and written on the target only in replication mode; in template mode they
+become clearly marked placeholders. Verification compares each entity's canonical
+properties, and in replication mode the secrets through keyed fingerprints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from atg_dataplane import (
+    DataPlaneItem,
+    Fingerprinter,
+    ItemError,
+    ItemOutcome,
+    Permission,
+    ReplicationMode,
+    ResourceBinding,
+    ResourceTypeSpec,
+    hookimpl,
+)
+from azure.core.exceptions import ResourceNotFoundError
+from azure.mgmt.apimanagement import ApiManagementClient, models
+
+from atg_dataplane_apimanagement.entities import (
+    BY_NAME,
+    KINDS,
+    PLACEHOLDER,
+    POLICY,
+    Kind,
+    after,
+    canonical,
+    paths,
+    rebase,
+)
+
+RESOURCE_TYPE = "Microsoft.ApiManagement/service"
+ARM_API_VERSION = "2024-05-01"
+MAX_ITEMS_PER_SERVICE = 8
+_NS = RESOURCE_TYPE
+READS = tuple(
+    f"{_NS}/{path}/read"
+    for path in (
+        "namedValues",
+        "policyFragments",
+        "backends",
+        "apiVersionSets",
+        "apis",
+        "apis/operations",
+        "apis/policies",
+        "apis/operations/policies",
+        "products",
+        "products/apis",
+        "products/policies",
+        "policies",
+        "subscriptions",
+    )
+)
+WRITES = tuple(action.replace("/read", "/write") for action in READS)
+SECRETS = (f"{_NS}/namedValues/listValue/action", f"{_NS}/subscriptions/listSecrets/action")
+
+
+@hookimpl
+def dataplane_resource_types() -> list[ResourceTypeSpec]:
+    return [
+        ResourceTypeSpec(
+            resource_type=RESOURCE_TYPE,
+            item_kinds=tuple(kind.name for kind in KINDS),
+            max_concurrency_per_resource=MAX_ITEMS_PER_SERVICE,
+            arm_api_version=ARM_API_VERSION,
+            description="API Management: named values, fragments, backends, version sets, "
+            "APIs, operations, policies, products and subscriptions",
+        )
+    ]
+
+
+@hookimpl
+def dataplane_permissions(resource_type: str, mode: ReplicationMode) -> list[Permission]:
+    role = "API Management Service Contributor"
+    source = READS + (SECRETS if ReplicationMode(mode) is ReplicationMode.REPLICATION else ())
+    return [
+        Permission(
+            "resource",
+            source,
+            side="source",
+            resource_type=RESOURCE_TYPE,
+            description="read the service's entities (and their secrets)",
+            suggested_role=role,
+        ),
+        Permission(
+            "resource",
+            READS + WRITES + SECRETS,
+            side="target",
+            resource_type=RESOURCE_TYPE,
+            description="write the service's entities",
+            suggested_role=role,
+        ),
+    ]
+
+
+def client(binding: ResourceBinding) -> ApiManagementClient:
+    context = binding.context
+    subscription = binding.resource.subscription_id
+    found: ApiManagementClient = context.cached_client(
+        f"apimanagement.mgmt:{subscription}",
+        lambda: ApiManagementClient(context.credential, subscription, **context.arm_kwargs()),
+    )
+    return found
+
+
+def _where(binding: ResourceBinding) -> tuple[str, str]:
+    return binding.resource.resource_group, binding.resource.name
+
+
+def _props(entity: Any) -> dict[str, Any]:
+    return dict(entity.serialize(keep_readonly=True).get("properties") or {})
+
+
+def _is_secret(kind: Kind, props: Mapping[str, Any]) -> bool:
+    return bool(kind.secrets) and (not kind.secret_when or bool(props.get(kind.secret_when)))
+
+
+@hookimpl
+def dataplane_discover(resource: ResourceBinding) -> Iterator[DataPlaneItem]:
+    api = client(resource)
+    group, service = _where(resource)
+    service_id = resource.resource.id
+    found: dict[str, list[tuple[str, ...]]] = {}
+    named_values: dict[str, str] = {}
+    for kind in KINDS:
+        found[kind.name] = []
+        for path, entity in paths(api, kind, group, service, found):
+            found[kind.name].append(path)
+            raw = _props(entity)
+            if kind.name == "named_value":
+                named_values[str(raw.get("displayName") or path[-1]).lower()] = path[-1]
+                named_values.setdefault(path[-1].lower(), path[-1])
+            props = {} if kind.link else canonical(raw, service_id)
+            for secret in kind.secrets:
+                props.pop(secret, None)
+            yield DataPlaneItem(
+                name="/".join(path) or "service",
+                kind=kind.name,
+                source_resource_id=service_id,
+                properties=props,
+                after=after(kind, path, raw, named_values),
+            )
+
+
+def _path(item: DataPlaneItem) -> tuple[str, ...]:
+    return () if item.name == "service" else tuple(item.name.split("/"))
+
+
+def _call(
+    binding: ResourceBinding, kind: Kind, method: str, path: tuple[str, ...], *rest: Any
+) -> Any:
+    operations = getattr(client(binding), kind.operations)
+    args = (*path, POLICY) if kind.policy else path
+    return getattr(operations, method)(*_where(binding), *args, *rest)
+
+
+def _read(binding: ResourceBinding, kind: Kind, path: tuple[str, ...]) -> dict[str, Any] | None:
+    """The entity's REST properties on ``binding``'s side, or None when it has none."""
+    try:
+        if kind.link:  # HEAD: 204 when linked, 404 when not (which the SDK raises)
+            return {} if _call(binding, kind, "check_entity_exists", path) else None
+        return _props(_call(binding, kind, "get", path))
+    except ResourceNotFoundError:
+        return None
+
+
+def _secrets(binding: ResourceBinding, kind: Kind, path: tuple[str, ...]) -> dict[str, str]:
+    """The entity's secret properties, read through its ``list*`` action."""
+    revealed = _call(binding, kind, kind.reveal, path).serialize(keep_readonly=True)
+    return {key: str(revealed.get(key) or "") for key in kind.secrets}
+
+
+@hookimpl
+def dataplane_replicate_item(
+    item: DataPlaneItem,
+    source: ResourceBinding,
+    target: ResourceBinding,
+    mode: ReplicationMode,
+    fingerprinter: Fingerprinter,
+) -> ItemOutcome:
+    kind, path = BY_NAME[item.kind], _path(item)
+    replication = ReplicationMode(mode) is ReplicationMode.REPLICATION
+    raw = _read(source, kind, path)
+    if raw is None:
+        raise ItemError(f"{item.kind} {item.name} is gone from the source", remedy="re-run")
+    existing = _read(target, kind, path)
+    secret = _is_secret(kind, raw)
+    wanted: dict[str, str] = {}
+    if secret:
+        wanted = (
+            _secrets(source, kind, path)
+            if replication
+            else {key: f"{PLACEHOLDER}-{n}" for n, key in enumerate(kind.secrets, 1)}
+        )
+    if existing is not None and _same(kind, raw, existing, source, target):
+        if not secret or not replication:
+            return ItemOutcome(status="unchanged")
+        if fingerprinter.of(_secrets(target, kind, path)) == fingerprinter.of(wanted):
+            return ItemOutcome(status="unchanged")
+    if kind.link:
+        _call(target, kind, kind.put_method, path)
+        return ItemOutcome(status="replicated")
+    properties = rebase(
+        {k: v for k, v in raw.items() if k not in kind.secrets and _writable(k)},
+        source.resource.id,
+        target.resource.id,
+    )
+    properties.update(wanted)
+    if kind.name == "named_value" and not secret and "value" in raw:
+        properties["value"] = raw["value"]
+    body = getattr(models, kind.model).deserialize({"properties": properties})
+    if kind.lro:
+        _call(target, kind, "begin_" + kind.put_method, path, body).result()
+    else:
+        _call(target, kind, kind.put_method, path, body)
+    warnings = (
+        (f"{item.kind} {item.name}: secret written as a template placeholder",)
+        if (secret and not replication)
+        else ()
+    )
+    return ItemOutcome(status="replicated", warnings=warnings)
+
+
+def _same(
+    kind: Kind,
+    raw: dict[str, Any],
+    existing: dict[str, Any],
+    source: ResourceBinding,
+    target: ResourceBinding,
+) -> bool:
+    if kind.link:
+        return True
+    mine = canonical(raw, source.resource.id)
+    theirs = canonical(existing, target.resource.id)
+    for secret in kind.secrets:
+        if _is_secret(kind, raw):
+            mine.pop(secret, None)
+            theirs.pop(secret, None)
+    return mine == theirs
+
+
+def _writable(key: str) -> bool:
+    from atg_dataplane_apimanagement.entities import GENERATED
+
+    return key not in GENERATED
+
+
+@hookimpl
+def dataplane_fingerprint(
+    item: DataPlaneItem, resource: ResourceBinding, fingerprinter: Fingerprinter
+) -> str | None:
+    """Secrets compared by keyed hash; everything else is in the item's properties."""
+    kind, path = BY_NAME[item.kind], _path(item)
+    if not kind.secrets:
+        return None
+    raw = _read(resource, kind, path)
+    if raw is None or not _is_secret(kind, raw):
+        return None
+    return fingerprinter.of(_secrets(resource, kind, path))

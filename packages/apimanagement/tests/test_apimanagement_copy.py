@@ -1,0 +1,98 @@
+"""The plugin against the sandbox's API Management services (the reference scenario's),
+through the core's engine and verifier: template, then replication, verify 100 %, a re-run
+writes nothing, the secret named value's canary never leaves the tenants; and what the
+target holds, read back through azure-mgmt-apimanagement."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from atg_dataplane import ReplicationMode, ResourceBinding
+from atg_dataplane.testing import PairRun
+from azure.mgmt.apimanagement import ApiManagementClient
+
+pytestmark = pytest.mark.sandbox
+GROUPS = {"source": "rg-source-data", "target": "rg-target-data"}
+SERVICES = {"source": "apim-src-reference", "target": "apim-tgt-reference"}
+TEMPLATE, REPLICATION = ReplicationMode.TEMPLATE, ReplicationMode.REPLICATION
+
+
+def _client(sandbox: Any, side: str) -> ApiManagementClient:
+    subscription = sandbox.topology.tenant(side).subscription_id
+    return ApiManagementClient(
+        sandbox.credential(side, "admin"), subscription, **sandbox.arm_kwargs()
+    )
+
+
+def _binding(sandbox: Any, side: str) -> ResourceBinding:
+    from atg_dataplane.inventory import _get_full
+    from atg_dataplane_apimanagement.plugin import dataplane_resource_types
+
+    found = _client(sandbox, side).api_management_service.get(GROUPS[side], SERVICES[side])
+    spec = dataplane_resource_types()[0]
+    resource = _get_full(sandbox.context(side, "admin"), found.id, spec)
+    return ResourceBinding(resource=resource, context=sandbox.context(side, "replicator"))
+
+
+@pytest.fixture(scope="module")
+def seeded(sandbox: Any) -> Any:
+    sandbox.seed("reference")
+    return sandbox
+
+
+def _not_matching(report: Any) -> list[Any]:
+    return [v for v in report.verdicts if v.status != "matching"]
+
+
+def test_template_then_replication_then_nothing(seeded: Any, tmp_path: Path) -> None:
+    run = PairRun("apimanagement", _binding(seeded, "source"), _binding(seeded, "target"), tmp_path)
+    target = _client(seeded, "target")
+    group, service = GROUPS["target"], SERVICES["target"]
+    # start where Terraform leaves it: no secret in the target (another test may have copied)
+    target.named_value.delete(group, service, "backend-key", if_match="*")
+
+    template = run.replicate(TEMPLATE)
+    assert template.result.failed == 0, template.result.errors[:5]
+    assert run.verify(TEMPLATE).fidelity == 100.0, _not_matching(run.verify(TEMPLATE))
+    placeholder = target.named_value.list_value(group, service, "backend-key").value
+    assert placeholder.startswith("atg-dataplane-template-placeholder")
+
+    replication = run.replicate(REPLICATION)
+    assert replication.result.failed == 0, replication.result.errors[:5]
+    report = run.verify(REPLICATION)
+    assert report.fidelity == 100.0, _not_matching(report)
+    kinds = report.by_type()["Microsoft.ApiManagement/service"]["by_kind"]
+    assert kinds["operation"]["matching"] == 30 and kinds["api"]["matching"] == 5
+    assert kinds["named_value"]["matching"] == 2 and kinds["subscription"]["matching"] == 1
+
+    source = _client(seeded, "source")
+    src_group, src_service = GROUPS["source"], SERVICES["source"]
+    assert target.named_value.list_value(group, service, "backend-key").value == (
+        source.named_value.list_value(src_group, src_service, "backend-key").value
+    )
+    keys = target.subscription.list_secrets(group, service, "product-0-sub")
+    assert (
+        keys.primary_key
+        == source.subscription.list_secrets(src_group, src_service, "product-0-sub").primary_key
+    )
+    policy = target.api_policy.get(group, service, "api-0", "policy").value
+    assert "{{backend-key}}" in policy and "include-fragment" in policy
+    api = target.api.get(group, service, "api-0")
+    assert api.api_version_set_id.lower().startswith(
+        target.api_management_service.get(group, service).id.lower()
+    )  # re-pointed to the target's own version set
+
+    again = run.replicate(REPLICATION)
+    assert again.result.replicated == 0 and again.result.failed == 0
+
+    # the seeded secret's canary: in both tenants, never in the journal
+    seeded_values = json.loads((seeded.dir / "seeded-canaries.json").read_text())["values"]
+    canaries = {v for v in re.findall(r"atgcanary-[0-9a-f]{24}", " ".join(seeded_values))}
+    secret = source.named_value.list_value(src_group, src_service, "backend-key").value
+    assert secret in canaries
+    journal = run.journal.path.read_bytes()
+    assert secret.encode() not in journal

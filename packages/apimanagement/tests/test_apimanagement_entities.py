@@ -1,0 +1,56 @@
+"""Pure logic: what an entity must be written after, and the canonical form both sides are
+compared on. (The engine's side of ``after``, a policy failing when a named value it needs
+failed, is tested in core/tests/test_engine.py.)"""
+
+from __future__ import annotations
+
+from atg_dataplane_apimanagement.entities import BY_NAME, canonical, rebase
+from atg_dataplane_apimanagement.entities import after as needs
+
+SERVICE = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/apim"
+
+
+def test_a_policy_needs_its_scope_and_what_it_names() -> None:
+    policy = (
+        "<policies><inbound><include-fragment fragment-id='cors' />"
+        '<set-backend-service backend-id="orders" /><value>{{Backend Key}}</value>'
+        "<value>{{unknown}}</value></inbound></policies>"
+    )
+    found = needs(
+        BY_NAME["operation_policy"],
+        ("orders", "list"),
+        {"value": policy},
+        {"backend key": "backend-key"},
+    )
+    assert found == (
+        "api:orders",
+        "operation:orders/list",
+        "named_value:backend-key",  # by display name; one the service lacks is not waited on
+        "policy_fragment:cors",
+        "backend:orders",
+    )
+
+
+def test_apis_links_and_subscriptions_need_what_they_point_at() -> None:
+    api = {"apiVersionSetId": f"{SERVICE}/apiVersionSets/v"}
+    assert needs(BY_NAME["api"], ("orders",), api, {}) == ("version_set:v",)
+    assert needs(BY_NAME["product_api"], ("gold", "orders"), {}, {}) == (
+        "product:gold",
+        "api:orders",
+    )
+    sub = {"scope": "/products/gold"}
+    assert needs(BY_NAME["subscription"], ("s1",), sub, {}) == ("product:gold",)
+
+
+def test_the_canonical_form_is_the_same_in_both_tenants() -> None:
+    other = SERVICE.replace("/s/", "/t/").replace("/apim", "/apim-target")
+    source = {
+        "apiVersionSetId": f"{SERVICE}/apiVersionSets/v",
+        "value": "<policies>\n  <inbound>\n    <base />\n  </inbound>\n</policies>",
+        "provisioningState": "Succeeded",
+        "isCurrent": True,
+    }
+    target = rebase(source, SERVICE, other)
+    assert target["apiVersionSetId"] == f"{other}/apiVersionSets/v"
+    assert canonical(source, SERVICE) == canonical(target | {"isCurrent": False}, other)
+    assert canonical(source, SERVICE)["value"] == "<policies><inbound><base /></inbound></policies>"
