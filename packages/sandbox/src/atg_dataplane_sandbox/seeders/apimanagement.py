@@ -145,4 +145,75 @@ def seed(ctx: SeedContext, spec: ResourceSpec) -> dict[str, int]:
         rg, svc, "product-0-sub", {"display_name": "Product 0", "scope": "/products/product-0"}
     )
     count("subscription")
+    _around(ctx, client, rg, svc, service_id, apis, count)
     return counts
+
+
+def _around(
+    ctx: SeedContext, client: Any, rg: str, svc: str, service_id: str, apis: list[str], count: Any
+) -> None:
+    """What sits around the APIs: tags, a group given a product, a logger with the
+    diagnostics that use it, a self-hosted gateway serving an API, an identity provider and
+    an authorization server (their client secrets are canaries)."""
+    client.tag.create_or_update(rg, svc, "public", {"display_name": "Public"})
+    count("tag")
+    client.group.create_or_update(
+        rg, svc, "partners", {"display_name": "Partners", "description": "external partners"}
+    )
+    count("group")
+    client.product_group.create_or_update(rg, svc, "product-0", "partners")
+    count("product_group")
+    client.logger.create_or_update(
+        rg,
+        svc,
+        "insights",
+        {
+            "logger_type": "applicationInsights",
+            "description": "request telemetry",
+            "resource_id": "/subscriptions/x/resourceGroups/y/providers/microsoft.insights/"
+            "components/insights",
+        },
+    )
+    count("logger")
+    logger_id = f"{service_id}/loggers/insights"
+    client.diagnostic.create_or_update(
+        rg, svc, "applicationinsights", {"logger_id": logger_id, "always_log": "allErrors"}
+    )
+    count("diagnostic")
+    client.api_diagnostic.create_or_update(
+        rg, svc, apis[0], "applicationinsights", {"logger_id": logger_id, "verbosity": "error"}
+    )
+    count("api_diagnostic")
+    client.gateway.create_or_update(
+        rg, svc, "edge", {"location_data": {"name": "edge-site"}, "description": "on-premises"}
+    )
+    count("gateway")
+    client.gateway_api.create_or_update(rg, svc, "edge", apis[0])
+    count("gateway_api")
+    client.identity_provider.create_or_update(
+        rg,
+        svc,
+        "aad",
+        {
+            "client_id": "6f5d2a4e-client",
+            "client_secret": ctx.canaries.add(ctx.canaries.new()),
+            "allowed_tenants": ["contoso.onmicrosoft.com"],
+        },
+    )
+    count("identity_provider")
+    client.authorization_server.create_or_update(
+        rg,
+        svc,
+        "oauth",
+        {
+            "display_name": "OAuth",
+            "client_registration_endpoint": "https://auth.example/reg",
+            "authorization_endpoint": "https://auth.example/authorize",
+            "token_endpoint": "https://auth.example/token",
+            "grant_types": ["authorizationCode"],
+            "client_id": "oauth-client",
+            "client_secret": ctx.canaries.add(ctx.canaries.new()),
+            "authorization_methods": ["GET"],
+        },
+    )
+    count("authorization_server")

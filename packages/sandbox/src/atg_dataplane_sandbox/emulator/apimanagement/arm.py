@@ -71,6 +71,17 @@ def _named_value(
             "ValidationError",
             "displayName is required: 1 to 256 letters, digits, '.', '-' or '_'.",
         )
+    prefix = service["id"].lower() + "/namedvalues/"
+    for key, other in ctx.section(CHILDREN).items():
+        same = str(other["properties"].get("displayName", "")).lower() == display.lower()
+        if key.startswith(prefix) and same and (found is None or other["id"] != found["id"]):
+            # display names are unique in a service: policies name values by them
+            raise AzureError(
+                400,
+                "ValidationError",
+                f"A named value with the display name '{display}' already exists "
+                f"('{other['name']}').",
+            )
     vault = props.get("keyVault")
     if vault:
         if not vault.get("secretIdentifier"):
@@ -147,15 +158,20 @@ def _subscription(
     return props
 
 
-def _product_api(
-    ctx: ArmContext, product: dict[str, Any], found: dict[str, Any] | None, props: dict[str, Any]
-) -> dict[str, Any]:
-    """A link (PUT without a body): it shows the API it links."""
-    api_id = f"{_service_id(product['id'])}/apis/{ctx.request.path.rsplit('/', 1)[-1]}"
-    api = ctx.section(CHILDREN).get(api_id.lower())
-    if api is None:
-        raise AzureError(404, "ResourceNotFound", f"The API '{api_id}' was not found.")
-    return dict(api["properties"])
+def _link(collection: str) -> Any:
+    """A link (PUT without a body, or with a body that says nothing): it shows the entity
+    of ``collection`` (``apis``, ``groups``) that it links, which must exist."""
+
+    def shape(
+        ctx: ArmContext, owner: dict[str, Any], found: dict[str, Any] | None, props: dict[str, Any]
+    ) -> dict[str, Any]:
+        linked = f"{_service_id(owner['id'])}/{collection}/{ctx.request.path.rsplit('/', 1)[-1]}"
+        entity = ctx.section(CHILDREN).get(linked.lower())
+        if entity is None:
+            raise AzureError(404, "ResourceNotFound", f"'{linked}' was not found.")
+        return dict(entity["properties"])
+
+    return shape
 
 
 def _required(*fields: str) -> Any:
@@ -198,7 +214,38 @@ OPERATION_POLICIES = _declare("policies", parent=f"{API_TYPE}/operations", **POL
 PRODUCTS = _declare("products", shape=_required("displayName"))
 PRODUCT_POLICIES = _declare("policies", parent=PRODUCT_TYPE, **POLICY)
 PRODUCT_APIS = _declare(
-    "apis", parent=PRODUCT_TYPE, shape=_product_api, empty_body=True, head_status=204
+    "apis", parent=PRODUCT_TYPE, shape=_link("apis"), empty_body=True, head_status=204
+)
+PRODUCT_GROUPS = _declare(
+    "groups", parent=PRODUCT_TYPE, shape=_link("groups"), empty_body=True, head_status=204
+)
+TAGS = _declare("tags", shape=_required("displayName"))
+GROUPS = _declare("groups", shape=_required("displayName"))
+LOGGERS = _declare("loggers", shape=_required("loggerType"))
+DIAGNOSTICS = _declare("diagnostics", shape=_required("loggerId"))
+API_DIAGNOSTICS = _declare("diagnostics", parent=API_TYPE, shape=_required("loggerId"))
+GATEWAYS = _declare("gateways", shape=_required("locationData"))
+GATEWAY_APIS = _declare(
+    "apis", parent=f"{SERVICE_TYPE}/gateways", shape=_link("apis"), empty_body=True
+)
+IDENTITY_PROVIDERS = _declare(
+    "identityProviders",
+    names=("aad", "aadB2C", "facebook", "google", "microsoft", "twitter"),
+    secrets=("clientSecret",),
+    reveal="listSecrets",
+    shape=_required("clientId", "clientSecret"),
+)
+AUTHORIZATION_SERVERS = _declare(
+    "authorizationServers",
+    secrets=("clientSecret", "resourceOwnerPassword"),
+    reveal="listSecrets",
+    shape=_required(
+        "displayName",
+        "clientRegistrationEndpoint",
+        "authorizationEndpoint",
+        "grantTypes",
+        "clientId",
+    ),
 )
 FRAGMENTS = _declare("policyFragments", shape=_required("value"))
 SUBSCRIPTIONS = _declare(
