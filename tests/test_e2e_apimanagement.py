@@ -55,6 +55,9 @@ def test_api_management_through_the_cli(world: dict[str, Any]) -> None:
     assert target.subscription.list_secrets(GROUP, SERVICE, "product-0-sub").primary_key.startswith(
         "atg-dataplane-template-placeholder"
     )
+    assert target.identity_provider.list_secrets(GROUP, SERVICE, "aad").client_secret.startswith(
+        "atg-dataplane-template-placeholder"
+    )
 
     run = cli("replicate", "--config", config, "--mode", "replication", "--yes", "-o", "json")
     assert run.summary()["failed"] == 0
@@ -74,6 +77,19 @@ def test_api_management_through_the_cli(world: dict[str, Any]) -> None:
     assert verify["fidelity"] == 100.0, verify["items"]
     assert kinds["named_value"] == {"matching": 2} and kinds["subscription"] == {"matching": 1}
     assert kinds["operation"] == {"matching": 30}
+    for kind in (
+        "tag",
+        "group",
+        "product_group",
+        "logger",
+        "diagnostic",
+        "api_diagnostic",
+        "gateway",
+        "gateway_api",
+        "identity_provider",
+        "authorization_server",
+    ):
+        assert kinds[kind] == {"matching": 1}, kind
     assert verify["contents_not_compared"] < verify["compared"]  # secrets compared by hash
 
     again = cli("replicate", "--config", config, "--mode", "replication", "--yes", "-o", "json")

@@ -96,3 +96,37 @@ def test_template_then_replication_then_nothing(seeded: Any, tmp_path: Path) -> 
     assert secret in canaries
     journal = run.journal.path.read_bytes()
     assert secret.encode() not in journal
+
+
+def test_a_policy_whose_named_value_failed_fails_alone(seeded: Any, tmp_path: Path) -> None:
+    """The target already has another named value displayed as ``backend-key`` (display
+    names are unique in a service), so ours cannot be written: the policy naming
+    ``{{backend-key}}`` fails saying so; everything else is copied."""
+    target = _client(seeded, "target")
+    group, service = GROUPS["target"], SERVICES["target"]
+    for name in ("backend-key", "squatter"):
+        target.named_value.delete(group, service, name, if_match="*")
+    target.api_policy.delete(group, service, "api-0", "policy", if_match="*")
+    target.named_value.begin_create_or_update(
+        group, service, "squatter", {"display_name": "backend-key", "value": "x"}
+    ).result()
+    try:
+        run = PairRun(
+            "apimanagement", _binding(seeded, "source"), _binding(seeded, "target"), tmp_path
+        )
+        summary = PairRun.replicate(run, REPLICATION)
+        failed = {
+            (i["kind"], i["name"]): i["reason"]
+            for i in run.journal.items(summary.run_id)
+            if i["status"] == "failed"
+        }
+        assert set(failed) == {("named_value", "backend-key"), ("api_policy", "api-0")}
+        assert "display name 'backend-key' already exists" in failed[("named_value", "backend-key")]
+        assert failed[("api_policy", "api-0")] == (
+            "needs named_value:backend-key, which failed in this run: fix that and re-run"
+        )
+        assert summary.result.replicated + summary.result.skipped == summary.result.discovered - 2
+    finally:
+        target.named_value.delete(group, service, "squatter", if_match="*")
+    again = run.replicate(REPLICATION)  # the cause removed, the next run copies both
+    assert again.result.failed == 0

@@ -51,8 +51,10 @@ class Kind:
     """Written with ``begin_create_or_update`` (a long-running operation)."""
     policy: bool = False
     """A policy: its own id is always ``policy``; its path is its scope's."""
-    link: bool = False
-    """A link written without a body (a product's API)."""
+    link: str = ""
+    """For a link written without a body (a product's API): the kind it links to."""
+    link_check: str = "check_entity_exists"
+    """The HEAD method that says whether a link exists."""
     secrets: tuple[str, ...] = ()
     """REST properties returned only by ``reveal`` (``value``, ``primaryKey`` ...)."""
     reveal: str = ""
@@ -75,6 +77,25 @@ KINDS: tuple[Kind, ...] = (
     ),
     Kind("policy_fragment", "policy_fragment", lro=True, model="PolicyFragmentContract"),
     Kind("backend", "backend", model="BackendContract"),
+    Kind("tag", "tag", model="TagCreateUpdateParameters"),
+    Kind("group", "group", model="GroupCreateParameters"),
+    Kind("logger", "logger", model="LoggerContract"),
+    Kind("diagnostic", "diagnostic", model="DiagnosticContract"),
+    Kind("gateway", "gateway", model="GatewayContract"),
+    Kind(
+        "identity_provider",
+        "identity_provider",
+        secrets=("clientSecret",),
+        reveal="list_secrets",
+        model="IdentityProviderCreateContract",
+    ),
+    Kind(
+        "authorization_server",
+        "authorization_server",
+        secrets=("clientSecret", "resourceOwnerPassword"),
+        reveal="list_secrets",
+        model="AuthorizationServerContract",
+    ),
     Kind("version_set", "api_version_set", model="ApiVersionSetContract"),
     Kind("api", "api", lro=True, model="ApiCreateOrUpdateParameter"),
     Kind(
@@ -84,9 +105,35 @@ KINDS: tuple[Kind, ...] = (
         list_method="list_by_api",
         model="OperationContract",
     ),
+    Kind(
+        "api_diagnostic",
+        "api_diagnostic",
+        parents=("api",),
+        list_method="list_by_service",
+        model="DiagnosticContract",
+    ),
+    Kind(
+        "gateway_api",
+        "gateway_api",
+        parents=("gateway",),
+        list_method="list_by_service",
+        link="api",
+        link_check="get_entity_tag",
+    ),
     Kind("product", "product", model="ProductContract"),
     Kind(
-        "product_api", "product_api", parents=("product",), list_method="list_by_product", link=True
+        "product_group",
+        "product_group",
+        parents=("product",),
+        list_method="list_by_product",
+        link="group",
+    ),
+    Kind(
+        "product_api",
+        "product_api",
+        parents=("product",),
+        list_method="list_by_product",
+        link="api",
     ),
     Kind("global_policy", "policy", policy=True, model="PolicyContract"),
     Kind(
@@ -127,6 +174,15 @@ BY_NAME = {kind.name: kind for kind in KINDS}
 _NAMED_VALUE = re.compile(r"\{\{([^{}]+)\}\}")
 _FRAGMENT = re.compile(r"<include-fragment\s+fragment-id\s*=\s*['\"]([^'\"]+)['\"]")
 _BACKEND = re.compile(r"backend-id\s*=\s*['\"]([^'\"]+)['\"]")
+_COLLECTIONS = {
+    "apiversionsets": "version_set",
+    "loggers": "logger",
+    "products": "product",
+    "apis": "api",
+    "groups": "group",
+    "backends": "backend",
+}
+_REFERENCE = re.compile(r"/(apiVersionSets|loggers|products|apis|groups|backends)/([^/;]+)$", re.I)
 
 
 def canonical(properties: dict[str, Any], service_id: str) -> dict[str, Any]:
@@ -168,7 +224,7 @@ def after(
     for depth, parent in enumerate(kind.parents):
         needs.append(f"{parent}:{'/'.join(path[: depth + 1])}")
     if kind.link:
-        needs.append(f"api:{path[-1]}")
+        needs.append(f"{kind.link}:{path[-1]}")
     text = str(properties.get("value") or "")
     if kind.policy or kind.name == "policy_fragment":
         for name in _NAMED_VALUE.findall(text):
@@ -176,14 +232,9 @@ def after(
                 needs.append(f"named_value:{named_values[name.strip().lower()]}")
         needs += [f"policy_fragment:{f}" for f in _FRAGMENT.findall(text)]
         needs += [f"backend:{b}" for b in _BACKEND.findall(text)]
-    version_set = str(properties.get("apiVersionSetId") or "")
-    if kind.name == "api" and version_set:
-        needs.append(f"version_set:{version_set.rstrip('/').rsplit('/', 1)[-1]}")
-    scope = str(properties.get("scope") or "")
-    if kind.name == "subscription":
-        for segment, target in (("/products/", "product"), ("/apis/", "api")):
-            if segment in scope.lower():
-                needs.append(f"{target}:{scope.rstrip('/').rsplit('/', 1)[-1]}")
+    for value in properties.values():  # ids of other entities: a version set, a logger
+        if isinstance(value, str) and (found := _REFERENCE.search(value)):
+            needs.append(f"{_COLLECTIONS[found.group(1).lower()]}:{found.group(2)}")
     return tuple(dict.fromkeys(needs))
 
 

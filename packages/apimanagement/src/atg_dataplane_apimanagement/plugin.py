@@ -167,8 +167,8 @@ def _call(
 def _read(binding: ResourceBinding, kind: Kind, path: tuple[str, ...]) -> dict[str, Any] | None:
     """The entity's REST properties on ``binding``'s side, or None when it has none."""
     try:
-        if kind.link:  # HEAD: 204 when linked, 404 when not (which the SDK raises)
-            return {} if _call(binding, kind, "check_entity_exists", path) else None
+        if kind.link:  # HEAD: 204 (or 200) when linked, 404 when not (which the SDK raises)
+            return {} if _call(binding, kind, kind.link_check, path) else None
         return _props(_call(binding, kind, "get", path))
     except ResourceNotFoundError:
         return None
