@@ -8,7 +8,7 @@ from atg_dataplane_sandbox.pytest_plugin import SandboxHandle
 
 
 def _composition(scenario: scenarios.Scenario) -> dict[str, int]:
-    totals = {"keyvault": 0, "storage": 0, "databases": 0, "documents": 0, "images": 0}
+    totals = {"keyvault": 0, "storage": 0, "databases": 0, "documents": 0, "images": 0, "apis": 0}
     for resource in scenario.resources:
         c = resource.contents
         if resource.kind == "keyvault":
@@ -22,6 +22,8 @@ def _composition(scenario: scenarios.Scenario) -> dict[str, int]:
                 k.documents + k.large_documents for d in c.databases for k in d.containers)
         elif resource.kind == "registry":
             totals["images"] += sum(len(image.tags) for image in c.images)
+        elif resource.kind == "apimanagement":
+            totals["apis"] += c.apis
     return totals
 
 
@@ -29,7 +31,7 @@ def _composition(scenario: scenarios.Scenario) -> dict[str, int]:
 def test_composition_scales(scale: int) -> None:
     assert _composition(scenarios.large(scale)) == {
         "keyvault": 70 * scale, "storage": 61 * scale, "databases": 17 * scale + 1,
-        "documents": 2000 * scale, "images": 16 * scale}
+        "documents": 2000 * scale, "images": 16 * scale, "apis": 5 * scale}
 
 
 def test_unknown_scenario_is_a_clear_error() -> None:
@@ -45,4 +47,5 @@ def test_seed_large_through_the_sdks(sandbox: SandboxHandle) -> None:
             + counts["queues"]) == 61
     assert counts["databases"] == 18 and counts["documents"] == 2000
     assert counts["images"] == 16
+    assert counts["api"] == 5 and counts["operation"] == 30
     assert report.seconds < 60

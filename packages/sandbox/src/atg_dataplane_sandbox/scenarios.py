@@ -347,6 +347,8 @@ LARGE_VAULT = {"secrets": 50, "keys": 12, "certificates": 8}
 LARGE_STORAGE = {"containers": 4, "blobs": 45, "tables": 6, "queues": 6}
 LARGE_DATABASES = 17
 LARGE_DOCUMENTS = 2000
+LARGE_APIS = 5
+"""APIs of the large scenario's API Management service per scale (6 operations each)."""
 
 
 def large(scale: int = 1) -> Scenario:
@@ -362,6 +364,8 @@ def large(scale: int = 1) -> Scenario:
         images=[ImageSpec(f"apps/app-{i:03d}", tags=[f"1.{i}"],
                           platforms=["linux/amd64", "linux/arm64"] if i % 8 == 0 else [])
                 for i in range(LARGE_IMAGES * scale)])))
+    resources.append(ResourceSpec("apimanagement", "apim-src-large", "apim-tgt-large",
+                                  ApimContents(apis=LARGE_APIS * scale)))
     return Scenario("large", scale, resources)
 
 
