@@ -75,7 +75,7 @@ def test_api_management_through_the_cli(world: dict[str, Any]) -> None:
     ).json()
     kinds = verify["by_type"][APIM]["by_kind"]
     assert verify["fidelity"] == 100.0, verify["items"]
-    assert kinds["named_value"] == {"matching": 2} and kinds["subscription"] == {"matching": 1}
+    assert kinds["named_value"] == {"matching": 3} and kinds["subscription"] == {"matching": 1}
     assert kinds["operation"] == {"matching": 30}
     for kind in (
         "tag",
@@ -91,6 +91,20 @@ def test_api_management_through_the_cli(world: dict[str, Any]) -> None:
     ):
         assert kinds[kind] == {"matching": 1}, kind
     assert verify["contents_not_compared"] < verify["compared"]  # secrets compared by hash
+
+    # the Key Vault-backed value points at the target's vault, the same secret, no version
+    from atg_dataplane_sandbox import seed
+    from azure.mgmt.keyvault import KeyVaultManagementClient
+
+    vault = (
+        seed.context(world["dir"])
+        .mgmt(KeyVaultManagementClient, "target")
+        .vaults.get(GROUP, "kv-tgt-reference")
+    )
+    backed = target.named_value.get(GROUP, SERVICE, "db-password-kv").key_vault
+    assert (
+        backed.secret_identifier == vault.properties.vault_uri.rstrip("/") + "/secrets/db-password"
+    )
 
     again = cli("replicate", "--config", config, "--mode", "replication", "--yes", "-o", "json")
     assert again.summary()["replicated"] == 0

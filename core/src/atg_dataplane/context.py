@@ -44,9 +44,17 @@ class SideContext:
     retry: RetrySettings = field(default_factory=RetrySettings)
     stop: threading.Event = field(default_factory=threading.Event, repr=False)
     """Set while a run stops (Ctrl-C): every retry wait of this side's clients ends."""
+    names: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Source resource name -> target resource name (the config's ``[mapping.names]``):
+    for a plugin that re-points a reference to another resource (a Key Vault secret
+    named by an API Management value) at that resource's counterpart."""
     _session: Any = field(default=None, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def target_name(self, source_name: str) -> str:
+        """The name of ``source_name``'s counterpart in the target tenant."""
+        return str(self.names.get(source_name, source_name))
 
     def __repr__(self) -> str:
         return f"SideContext({self.side}, tenant={self.tenant_id}, cloud={self.cloud.name})"

@@ -73,5 +73,6 @@ def open_runtime(
             cloud=side_config.cloud,
             concurrency=concurrency,
             retry=retry or RetrySettings(),
+            names=dict(config.names),
         )
     return Runtime(config, host, contexts["source"], contexts["target"], claims)

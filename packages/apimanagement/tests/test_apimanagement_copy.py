@@ -67,7 +67,7 @@ def test_template_then_replication_then_nothing(seeded: Any, tmp_path: Path) -> 
     assert report.fidelity == 100.0, _not_matching(report)
     kinds = report.by_type()["Microsoft.ApiManagement/service"]["by_kind"]
     assert kinds["operation"]["matching"] == 30 and kinds["api"]["matching"] == 5
-    assert kinds["named_value"]["matching"] == 2 and kinds["subscription"]["matching"] == 1
+    assert kinds["named_value"]["matching"] == 3 and kinds["subscription"]["matching"] == 1
 
     source = _client(seeded, "source")
     src_group, src_service = GROUPS["source"], SERVICES["source"]

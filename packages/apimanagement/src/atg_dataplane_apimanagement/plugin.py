@@ -27,6 +27,7 @@ from atg_dataplane import (
 from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.apimanagement import ApiManagementClient, models
 
+from atg_dataplane_apimanagement import vaults
 from atg_dataplane_apimanagement.entities import (
     BY_NAME,
     KINDS,
@@ -122,7 +123,11 @@ def _props(entity: Any) -> dict[str, Any]:
 
 
 def _is_secret(kind: Kind, props: Mapping[str, Any]) -> bool:
-    return bool(kind.secrets) and (not kind.secret_when or bool(props.get(kind.secret_when)))
+    """Whether the entity holds a secret of its own (a Key Vault-backed value's is in the
+    vault: only its reference is copied)."""
+    if not kind.secrets or props.get("keyVault"):
+        return False
+    return not kind.secret_when or bool(props.get(kind.secret_when))
 
 
 @hookimpl
@@ -140,7 +145,7 @@ def dataplane_discover(resource: ResourceBinding) -> Iterator[DataPlaneItem]:
             if kind.name == "named_value":
                 named_values[str(raw.get("displayName") or path[-1]).lower()] = path[-1]
                 named_values.setdefault(path[-1].lower(), path[-1])
-            props = {} if kind.link else canonical(raw, service_id)
+            props = {} if kind.link else canonical(vaults.reference(raw, resource), service_id)
             for secret in kind.secrets:
                 props.pop(secret, None)
             yield DataPlaneItem(
@@ -215,6 +220,7 @@ def dataplane_replicate_item(
         source.resource.id,
         target.resource.id,
     )
+    properties = vaults.repoint(properties, source, target)
     properties.update(wanted)
     if kind.name == "named_value" and not secret and "value" in raw:
         properties["value"] = raw["value"]
@@ -240,8 +246,8 @@ def _same(
 ) -> bool:
     if kind.link:
         return True
-    mine = canonical(raw, source.resource.id)
-    theirs = canonical(existing, target.resource.id)
+    mine = canonical(vaults.reference(raw, source), source.resource.id)
+    theirs = canonical(vaults.reference(existing, target), target.resource.id)
     for secret in kind.secrets:
         if _is_secret(kind, raw):
             mine.pop(secret, None)

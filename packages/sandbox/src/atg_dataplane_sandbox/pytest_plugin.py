@@ -94,6 +94,7 @@ class SandboxHandle:
         from atg_dataplane import SideContext
 
         tenant = self.topology.tenant(side)
+        config = json.loads(self.config_path.read_text())
         return SideContext(
             side=side,  # type: ignore[arg-type]
             tenant_id=tenant.tenant_id,
@@ -101,6 +102,7 @@ class SandboxHandle:
             credential=self.credential(side, principal),
             cloud=self.cloud,
             concurrency=concurrency,
+            names=dict((config.get("mapping") or {}).get("names") or {}),
         )
 
     def arm_kwargs(self) -> dict[str, Any]:

@@ -202,6 +202,9 @@ class ApimContents:
     apis: int = 5
     operations_per_api: int = 6
     products: int = 2
+    key_vault: str = ""
+    """A source vault of the scenario whose ``db-password`` a Key Vault-backed named value
+    references (none when empty)."""
 
 
 @dataclass(frozen=True)
@@ -336,7 +339,7 @@ def reference() -> Scenario:
         ResourceSpec("cosmos", "srccosmos1", "tgtcosmos1", reference_cosmos()),
         ResourceSpec("registry", "acrsrcreference", "acrtgtreference", reference_registry()),
         ResourceSpec("apimanagement", "apim-src-reference", "apim-tgt-reference",
-                     ApimContents()),
+                     ApimContents(key_vault="kv-src-reference")),
     ])
 
 

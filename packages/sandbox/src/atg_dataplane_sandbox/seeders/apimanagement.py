@@ -6,6 +6,7 @@ by the service)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from azure.mgmt.apimanagement import ApiManagementClient
@@ -146,7 +147,38 @@ def seed(ctx: SeedContext, spec: ResourceSpec) -> dict[str, int]:
     )
     count("subscription")
     _around(ctx, client, rg, svc, service_id, apis, count)
+    if contents.key_vault:
+        uri = _vault_uri(ctx, contents.key_vault)
+        client.named_value.begin_create_or_update(
+            rg,
+            svc,
+            "db-password-kv",
+            {
+                "display_name": "db-password-kv",
+                "secret": True,
+                "key_vault": {"secret_identifier": f"{uri.rstrip('/')}/secrets/db-password"},
+            },
+            polling_interval=0.1,
+        ).result()
+        count("named_value")
     return counts
+
+
+def _vault_uri(ctx: SeedContext, vault: str, timeout: float = 60.0) -> str:
+    """The ``vaultUri`` of a source vault the scenario seeds beside this service (seeders
+    run at once: wait for it)."""
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.mgmt.keyvault import KeyVaultManagementClient
+
+    vaults = ctx.mgmt(KeyVaultManagementClient, "source").vaults
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return str(vaults.get(ctx.resource_groups["source"], vault).properties.vault_uri)
+        except ResourceNotFoundError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _around(
