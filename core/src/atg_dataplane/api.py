@@ -22,6 +22,7 @@ A session::
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -37,7 +38,7 @@ from atg_dataplane.config import ConfigError, ReplicationConfig, load_config, wi
 from atg_dataplane.context import DEFAULT_CONCURRENCY, Fingerprinter
 from atg_dataplane.coverage import Coverage
 from atg_dataplane.credentials import CredentialError
-from atg_dataplane.engine import Engine, RunSummary
+from atg_dataplane.engine import Engine, RunSummary, describe_error
 from atg_dataplane.inventory import ResourcePair, unserved
 from atg_dataplane.journal import Journal, JournalWriteError, run_identity
 from atg_dataplane.models import AzureResource, ReplicationMode
@@ -122,8 +123,18 @@ def state_dir(config: ReplicationConfig) -> Path:
 
 
 def coverage(runtime: Runtime, served: Counter[str]) -> Coverage:
-    """``served`` (resources a plugin serves, by type) and what no installed plugin serves."""
-    return Coverage(served=served, unserved=unserved(runtime.host, runtime.config, runtime.source))
+    """``served`` (resources a plugin serves, by type) and what no installed plugin serves.
+    A listing that fails leaves the unserved count unknown (a warning in the log): the run
+    or comparison it comes after is not lost for it."""
+    try:
+        missing = unserved(runtime.host, runtime.config, runtime.source)
+    except Exception as exc:
+        logging.getLogger(__name__).warning(
+            "coverage unknown: listing the types no plugin serves failed: %s",
+            describe_error(exc),
+        )
+        missing = Counter()
+    return Coverage(served=served, unserved=missing)
 
 
 # -- plan -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from atg_dataplane.__about__ import __version__
 from atg_dataplane.commands import COMMANDS
 from atg_dataplane.commands.common import AppState, configure_logging, fail, output_option
 from atg_dataplane.commands.output import Output
+from atg_dataplane.config import ConfigError
 from atg_dataplane.plugins import (
     PluginHost,
     PluginLoadError,
@@ -169,7 +170,11 @@ def plugins_command(
     if isinstance(ctx.parent and ctx.parent.command, PluginAwareGroup):
         # so that a plugin whose commands fail to register is listed as failed
         ctx.parent.command.add_plugin_commands(ctx.parent, for_listing=False)  # type: ignore[union-attr]
-    out = Output(output, query)
+    try:
+        out = Output(output, query)
+    except ConfigError as exc:
+        fail(str(exc))
+        return
     if list_options:
         _print_options(host, out)
         return

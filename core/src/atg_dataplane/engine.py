@@ -448,15 +448,20 @@ class Engine:
         (callbacks, not a waiting worker: no thread is held meanwhile)."""
         rid = pair.source.resource.id
         with self._lock:
-            waiting = [
-                self._in_flight[(rid, key)] for key in item.after if (rid, key) in self._in_flight
-            ]
+            waiting = {
+                key: self._in_flight[(rid, key)]
+                for key in item.after
+                if (rid, key) in self._in_flight
+            }
         outer: Future[Any] = Future()
         pending = [len(waiting)]
 
         def start() -> None:
+            # A prerequisite's own outcome, not only the failed keys: its future settles
+            # before the callback that records a failure has run.
             with self._lock:
                 failed = [key for key in item.after if key in self._failed_keys.get(rid, ())]
+            failed += [key for key, done in waiting.items() if _failed(done) and key not in failed]
             try:
                 if failed:
                     inner = pool.submit(
@@ -472,6 +477,9 @@ class Engine:
             except RuntimeError:  # the pool is shut down: the run is stopping
                 outer.set_result("stopped")
                 return
+            except BaseException as exc:  # never leave the run waiting on this item
+                outer.set_exception(exc)
+                return
             inner.add_done_callback(lambda done: _pass_on(done, outer))
 
         def one_done(_: Future[Any]) -> None:
@@ -483,7 +491,7 @@ class Engine:
 
         if not waiting:
             start()
-        for future in waiting:
+        for future in list(waiting.values()):
             future.add_done_callback(one_done)
         return outer
 
@@ -676,6 +684,10 @@ class Engine:
                 kind.client_bytes += outcome.client_bytes
                 result.bytes += outcome.bytes_copied
                 self.summary.client_bytes += outcome.client_bytes
+
+
+def _failed(done: Future[Any]) -> bool:
+    return done.cancelled() or done.exception() is not None or done.result() == "failed"
 
 
 def _pass_on(done: Future[Any], outer: Future[Any]) -> None:

@@ -33,7 +33,7 @@ def test_a_policy_needs_its_scope_and_what_it_names() -> None:
 
 def test_apis_links_and_subscriptions_need_what_they_point_at() -> None:
     api = {"apiVersionSetId": f"{SERVICE}/apiVersionSets/v"}
-    assert needs(BY_NAME["api"], ("orders",), api, {}) == ("version_set:v",)
+    assert needs(BY_NAME["api"], ("orders",), api, {}, SERVICE) == ("version_set:v",)
     assert needs(BY_NAME["product_api"], ("gold", "orders"), {}, {}) == (
         "product:gold",
         "api:orders",
@@ -54,3 +54,16 @@ def test_the_canonical_form_is_the_same_in_both_tenants() -> None:
     assert target["apiVersionSetId"] == f"{other}/apiVersionSets/v"
     assert canonical(source, SERVICE) == canonical(target | {"isCurrent": False}, other)
     assert canonical(source, SERVICE)["value"] == "<policies><inbound><base /></inbound></policies>"
+
+
+def test_ids_are_made_relative_at_any_depth_and_urls_are_not_references() -> None:
+    nested = {"apiVersionSet": {"id": f"{SERVICE}/apiVersionSets/v", "name": "v"}}
+    assert canonical(nested, SERVICE) == {"apiVersionSet": {"id": "/apiVersionSets/v", "name": "v"}}
+    operation = {"urlTemplate": "/groups/admins", "displayName": "list admins"}
+    assert needs(BY_NAME["operation"], ("orders", "admins"), operation, {}, SERVICE) == (
+        "api:orders",
+    )
+    backend = {"url": "https://x", "credentials": {"header": {"x-key": ["{{Backend Key}}"]}}}
+    assert needs(BY_NAME["backend"], ("b",), backend, {"backend key": "backend-key"}) == (
+        "named_value:backend-key",
+    )

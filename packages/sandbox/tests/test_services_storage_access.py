@@ -112,3 +112,23 @@ def test_the_account_tenants_contributor_writes(
     table = tables.get_table_client(names["table"])
     table.upsert_entity({"PartitionKey": "p", "RowKey": "ok"})
     assert table.get_entity("p", "ok")["RowKey"] == "ok"
+
+
+def test_only_the_tables_collection_is_a_table_level_operation() -> None:
+    from atg_dataplane_sandbox.emulator.storage.access import permission
+
+    svc = "Microsoft.Storage/storageAccounts/tableServices"
+    assert permission("table", "POST", ["Tables"], {})[:2] == (f"{svc}/tables/write", False)
+    assert permission("table", "DELETE", ["Tables('x')"], {})[:2] == (
+        f"{svc}/tables/delete",
+        False,
+    )
+    # a table whose name starts with "tables" holds entities: data actions, not management
+    assert permission("table", "POST", ["tablesales"], {})[:2] == (
+        f"{svc}/tables/entities/add/action",
+        True,
+    )
+    assert permission("table", "GET", ["TablesArchive(PartitionKey='p',RowKey='r')"], {})[:2] == (
+        f"{svc}/tables/entities/read",
+        True,
+    )

@@ -60,6 +60,10 @@ class Kind:
     reveal: str = ""
     secret_when: str = ""
     """The property that says whether ``secrets`` are secret at all (``secret``)."""
+    inline_secrets: tuple[str, ...] = ()
+    """Properties the service shows in clear but that hold secrets (a backend's credentials
+    and proxy password): kept out of the item, written only in replication mode, compared
+    by keyed hash."""
     model: str = ""
     """The SDK model a write sends (built from the REST shape: a dict would be read
     ambiguously where a model has a property called ``properties``, as backends do)."""
@@ -75,8 +79,13 @@ KINDS: tuple[Kind, ...] = (
         secret_when="secret",
         model="NamedValueCreateContract",
     ),
+    Kind(
+        "backend",
+        "backend",
+        inline_secrets=("credentials", "proxy"),
+        model="BackendContract",
+    ),
     Kind("policy_fragment", "policy_fragment", lro=True, model="PolicyFragmentContract"),
-    Kind("backend", "backend", model="BackendContract"),
     Kind("tag", "tag", model="TagCreateUpdateParameters"),
     Kind("group", "group", model="GroupCreateParameters"),
     Kind("logger", "logger", model="LoggerContract"),
@@ -92,7 +101,7 @@ KINDS: tuple[Kind, ...] = (
     Kind(
         "authorization_server",
         "authorization_server",
-        secrets=("clientSecret", "resourceOwnerPassword"),
+        secrets=("clientSecret", "resourceOwnerUsername", "resourceOwnerPassword"),
         reveal="list_secrets",
         model="AuthorizationServerContract",
     ),
@@ -187,15 +196,16 @@ _REFERENCE = re.compile(r"/(apiVersionSets|loggers|products|apis|groups|backends
 
 def canonical(properties: dict[str, Any], service_id: str) -> dict[str, Any]:
     """Properties both sides can be compared on: generated ones dropped, ids made relative
-    to the service (``/apiVersionSets/v1``, not the source tenant's full id), policy XML
-    with its whitespace between tags collapsed."""
-    prefix = service_id.lower()
+    to the service at any depth (``/apiVersionSets/v1``, not the source tenant's full id),
+    policy XML with its whitespace between tags collapsed."""
+    prefix = service_id.lower() + "/"
     out: dict[str, Any] = {}
     for key, value in sorted(properties.items()):
         if key in GENERATED or value is None:
             continue
-        if isinstance(value, str) and value.lower().startswith(prefix + "/"):
-            value = value[len(prefix) :]
+        value = _walk(
+            value, lambda text: text[len(prefix) - 1 :] if text.lower().startswith(prefix) else text
+        )
         if key == "value" and isinstance(value, str) and value.lstrip().startswith("<"):
             value = re.sub(r">\s+<", "><", value.strip())
         out[key] = value
@@ -203,38 +213,73 @@ def canonical(properties: dict[str, Any], service_id: str) -> dict[str, Any]:
 
 
 def rebase(properties: dict[str, Any], source_id: str, target_id: str) -> dict[str, Any]:
-    """For a write into the target: ids of the source service's entities (a version set)
-    become the target service's own."""
+    """For a write into the target: ids of the source service's entities (a version set,
+    at any depth) become the target service's own."""
     prefix = source_id.lower() + "/"
     return {
-        key: target_id + value[len(source_id) :]
-        if isinstance(value, str) and value.lower().startswith(prefix)
-        else value
+        key: _walk(
+            value,
+            lambda text: (
+                target_id + text[len(source_id) :] if text.lower().startswith(prefix) else text
+            ),
+        )
         for key, value in properties.items()
     }
 
 
+def _walk(value: Any, change: Any) -> Any:
+    """``value`` with ``change`` applied to every string inside it."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {k: _walk(v, change) for k, v in value.items() if k not in GENERATED}
+    if isinstance(value, list):
+        return [_walk(v, change) for v in value]
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
 def after(
-    kind: Kind, path: tuple[str, ...], properties: dict[str, Any], named_values: dict[str, str]
+    kind: Kind,
+    path: tuple[str, ...],
+    properties: dict[str, Any],
+    named_values: dict[str, str],
+    service_id: str = "",
 ) -> tuple[str, ...]:
     """Keys of the items this one must be written after: its parents, and what it names
     (named values by display name, policy fragments, backends, a version set, the product
-    or API a subscription is scoped to)."""
+    or API a subscription is scoped to: ids of the service's entities, or relative ones)."""
     needs: list[str] = []
     for depth, parent in enumerate(kind.parents):
         needs.append(f"{parent}:{'/'.join(path[: depth + 1])}")
     if kind.link:
         needs.append(f"{kind.link}:{path[-1]}")
-    text = str(properties.get("value") or "")
-    if kind.policy or kind.name == "policy_fragment":
+    for text in _strings(properties):  # a policy, a backend's credentials, a logger's
         for name in _NAMED_VALUE.findall(text):
             if name.strip().lower() in named_values:
                 needs.append(f"named_value:{named_values[name.strip().lower()]}")
+    text = str(properties.get("value") or "")
+    if kind.policy or kind.name == "policy_fragment":
         needs += [f"policy_fragment:{f}" for f in _FRAGMENT.findall(text)]
         needs += [f"backend:{b}" for b in _BACKEND.findall(text)]
-    for value in properties.values():  # ids of other entities: a version set, a logger
-        if isinstance(value, str) and (found := _REFERENCE.search(value)):
-            needs.append(f"{_COLLECTIONS[found.group(1).lower()]}:{found.group(2)}")
+    # ids of other entities (a version set, a logger, a scope): the service's full ids
+    # anywhere, relative ones only in the properties that hold ids (not a URL template)
+    for key, value in properties.items():
+        relative_ok = key == "scope" or key.endswith("Id")
+        for text in _strings(value):
+            found = _REFERENCE.search(text)
+            full = bool(service_id) and text.lower().startswith(service_id.lower() + "/")
+            if found and (full or (relative_ok and found.start() == 0)):
+                needs.append(f"{_COLLECTIONS[found.group(1).lower()]}:{found.group(2)}")
     return tuple(dict.fromkeys(needs))
 
 

@@ -50,20 +50,37 @@ READS = tuple(
         "namedValues",
         "policyFragments",
         "backends",
+        "tags",
+        "groups",
+        "loggers",
+        "diagnostics",
+        "gateways",
+        "gateways/apis",
+        "identityProviders",
+        "authorizationServers",
         "apiVersionSets",
         "apis",
         "apis/operations",
+        "apis/diagnostics",
         "apis/policies",
         "apis/operations/policies",
         "products",
         "products/apis",
+        "products/groups",
         "products/policies",
         "policies",
         "subscriptions",
     )
 )
 WRITES = tuple(action.replace("/read", "/write") for action in READS)
-SECRETS = (f"{_NS}/namedValues/listValue/action", f"{_NS}/subscriptions/listSecrets/action")
+SECRETS = (
+    f"{_NS}/namedValues/listValue/action",
+    f"{_NS}/subscriptions/listSecrets/action",
+    f"{_NS}/identityProviders/listSecrets/action",
+    f"{_NS}/authorizationServers/listSecrets/action",
+)
+VAULTS = ("Microsoft.KeyVault/vaults/read",)
+"""Key Vault-backed named values: the vaults are looked up through ARM on both sides."""
 
 
 @hookimpl
@@ -100,6 +117,17 @@ def dataplane_permissions(resource_type: str, mode: ReplicationMode) -> list[Per
             resource_type=RESOURCE_TYPE,
             description="write the service's entities",
             suggested_role=role,
+        ),
+        *(
+            Permission(
+                "subscription",
+                VAULTS,
+                side=side,
+                description="find the vaults Key Vault-backed named values point at",
+                suggested_role="Reader",
+                optional=True,
+            )
+            for side in ("source", "target")
         ),
     ]
 
@@ -146,19 +174,21 @@ def dataplane_discover(resource: ResourceBinding) -> Iterator[DataPlaneItem]:
                 named_values[str(raw.get("displayName") or path[-1]).lower()] = path[-1]
                 named_values.setdefault(path[-1].lower(), path[-1])
             props = {} if kind.link else canonical(vaults.reference(raw, resource), service_id)
-            for secret in kind.secrets:
+            hidden = (kind.secrets if _is_secret(kind, raw) else ()) + kind.inline_secrets
+            for secret in hidden:
                 props.pop(secret, None)
             yield DataPlaneItem(
                 name="/".join(path) or "service",
                 kind=kind.name,
                 source_resource_id=service_id,
                 properties=props,
-                after=after(kind, path, raw, named_values),
+                after=after(kind, path, raw, named_values, service_id),
             )
 
 
 def _path(item: DataPlaneItem) -> tuple[str, ...]:
-    return () if item.name == "service" else tuple(item.name.split("/"))
+    """The entity ids of an item's name; the global policy's scope is the service."""
+    return () if item.kind == "global_policy" else tuple(item.name.split("/"))
 
 
 def _call(
@@ -208,15 +238,20 @@ def dataplane_replicate_item(
             else {key: f"{PLACEHOLDER}-{n}" for n, key in enumerate(kind.secrets, 1)}
         )
     if existing is not None and _same(kind, raw, existing, source, target):
-        if not secret or not replication:
+        if not replication or (not secret and not kind.inline_secrets):
             return ItemOutcome(status="unchanged")
-        if fingerprinter.of(_secrets(target, kind, path)) == fingerprinter.of(wanted):
+        theirs = _secrets(target, kind, path) if secret else {}
+        if fingerprinter.of([theirs, _inline(kind, existing)]) == fingerprinter.of(
+            [wanted, _inline(kind, rebase(raw, source.resource.id, target.resource.id))]
+        ):
             return ItemOutcome(status="unchanged")
     if kind.link:
         _call(target, kind, kind.put_method, path)
         return ItemOutcome(status="replicated")
+    # inline secrets (a backend's credentials) travel only in replication mode
+    left_out = kind.secrets + (() if replication else kind.inline_secrets)
     properties = rebase(
-        {k: v for k, v in raw.items() if k not in kind.secrets and _writable(k)},
+        {k: v for k, v in raw.items() if k not in left_out and _writable(k)},
         source.resource.id,
         target.resource.id,
     )
@@ -248,11 +283,15 @@ def _same(
         return True
     mine = canonical(vaults.reference(raw, source), source.resource.id)
     theirs = canonical(vaults.reference(existing, target), target.resource.id)
-    for secret in kind.secrets:
-        if _is_secret(kind, raw):
-            mine.pop(secret, None)
-            theirs.pop(secret, None)
+    hidden = (kind.secrets if _is_secret(kind, raw) else ()) + kind.inline_secrets
+    for secret in hidden:
+        mine.pop(secret, None)
+        theirs.pop(secret, None)
     return mine == theirs
+
+
+def _inline(kind: Kind, props: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: props.get(key) for key in kind.inline_secrets}
 
 
 def _writable(key: str) -> bool:
@@ -267,9 +306,13 @@ def dataplane_fingerprint(
 ) -> str | None:
     """Secrets compared by keyed hash; everything else is in the item's properties."""
     kind, path = BY_NAME[item.kind], _path(item)
-    if not kind.secrets:
+    if not kind.secrets and not kind.inline_secrets:
         return None
     raw = _read(resource, kind, path)
-    if raw is None or not _is_secret(kind, raw):
+    if raw is None:
         return None
-    return fingerprinter.of(_secrets(resource, kind, path))
+    secret = _is_secret(kind, raw)
+    if not secret and not any(raw.get(key) for key in kind.inline_secrets):
+        return None
+    inline = canonical(_inline(kind, raw), resource.resource.id)
+    return fingerprinter.of([_secrets(resource, kind, path) if secret else {}, inline])

@@ -53,7 +53,11 @@ def reference(props: dict[str, Any], binding: ResourceBinding) -> dict[str, Any]
     name = _vaults(binding).get("host:" + host, host)
     if binding.side == "source":
         name = binding.context.target_name(name)
-    kept = {k: v for k, v in vault.items() if k not in ("secretIdentifier", "lastStatus")}
+    kept = {
+        k: v
+        for k, v in vault.items()
+        if k not in ("secretIdentifier", "lastStatus", "identityClientId")
+    }
     return {**props, "keyVault": {**kept, "secret": f"{name}/{secret}"}}
 
 
@@ -78,6 +82,8 @@ def repoint(
             f"no vault {wanted!r} in the target for the value's reference to {source_vault!r}",
             remedy="create it (Terraform) or map its name under [mapping.names]",
         )
-    kept = {k: v for k, v in vault.items() if k != "lastStatus"}
+    # identityClientId names an identity of the source tenant: the target's service reads
+    # the vault with its own system-assigned identity instead
+    kept = {k: v for k, v in vault.items() if k not in ("lastStatus", "identityClientId")}
     kept["secretIdentifier"] = f"{uri.rstrip('/')}/secrets/{secret}"
     return {**props, "keyVault": kept}

@@ -315,8 +315,9 @@ def _down(layout: SandboxLayout) -> list[str]:
 def down(directory: str | Path = DEFAULT_DIR) -> list[str]:
     """Stop every process of the sandbox; return the names of those that were running.
 
-    Data (Azurite, the registry, topology, certs) stays in the directory; Cosmos DB
-    documents and the emulator's state live in memory and are gone.
+    Everything stays in the directory for the next ``up``: Azurite's and the registry's
+    data, the emulator's state (ARM, Key Vault, Azure Files), the Cosmos DB server's
+    (saved as it stops), topology and certificates.
     """
     layout = SandboxLayout(directory)
     if not layout.root.is_dir():

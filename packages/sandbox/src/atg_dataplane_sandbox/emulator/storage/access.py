@@ -17,6 +17,7 @@ roles hold).
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -52,12 +53,12 @@ def check(emu: Any, kind: str, request: web.Request) -> None:
         return
     account, below = parts[0], parts[1:]
     tenant = _tenant(emu, account)
-    if tenant is not None and tenant.tenant_id.lower() != claims.tenant_id.lower():
+    if tenant is None or tenant.tenant_id.lower() != claims.tenant_id.lower():
         raise Refused(
             403,
             "AuthenticationFailed",
             "Server failed to authenticate the request. Issuer validation failed. "
-            "Issuer did not match (a token of another tenant).",
+            "Issuer did not match (a token of another tenant, or an account of none).",
         )
     action, data, scope = permission(kind, request.method, below, request.query)
     blocks = rbac.permissions_at(
@@ -122,7 +123,7 @@ def _table(method: str, reading: bool, below: list[str]) -> tuple[str, bool, str
     if not below:
         return (f"{svc}/tables/read" if reading else f"{svc}/write"), False, ""
     first = below[0]
-    if first.lower().startswith("tables"):  # Tables, Tables('name'): the tables themselves
+    if re.fullmatch(r"Tables(\('[^']*'\))?", first, re.I):  # the tables themselves
         name = first[len("tables") :].strip("()'")
         scope = f"/tableServices/default/tables/{name}" if name else ""
         verb = "read" if reading else "delete" if method == "DELETE" else "write"
