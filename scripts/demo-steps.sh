@@ -5,7 +5,12 @@
 set -euo pipefail
 DIR="${ATG_DEMO_DIR:-.sandbox/demo}"
 CONFIG="$DIR/config.json"
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Bold in a terminal only: a CI log or a pipe gets no escape codes.
+if [ -t 1 ]; then
+  step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+  step() { printf '\n== %s\n' "$*"; }
+fi
 
 step "atg-dataplane plugins"
 atg-dataplane plugins
