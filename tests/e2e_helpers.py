@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,23 @@ def start_private_sandbox(directory: Path, faults: str | None = None) -> Any:
             pytest.fail(f"emulators not installed: {missing}")
         pytest.skip(f"emulators not installed: {missing}")
     return sbx.up(directory, faults=faults)
+
+
+@contextmanager
+def seeded_sandbox(directory: Path, *types: str) -> Iterator[dict[str, Any]]:
+    """A private sandbox in ``directory`` seeded with the reference scenario (its config
+    limited to ``types`` when given), stopped on exit: ``{"dir", "config"}``."""
+    from atg_dataplane_sandbox import sandbox as sbx
+    from atg_dataplane_sandbox import seed
+
+    info = start_private_sandbox(directory)
+    if types:
+        only_types(info.config_path, *types)
+    try:
+        seed.seed(directory, "reference")
+        yield {"dir": directory, "config": str(info.config_path)}
+    finally:
+        sbx.down(directory)
 
 
 def canaries(directory: Path) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from atg_dataplane import api
 from atg_dataplane.plugins import load_plugins
-from e2e_helpers import Cli, start_private_sandbox
+from e2e_helpers import Cli, seeded_sandbox
 
 pytestmark = pytest.mark.sandbox
 KEY_VAULT = "Microsoft.KeyVault/vaults"
@@ -23,20 +23,12 @@ ONLY_KEY_VAULT = {"ATG_DATAPLANE_PLUGINS": "keyvault"}
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from atg_dataplane_sandbox import sandbox as sbx
-    from atg_dataplane_sandbox import seed
-
-    directory = tmp_path_factory.mktemp("api")
-    info = start_private_sandbox(directory)
-    try:
-        seed.seed(directory, "reference")
-        yield {"dir": directory, "config": info.config_path}
-    finally:
-        sbx.down(directory)
+    with seeded_sandbox(tmp_path_factory.mktemp("api")) as found:
+        yield found
 
 
 def test_the_api_replicates_and_verifies_without_the_cli(world: dict[str, Any]) -> None:
-    config = api.load_config(world["config"])
+    config = api.load_config(Path(world["config"]))
     config = api.with_overrides(config, types=(KEY_VAULT,))
     events: list[str] = []
 

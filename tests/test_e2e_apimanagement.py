@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from e2e_helpers import Cli, assert_no_canary, canaries, only_types, start_private_sandbox
+from e2e_helpers import Cli, assert_no_canary, canaries, seeded_sandbox
 
 pytestmark = pytest.mark.sandbox
 APIM = "Microsoft.ApiManagement/service"
@@ -18,17 +18,8 @@ GROUP, SERVICE = "rg-target-data", "apim-tgt-reference"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from atg_dataplane_sandbox import sandbox as sbx
-    from atg_dataplane_sandbox import seed
-
-    directory = tmp_path_factory.mktemp("e2e-apim")
-    info = start_private_sandbox(directory)
-    only_types(info.config_path, APIM)
-    try:
-        seed.seed(directory, "reference")
-        yield {"dir": directory, "config": str(info.config_path)}
-    finally:
-        sbx.down(directory)
+    with seeded_sandbox(tmp_path_factory.mktemp("e2e-apim"), APIM) as found:
+        yield found
 
 
 def _target(world: dict[str, Any]) -> Any:

@@ -9,23 +9,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from e2e_helpers import Cli, start_private_sandbox
+from e2e_helpers import Cli, seeded_sandbox
 
 pytestmark = pytest.mark.sandbox
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from atg_dataplane_sandbox import sandbox as sbx
-    from atg_dataplane_sandbox import seed
-
-    directory = tmp_path_factory.mktemp("e2e-restart")
-    info = start_private_sandbox(directory)
-    try:
-        seed.seed(directory, "reference")
-        yield {"dir": directory, "config": str(info.config_path)}
-    finally:
-        sbx.down(directory)
+    with seeded_sandbox(tmp_path_factory.mktemp("e2e-restart")) as found:
+        yield found
 
 
 def _figures(verify: dict[str, Any]) -> dict[str, Any]:

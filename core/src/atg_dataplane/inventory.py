@@ -128,15 +128,8 @@ def _source_refs(
                 yield functools.partial(_get_full, source, resource.id, spec), spec
         return
     client = arm_client(source)
-    groups = source_groups(config)
     for spec in specs:
-        filter_ = f"resourceType eq '{spec.resource_type}'"
-        listings = (
-            [client.resources.list_by_resource_group(g, filter=filter_) for g in groups]
-            if groups
-            else [client.resources.list(filter=filter_)]
-        )
-        for listing in listings:
+        for listing in _listings(client, config, spec.resource_type):
             try:
                 for generic in listing:
                     yield functools.partial(_get_full, source, generic.id, spec), spec
@@ -167,16 +160,9 @@ def unserved(host: PluginHost, config: ReplicationConfig, source: SideContext) -
                     types.append(resource.type)
         return unserved_counts(types, served)
     client = arm_client(source)
-    groups = source_groups(config)
     found: list[str] = []
     for resource_type in missing:
-        filter_ = f"resourceType eq '{resource_type}'"
-        listings = (
-            [client.resources.list_by_resource_group(g, filter=filter_) for g in groups]
-            if groups
-            else [client.resources.list(filter=filter_)]
-        )
-        for listing in listings:
+        for listing in _listings(client, config, resource_type):
             try:
                 found += [resource_type for _ in listing]
             except HttpResponseError as error:
@@ -184,6 +170,16 @@ def unserved(host: PluginHost, config: ReplicationConfig, source: SideContext) -
                     continue  # not ours to report: the served types' listing says why
                 raise
     return unserved_counts(found, served)
+
+
+def _listings(client: Any, config: ReplicationConfig, resource_type: str) -> list[Any]:
+    """The source's resources of one type, per source resource group (or the whole
+    subscription): pages, read when iterated."""
+    filter_ = f"resourceType eq '{resource_type}'"
+    groups = source_groups(config)
+    if groups:
+        return [client.resources.list_by_resource_group(g, filter=filter_) for g in groups]
+    return [client.resources.list(filter=filter_)]
 
 
 def _as_is(resource: AzureResource) -> AzureResource:

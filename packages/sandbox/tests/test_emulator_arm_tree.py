@@ -31,16 +31,7 @@ def apim(emu: EmulatorHandle, topo: Topology) -> ApiManagementClient:
         cred, src.subscription_id, **arm_kwargs(emu)
     ).resource_groups.create_or_update(RG, {"location": "eastus"})
     client = ApiManagementClient(cred, src.subscription_id, **arm_kwargs(emu))
-    client.api_management_service.begin_create_or_update(
-        RG,
-        SERVICE,
-        {
-            "location": "eastus",
-            "sku": {"name": "Developer", "capacity": 1},
-            "publisher_email": "ops@example.com",
-            "publisher_name": "Ops",
-        },
-    ).result()
+    _create_service(client, SERVICE)
     return client
 
 
@@ -127,23 +118,19 @@ def test_validation_and_missing_parents_answer_as_azure(apim: ApiManagementClien
 def test_deleting_the_service_deletes_its_named_values(
     emu: EmulatorHandle, topo: Topology, apim: ApiManagementClient
 ) -> None:
-    apim.api_management_service.begin_create_or_update(
-        RG,
-        "apim-gone",
-        {
-            "location": "eastus",
-            "sku": {"name": "Developer", "capacity": 1},
-            "publisher_email": "ops@example.com",
-            "publisher_name": "Ops",
-        },
-    ).result()
+    _create_service(apim, "apim-gone")
     apim.named_value.begin_create_or_update(
         RG, "apim-gone", "kept", _value("kept", "x", False)
     ).result()
     apim.api_management_service.begin_delete(RG, "apim-gone").result()
+    _create_service(apim, "apim-gone")
+    assert list(apim.named_value.list_by_service(RG, "apim-gone")) == []
+
+
+def _create_service(apim: ApiManagementClient, name: str) -> None:
     apim.api_management_service.begin_create_or_update(
         RG,
-        "apim-gone",
+        name,
         {
             "location": "eastus",
             "sku": {"name": "Developer", "capacity": 1},
@@ -151,7 +138,6 @@ def test_deleting_the_service_deletes_its_named_values(
             "publisher_name": "Ops",
         },
     ).result()
-    assert list(apim.named_value.list_by_service(RG, "apim-gone")) == []
 
 
 def _etag(apim: ApiManagementClient, name: str) -> str:

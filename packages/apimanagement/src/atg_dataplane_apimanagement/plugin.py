@@ -30,6 +30,7 @@ from azure.mgmt.apimanagement import ApiManagementClient, models
 from atg_dataplane_apimanagement import vaults
 from atg_dataplane_apimanagement.entities import (
     BY_NAME,
+    GENERATED,
     KINDS,
     PLACEHOLDER,
     POLICY,
@@ -173,10 +174,7 @@ def dataplane_discover(resource: ResourceBinding) -> Iterator[DataPlaneItem]:
             if kind.name == "named_value":
                 named_values[str(raw.get("displayName") or path[-1]).lower()] = path[-1]
                 named_values.setdefault(path[-1].lower(), path[-1])
-            props = {} if kind.link else canonical(vaults.reference(raw, resource), service_id)
-            hidden = (kind.secrets if _is_secret(kind, raw) else ()) + kind.inline_secrets
-            for secret in hidden:
-                props.pop(secret, None)
+            props = {} if kind.link else _compared(kind, raw, resource)
             yield DataPlaneItem(
                 name="/".join(path) or "service",
                 kind=kind.name,
@@ -251,7 +249,7 @@ def dataplane_replicate_item(
     # inline secrets (a backend's credentials) travel only in replication mode
     left_out = kind.secrets + (() if replication else kind.inline_secrets)
     properties = rebase(
-        {k: v for k, v in raw.items() if k not in left_out and _writable(k)},
+        {k: v for k, v in raw.items() if k not in left_out and k not in GENERATED},
         source.resource.id,
         target.resource.id,
     )
@@ -279,25 +277,20 @@ def _same(
     source: ResourceBinding,
     target: ResourceBinding,
 ) -> bool:
-    if kind.link:
-        return True
-    mine = canonical(vaults.reference(raw, source), source.resource.id)
-    theirs = canonical(vaults.reference(existing, target), target.resource.id)
-    hidden = (kind.secrets if _is_secret(kind, raw) else ()) + kind.inline_secrets
-    for secret in hidden:
-        mine.pop(secret, None)
-        theirs.pop(secret, None)
-    return mine == theirs
+    return bool(kind.link) or _compared(kind, raw, source) == _compared(kind, existing, target)
+
+
+def _compared(kind: Kind, props: dict[str, Any], binding: ResourceBinding) -> dict[str, Any]:
+    """What both sides are compared on: the canonical properties, a Key Vault reference by
+    vault name, no secret."""
+    found = canonical(vaults.reference(props, binding), binding.resource.id)
+    for secret in (kind.secrets if _is_secret(kind, props) else ()) + kind.inline_secrets:
+        found.pop(secret, None)
+    return found
 
 
 def _inline(kind: Kind, props: Mapping[str, Any]) -> dict[str, Any]:
     return {key: props.get(key) for key in kind.inline_secrets}
-
-
-def _writable(key: str) -> bool:
-    from atg_dataplane_apimanagement.entities import GENERATED
-
-    return key not in GENERATED
 
 
 @hookimpl

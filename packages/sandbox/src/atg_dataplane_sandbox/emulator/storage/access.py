@@ -52,7 +52,7 @@ def check(emu: Any, kind: str, request: web.Request) -> None:
     if not parts:
         return
     account, below = parts[0], parts[1:]
-    tenant = _tenant(emu, account)
+    tenant = account_tenant(emu, account)
     if tenant is None or tenant.tenant_id.lower() != claims.tenant_id.lower():
         raise Refused(
             403,
@@ -147,12 +147,13 @@ def account_id(emu: Any, account: str) -> str:
     for resource in emu.resources_of_type(ACCOUNT_TYPE):
         if str(resource.get("name", "")).lower() == account.lower():
             return str(resource["id"])
-    tenant = _tenant(emu, account)
+    tenant = account_tenant(emu, account)
     base = f"/subscriptions/{tenant.subscription_id}/resourceGroups/-" if tenant else ""
     return f"{base}/providers/{_SA}/{account}"
 
 
-def _tenant(emu: Any, account: str) -> Any:
+def account_tenant(emu: Any, account: str) -> Any:
+    """The topology tenant that owns a pool account (None for an account of none)."""
     accounts = (emu.read_services().get("azurite") or {}).get("accounts") or {}
     name = (accounts.get(account) or {}).get("tenant")
     return emu.topology.tenants.get(name) if name else None

@@ -26,7 +26,11 @@ from atg_dataplane_sandbox.emulator.common import rbac
 from atg_dataplane_sandbox.emulator.common.auth import bearer_token
 from atg_dataplane_sandbox.emulator.common.context import EMU
 from atg_dataplane_sandbox.emulator.common.tokens import TokenError, same_audience
-from atg_dataplane_sandbox.emulator.storage.access import STORAGE_AUDIENCE, account_id
+from atg_dataplane_sandbox.emulator.storage.access import (
+    STORAGE_AUDIENCE,
+    account_id,
+    account_tenant,
+)
 
 _FS = "Microsoft.Storage/storageAccounts/fileServices"
 DATA_ACTIONS = {
@@ -210,9 +214,7 @@ def _check_token(
             "FileOAuthManagementApiRestrictedToSrp",
             "Share and service operations are not supported with OAuth; use ARM or Shared Key.",
         )
-    accounts = (emu.read_services().get("azurite") or {}).get("accounts") or {}
-    tenant_name = (accounts.get(account) or {}).get("tenant")
-    tenant = emu.topology.tenants.get(tenant_name) if tenant_name else None
+    tenant = account_tenant(emu, account)
     if tenant is None or tenant.tenant_id.lower() != claims.tenant_id.lower():
         raise FileAuthError(
             401, "InvalidAuthenticationInfo", "Issuer validation failed: token of another tenant."
