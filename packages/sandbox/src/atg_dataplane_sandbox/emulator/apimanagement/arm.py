@@ -2,22 +2,46 @@
 tree (``emulator/arm/tree.py``); shapes per the 2024-05-01 specification
 (``specification/apimanagement/resource-manager``).
 
-Declared: named values, backends, API version sets, APIs with their operations and
-policies, products with their API links and policies, the global policy, policy
-fragments and subscriptions. Only what the service does beyond the tree's rules is code
-here: a named value is validated as the service validates it, and its ``value`` is
-hidden while it is ``secret`` (read through ``listValue``); a Key Vault-backed one keeps
-its reference and reports its status; a subscription's keys are made by the service and
-read through ``listSecrets``; a policy that names a ``{{named value}}`` the service does not
-have is refused (400 ``ValidationError``) as APIM refuses it; a product's API link shows
-the API.
+Declared: named values, backends, API version sets, APIs (with revisions, releases,
+schemas, operations, tags and policies), products with their API, group and tag links and
+policies, the global policy, policy fragments, subscriptions, tags, groups (the three
+built-in ones included) and their users, users, certificates, loggers, diagnostics,
+gateways, identity providers and authorization servers. Only what the service does beyond
+the tree's rules is code here:
+
+* a named value is validated as the service validates it, and its ``value`` is hidden
+  while it is ``secret`` (read through ``listValue``); a Key Vault-backed one keeps its
+  reference and reports its status;
+* a subscription's keys are made by the service and read through ``listSecrets``;
+* a policy that names a ``{{named value}}`` the service does not have is refused (400
+  ``ValidationError``) as APIM refuses it;
+* a link (a product's API, a group's user, an API's tag) shows the entity it links;
+* an API ``orders;rev=2`` is a revision of ``orders``: created from it (``sourceApiId``)
+  with a copy of what sits below it, numbered, not current until a release names it; a
+  release makes its revision the current one (``isCurrent``; which revision the gateway
+  serves is not emulated);
+* an API created with ``format`` ``openapi+json`` (or ``swagger-json``) and a document
+  in ``value`` gets an operation per path and method, as an import does; other formats
+  (WSDL, YAML, links) are refused with a message that says the sandbox lacks them;
+* an uploaded certificate (PFX in ``data`` with its ``password``) is parsed for its
+  subject, thumbprint and expiry and never shown again; a Key Vault-backed one keeps its
+  reference (the vault is not read: services of the sandbox are independent, so it shows
+  no subject or thumbprint);
+* a user's ``password`` is never shown.
 """
 
 from __future__ import annotations
 
+import base64
+import copy
+import json
 import re
 import secrets
+from datetime import UTC, datetime
 from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from atg_dataplane_sandbox.emulator.common.arm import ArmContext
 from atg_dataplane_sandbox.emulator.common.errors import AzureError
@@ -160,13 +184,19 @@ def _subscription(
 
 def _link(collection: str) -> Any:
     """A link (PUT without a body, or with a body that says nothing): it shows the entity
-    of ``collection`` (``apis``, ``groups``) that it links, which must exist."""
+    of ``collection`` (``apis``, ``groups``, ``tags``, ``users``) that it links, which must
+    exist."""
 
     def shape(
         ctx: ArmContext, owner: dict[str, Any], found: dict[str, Any] | None, props: dict[str, Any]
     ) -> dict[str, Any]:
-        linked = f"{_service_id(owner['id'])}/{collection}/{ctx.request.path.rsplit('/', 1)[-1]}"
+        service = _service_id(owner["id"])
+        linked = f"{service}/{collection}/{ctx.request.path.rsplit('/', 1)[-1]}"
         entity = ctx.section(CHILDREN).get(linked.lower())
+        if entity is None and collection == "groups":
+            entity = {g["id"].lower(): g for g in _builtin_groups(ctx, {"id": service})}.get(
+                linked.lower()
+            )
         if entity is None:
             raise AzureError(404, "ResourceNotFound", f"'{linked}' was not found.")
         return dict(entity["properties"])
@@ -186,6 +216,206 @@ def _required(*fields: str) -> Any:
     return shape
 
 
+_REVISION_OF = ("displayName", "path", "protocols", "serviceUrl", "apiVersionSetId",
+                "apiVersion", "subscriptionRequired", "type", "description")
+"""What a revision takes from the API it is made from."""
+_IMPORTS = ("openapi+json", "swagger-json")
+_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+
+
+def _api(
+    ctx: ArmContext, service: dict[str, Any], found: dict[str, Any] | None, props: dict[str, Any]
+) -> dict[str, Any]:
+    name = ctx.request.path.rsplit("/", 1)[-1]
+    root, _, revision = name.partition(";rev=")
+    apis = f"{service['id']}/apis/".lower()
+    props = dict(props)
+    props.pop("sourceApiId", None)
+    old = (found or {}).get("properties", {})
+    if revision:
+        base = ctx.section(CHILDREN).get(apis + root.lower())
+        if base is None or not revision.isdigit():
+            raise AzureError(
+                400, "ValidationError", f"'{name}': a revision needs an existing API '{root}'."
+            )
+        taken = {k: v for k, v in base["properties"].items() if k in _REVISION_OF}
+        props = {**taken, **props, "apiRevision": revision}
+        props["isCurrent"] = bool(old.get("isCurrent"))
+        if found is None:
+            _copy_below(ctx, base["id"], f"{service['id']}/apis/{name}")
+    else:
+        props.setdefault("apiRevision", old.get("apiRevision") or "1")
+        props["isCurrent"] = old.get("isCurrent", True)
+    document = props.pop("value", None)
+    fmt = props.pop("format", None)
+    if fmt is not None or document is not None:
+        props = _import(ctx, f"{service['id']}/apis/{name}", fmt, document, props)
+    return _required("displayName", "path")(ctx, service, found, props)
+
+
+def _copy_below(ctx: ArmContext, source_id: str, revision_id: str) -> None:
+    """A new revision starts as a copy of its API: operations, policies, schemas, tags
+    (not releases: they are the API's)."""
+    stored = ctx.section(CHILDREN)
+    prefix = source_id.lower() + "/"
+    for key, item in list(stored.items()):
+        if key.startswith(prefix) and not key[len(prefix) :].startswith("releases/"):
+            copied = copy.deepcopy(item)
+            copied["id"] = revision_id + item["id"][len(source_id) :]
+            stored[copied["id"].lower()] = copied
+
+
+def _import(
+    ctx: ArmContext, api_id: str, fmt: Any, document: Any, props: dict[str, Any]
+) -> dict[str, Any]:
+    """An OpenAPI (JSON) import: an operation per path and method, its display name the
+    summary (or operationId), its template parameters the path's ``{names}``."""
+    if str(fmt).lower() not in _IMPORTS:
+        raise AzureError(
+            400,
+            "ValidationError",
+            f"Import format '{fmt}' is not emulated by the sandbox: use one of "
+            + ", ".join(_IMPORTS) + ".",
+        )
+    try:
+        spec = json.loads(document) if isinstance(document, str) else dict(document or {})
+    except (TypeError, ValueError) as exc:
+        raise AzureError(400, "ValidationError", f"The document is not JSON: {exc}") from None
+    if not isinstance(spec.get("paths"), dict):
+        raise AzureError(400, "ValidationError", "The document has no 'paths'.")
+    props.setdefault("displayName", (spec.get("info") or {}).get("title"))
+    props.setdefault("description", (spec.get("info") or {}).get("description"))
+    stored = ctx.section(CHILDREN)
+    for path, methods in spec["paths"].items():
+        for method, operation in (methods or {}).items():
+            if method.lower() not in _METHODS:
+                continue
+            operation = operation or {}
+            op_name = operation.get("operationId") or f"{method}-{path}".replace("/", "-")
+            op_name = re.sub(r"[^A-Za-z0-9_]+", "-", op_name).strip("-").lower()
+            op_id = f"{api_id}/operations/{op_name}"
+            stored[op_id.lower()] = {
+                "id": op_id,
+                "name": op_name,
+                "type": f"{API_TYPE}/operations",
+                "etag": f'"{secrets.token_hex(16)}"',
+                "properties": {
+                    "displayName": operation.get("summary") or op_name,
+                    "method": method.upper(),
+                    "urlTemplate": path,
+                    "description": operation.get("description") or "",
+                    "templateParameters": [
+                        {"name": param, "type": "string", "required": True}
+                        for param in re.findall(r"\{([^{}]+)\}", path)
+                    ],
+                    "request": {"queryParameters": [], "headers": [], "representations": []},
+                    "responses": [],
+                },
+            }
+    ctx.touch()
+    return {k: v for k, v in props.items() if v is not None}
+
+
+def _release(
+    ctx: ArmContext, api: dict[str, Any], found: dict[str, Any] | None, props: dict[str, Any]
+) -> dict[str, Any]:
+    """A release names a revision of its API (by id, full or relative to the service);
+    that revision becomes the current one."""
+    service = _service_id(api["id"])
+    named = str(props.get("apiId") or "")
+    full = service + named if named.lower().startswith("/apis/") else named
+    revision = ctx.section(CHILDREN).get(full.lower())
+    root = api["name"].partition(";rev=")[0].lower()
+    if revision is None or revision["name"].partition(";rev=")[0].lower() != root:
+        raise AzureError(
+            400, "ValidationError", f"apiId must name a revision of the API '{api['name']}'."
+        )
+    prefix = f"{service}/apis/".lower()
+    for key, other in ctx.section(CHILDREN).items():
+        rest = key[len(prefix) :] if key.startswith(prefix) else "/"
+        if "/" not in rest and rest.partition(";rev=")[0] == root:
+            other["properties"]["isCurrent"] = other is revision
+    now = datetime.now(UTC).isoformat()
+    created = (found or {}).get("properties", {}).get("createdDateTime") or now
+    return {
+        "apiId": revision["id"],
+        "notes": props.get("notes") or "",
+        "createdDateTime": created,
+        "updatedDateTime": now,
+    }
+
+
+def _certificate(
+    ctx: ArmContext, service: dict[str, Any], found: dict[str, Any] | None, props: dict[str, Any]
+) -> dict[str, Any]:
+    vault = props.get("keyVault")
+    if vault:
+        if not vault.get("secretIdentifier"):
+            raise AzureError(400, "ValidationError", "keyVault.secretIdentifier is required.")
+        return {"keyVault": {**vault, "lastStatus": {"code": "Success"}}}
+    data, password = props.get("data"), props.get("password")
+    if not data:
+        raise AzureError(400, "ValidationError", "Either data (a PFX) or keyVault is required.")
+    try:
+        pfx = pkcs12.load_pkcs12(
+            base64.b64decode(str(data)), str(password or "").encode() or None
+        )
+    except ValueError:
+        raise AzureError(
+            400, "InvalidCertificate", "The PFX could not be read with the password given."
+        ) from None
+    if pfx.cert is None:
+        raise AzureError(400, "InvalidCertificate", "The PFX holds no certificate.")
+    cert = pfx.cert.certificate
+    return {
+        "data": data,
+        "password": password,
+        "subject": cert.subject.rfc4514_string(),
+        "thumbprint": cert.fingerprint(hashes.SHA1()).hex().upper(),
+        "expirationDate": cert.not_valid_after_utc.isoformat(),
+    }
+
+
+def _user(
+    ctx: ArmContext, service: dict[str, Any], found: dict[str, Any] | None, props: dict[str, Any]
+) -> dict[str, Any]:
+    props = _required("email", "firstName", "lastName")(ctx, service, found, props)
+    prefix = f"{service['id']}/users/".lower()
+    for key, other in ctx.section(CHILDREN).items():
+        same = str(other["properties"].get("email", "")).lower() == props["email"].lower()
+        if key.startswith(prefix) and same and (found is None or other["id"] != found["id"]):
+            raise AzureError(409, "Conflict", f"Email '{props['email']}' already exists.")
+    old = (found or {}).get("properties", {})
+    props = {k: v for k, v in props.items() if k not in ("confirmation", "appType")}
+    props.setdefault("state", "active")
+    props.setdefault("identities", [{"provider": "Basic", "id": props["email"]}])
+    props["registrationDate"] = old.get("registrationDate") or datetime.now(
+        UTC
+    ).isoformat()
+    return props
+
+
+_BUILTIN_GROUPS = ("administrators", "developers", "guests")
+
+
+def _builtin_groups(ctx: ArmContext, service: dict[str, Any]) -> list[dict[str, Any]]:
+    """The groups every service has: ``system`` groups, never changed or deleted."""
+    return [
+        {
+            "id": f"{service['id']}/groups/{name}",
+            "name": name,
+            "type": f"{SERVICE_TYPE}/groups",
+            "properties": {
+                "displayName": name.capitalize(),
+                "description": f"{name.capitalize()} is a built-in group.",
+                "builtIn": True,
+                "type": "system",
+            },
+        }
+        for name in _BUILTIN_GROUPS
+    ]
+
+
 def _declare(name: str, parent: str = SERVICE_TYPE, **kwargs: Any) -> ChildType:
     return declare(
         ChildType(
@@ -203,7 +433,15 @@ API_TYPE = f"{SERVICE_TYPE}/apis"
 PRODUCT_TYPE = f"{SERVICE_TYPE}/products"
 BACKENDS = _declare("backends", shape=_required("url", "protocol"))
 VERSION_SETS = _declare("apiVersionSets", shape=_required("displayName", "versioningScheme"))
-APIS = _declare("apis", shape=_required("displayName", "path"), delete_lro="location")
+APIS = _declare("apis", shape=_api, delete_lro="location")
+RELEASES = _declare("releases", parent=API_TYPE, shape=_release)
+SCHEMAS = _declare(
+    "schemas",
+    parent=API_TYPE,
+    shape=_required("contentType", "document"),
+    lro="async",
+    lro_status=201,
+)
 OPERATIONS = _declare(
     "operations", parent=API_TYPE, shape=_required("displayName", "method", "urlTemplate")
 )
@@ -220,7 +458,25 @@ PRODUCT_GROUPS = _declare(
     "groups", parent=PRODUCT_TYPE, shape=_link("groups"), empty_body=True, head_status=204
 )
 TAGS = _declare("tags", shape=_required("displayName"))
-GROUPS = _declare("groups", shape=_required("displayName"))
+TAG_LINKS = {"shape": _link("tags"), "empty_body": True}
+API_TAGS = _declare("tags", parent=API_TYPE, **TAG_LINKS)
+OPERATION_TAGS = _declare("tags", parent=f"{API_TYPE}/operations", **TAG_LINKS)
+PRODUCT_TAGS = _declare("tags", parent=PRODUCT_TYPE, **TAG_LINKS)
+GROUPS = _declare(
+    "groups",
+    shape=_required("displayName"),
+    builtins=_builtin_groups,
+    read_only=frozenset(_BUILTIN_GROUPS),
+)
+USERS = _declare("users", secrets=("password",), shape=_user)
+GROUP_USERS = _declare(
+    "users",
+    parent=f"{SERVICE_TYPE}/groups",
+    shape=_link("users"),
+    empty_body=True,
+    head_status=204,
+)
+CERTIFICATES = _declare("certificates", secrets=("data", "password"), shape=_certificate)
 LOGGERS = _declare("loggers", shape=_required("loggerType"))
 DIAGNOSTICS = _declare("diagnostics", shape=_required("loggerId"))
 API_DIAGNOSTICS = _declare("diagnostics", parent=API_TYPE, shape=_required("loggerId"))

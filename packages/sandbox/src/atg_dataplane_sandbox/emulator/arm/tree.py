@@ -96,7 +96,7 @@ async def _item(
             ctx.touch()
         style = child.lro if child.delete_lro is None else child.delete_lro
         if style:
-            return _operation(ctx, child, parent, item_id, None, "DELETE", style)
+            return _operation(ctx, child, parent, item_id, None, "DELETE", style, 202)
         return web.Response(status=200 if found is not None else 204)
     raise _method(ctx)
 
@@ -138,7 +138,8 @@ def _put(
     ctx.section(child.section)[item_id.lower()] = item
     ctx.touch()
     if child.lro:
-        return _operation(ctx, child, parent, item_id, None, "PUT", child.lro)
+        body = None if child.lro_status == 202 else _present(child, item)
+        return _operation(ctx, child, parent, item_id, body, "PUT", child.lro, child.lro_status)
     status = 200 if found is not None else 201
     return json_response(_present(child, item), status=status, headers=_etag_header(item))
 
@@ -231,11 +232,12 @@ def _operation(
     body: Any,
     method: str,
     style: str,
+    status: int,
 ) -> web.Response:
     location = parent.get("location") or "eastus"
     only = style == "location"
     return start_operation(
-        ctx, child.namespace, location, item_id, body, 202, method, location_only=only
+        ctx, child.namespace, location, item_id, body, status, method, location_only=only
     )
 
 

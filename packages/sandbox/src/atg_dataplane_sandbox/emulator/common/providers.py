@@ -116,6 +116,9 @@ class ChildType:
     lro: str = ""
     """PUT and DELETE: ``""`` answer at once (200/201), ``"async"`` 202 +
     ``Azure-AsyncOperation`` (+ ``Location``), ``"location"`` 202 + ``Location`` only."""
+    lro_status: int = 202
+    """First answer of a long-running PUT: 202 without a body, or (APIM's schemas) 201
+    with the item as stored so far and the same polling headers."""
     delete_lro: str | None = None
     """DELETE's style when it differs from PUT's (an APIM API: created at once, deleted with
     202 + ``Location``); None: as ``lro``."""
