@@ -88,7 +88,8 @@ def start_private_sandbox(directory: Path, faults: str | None = None) -> Any:
 @contextmanager
 def seeded_sandbox(directory: Path, *types: str) -> Iterator[dict[str, Any]]:
     """A private sandbox in ``directory`` seeded with the reference scenario (its config
-    limited to ``types`` when given), stopped on exit: ``{"dir", "config"}``."""
+    limited to ``types`` when given), stopped on exit: ``{"dir", "config", "counts"}``
+    (``counts``: what the seed wrote, kind by kind)."""
     from atg_dataplane_sandbox import sandbox as sbx
     from atg_dataplane_sandbox import seed
 
@@ -96,8 +97,8 @@ def seeded_sandbox(directory: Path, *types: str) -> Iterator[dict[str, Any]]:
     if types:
         only_types(info.config_path, *types)
     try:
-        seed.seed(directory, "reference")
-        yield {"dir": directory, "config": str(info.config_path)}
+        report = seed.seed(directory, "reference")
+        yield {"dir": directory, "config": str(info.config_path), "counts": report.counts}
     finally:
         sbx.down(directory)
 

@@ -13,7 +13,17 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from atg_dataplane_apimanagement.entities import KINDS, POLICY, Kind, paths, rebase
+from atg_dataplane_apimanagement.entities import (
+    KINDS,
+    NO_PFX,
+    POLICY,
+    REVISION,
+    Kind,
+    builtin,
+    not_copyable,
+    paths,
+    rebase,
+)
 from azure.mgmt.apimanagement import ApiManagementClient, models
 
 from adapters import Task
@@ -23,18 +33,29 @@ LEVELS = {
     "policy_fragment": 1,
     "diagnostic": 1,
     "api": 1,
-    "operation": 2,
-    "api_diagnostic": 2,
-    "gateway_api": 2,
-    "product_api": 2,
-    "product_group": 2,
-    "api_policy": 2,
+    "group_user": 1,
+    "product_group": 1,
+    "product_tag": 1,
     "global_policy": 2,
     "product_policy": 2,
-    "subscription": 2,
-    "operation_policy": 3,
+    "schema": 3,
+    "release": 3,
+    "api_diagnostic": 3,
+    "gateway_api": 3,
+    "product_api": 3,
+    "api_tag": 3,
+    "api_policy": 3,
+    "subscription": 3,
+    "operation": 4,
+    "operation_policy": 5,
+    "operation_tag": 5,
 }
-"""Dependency level of each kind (0 when absent): a level starts when the one before ends."""
+"""Dependency level of each kind (0 when absent): a level starts when the one before ends.
+An API's revision is one level after the API (2): what sits below APIs is at 3 and on."""
+
+
+def _level(kind: Kind, path: tuple[str, ...]) -> int:
+    return LEVELS.get(kind.name, 0) + (kind.name == "api" and REVISION in path[-1])
 
 
 def _client(resource: Any, side: Any, pool: int | None = None) -> ApiManagementClient:
@@ -67,7 +88,9 @@ class _Writer:
             found[kind.name] = []
             for path, entity in paths(self.source, kind, group, service, found):
                 found[kind.name].append(path)
-                out.append((kind, path, entity))
+                props = entity.serialize(keep_readonly=True).get("properties") or {}
+                if not builtin(kind, path, props):  # not the target's own
+                    out.append((kind, path, entity))
         return out
 
     def put(self, kind: Kind, path: tuple[str, ...], entity: Any) -> int:
@@ -77,6 +100,9 @@ class _Writer:
         if kind.link:
             getattr(operations, kind.put_method)(group, service, *args)
             return 0
+        shown = entity.serialize(keep_readonly=True).get("properties") or {}
+        if not_copyable(kind, shown) == NO_PFX:
+            return 0  # an uploaded PFX is never readable: nobody can copy it
         props = dict(entity.serialize(keep_readonly=False).get("properties") or {})
         props = rebase(props, str(self.pair.source.id), str(self.pair.target.id))
         if kind.secrets and (not kind.secret_when or props.get(kind.secret_when)):
@@ -110,7 +136,7 @@ class ApiManagementAdapter:
                 kind.name,
                 "/".join(path) or "service",
                 lambda k=kind, p=path, e=entity: writer.put(k, p, e),
-                phase=LEVELS.get(kind.name, 0),
+                phase=_level(kind, path),
             )
             for kind, path, entity in writer.entities()
         ]

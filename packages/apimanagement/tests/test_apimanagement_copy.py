@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from atg_dataplane import ReplicationMode, ResourceBinding
 from atg_dataplane.testing import PairRun
+from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.apimanagement import ApiManagementClient
 
 pytestmark = pytest.mark.sandbox
@@ -66,8 +67,13 @@ def test_template_then_replication_then_nothing(seeded: Any, tmp_path: Path) -> 
     report = run.verify(REPLICATION)
     assert report.fidelity == 100.0, _not_matching(report)
     kinds = report.by_type()["Microsoft.ApiManagement/service"]["by_kind"]
-    assert kinds["operation"]["matching"] == 30 and kinds["api"]["matching"] == 5
-    assert kinds["named_value"]["matching"] == 3 and kinds["subscription"]["matching"] == 1
+    counts = seeded.seed("reference").counts  # what the seed wrote, kind by kind
+    for kind in ("operation", "api", "named_value", "subscription", "schema", "release"):
+        assert kinds[kind]["matching"] == counts[kind], kind
+    for kind in ("api_tag", "operation_tag", "product_tag", "group_user"):
+        assert kinds[kind]["matching"] == counts[kind], kind
+    # what the service never gives back: a user's password, an uploaded PFX
+    assert kinds["user"] == {"not_copyable": 1} and kinds["certificate"]["not_copyable"] == 1
 
     source = _client(seeded, "source")
     src_group, src_service = GROUPS["source"], SERVICES["source"]
@@ -85,6 +91,18 @@ def test_template_then_replication_then_nothing(seeded: Any, tmp_path: Path) -> 
     assert api.api_version_set_id.lower().startswith(
         target.api_management_service.get(group, service).id.lower()
     )  # re-pointed to the target's own version set
+
+    # revision 2 is released in the target too; the user is there, without a password
+    revision = target.api.get(group, service, "api-0;rev=2")
+    assert revision.is_current is True and revision.api_revision == "2"
+    release = target.api_release.get(group, service, "api-0", "v2-live")
+    assert release.api_id.lower().startswith(
+        target.api_management_service.get(group, service).id.lower()
+    )
+    assert target.tag.get_entity_state_by_operation(group, service, "api-0", "op-0", "public")
+    assert target.user.get(group, service, "ada").email == "ada@partners.example"
+    with pytest.raises(ResourceNotFoundError):
+        target.certificate.get(group, service, "client-cert")
 
     again = run.replicate(REPLICATION)
     assert again.result.replicated == 0 and again.result.failed == 0
@@ -120,12 +138,14 @@ def test_a_policy_whose_named_value_failed_fails_alone(seeded: Any, tmp_path: Pa
             for i in run.journal.items(summary.run_id)
             if i["status"] == "failed"
         }
-        assert set(failed) == {("named_value", "backend-key"), ("api_policy", "api-0")}
+        policies = {("api_policy", "api-0"), ("api_policy", "api-0;rev=2")}  # both name it
+        assert set(failed) == {("named_value", "backend-key"), *policies}
         assert "display name 'backend-key' already exists" in failed[("named_value", "backend-key")]
-        assert failed[("api_policy", "api-0")] == (
-            "needs named_value:backend-key, which failed in this run: fix that and re-run"
-        )
-        assert summary.result.replicated + summary.result.skipped == summary.result.discovered - 2
+        for policy in policies:
+            assert failed[policy] == (
+                "needs named_value:backend-key, which failed in this run: fix that and re-run"
+            )
+        assert summary.result.replicated + summary.result.skipped == summary.result.discovered - 3
     finally:
         target.named_value.delete(group, service, "squatter", if_match="*")
     again = run.replicate(REPLICATION)  # the cause removed, the next run copies both

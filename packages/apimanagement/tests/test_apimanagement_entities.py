@@ -4,7 +4,15 @@ failed, is tested in core/tests/test_engine.py.)"""
 
 from __future__ import annotations
 
-from atg_dataplane_apimanagement.entities import BY_NAME, canonical, rebase
+from atg_dataplane_apimanagement.entities import (
+    BY_NAME,
+    NO_PASSWORD,
+    NO_PFX,
+    builtin,
+    canonical,
+    not_copyable,
+    rebase,
+)
 from atg_dataplane_apimanagement.entities import after as needs
 
 SERVICE = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/apim"
@@ -67,3 +75,43 @@ def test_ids_are_made_relative_at_any_depth_and_urls_are_not_references() -> Non
     assert needs(BY_NAME["backend"], ("b",), backend, {"backend key": "backend-key"}) == (
         "named_value:backend-key",
     )
+
+
+def test_revisions_releases_and_schemas_come_after_what_they_name() -> None:
+    assert needs(BY_NAME["api"], ("orders;rev=2",), {"apiRevision": "2"}, {}) == (
+        "api:orders",  # a revision is made from its API
+    )
+    release = {"apiId": f"{SERVICE}/apis/orders;rev=2", "notes": "v2"}
+    assert needs(BY_NAME["release"], ("orders", "live"), release, {}, SERVICE) == (
+        "api:orders",
+        "api:orders;rev=2",
+    )
+    operation = {
+        "request": {"representations": [{"contentType": "application/json", "schemaId": "o"}]},
+        "responses": [{"representations": [{"schemaId": "err"}]}],
+    }
+    assert needs(BY_NAME["operation"], ("orders;rev=2", "create"), operation, {}) == (
+        "api:orders;rev=2",
+        "schema:orders;rev=2/o",
+        "schema:orders;rev=2/err",
+    )
+    assert needs(BY_NAME["operation_tag"], ("orders", "list", "public"), {}, {}) == (
+        "api:orders",
+        "operation:orders/list",
+        "tag:public",
+    )
+    assert needs(BY_NAME["group_user"], ("partners", "ada"), {}, {}) == (
+        "group:partners",
+        "user:ada",
+    )
+
+
+def test_what_each_service_has_of_its_own_and_what_it_never_gives_back() -> None:
+    group, user, certificate = BY_NAME["group"], BY_NAME["user"], BY_NAME["certificate"]
+    assert builtin(group, ("developers",), {"builtIn": True, "type": "system"})
+    assert not builtin(group, ("partners",), {"type": "custom"})
+    assert builtin(user, ("1",), {}) and not builtin(user, ("ada",), {})
+    assert not_copyable(certificate, {"thumbprint": "AB"}) == NO_PFX  # uploaded
+    vaulted = {"keyVault": {"secretIdentifier": "https://v/secrets/c"}}
+    assert not_copyable(certificate, vaulted) == ""
+    assert not_copyable(user, {"email": "ada@example.com"}) == NO_PASSWORD

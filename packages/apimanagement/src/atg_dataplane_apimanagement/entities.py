@@ -2,10 +2,11 @@
 and written through azure-mgmt-apimanagement, which of its properties are secret (read
 only through a ``list*`` action), and what it must be written after.
 
-Item names are paths of entity ids: an API ``orders``, its operation ``orders/list``, its
-policy ``orders`` (kind ``api_policy``), a product's API link ``gold/orders``. Kinds are
-listed in dependency order (named values before the fragments and policies that name
-them, version sets before APIs, APIs before operations, products before their links), so
+Item names are paths of entity ids: an API ``orders``, its revision ``orders;rev=2``, its
+operation ``orders/list``, its policy ``orders`` (kind ``api_policy``), a product's API
+link ``gold/orders``. Kinds are listed in dependency order (named values before the
+fragments and policies that name them, version sets before APIs, an API before its
+revisions, schemas before the operations that use them, products before their links), so
 an item is always discovered after the items it names in ``after``.
 """
 
@@ -30,6 +31,12 @@ GENERATED = frozenset(
         "notificationDate",
         "expirationDate",
         "endDate",
+        "createdDateTime",
+        "updatedDateTime",
+        "registrationDate",
+        "subject",
+        "thumbprint",
+        "groups",
     }
 )
 """Properties the service sets itself: never compared, never written."""
@@ -64,6 +71,9 @@ class Kind:
     """Properties the service shows in clear but that hold secrets (a backend's credentials
     and proxy password): kept out of the item, written only in replication mode, compared
     by keyed hash."""
+    per_revision: bool = True
+    """Listed below every revision of an API (``orders;rev=2``), not only below the API:
+    false for releases, which belong to the API as a whole."""
     model: str = ""
     """The SDK model a write sends (built from the REST shape: a dict would be read
     ambiguously where a model has a property called ``properties``, as backends do)."""
@@ -79,6 +89,7 @@ KINDS: tuple[Kind, ...] = (
         secret_when="secret",
         model="NamedValueCreateContract",
     ),
+    Kind("certificate", "certificate", model="CertificateCreateOrUpdateParameters"),
     Kind(
         "backend",
         "backend",
@@ -88,6 +99,15 @@ KINDS: tuple[Kind, ...] = (
     Kind("policy_fragment", "policy_fragment", lro=True, model="PolicyFragmentContract"),
     Kind("tag", "tag", model="TagCreateUpdateParameters"),
     Kind("group", "group", model="GroupCreateParameters"),
+    Kind("user", "user", model="UserCreateParameters"),
+    Kind(
+        "group_user",
+        "group_user",
+        parents=("group",),
+        list_method="list",
+        put_method="create",
+        link="user",
+    ),
     Kind("logger", "logger", model="LoggerContract"),
     Kind("diagnostic", "diagnostic", model="DiagnosticContract"),
     Kind("gateway", "gateway", model="GatewayContract"),
@@ -107,6 +127,22 @@ KINDS: tuple[Kind, ...] = (
     ),
     Kind("version_set", "api_version_set", model="ApiVersionSetContract"),
     Kind("api", "api", lro=True, model="ApiCreateOrUpdateParameter"),
+    Kind(
+        "schema",
+        "api_schema",
+        parents=("api",),
+        list_method="list_by_api",
+        lro=True,
+        model="SchemaContract",
+    ),
+    Kind(
+        "release",
+        "api_release",
+        parents=("api",),
+        list_method="list_by_service",
+        per_revision=False,
+        model="ApiReleaseContract",
+    ),
     Kind(
         "operation",
         "api_operation",
@@ -129,7 +165,34 @@ KINDS: tuple[Kind, ...] = (
         link="api",
         link_check="get_entity_tag",
     ),
+    Kind(
+        "api_tag",
+        "tag",
+        parents=("api",),
+        list_method="list_by_api",
+        put_method="assign_to_api",
+        link="tag",
+        link_check="get_entity_state_by_api",
+    ),
+    Kind(
+        "operation_tag",
+        "tag",
+        parents=("api", "operation"),
+        list_method="list_by_operation",
+        put_method="assign_to_operation",
+        link="tag",
+        link_check="get_entity_state_by_operation",
+    ),
     Kind("product", "product", model="ProductContract"),
+    Kind(
+        "product_tag",
+        "tag",
+        parents=("product",),
+        list_method="list_by_product",
+        put_method="assign_to_product",
+        link="tag",
+        link_check="get_entity_state_by_product",
+    ),
     Kind(
         "product_group",
         "product_group",
@@ -180,6 +243,34 @@ KINDS: tuple[Kind, ...] = (
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 
+ADMINISTRATOR = "1"
+"""Every service's own administrator: never copied onto the target's."""
+NO_PFX = (
+    "API Management never returns an uploaded certificate's PFX: upload it to the target "
+    "service under the same id, or keep it in Key Vault and reference it from there"
+)
+NO_PASSWORD = (
+    "API Management never returns a user's password: the user is created without one and "
+    "signs in after a password reset (or through an identity provider)"
+)
+
+
+def builtin(kind: Kind, path: tuple[str, ...], props: dict[str, Any]) -> bool:
+    """Entities each service has of its own (built-in groups, the administrator): not
+    copied, though a built-in group's members are."""
+    if kind.name == "group":
+        return bool(props.get("builtIn")) or props.get("type") == "system"
+    return kind.name == "user" and path[-1] == ADMINISTRATOR
+
+
+def not_copyable(kind: Kind, props: dict[str, Any]) -> str:
+    """Why an entity cannot be copied in full (what the service never gives back), or
+    ``""``."""
+    if kind.name == "certificate" and not props.get("keyVault"):
+        return NO_PFX
+    return NO_PASSWORD if kind.name == "user" else ""
+
+
 _NAMED_VALUE = re.compile(r"\{\{([^{}]+)\}\}")
 _FRAGMENT = re.compile(r"<include-fragment\s+fragment-id\s*=\s*['\"]([^'\"]+)['\"]")
 _BACKEND = re.compile(r"backend-id\s*=\s*['\"]([^'\"]+)['\"]")
@@ -190,8 +281,14 @@ _COLLECTIONS = {
     "apis": "api",
     "groups": "group",
     "backends": "backend",
+    "certificates": "certificate",
+    "users": "user",
 }
-_REFERENCE = re.compile(r"/(apiVersionSets|loggers|products|apis|groups|backends)/([^/;]+)$", re.I)
+_REFERENCE = re.compile(
+    r"/(apiVersionSets|loggers|products|apis|groups|backends|certificates|users)/([^/]+)$", re.I
+)
+REVISION = ";rev="
+"""How an API revision's id is spelled: ``orders;rev=2`` is revision 2 of ``orders``."""
 
 
 def canonical(properties: dict[str, Any], service_id: str) -> dict[str, Any]:
@@ -248,6 +345,16 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+def _values_of(value: Any, key: str) -> list[str]:
+    """Every string held under ``key`` at any depth of ``value``."""
+    if isinstance(value, dict):
+        found = [str(v) for k, v in value.items() if k == key and isinstance(v, str)]
+        return found + [s for v in value.values() for s in _values_of(v, key)]
+    if isinstance(value, list):
+        return [s for v in value for s in _values_of(v, key)]
+    return []
+
+
 def after(
     kind: Kind,
     path: tuple[str, ...],
@@ -263,6 +370,10 @@ def after(
         needs.append(f"{parent}:{'/'.join(path[: depth + 1])}")
     if kind.link:
         needs.append(f"{kind.link}:{path[-1]}")
+    if kind.name == "api" and REVISION in path[-1]:  # a revision is made from its API
+        needs.append(f"api:{path[-1].partition(REVISION)[0]}")
+    if kind.name == "operation":  # the schemas its requests and responses use
+        needs += [f"schema:{path[0]}/{name}" for name in _values_of(properties, "schemaId")]
     for text in _strings(properties):  # a policy, a backend's credentials, a logger's
         for name in _NAMED_VALUE.findall(text):
             if name.strip().lower() in named_values:
@@ -291,6 +402,8 @@ def paths(
     operations = getattr(client, kind.operations)
     scopes = parents[kind.parents[-1]] if kind.parents else [()]
     for scope in scopes:
+        if not kind.per_revision and REVISION in scope[0]:
+            continue
         listed = getattr(operations, kind.list_method)(group, service, *scope)
         if kind.policy:  # a PolicyCollection (API scopes) or pages (service, product)
             found = listed.value if hasattr(listed, "value") else listed

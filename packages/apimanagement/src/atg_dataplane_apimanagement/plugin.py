@@ -6,6 +6,11 @@ named values and subscription keys are read on the source (``listValue``,
 ``listSecrets``) and written on the target only in replication mode; in template mode they
 become clearly marked placeholders. Verification compares each entity's canonical
 properties, and in replication mode the secrets through keyed fingerprints.
+
+What API Management never gives back is reported per item: an uploaded certificate's PFX
+(the item is not copyable; re-upload it or keep it in Key Vault), a user's password (the
+user is recreated without one). Built-in groups and the administrator (user ``1``) are the
+target's own and are not written.
 """
 
 from __future__ import annotations
@@ -34,9 +39,12 @@ from atg_dataplane_apimanagement.entities import (
     KINDS,
     PLACEHOLDER,
     POLICY,
+    REVISION,
     Kind,
     after,
+    builtin,
     canonical,
+    not_copyable,
     paths,
     rebase,
 )
@@ -49,6 +57,9 @@ READS = tuple(
     f"{_NS}/{path}/read"
     for path in (
         "namedValues",
+        "certificates",
+        "users",
+        "groups/users",
         "policyFragments",
         "backends",
         "tags",
@@ -62,6 +73,11 @@ READS = tuple(
         "apiVersionSets",
         "apis",
         "apis/operations",
+        "apis/schemas",
+        "apis/releases",
+        "apis/tags",
+        "apis/operations/tags",
+        "products/tags",
         "apis/diagnostics",
         "apis/policies",
         "apis/operations/policies",
@@ -92,8 +108,9 @@ def dataplane_resource_types() -> list[ResourceTypeSpec]:
             item_kinds=tuple(kind.name for kind in KINDS),
             max_concurrency_per_resource=MAX_ITEMS_PER_SERVICE,
             arm_api_version=ARM_API_VERSION,
-            description="API Management: named values, fragments, backends, version sets, "
-            "APIs, operations, policies, products and subscriptions",
+            description="API Management: named values, certificates, fragments, backends, "
+            "version sets, APIs with revisions, releases, schemas and operations, policies, "
+            "tags, products, groups, users and subscriptions",
         )
     ]
 
@@ -169,18 +186,24 @@ def dataplane_discover(resource: ResourceBinding) -> Iterator[DataPlaneItem]:
     for kind in KINDS:
         found[kind.name] = []
         for path, entity in paths(api, kind, group, service, found):
-            found[kind.name].append(path)
+            found[kind.name].append(path)  # a built-in group's members are still listed
             raw = _props(entity)
+            if builtin(kind, path, raw):
+                continue
             if kind.name == "named_value":
                 named_values[str(raw.get("displayName") or path[-1]).lower()] = path[-1]
                 named_values.setdefault(path[-1].lower(), path[-1])
             props = {} if kind.link else _compared(kind, raw, resource)
+            reason = not_copyable(kind, raw)
             yield DataPlaneItem(
                 name="/".join(path) or "service",
                 kind=kind.name,
                 source_resource_id=service_id,
                 properties=props,
                 after=after(kind, path, raw, named_values, service_id),
+                copyable=not reason,
+                not_copyable_reason=reason,
+                recreated=kind.name == "user",
             )
 
 
@@ -222,6 +245,8 @@ def dataplane_replicate_item(
     fingerprinter: Fingerprinter,
 ) -> ItemOutcome:
     kind, path = BY_NAME[item.kind], _path(item)
+    if not item.copyable and not item.recreated:
+        return ItemOutcome(status="skipped", reason=item.not_copyable_reason)
     replication = ReplicationMode(mode) is ReplicationMode.REPLICATION
     raw = _read(source, kind, path)
     if raw is None:
@@ -257,6 +282,8 @@ def dataplane_replicate_item(
     properties.update(wanted)
     if kind.name == "named_value" and not secret and "value" in raw:
         properties["value"] = raw["value"]
+    if kind.name == "api" and REVISION in path[-1]:  # Azure makes a revision from its API
+        properties["sourceApiId"] = f"{target.resource.id}/apis/{path[-1].partition(REVISION)[0]}"
     body = getattr(models, kind.model).deserialize({"properties": properties})
     if kind.lro:
         _call(target, kind, "begin_" + kind.put_method, path, body).result()

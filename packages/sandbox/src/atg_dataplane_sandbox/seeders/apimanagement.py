@@ -2,10 +2,15 @@
 source filled with what a real gateway holds: named values (one secret, a canary), a policy
 fragment, a backend, a version set, APIs with operations, policies at every scope that
 reference named values and the fragment, products linking APIs, a subscription (keys made
-by the service)."""
+by the service); an API's life (a second revision released, a schema its operation uses,
+an API imported from an OpenAPI document, tags on an API, an operation and a product);
+and who uses it (a user in a group, certificates: one uploaded, one from Key Vault)."""
 
 from __future__ import annotations
 
+import base64
+import datetime
+import json
 import time
 from typing import Any
 
@@ -147,8 +152,17 @@ def seed(ctx: SeedContext, spec: ResourceSpec) -> dict[str, int]:
     )
     count("subscription")
     _around(ctx, client, rg, svc, service_id, apis, count)
+    _lifecycle(client, rg, svc, service_id, apis[0], count)
+    _people(ctx, client, rg, svc, count)
     if contents.key_vault:
         uri = _vault_uri(ctx, contents.key_vault)
+        client.certificate.create_or_update(
+            rg,
+            svc,
+            "web-from-vault",
+            {"key_vault": {"secret_identifier": f"{uri.rstrip('/')}/secrets/web-exportable"}},
+        )
+        count("certificate")
         client.named_value.begin_create_or_update(
             rg,
             svc,
@@ -249,3 +263,143 @@ def _around(
         },
     )
     count("authorization_server")
+
+
+PETS = {
+    "openapi": "3.0.1",
+    "info": {"title": "Pets", "description": "imported from an OpenAPI document"},
+    "paths": {
+        "/pets": {"get": {"operationId": "listPets", "summary": "List pets"}},
+        "/pets/{petId}": {"get": {"operationId": "getPet", "summary": "Get a pet"}},
+    },
+}
+
+
+def _lifecycle(
+    client: Any, rg: str, svc: str, service_id: str, api: str, count: Any
+) -> None:
+    """An API's life: a schema one of its operations uses, a second revision (with an
+    operation of its own) released, tags on the API, an operation and a product, and an
+    API imported from an OpenAPI document."""
+    client.api_schema.begin_create_or_update(
+        rg,
+        svc,
+        api,
+        "order",
+        {
+            "content_type": "application/vnd.oai.openapi.components+json",
+            "components": {"schemas": {"Order": {"type": "object", "required": ["id"]}}},
+        },
+        polling_interval=0.1,
+    ).result()
+    count("schema")
+    client.api_operation.create_or_update(
+        rg,
+        svc,
+        api,
+        "create-order",
+        {
+            "display_name": "Create order",
+            "method": "POST",
+            "url_template": "/orders",
+            "request": {
+                "representations": [
+                    {"content_type": "application/json", "schema_id": "order", "type_name": "Order"}
+                ]
+            },
+        },
+    )
+    count("operation")
+    revision = f"{api};rev=2"
+    client.api.begin_create_or_update(
+        rg,
+        svc,
+        revision,
+        {"source_api_id": f"{service_id}/apis/{api}", "api_revision_description": "v2"},
+        polling_interval=0.1,
+    ).result()
+    count("api")
+    operations = len(list(client.api_operation.list_by_api(rg, svc, revision)))
+    count("operation", operations)  # a revision starts as a copy of its API
+    count("schema", len(list(client.api_schema.list_by_api(rg, svc, revision))))
+    for kind in ("api_policy", "operation_policy", "api_diagnostic"):  # copied too
+        count(kind)
+    client.api_operation.create_or_update(
+        rg,
+        svc,
+        revision,
+        "cancel-order",
+        {"display_name": "Cancel order", "method": "DELETE", "url_template": "/orders/{id}",
+         "template_parameters": [{"name": "id", "type": "string", "required": True}]},
+    )
+    count("operation")
+    client.api_release.create_or_update(
+        rg, svc, api, "v2-live", {"api_id": f"{service_id}/apis/{revision}", "notes": "v2"}
+    )
+    count("release")
+    client.tag.assign_to_api(rg, svc, api, "public")
+    client.tag.assign_to_operation(rg, svc, api, "op-0", "public")
+    client.tag.assign_to_product(rg, svc, "product-0", "public")
+    for kind in ("api_tag", "operation_tag", "product_tag"):
+        count(kind)
+    client.api.begin_create_or_update(
+        rg,
+        svc,
+        "pets",
+        {"path": "pets", "format": "openapi+json", "value": json.dumps(PETS)},
+        polling_interval=0.1,
+    ).result()
+    count("api")
+    count("operation", len(PETS["paths"]))
+
+
+def _people(ctx: SeedContext, client: Any, rg: str, svc: str, count: Any) -> None:
+    """A developer in the partners group (her password is a canary: never readable, so
+    never copied) and an uploaded client certificate (its PFX is never readable either)."""
+    client.user.create_or_update(
+        rg,
+        svc,
+        "ada",
+        {
+            "email": "ada@partners.example",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "note": "partner developer",
+            "password": ctx.canaries.add(ctx.canaries.new()),
+        },
+    )
+    count("user")
+    client.group_user.create(rg, svc, "partners", "ada")
+    count("group_user")
+    password = ctx.canaries.add(ctx.canaries.new())
+    client.certificate.create_or_update(
+        rg, svc, "client-cert", {"data": _pfx(password), "password": password}
+    )
+    count("certificate")
+
+
+def _pfx(password: str) -> str:
+    """A self-signed client certificate with its key, as API Management takes an upload."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "client.sandbox.example")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    pfx = pkcs12.serialize_key_and_certificates(
+        b"client", key, cert, None, BestAvailableEncryption(password.encode())
+    )
+    return base64.b64encode(pfx).decode()
