@@ -252,6 +252,12 @@ BUILTIN_ROLES: list[dict[str, Any]] = [
         ],
     ),
     _role(
+        "de139f84-1756-47ae-9be6-808fbbe84772",
+        "Website Contributor",
+        "Lets you manage websites (not web plans), but not access to them.",
+        [*_MGMT_COMMON, "Microsoft.Web/sites/*", "Microsoft.Web/serverFarms/join/action"],
+    ),
+    _role(
         "312a565d-c81f-4fd8-895a-4e21e48d571c",
         "API Management Service Contributor",
         "Can manage service and the APIs",

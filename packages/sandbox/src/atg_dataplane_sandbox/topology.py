@@ -51,6 +51,7 @@ _GRANTS: dict[str, dict[str, list[str]]] = {
             "AcrPull",
             "DocumentDB Account Contributor",
             "API Management Service Contributor",
+            "Website Contributor",
         ],
         "limited": ["Reader", "Key Vault Reader"],
         "expired": ["Reader"],

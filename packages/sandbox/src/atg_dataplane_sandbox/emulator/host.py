@@ -1,5 +1,5 @@
 """Where the sandbox's services are wired together: the listeners (Entra ID, ARM, the File
-service, one per vault, registry and Cosmos DB account, the Azurite proxies), the ARM
+service, Kudu, one per vault, registry and Cosmos DB account, the Azurite proxies), the ARM
 providers of every namespace, and the admin endpoint. The only module that imports every
 service; services import only :mod:`.common`."""
 
@@ -13,6 +13,8 @@ from aiohttp import web
 from atg_dataplane_sandbox.emulator.acr import arm as acr_arm
 from atg_dataplane_sandbox.emulator.acr.router import dispatch as acr_dispatch
 from atg_dataplane_sandbox.emulator.apimanagement import arm as apimanagement_arm
+from atg_dataplane_sandbox.emulator.appservice import arm as appservice_arm
+from atg_dataplane_sandbox.emulator.appservice import kudu
 from atg_dataplane_sandbox.emulator.arm.authorization import seed_role_assignments
 from atg_dataplane_sandbox.emulator.arm.router import dispatch as arm_dispatch
 from atg_dataplane_sandbox.emulator.common.app import service_app
@@ -31,7 +33,7 @@ from atg_dataplane_sandbox.emulator.storage.errors import storage_fault_response
 from atg_dataplane_sandbox.emulator.storage.files.router import fileshare_app_routes
 from atg_dataplane_sandbox.emulator.storage.proxy import open_storage_proxies
 
-PROVIDERS = (keyvault_arm, storage_arm, acr_arm, cosmos_arm, apimanagement_arm)
+PROVIDERS = (keyvault_arm, storage_arm, acr_arm, cosmos_arm, apimanagement_arm, appservice_arm)
 """The namespaces ARM serves: each module registers its resource types when imported."""
 
 
@@ -41,6 +43,7 @@ async def start(emu: Emulator) -> None:
     emu.urls["entra"] = await emu.listen(entra_app(emu), emu.options.entra_port)
     emu.urls["arm"] = await emu.listen(arm_app(emu), emu.options.arm_port)
     emu.urls["file"] = await emu.listen(file_app(emu), 0)  # Azure Files: Azurite has none
+    await kudu.open_kudu(emu, kudu_app(emu))  # App Service's SCM sites
     # Before vaults/registries: their listeners write emulator.json, which must list us.
     await open_storage_proxies(emu)
     await open_cosmos_proxies(emu)
@@ -88,6 +91,12 @@ def keyvault_app(emu: Emulator) -> web.Application:
 def acr_app(emu: Emulator) -> web.Application:
     app = service_app(emu, "acr", malformed=_acr_malformed)
     app.router.add_route("*", "/{tail:.*}", acr_dispatch)
+    return app
+
+
+def kudu_app(emu: Emulator) -> web.Application:
+    app = service_app(emu, kudu.SERVICE)
+    kudu.routes(app)
     return app
 
 

@@ -48,6 +48,10 @@ async def handle(
         if ctx.request.method != "POST":
             raise _method(ctx)
         ctx.require(f"{child.full_type}/{child.reveal}/action", item_id)
+        if child.private:
+            if item["name"].lower() not in child.private:
+                raise _method(ctx)
+            return json_response(copy.deepcopy(item))
         return json_response({key: item["properties"].get(key) for key in child.secrets})
     return await handle(ctx, child.full_type, item, rest[2:])
 
@@ -140,7 +144,7 @@ def _put(
     if child.lro:
         body = None if child.lro_status == 202 else _present(child, item)
         return _operation(ctx, child, parent, item_id, body, "PUT", child.lro, child.lro_status)
-    status = 200 if found is not None else 201
+    status = 200 if found is not None else child.created_status
     return json_response(_present(child, item), status=status, headers=_etag_header(item))
 
 
@@ -173,6 +177,8 @@ def _found(
 
 def _present(child: ChildType, item: dict[str, Any]) -> dict[str, Any]:
     shown = copy.deepcopy(item)
+    if item["name"].lower() in child.private:
+        shown["properties"] = {}
     if child.hide_secrets is None or child.hide_secrets(shown["properties"]):
         for key in child.secrets:
             shown["properties"].pop(key, None)

@@ -219,6 +219,7 @@ class Emulator:
             "keyvault": dict(self.vault_urls),
             "acr": dict(self.registry_urls),
             "file": self.urls.get("file"),
+            "kudu": self.urls.get("kudu"),
             "storage": dict(self.storage_urls),
             "cosmos": dict(self.cosmos_urls),
             "faults_url": f"{self.urls.get('arm')}/_sandbox/faults",

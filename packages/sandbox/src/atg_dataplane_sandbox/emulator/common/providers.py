@@ -113,9 +113,15 @@ class ChildType:
     None); APIM hides a named value's ``value`` only while it is ``secret``."""
     reveal: str = ""
     """The POST action below an item that returns ``secrets`` (``listValue``), if any."""
+    private: frozenset[str] = frozenset()
+    """Names (lower case) of items whose properties are all secret: GET shows none of them,
+    and ``reveal`` answers with the whole item (Microsoft.Web's ``config/appsettings``,
+    read through ``config/appsettings/list``)."""
     lro: str = ""
     """PUT and DELETE: ``""`` answer at once (200/201), ``"async"`` 202 +
     ``Azure-AsyncOperation`` (+ ``Location``), ``"location"`` 202 + ``Location`` only."""
+    created_status: int = 201
+    """Status of a PUT that created the item (Microsoft.Web answers 200, as Azure does)."""
     lro_status: int = 202
     """First answer of a long-running PUT: 202 without a body, or (APIM's schemas) 201
     with the item as stored so far and the same polling headers."""
