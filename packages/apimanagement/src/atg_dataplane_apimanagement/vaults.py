@@ -10,37 +10,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from atg_dataplane import ItemError, ResourceBinding
-from atg_dataplane.inventory import arm_client
-
-VAULT_TYPE = "Microsoft.KeyVault/vaults"
-API_VERSION = "2023-07-01"
+from atg_dataplane.counterparts import VAULTS, counterpart, owner
 
 
-def _vaults(binding: ResourceBinding) -> dict[str, str]:
-    """The side's vaults: name (lower case) -> vaultUri, and vault host -> name."""
-
-    def load() -> dict[str, str]:
-        client = arm_client(binding.context)
-        found: dict[str, str] = {}
-        for generic in client.resources.list(filter=f"resourceType eq '{VAULT_TYPE}'"):
-            full = client.resources.get_by_id(generic.id, api_version=API_VERSION)
-            uri = str((full.properties or {}).get("vaultUri") or "")
-            if uri:
-                found[str(generic.name).lower()] = uri
-                found["host:" + urlsplit(uri).netloc.lower()] = str(generic.name)
-        return found
-
-    vaults: dict[str, str] = binding.cached("apimanagement.vaults", load)
-    return vaults
-
-
-def _parts(identifier: str) -> tuple[str, str]:
-    """``(vault host, secret name)`` of a secret identifier."""
-    url = urlsplit(identifier)
-    segments = [s for s in url.path.split("/") if s]
+def _secret(identifier: str) -> str:
+    """The secret's name in a secret identifier."""
+    segments = [s for s in urlsplit(identifier).path.split("/") if s]
     if len(segments) < 2 or segments[0] != "secrets":
         raise ItemError(f"'{identifier}' is not a Key Vault secret identifier")
-    return url.netloc.lower(), segments[1]
+    return segments[1]
 
 
 def reference(props: dict[str, Any], binding: ResourceBinding) -> dict[str, Any]:
@@ -49,8 +27,9 @@ def reference(props: dict[str, Any], binding: ResourceBinding) -> dict[str, Any]
     vault = props.get("keyVault")
     if not isinstance(vault, dict) or not vault.get("secretIdentifier"):
         return props
-    host, secret = _parts(str(vault["secretIdentifier"]))
-    name = _vaults(binding).get("host:" + host, host)
+    identifier = str(vault["secretIdentifier"])
+    found = owner(binding.context, VAULTS, identifier)
+    name = found.name if found else urlsplit(identifier).netloc.lower()
     if binding.side == "source":
         name = binding.context.target_name(name)
     kept = {
@@ -58,7 +37,7 @@ def reference(props: dict[str, Any], binding: ResourceBinding) -> dict[str, Any]
         for k, v in vault.items()
         if k not in ("secretIdentifier", "lastStatus", "identityClientId")
     }
-    return {**props, "keyVault": {**kept, "secret": f"{name}/{secret}"}}
+    return {**props, "keyVault": {**kept, "secret": f"{name}/{_secret(identifier)}"}}
 
 
 def repoint(
@@ -68,22 +47,16 @@ def repoint(
     vault = props.get("keyVault")
     if not isinstance(vault, dict) or not vault.get("secretIdentifier"):
         return props
-    host, secret = _parts(str(vault["secretIdentifier"]))
-    source_vault = _vaults(source).get("host:" + host)
-    if source_vault is None:
+    identifier = str(vault["secretIdentifier"])
+    found = owner(source.context, VAULTS, identifier)
+    if found is None:
         raise ItemError(
-            f"the Key Vault behind {vault['secretIdentifier']} is not in the source subscription",
+            f"the Key Vault behind {identifier} is not in the source subscription",
             remedy="copy the vault too, or give the named value a value in the target by hand",
         )
-    wanted = source.context.target_name(source_vault)
-    uri = _vaults(target).get(wanted.lower())
-    if uri is None:
-        raise ItemError(
-            f"no vault {wanted!r} in the target for the value's reference to {source_vault!r}",
-            remedy="create it (Terraform) or map its name under [mapping.names]",
-        )
+    there = counterpart(source, target, VAULTS, found.name, "vault")
     # identityClientId names an identity of the source tenant: the target's service reads
     # the vault with its own system-assigned identity instead
     kept = {k: v for k, v in vault.items() if k not in ("lastStatus", "identityClientId")}
-    kept["secretIdentifier"] = f"{uri.rstrip('/')}/secrets/{secret}"
+    kept["secretIdentifier"] = f"{there.url.rstrip('/')}/secrets/{_secret(identifier)}"
     return {**props, "keyVault": kept}
