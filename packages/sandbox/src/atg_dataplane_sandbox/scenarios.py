@@ -207,6 +207,22 @@ class ApimContents:
     references (none when empty)."""
 
 
+# ---------------------------------------------------------------- App Service
+
+
+@dataclass(frozen=True)
+class SiteContents:
+    function_app: bool = False
+    slots: tuple[str, ...] = ()
+    settings: int = 4
+    """Plain app settings besides the references (one of them a canary secret)."""
+    functions: int = 0
+    key_vault: str = ""
+    """A source vault whose ``db-password`` a setting references (none when empty)."""
+    storage: str = ""
+    """A source storage account a connection string, a URL and a mount point at."""
+
+
 @dataclass(frozen=True)
 class ResourceSpec:
     kind: str
@@ -340,6 +356,11 @@ def reference() -> Scenario:
         ResourceSpec("registry", "acrsrcreference", "acrtgtreference", reference_registry()),
         ResourceSpec("apimanagement", "apim-src-reference", "apim-tgt-reference",
                      ApimContents(key_vault="kv-src-reference")),
+        ResourceSpec("appservice", "app-src-reference", "app-tgt-reference",
+                     SiteContents(slots=("staging", "qa"), key_vault="kv-src-reference",
+                                  storage="srcstore1")),
+        ResourceSpec("appservice", "func-src-reference", "func-tgt-reference",
+                     SiteContents(function_app=True, functions=3)),
     ])
 
 
@@ -352,6 +373,8 @@ LARGE_DATABASES = 17
 LARGE_DOCUMENTS = 2000
 LARGE_APIS = 5
 """APIs of the large scenario's API Management service per scale (6 operations each)."""
+LARGE_SITES = 2
+"""Sites per scale: a web app with a slot and a function app with 3 functions."""
 
 
 def large(scale: int = 1) -> Scenario:
@@ -369,6 +392,14 @@ def large(scale: int = 1) -> Scenario:
                 for i in range(LARGE_IMAGES * scale)])))
     resources.append(ResourceSpec("apimanagement", "apim-src-large", "apim-tgt-large",
                                   ApimContents(apis=LARGE_APIS * scale)))
+    for copy in range(1, scale * LARGE_SITES // 2 + 1):
+        resources.append(ResourceSpec("appservice", f"app-src-large-{copy}",
+                                      f"app-tgt-large-{copy}",
+                                      SiteContents(slots=("staging",), settings=20,
+                                                   storage="srcstore2")))
+        resources.append(ResourceSpec("appservice", f"func-src-large-{copy}",
+                                      f"func-tgt-large-{copy}",
+                                      SiteContents(function_app=True, functions=3)))
     return Scenario("large", scale, resources)
 
 

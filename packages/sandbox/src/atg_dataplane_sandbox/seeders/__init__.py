@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from atg_dataplane_sandbox.scenarios import ResourceSpec
-from atg_dataplane_sandbox.seeders import apimanagement, cosmos, keyvault, registry, storage
+from atg_dataplane_sandbox.seeders import (
+    apimanagement,
+    appservice,
+    cosmos,
+    keyvault,
+    registry,
+    storage,
+)
 from atg_dataplane_sandbox.seeders.context import SeedContext
 
 Seeder = Callable[[SeedContext, ResourceSpec], dict[str, int]]
@@ -20,6 +27,7 @@ SEEDERS: dict[str, Seeder] = {
     "cosmos": cosmos.seed,
     "registry": registry.seed,
     "apimanagement": apimanagement.seed,
+    "appservice": appservice.seed,
 }
 
 __all__ = ["SEEDERS", "SeedContext", "Seeder"]

@@ -9,7 +9,8 @@ alike. Code here does what the tree cannot: a site or slot starts with empty set
 gets its SCM (Kudu) host; function apps get a master key, a default host key and a
 default key per function; keys are listed with ``host/default/listkeys`` and
 ``functions/{name}/listkeys`` and set with ``host/default/{functionKeys|systemKeys}/{name}``
-and ``functions/{name}/keys/{name}``; ``syncfunctiontriggers`` re-reads the code.
+(the master key: ``host/default/masterKey/_master``) and ``functions/{name}/keys/{name}``;
+``syncfunctiontriggers`` re-reads the code.
 
 The sandbox has one Kudu listener (``kudu.py``): a site's SCM host is that listener with
 the site's SCM name (``site``, ``site-slot``) as the first path segment, where Azure has
@@ -175,6 +176,11 @@ async def _functions_paths(
         shown = {k: keys[k] for k in ("masterKey", "functionKeys", "systemKeys")}
         return json_response(shown)
     host_key = len(low) == 4 and low[:2] == ["host", "default"]
+    if host_key and low[2] == "masterkey" and low[3] == "_master" and method == "PUT":
+        master = {"_master": keys["masterKey"]}  # the one master key, set by its name
+        answer = _key_item(ctx, f"{scope_type}/host/masterKey", scope_id, master, "_master")
+        keys["masterKey"] = master["_master"]
+        return answer
     if host_key and low[2] in ("functionkeys", "systemkeys"):
         section = "functionKeys" if low[2] == "functionkeys" else "systemKeys"
         return _key_item(ctx, f"{scope_type}/host/{section}", scope_id, keys[section], low[3])
