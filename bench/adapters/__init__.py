@@ -49,9 +49,9 @@ class Adapter(Protocol):
 
 
 def _load() -> dict[str, Adapter]:
-    from adapters import apimanagement, containerregistry, cosmosdb, keyvault, storage
+    from adapters import apimanagement, appservice, containerregistry, cosmosdb, keyvault, storage
 
-    modules = (apimanagement, containerregistry, cosmosdb, keyvault, storage)
+    modules = (apimanagement, appservice, containerregistry, cosmosdb, keyvault, storage)
     return {m.ADAPTER.resource_type.lower(): m.ADAPTER for m in modules}
 
 

@@ -1,0 +1,169 @@
+"""The plugin against the sandbox's web app and function app (the reference scenario's),
+through the core's engine and verifier: template, then replication, verify 100 %, a
+re-run writes nothing, a setting only the target has survives both, the canaries never
+leave the tenants; and what the target holds, read back through azure-mgmt-web and Kudu."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from atg_dataplane import ReplicationMode, ResourceBinding
+from atg_dataplane.testing import PairRun
+from azure.core.rest import HttpRequest
+from azure.mgmt.web import WebSiteManagementClient
+
+pytestmark = pytest.mark.sandbox
+GROUPS = {"source": "rg-source-data", "target": "rg-target-data"}
+TEMPLATE, REPLICATION = ReplicationMode.TEMPLATE, ReplicationMode.REPLICATION
+TARGET_ONLY = "TARGET_ONLY_SETTING"
+
+
+def _client(sandbox: Any, side: str) -> WebSiteManagementClient:
+    subscription = sandbox.topology.tenant(side).subscription_id
+    return WebSiteManagementClient(
+        sandbox.credential(side, "admin"), subscription, **sandbox.arm_kwargs()
+    )
+
+
+def _binding(sandbox: Any, side: str, site: str) -> ResourceBinding:
+    from atg_dataplane.inventory import _get_full
+    from atg_dataplane_appservice.plugin import dataplane_resource_types
+
+    found = _client(sandbox, side).web_apps.get(GROUPS[side], site)
+    spec = dataplane_resource_types()[0]
+    resource = _get_full(sandbox.context(side, "admin"), found.id, spec)
+    return ResourceBinding(resource=resource, context=sandbox.context(side, "replicator"))
+
+
+def _run(sandbox: Any, app: str, tmp_path: Path) -> PairRun:
+    source = _binding(sandbox, "source", f"{app}-src-reference")
+    target = _binding(sandbox, "target", f"{app}-tgt-reference")
+    return PairRun("appservice", source, target, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def seeded(sandbox: Any) -> Any:
+    sandbox.seed("reference")
+    return sandbox
+
+
+def _not_matching(report: Any) -> list[Any]:
+    return [v for v in report.verdicts if v.status != "matching"]
+
+
+def _settings(sandbox: Any, side: str, site: str, slot: str | None = None) -> dict[str, str]:
+    apps = _client(sandbox, side).web_apps
+    if slot:
+        return dict(apps.list_application_settings_slot(GROUPS[side], site, slot).properties)
+    return dict(apps.list_application_settings(GROUPS[side], site).properties)
+
+
+def _as_terraform_leaves_it(sandbox: Any) -> None:
+    """The target web app as the seed made it (the conformance tests may have copied)."""
+    apps, group = _client(sandbox, "target").web_apps, GROUPS["target"]
+    platform = {
+        "AzureWebJobsStorage": "UseDevelopmentStorage=true;Tenant=target",
+        TARGET_ONLY: "set by the target's own deployment",
+    }
+    apps.update_application_settings(group, "app-tgt-reference", {"properties": platform})
+    apps.update_connection_strings(group, "app-tgt-reference", {"properties": {}})
+    for slot in ("staging", "qa"):
+        apps.update_application_settings_slot(group, "app-tgt-reference", slot, {"properties": {}})
+
+
+def test_web_app_template_then_replication_then_nothing(seeded: Any, tmp_path: Path) -> None:
+    _as_terraform_leaves_it(seeded)
+    run = _run(seeded, "app", tmp_path)
+    template = run.replicate(TEMPLATE)
+    assert template.result.failed == 0, template.result.errors[:5]
+    report = run.verify(TEMPLATE)
+    assert report.fidelity == 100.0, _not_matching(report)
+    target = _settings(seeded, "target", "app-tgt-reference")
+    source = _settings(seeded, "source", "app-src-reference")
+    assert target["API_TOKEN"] == "atg-dataplane-template-placeholder"
+    assert target[TARGET_ONLY] == "set by the target's own deployment"  # merged, not replaced
+    assert target["AzureWebJobsStorage"].endswith("Tenant=target")  # the platform's own
+    # references point at the target's own resources in template mode already
+    vault_host = source["DB_PASSWORD"].split("SecretUri=")[1].split("/secrets/")[0]
+    assert vault_host not in target["DB_PASSWORD"]
+    assert target["DB_PASSWORD"].startswith("@Microsoft.KeyVault(SecretUri=https://")
+    assert target["DB_PASSWORD"].endswith("/secrets/db-password)")  # no version
+    assert "/tgtstore1/" in target["MEDIA_URL"]
+    strings = _client(seeded, "target").web_apps.list_connection_strings(
+        GROUPS["target"], "app-tgt-reference"
+    )
+    assert "AccountName=tgtstore1;" in strings.properties["storage"].value
+    sticky = _client(seeded, "target").web_apps.list_slot_configuration_names(
+        GROUPS["target"], "app-tgt-reference"
+    )
+    assert sticky.properties.app_setting_names == ["SLOT_NAME"]
+    assert _settings(seeded, "target", "app-tgt-reference", "staging")["SLOT_NAME"] == (
+        "atg-dataplane-template-placeholder"
+    )
+
+    replication = run.replicate(REPLICATION)
+    assert replication.result.failed == 0, replication.result.errors[:5]
+    report = run.verify(REPLICATION)
+    assert report.fidelity == 100.0, _not_matching(report)
+    kinds = report.by_type()["Microsoft.Web/sites"]["by_kind"]
+    counts = seeded.seed("reference").counts
+    assert kinds["code"]["matching"] == 3  # the site and its two slots
+    assert kinds["storage_mount"]["matching"] == 1
+    target = _settings(seeded, "target", "app-tgt-reference")
+    assert target["API_TOKEN"] == source["API_TOKEN"] and target[TARGET_ONLY]
+    assert _settings(seeded, "target", "app-tgt-reference", "qa")["SLOT_NAME"] == "qa"
+    web = _client(seeded, "target")
+    site = web.web_apps.get(GROUPS["target"], "app-tgt-reference")
+    host = next(s.name for s in site.host_name_ssl_states if s.host_type == "Repository")
+    zipped_url = f"https://{host}/api/zip/site/wwwroot/"
+    answer = web.send_request(HttpRequest("GET", zipped_url), stream=True)
+    with zipfile.ZipFile(io.BytesIO(answer.read())) as zipped:
+        assert "index.html" in zipped.namelist()
+
+    again = run.replicate(REPLICATION)
+    assert again.result.replicated == 0 and again.result.failed == 0
+    assert counts["app_setting"] >= kinds["app_setting"]["matching"] > 0
+
+    # the seeded canaries: in both tenants, never in the journal
+    seeded_values = json.loads((seeded.dir / "seeded-canaries.json").read_text())["values"]
+    canaries = set(re.findall(r"atgcanary-[0-9a-f]{24}", " ".join(seeded_values)))
+    assert re.findall(r"atgcanary-[0-9a-f]{24}", source["API_TOKEN"])[0] in canaries
+    journal = run.journal.path.read_bytes()
+    assert not any(token.encode() in journal for token in canaries)
+
+
+def test_function_app_keys_and_code(seeded: Any, tmp_path: Path) -> None:
+    run = _run(seeded, "func", tmp_path)
+    _client(seeded, "target").web_apps.delete_host_secret(
+        GROUPS["target"], "func-tgt-reference", "functionKeys", "partner"
+    )  # the conformance tests may have copied it
+    template = run.replicate(TEMPLATE)
+    assert template.result.failed == 0, template.result.errors[:5]
+    assert run.verify(TEMPLATE).fidelity == 100.0
+    web = _client(seeded, "target").web_apps
+    source = _client(seeded, "source").web_apps
+    tgt, src = (GROUPS["target"], "func-tgt-reference"), (GROUPS["source"], "func-src-reference")
+    partner = web.list_host_keys(*tgt).function_keys["partner"]
+    assert partner != source.list_host_keys(*src).function_keys["partner"]  # made anew
+
+    replication = run.replicate(REPLICATION)
+    assert replication.result.failed == 0, replication.result.errors[:5]
+    report = run.verify(REPLICATION)
+    assert report.fidelity == 100.0, _not_matching(report)
+    kinds = report.by_type()["Microsoft.Web/sites"]["by_kind"]
+    counts = seeded.seed("reference").counts
+    assert kinds["function_key"]["matching"] == counts["function_key"]
+    assert kinds["host_key"]["matching"] == counts["host_key"]
+    assert [f.name.split("/")[-1] for f in web.list_functions(*tgt)] == ["fn-0", "fn-1", "fn-2"]
+    assert web.list_host_keys(*tgt).master_key == source.list_host_keys(*src).master_key
+    assert web.list_function_keys(*tgt, "fn-0").properties["caller"] == (
+        source.list_function_keys(*src, "fn-0").properties["caller"]
+    )
+    again = run.replicate(REPLICATION)
+    assert again.result.replicated == 0 and again.result.failed == 0
