@@ -1,12 +1,16 @@
 """End to end, as a user types it: the App Service plugin through the CLI against a private
 sandbox seeded with the reference web app (two slots, sticky names, a Key Vault reference,
 a storage connection string, URL and mount, code) and function app (three functions, host
-and function keys). Issue 19's acceptance 1 to 3."""
+and function keys). Issue 19's acceptance 1 to 3.
+
+A slot that runs from a package (a blob URL with a SAS) gets the blob copied into the
+target's account and a SAS of its own; neither SAS appears anywhere we write."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from e2e_helpers import Cli, assert_no_canary, canaries, seeded_sandbox
@@ -28,6 +32,13 @@ def _target(world: dict[str, Any]) -> Any:
     from azure.mgmt.web import WebSiteManagementClient
 
     return seed.context(world["dir"]).mgmt(WebSiteManagementClient, "target").web_apps
+
+
+def _source(world: dict[str, Any]) -> Any:
+    from atg_dataplane_sandbox import seed
+    from azure.mgmt.web import WebSiteManagementClient
+
+    return seed.context(world["dir"]).mgmt(WebSiteManagementClient, "source").web_apps
 
 
 def test_app_service_through_the_cli(world: dict[str, Any]) -> None:
@@ -82,5 +93,15 @@ def test_app_service_through_the_cli(world: dict[str, Any]) -> None:
     again = cli("replicate", "--config", config, "--mode", "replication", "--yes", "-o", "json")
     assert again.summary()["replicated"] == 0
 
+    cli("terraform", "--config", config)  # generated code: values never written
     journal = (world["dir"] / ".atg-dataplane" / "journal.db").read_bytes()
-    assert_no_canary([*cli.outputs, journal, report.read_bytes()], canaries(world["dir"]))
+    texts = [*cli.outputs, journal, report.read_bytes()]
+    assert_no_canary(texts, canaries(world["dir"]))
+    # nor the SAS of the package a slot runs from, on either side
+    for site, side_apps in (("app-tgt-reference", apps), ("app-src-reference", _source(world))):
+        group = GROUP if side_apps is apps else "rg-source-data"
+        package = side_apps.list_application_settings_slot(group, site, "qa").properties[
+            "WEBSITE_RUN_FROM_PACKAGE"
+        ]
+        signature = parse_qs(urlsplit(package).query)["sig"][0]
+        assert_no_canary(texts, [signature, quote(signature, safe="")])

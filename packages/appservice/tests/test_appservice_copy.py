@@ -11,12 +11,14 @@ import re
 import zipfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from atg_dataplane import ReplicationMode, ResourceBinding
 from atg_dataplane.testing import PairRun
 from azure.core.rest import HttpRequest
 from azure.mgmt.web import WebSiteManagementClient
+from azure.storage.blob import BlobClient
 
 pytestmark = pytest.mark.sandbox
 GROUPS = {"source": "rg-source-data", "target": "rg-target-data"}
@@ -106,6 +108,8 @@ def test_web_app_template_then_replication_then_nothing(seeded: Any, tmp_path: P
     assert _settings(seeded, "target", "app-tgt-reference", "staging")["SLOT_NAME"] == (
         "atg-dataplane-template-placeholder"
     )
+    package = _settings(seeded, "target", "app-tgt-reference", "qa")["WEBSITE_RUN_FROM_PACKAGE"]
+    assert package.endswith("/tgtstore1/packages/app-qa.zip")  # the path only: no SAS yet
 
     replication = run.replicate(REPLICATION)
     assert replication.result.failed == 0, replication.result.errors[:5]
@@ -113,11 +117,23 @@ def test_web_app_template_then_replication_then_nothing(seeded: Any, tmp_path: P
     assert report.fidelity == 100.0, _not_matching(report)
     kinds = report.by_type()["Microsoft.Web/sites"]["by_kind"]
     counts = seeded.seed("reference").counts
-    assert kinds["code"]["matching"] == 3  # the site and its two slots
+    assert kinds["code"]["matching"] == 2  # the site and staging; qa runs from a package
     assert kinds["storage_mount"]["matching"] == 1
     target = _settings(seeded, "target", "app-tgt-reference")
     assert target["API_TOKEN"] == source["API_TOKEN"] and target[TARGET_ONLY]
-    assert _settings(seeded, "target", "app-tgt-reference", "qa")["SLOT_NAME"] == "qa"
+    qa = _settings(seeded, "target", "app-tgt-reference", "qa")
+    assert qa["SLOT_NAME"] == "qa"
+    # the package: copied into the target's account, read through a SAS of its own
+    source_package = _settings(seeded, "source", "app-src-reference", "qa")[
+        "WEBSITE_RUN_FROM_PACKAGE"
+    ]
+    package = qa["WEBSITE_RUN_FROM_PACKAGE"]
+    assert "/tgtstore1/packages/app-qa.zip?" in package and "sig=" in package
+    assert BlobClient.from_blob_url(
+        package, connection_verify=str(seeded.ca_bundle)
+    ).download_blob().readall() == BlobClient.from_blob_url(
+        source_package, connection_verify=str(seeded.ca_bundle)
+    ).download_blob().readall()
     web = _client(seeded, "target")
     site = web.web_apps.get(GROUPS["target"], "app-tgt-reference")
     host = next(s.name for s in site.host_name_ssl_states if s.host_type == "Repository")
@@ -136,6 +152,9 @@ def test_web_app_template_then_replication_then_nothing(seeded: Any, tmp_path: P
     assert re.findall(r"atgcanary-[0-9a-f]{24}", source["API_TOKEN"])[0] in canaries
     journal = run.journal.path.read_bytes()
     assert not any(token.encode() in journal for token in canaries)
+    for url in (source_package, package):  # nor the SAS signatures
+        signature = parse_qs(urlsplit(url).query)["sig"][0]
+        assert signature.encode() not in journal and quote(signature).encode() not in journal
 
 
 def test_function_app_keys_and_code(seeded: Any, tmp_path: Path) -> None:

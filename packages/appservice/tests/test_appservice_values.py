@@ -79,8 +79,24 @@ def test_storage_connection_strings_and_urls_point_at_the_target_account() -> No
     assert form(url, SRC) == form(_written(url), TGT)
     with pytest.raises(ItemError, match="SAS"):
         _written("AccountName=stsrc;SharedAccessSignature=sv=2024&sig=abc")
-    with pytest.raises(ItemError, match="SAS"):
-        _written(url + "?sv=2024&sig=abc")
+    # a blob with a SAS: the path in template mode; copied, with a SAS of its own, in
+    # replication mode (packages.py does that: here a stand-in records the call)
+    signed = url + "?sv=2024&sr=b&sig=abc"
+    assert _written(signed) == "https://sttgt.blob.core.windows.net/media/logo.png"
+    assert form(signed, SRC) == form(url, SRC)  # each side's signature is its own
+    copied: list[tuple[str, str, str]] = []
+
+    def copy_blob(source_url: str, moved: str, there: Endpoint) -> str:
+        copied.append((source_url, moved, there.name))
+        return moved + "?sig=target"
+
+    assert written(signed, SRC, TGT, True, None, copy_blob) == (
+        "https://sttgt.blob.core.windows.net/media/logo.png?sig=target"
+    )
+    assert copied == [(signed, "https://sttgt.blob.core.windows.net/media/logo.png", "sttgt")]
+    with pytest.raises(ItemError, match="names no single blob"):  # a container's SAS
+        written("https://stsrc.blob.core.windows.net/media?sr=c&sig=abc", SRC, TGT, True, None,
+                copy_blob)
 
 
 def test_plain_values_are_placeholders_in_template_mode_only() -> None:

@@ -2,9 +2,10 @@
 deploy, with an Entra token for ARM (what Kudu takes from automation), sent through the
 ARM client's own pipeline (the run's transport, TLS verification and retry policy).
 
-Code that does not live in ``site/wwwroot`` is not copied: a container image (the registry
-plugin copies images; point the target at its copy), or a package named by a URL in
-``WEBSITE_RUN_FROM_PACKAGE`` (a blob: copy it and re-point the setting).
+Code that does not live in ``site/wwwroot``: a package named by ``WEBSITE_RUN_FROM_PACKAGE``
+as a blob URL with a SAS travels with that setting (``packages.py``); a container image
+(the registry plugin copies images; point the target at its copy) or a package at another
+URL is reported not copyable, with the remedy.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from atg_dataplane import Fingerprinter, ItemError
 from azure.core.rest import HttpRequest
 
 ZIP = "/api/zip/site/wwwroot/"
+PACKAGE_SETTING = "WEBSITE_RUN_FROM_PACKAGE"
 DEPLOY = "/api/zipdeploy"
 
 
@@ -43,11 +45,12 @@ def not_copyable(site: Any, settings: Mapping[str, str]) -> str:
             f"the code is a container image ({image.split('|', 1)[1]}): copy the image with "
             "atg-dataplane-containerregistry and point the target site at its copy"
         )
-    package = str(settings.get("WEBSITE_RUN_FROM_PACKAGE") or "")
-    if package.lower().startswith("http"):
+    package = str(settings.get(PACKAGE_SETTING) or "")
+    if package.lower().startswith("http"):  # not a blob with a SAS (packages.py has those)
         return (
-            "the code is a package at a URL (WEBSITE_RUN_FROM_PACKAGE): copy the blob with "
-            "atg-dataplane-storage and point the target's setting at its copy"
+            f"the code is a package at a URL ({PACKAGE_SETTING}) that is not a blob of the "
+            "source tenant with a SAS: publish it where the target site can read it and "
+            "point the target's setting there"
         )
     return ""
 

@@ -34,7 +34,7 @@ from atg_dataplane.counterparts import STORAGE_ACCOUNTS, Endpoint, counterpart
 from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.web import WebSiteManagementClient
 
-from atg_dataplane_appservice import code, values
+from atg_dataplane_appservice import code, packages, values
 
 RESOURCE_TYPE = "Microsoft.Web/sites"
 ARM_API_VERSION = "2024-04-01"
@@ -296,6 +296,8 @@ def _code_items(binding: ResourceBinding, slot: str | None) -> Iterator[DataPlan
     prefix = _prefix(slot)
     site = _site(binding, slot)
     settings = _listed(binding, "app_setting", slot)
+    if packages.is_blob_sas(str(settings.get(code.PACKAGE_SETTING) or "")):
+        return  # the package travels with its setting (packages.py)
     reason = code.not_copyable(site, settings)
     if reason:
         yield _item(binding, f"{prefix}code", "code", copyable=False, not_copyable_reason=reason)
@@ -430,7 +432,17 @@ def _target_entry(
     text = _text(kind, value)
     if not replication and values.form(text, source) == "value" and key in theirs:
         return theirs[key]  # template mode never overwrites a value the target has
-    rewritten = values.written(text, source, target, replication, account_key)
+    current = str(theirs.get(key, {}).get("value") or "")
+
+    def copy_blob(source_url: str, moved: str, there: Endpoint) -> str:
+        here = packages.is_blob_sas(current) and current.split("?", 1)[0] == moved
+        if here and packages.same(source_url, current, source.context, target.context):
+            return current  # the same blob behind the same path: nothing to do
+        return packages.copy(source_url, moved, there.name, account_key(there), target.context)
+
+    rewritten = values.written(text, source, target, replication, account_key, copy_blob)
+    if not replication and current.split("?", 1)[0] == rewritten:
+        return theirs[key]  # the same blob path with the target's own SAS: keep it
     return {**entry, "value": rewritten}
 
 
@@ -530,13 +542,16 @@ def dataplane_fingerprint(
     """Values, keys and code by keyed hash; references are compared in the properties."""
     slot, rest = _slot_of(item.name)
     if item.kind in SETS:
-        if item.properties.get("form") != "value":
-            return None
         key = rest.split("/", 1)[1]
         entries = resource.cached(
             f"verify:{item.kind}:{slot}", lambda: _listed(resource, item.kind, slot)
         )
-        return fingerprinter.of(_text(item.kind, entries.get(key)))
+        text = _text(item.kind, entries.get(key))
+        if packages.is_blob_sas(text):  # the blob it hands the app: size and MD5
+            return fingerprinter.of(list(packages.identity(text, resource.context)))
+        if item.properties.get("form") != "value":
+            return None
+        return fingerprinter.of(text)
     if item.kind == "host_key":
         key_type, name = rest.split("/")[1:3]
         return fingerprinter.of(_key_value(resource, slot, ("host", key_type, name)) or "")

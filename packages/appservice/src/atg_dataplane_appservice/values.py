@@ -9,7 +9,9 @@ the config's ``[mapping.names]``):
   no secret version (the target's versions are its own: the latest is read);
 * a storage connection string names the counterpart account with the target's own key
   and endpoints;
-* a URL into a source storage account points at the same path in the counterpart.
+* a URL into a source storage account points at the same path in the counterpart; one
+  with a SAS that names a blob gets the blob copied and a SAS of the target's own in
+  replication mode (``packages.py``), the path alone in template mode.
 
 Any other value is copied in replication mode and becomes a clearly marked placeholder in
 template mode. Both sides are compared on :func:`form`: the reference with the source's
@@ -25,6 +27,8 @@ from urllib.parse import urlsplit
 
 from atg_dataplane import ItemError, ResourceBinding
 from atg_dataplane.counterparts import STORAGE_ACCOUNTS, VAULTS, counterpart, mapped_url, owner
+
+from atg_dataplane_appservice import packages
 
 PLACEHOLDER = "atg-dataplane-template-placeholder"
 PLATFORM_SETTINGS = (
@@ -97,7 +101,8 @@ def form(value: str, binding: ResourceBinding) -> str:
             name = binding.context.target_name(name)
         return f"storage:{name.lower()}"
     if value.lower().startswith("https://") and owner(binding.context, STORAGE_ACCOUNTS, value):
-        return "url:" + mapped_url(binding, STORAGE_ACCOUNTS, value)
+        # the path, not its SAS: each side's signature is its own
+        return "url:" + mapped_url(binding, STORAGE_ACCOUNTS, value.split("?", 1)[0])
     return "value"
 
 
@@ -107,9 +112,11 @@ def written(
     target: ResourceBinding,
     replication: bool,
     account_key: Any,
+    copy_blob: Any = None,
 ) -> str:
     """The value to write in the target (``account_key(endpoint)``: the target account's
-    key, for a rewritten connection string)."""
+    key, for a rewritten connection string; ``copy_blob(source URL, target URL, endpoint)``:
+    a blob URL with a SAS, copied in replication mode, see ``packages.py``)."""
     vault = _keyvault(value)
     if vault is not None:
         if "secreturi" in vault:
@@ -129,16 +136,19 @@ def written(
     storage = _storage(value)
     if storage is not None:
         return _connection_string(value, storage, source, target, account_key)
-    if value.lower().startswith("https://") and owner(source.context, STORAGE_ACCOUNTS, value):
-        if "sig=" in value.lower():
+    found = owner(source.context, STORAGE_ACCOUNTS, value) if value.startswith("https") else None
+    if found is not None:
+        there = counterpart(source, target, STORAGE_ACCOUNTS, found.name, found.label)
+        moved = there.url.rstrip("/") + value.split("?", 1)[0][len(found.url.rstrip("/")) :]
+        if "sig=" not in value.lower():
+            return moved
+        if not packages.is_blob_sas(value) or (replication and copy_blob is None):
             raise ItemError(
-                "the URL carries a SAS signed by the source account",
+                "the URL carries a SAS signed by the source account and names no single blob",
                 remedy="issue a SAS in the target account and set the setting by hand",
             )
-        found = owner(source.context, STORAGE_ACCOUNTS, value)
-        assert found is not None
-        there = counterpart(source, target, STORAGE_ACCOUNTS, found.name, found.label)
-        return there.url.rstrip("/") + value[len(found.url.rstrip("/")) :]
+        # template mode: the path only (structure); replication: the blob and a new SAS
+        return copy_blob(value, moved, there) if replication else moved
     return value if replication else PLACEHOLDER
 
 

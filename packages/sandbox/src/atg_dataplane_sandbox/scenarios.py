@@ -221,6 +221,9 @@ class SiteContents:
     """A source vault whose ``db-password`` a setting references (none when empty)."""
     storage: str = ""
     """A source storage account a connection string, a URL and a mount point at."""
+    package_slot: str = ""
+    """A slot that runs from ``packages/app-qa.zip`` of ``storage`` (a URL with a SAS in
+    ``WEBSITE_RUN_FROM_PACKAGE``) instead of deployed code."""
 
 
 @dataclass(frozen=True)
@@ -294,6 +297,9 @@ def reference_storage() -> StorageContents:
             ContainerSpec("disks", blobs=[BlobSpec("data.vhd", size=1024 * 1024,
                                                    blob_type="PageBlob")]),
             ContainerSpec("empty-container", metadata={"purpose": "placeholder"}),
+            # a web app slot runs from it (WEBSITE_RUN_FROM_PACKAGE, a URL with a SAS)
+            ContainerSpec("packages", blobs=[BlobSpec("app-qa.zip", size=4096,
+                                                     content_type="application/zip")]),
         ],
         tables=[TableSpec("customers", entities=8), TableSpec("emptytable", entities=0)],
         queues=[QueueSpec("orders", messages=5, metadata={"team": "shop"}),
@@ -358,7 +364,7 @@ def reference() -> Scenario:
                      ApimContents(key_vault="kv-src-reference")),
         ResourceSpec("appservice", "app-src-reference", "app-tgt-reference",
                      SiteContents(slots=("staging", "qa"), key_vault="kv-src-reference",
-                                  storage="srcstore1")),
+                                  storage="srcstore1", package_slot="qa")),
         ResourceSpec("appservice", "func-src-reference", "func-tgt-reference",
                      SiteContents(function_app=True, functions=3)),
     ])

@@ -111,6 +111,13 @@ def seed(ctx: SeedContext, spec: ResourceSpec) -> dict[str, int]:
         count("connection_string")
     code = _function_code(contents.functions) if contents.function_app else _web_code(name)
     for slot in (None, *contents.slots):
+        if slot and slot == contents.package_slot:
+            package = _wait(lambda: _package_url(ctx, contents.storage, "packages", "app-qa.zip"))
+            settings = dict(web.web_apps.list_application_settings_slot(rg, name, slot).properties)
+            settings["WEBSITE_RUN_FROM_PACKAGE"] = package
+            web.web_apps.update_application_settings_slot(rg, name, slot, {"properties": settings})
+            count("app_setting")
+            continue
         _deploy(ctx, web, rg, name, slot, code)
         count("code")
     if contents.function_app:
@@ -198,3 +205,29 @@ def _account(ctx: SeedContext, account: str) -> tuple[str, str, dict[str, str]]:
     key = storage.list_keys(rg, account).as_dict()["keys"][0]["value"]
     endpoints = found.primary_endpoints.as_dict()
     return account, str(key), {k: str(v) for k, v in endpoints.items() if v}
+
+
+def _package_url(ctx: SeedContext, account: str, container: str, blob: str) -> str:
+    """The blob's URL with a read SAS of the account's key, once the storage seeder made it
+    (the way ``az webapp deploy --type zip`` with run-from-package leaves the setting)."""
+    from datetime import UTC, datetime, timedelta
+
+    from azure.storage.blob import BlobClient, BlobSasPermissions, generate_blob_sas
+
+    name, key, endpoints = _account(ctx, account)
+    url = f"{endpoints['blob']}{container}/{blob}"
+    found = BlobClient.from_blob_url(
+        url, credential={"account_name": name, "account_key": key}, connection_verify=ctx.ca_bundle
+    )
+    if not found.exists():
+        raise ResourceNotFoundError("the package blob is not there yet")
+    sas = generate_blob_sas(
+        account_name=name,
+        container_name=container,
+        blob_name=blob,
+        account_key=key,
+        permission=BlobSasPermissions(read=True),
+        expiry=datetime.now(UTC) + timedelta(days=30),
+        protocol="https",
+    )
+    return f"{url}?{sas}"
