@@ -48,6 +48,24 @@ class Adapter(Protocol):
         """Remove what ``fresh_targets`` made (keeps the emulator's state small)."""
 
 
+def arm_client(client_class: type, resource: Any, side: Any, pool: int | None = None) -> Any:
+    """An azure-mgmt-* client of the resource's subscription on ``side`` (the benchmark's
+    credential, ARM endpoint and connection pool)."""
+    return client_class(
+        side.credential,
+        str(resource.id).split("/")[2],
+        base_url=side.arm["url"],
+        credential_scopes=[side.arm["scope"]],
+        **side.kwargs(pool),
+    )
+
+
+def where(resource: Any) -> tuple[str, str]:
+    """``(resource group, name)`` of an ARM resource."""
+    parts = str(resource.id).split("/")
+    return parts[4], parts[-1]
+
+
 def _load() -> dict[str, Adapter]:
     from adapters import apimanagement, appservice, containerregistry, cosmosdb, keyvault, storage
 

@@ -26,7 +26,7 @@ from atg_dataplane_apimanagement.entities import (
 )
 from azure.mgmt.apimanagement import ApiManagementClient, models
 
-from adapters import Task
+from adapters import Task, arm_client, where
 
 RESOURCE_TYPE = "Microsoft.ApiManagement/service"
 LEVELS = {
@@ -59,19 +59,8 @@ def _level(kind: Kind, path: tuple[str, ...]) -> int:
 
 
 def _client(resource: Any, side: Any, pool: int | None = None) -> ApiManagementClient:
-    parts = str(resource.id).split("/")
-    return ApiManagementClient(
-        side.credential,
-        parts[2],
-        base_url=side.arm["url"],
-        credential_scopes=[side.arm["scope"]],
-        **side.kwargs(pool),
-    )
-
-
-def _where(resource: Any) -> tuple[str, str]:
-    parts = str(resource.id).split("/")
-    return parts[4], parts[-1]
+    client: ApiManagementClient = arm_client(ApiManagementClient, resource, side, pool)
+    return client
 
 
 class _Writer:
@@ -81,7 +70,7 @@ class _Writer:
         self.target = _client(pair.target, target, pool)
 
     def entities(self) -> list[tuple[Kind, tuple[str, ...], Any]]:
-        group, service = _where(self.pair.source)
+        group, service = where(self.pair.source)
         found: dict[str, list[tuple[str, ...]]] = {}
         out = []
         for kind in KINDS:
@@ -94,7 +83,7 @@ class _Writer:
         return out
 
     def put(self, kind: Kind, path: tuple[str, ...], entity: Any) -> int:
-        group, service = _where(self.pair.target)
+        group, service = where(self.pair.target)
         operations = getattr(self.target, kind.operations)
         args = (*path, POLICY) if kind.policy else path
         if kind.link:
@@ -106,7 +95,7 @@ class _Writer:
         props = dict(entity.serialize(keep_readonly=False).get("properties") or {})
         props = rebase(props, str(self.pair.source.id), str(self.pair.target.id))
         if kind.secrets and (not kind.secret_when or props.get(kind.secret_when)):
-            src_group, src_service = _where(self.pair.source)
+            src_group, src_service = where(self.pair.source)
             reveal = getattr(getattr(self.source, kind.operations), kind.reveal)
             props.update(reveal(src_group, src_service, *path).serialize(keep_readonly=True))
         body = getattr(models, kind.model).deserialize({"properties": props})

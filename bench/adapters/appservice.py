@@ -20,26 +20,15 @@ from atg_dataplane_appservice.values import PLATFORM_SETTINGS
 from azure.core.rest import HttpRequest
 from azure.mgmt.web import WebSiteManagementClient
 
-from adapters import Task
+from adapters import Task, arm_client, where
 
 RESOURCE_TYPE = "Microsoft.Web/sites"
 PLATFORM = frozenset(name.lower() for name in PLATFORM_SETTINGS)
 
 
 def _client(resource: Any, side: Any, pool: int | None = None) -> WebSiteManagementClient:
-    parts = str(resource.id).split("/")
-    return WebSiteManagementClient(
-        side.credential,
-        parts[2],
-        base_url=side.arm["url"],
-        credential_scopes=[side.arm["scope"]],
-        **side.kwargs(pool),
-    )
-
-
-def _where(resource: Any) -> tuple[str, str]:
-    parts = str(resource.id).split("/")
-    return parts[4], parts[-1]
+    client: WebSiteManagementClient = arm_client(WebSiteManagementClient, resource, side, pool)
+    return client
 
 
 class _Site:
@@ -47,7 +36,7 @@ class _Site:
 
     def __init__(self, resource: Any, side: Any, pool: int | None = None) -> None:
         self.web = _client(resource, side, pool)
-        self.group, self.name = _where(resource)
+        self.group, self.name = where(resource)
 
     def call(self, method: str, slot: str | None, *args: Any, **kw: Any) -> Any:
         apps = self.web.web_apps

@@ -21,7 +21,7 @@ from azure.cosmos import CosmosClient
 from azure.cosmos.documents import SSLConfiguration
 from azure.mgmt.cosmosdb import CosmosDBManagementClient
 
-from adapters import Task
+from adapters import Task, arm_client, where
 
 RESOURCE_TYPE = "Microsoft.DocumentDB/databaseAccounts"
 SYSTEM = frozenset(("_rid", "_etag", "_ts", "_self", "_attachments", "_lsn"))
@@ -36,12 +36,8 @@ FIELDS = ("partitionKey", "indexingPolicy", "uniqueKeyPolicy", "defaultTtl",
 
 class _Account:
     def __init__(self, resource: Any, side: Any, pool: int | None = None) -> None:
-        parts = str(resource.id).split("/")
-        self.group, self.name = parts[4], parts[-1]
-        self.arm = CosmosDBManagementClient(
-            side.credential, parts[2], base_url=side.arm["url"],
-            credential_scopes=[side.arm["scope"]], **side.kwargs(pool),
-        )
+        self.group, self.name = where(resource)
+        self.arm = arm_client(CosmosDBManagementClient, resource, side, pool)
         ssl = SSLConfiguration()
         ssl.SSLCaCerts = side.ca_bundle if isinstance(side.ca_bundle, str) else certifi.where()
         kwargs = side.kwargs(pool)

@@ -7,8 +7,7 @@ plugins' tests)."""
 from __future__ import annotations
 
 import pytest
-from atg_dataplane.clouds import AZURE_PUBLIC
-from atg_dataplane.context import ResourceBinding, SideContext
+from atg_dataplane.context import ResourceBinding
 from atg_dataplane.counterparts import (
     STORAGE_ACCOUNTS,
     VAULTS,
@@ -18,7 +17,8 @@ from atg_dataplane.counterparts import (
     owner,
     repoint_url,
 )
-from atg_dataplane.models import AzureResource, ItemError
+from atg_dataplane.models import ItemError
+from atg_dataplane.testing import offline_binding
 
 SHARED = "https://127.0.0.1:9000"  # an emulator: accounts are paths below one host
 
@@ -26,18 +26,7 @@ SHARED = "https://127.0.0.1:9000"  # an emulator: accounts are paths below one h
 def _binding(
     side: str, listed: dict[Kind, list[Endpoint]], names: dict[str, str]
 ) -> ResourceBinding:
-    context = SideContext(
-        side=side,  # type: ignore[arg-type]
-        tenant_id=side,
-        subscription_id=side,
-        credential=object(),
-        cloud=AZURE_PUBLIC,
-        names=names,
-    )
-    for kind, found in listed.items():  # what ARM listed, once per side and run
-        context.cached_client(f"counterparts:{kind.resource_type}", lambda f=found: f)
-    rid = f"/subscriptions/{side}/resourceGroups/g/providers/Microsoft.Web/sites/app"
-    return ResourceBinding(AzureResource(id=rid, type="Microsoft.Web/sites", name="app"), context)
+    return offline_binding(side, "Microsoft.Web/sites", listed, names)
 
 
 SOURCE = {

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import pytest
 from atg_dataplane import ItemError
-from atg_dataplane.clouds import AZURE_PUBLIC
-from atg_dataplane.context import ResourceBinding, SideContext
 from atg_dataplane.counterparts import STORAGE_ACCOUNTS, VAULTS, Endpoint
-from atg_dataplane.models import AzureResource
+from atg_dataplane.testing import offline_binding
 from atg_dataplane_appservice.values import PLACEHOLDER, form, platform_settings, written
 
 SOURCE = {
@@ -29,22 +27,8 @@ TARGET = {
 NAMES = {"kv-src": "kv-tgt", "stsrc": "sttgt"}
 
 
-def _binding(side: str, listed: dict) -> ResourceBinding:  # type: ignore[type-arg]
-    context = SideContext(
-        side=side,  # type: ignore[arg-type]
-        tenant_id=side,
-        subscription_id=side,
-        credential=object(),
-        cloud=AZURE_PUBLIC,
-        names=NAMES,
-    )
-    for kind, found in listed.items():
-        context.cached_client(f"counterparts:{kind.resource_type}", lambda f=found: f)
-    rid = f"/subscriptions/{side}/resourceGroups/g/providers/Microsoft.Web/sites/app"
-    return ResourceBinding(AzureResource(id=rid, type="Microsoft.Web/sites", name="app"), context)
-
-
-SRC, TGT = _binding("source", SOURCE), _binding("target", TARGET)
+SRC = offline_binding("source", "Microsoft.Web/sites", SOURCE, NAMES)
+TGT = offline_binding("target", "Microsoft.Web/sites", TARGET, NAMES)
 
 
 def _written(value: str, replication: bool = False) -> str:

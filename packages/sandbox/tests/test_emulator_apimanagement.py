@@ -6,22 +6,17 @@ users (no password shown) and certificates (a PFX parsed, never shown again)."""
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 from typing import Any
 
 import pytest
+from arm_testing import mgmt_client
+from atg_dataplane_sandbox.certs import client_pfx
 from atg_dataplane_sandbox.emulator import EmulatorHandle
-from atg_dataplane_sandbox.emulator.testing import arm_kwargs, credential
 from atg_dataplane_sandbox.topology import Topology
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.apimanagement import ApiManagementClient
-from azure.mgmt.resource.resources import ResourceManagementClient
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
-from cryptography.x509.oid import NameOID
 
 RG, SERVICE = "rg-apim-more", "apim-more"
 OPENAPI = {
@@ -41,12 +36,7 @@ def _text(response: Any, *_: Any) -> str:
 
 @pytest.fixture(scope="module")
 def apim(emu: EmulatorHandle, topo: Topology) -> ApiManagementClient:
-    src = topo.tenant("source")
-    cred = credential(emu, "source", "admin")
-    ResourceManagementClient(
-        cred, src.subscription_id, **arm_kwargs(emu)
-    ).resource_groups.create_or_update(RG, {"location": "eastus"})
-    client = ApiManagementClient(cred, src.subscription_id, **arm_kwargs(emu))
+    client = mgmt_client(emu, topo, ApiManagementClient, RG)
     client.api_management_service.begin_create_or_update(
         RG,
         SERVICE,
@@ -173,22 +163,7 @@ def test_users_groups_and_built_in_groups(apim: ApiManagementClient) -> None:
 
 
 def test_an_uploaded_certificate_is_parsed_and_never_shown(apim: ApiManagementClient) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "client.example")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    pfx = pkcs12.serialize_key_and_certificates(
-        b"client", key, cert, None, BestAvailableEncryption(b"pfx-pass")
-    )
+    pfx, cert = client_pfx("client.example", "pfx-pass", days=30)
     data = base64.b64encode(pfx).decode()
     made = apim.certificate.create_or_update(
         RG, SERVICE, "client", {"data": data, "password": "pfx-pass"}

@@ -11,11 +11,11 @@ import zipfile
 
 import pytest
 import requests
+from arm_testing import mgmt_client
 from atg_dataplane_sandbox.emulator import EmulatorHandle
-from atg_dataplane_sandbox.emulator.testing import arm_kwargs, credential
+from atg_dataplane_sandbox.emulator.testing import credential
 from atg_dataplane_sandbox.topology import Topology
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.web import WebSiteManagementClient
 
 RG = "rg-web"
@@ -24,12 +24,7 @@ ARM_SCOPE = "https://management.azure.com/.default"
 
 @pytest.fixture(scope="module")
 def web(emu: EmulatorHandle, topo: Topology) -> WebSiteManagementClient:
-    src = topo.tenant("source")
-    cred = credential(emu, "source", "admin")
-    ResourceManagementClient(
-        cred, src.subscription_id, **arm_kwargs(emu)
-    ).resource_groups.create_or_update(RG, {"location": "eastus"})
-    client = WebSiteManagementClient(cred, src.subscription_id, **arm_kwargs(emu))
+    client = mgmt_client(emu, topo, WebSiteManagementClient, RG)
     for name, kind in (("shop", "app"), ("jobs", "functionapp")):
         client.web_apps.begin_create_or_update(
             RG, name, {"location": "eastus", "kind": kind, "properties": {}}

@@ -10,6 +10,7 @@ before, are declarations now too (their tests are in ``test_emulator_providers.p
 from __future__ import annotations
 
 import pytest
+from arm_testing import mgmt_client
 from atg_dataplane_sandbox.emulator import EmulatorHandle
 from atg_dataplane_sandbox.emulator.testing import arm_kwargs, credential
 from atg_dataplane_sandbox.topology import Topology
@@ -18,19 +19,13 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from azure.mgmt.apimanagement import ApiManagementClient
-from azure.mgmt.resource.resources import ResourceManagementClient
 
 RG, SERVICE = "rg-apim", "apim-tree"
 
 
 @pytest.fixture(scope="module")
 def apim(emu: EmulatorHandle, topo: Topology) -> ApiManagementClient:
-    src = topo.tenant("source")
-    cred = credential(emu, "source", "admin")
-    ResourceManagementClient(
-        cred, src.subscription_id, **arm_kwargs(emu)
-    ).resource_groups.create_or_update(RG, {"location": "eastus"})
-    client = ApiManagementClient(cred, src.subscription_id, **arm_kwargs(emu))
+    client = mgmt_client(emu, topo, ApiManagementClient, RG)
     _create_service(client, SERVICE)
     return client
 

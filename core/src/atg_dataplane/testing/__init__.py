@@ -11,7 +11,8 @@ Every plugin package's tests subclass :class:`PluginConformance`::
 """
 
 from atg_dataplane.testing.conformance import PluginConformance
+from atg_dataplane.testing.offline import offline_binding
 from atg_dataplane.testing.pair import PairRun
 from atg_dataplane.testing.recorder import ProgressRecorder
 
-__all__ = ["PairRun", "PluginConformance", "ProgressRecorder"]
+__all__ = ["PairRun", "PluginConformance", "ProgressRecorder", "offline_binding"]

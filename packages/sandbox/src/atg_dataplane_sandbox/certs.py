@@ -1,10 +1,12 @@
-"""The sandbox's test CA and its server certificate (``trustme``), made once per directory."""
+"""The sandbox's test CA and its server certificate (``trustme``), made once per directory;
+and self-signed client certificates in a PFX, as users upload them (API Management)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CA_FILE = "ca.pem"
 CERT_FILE = "server.pem"
@@ -44,6 +46,36 @@ def ensure_certs(directory: str | os.PathLike[str]) -> CertPaths:
     _write(paths.cert, b"".join(blob.bytes() for blob in leaf.cert_chain_pems), 0o644)
     _write(paths.key, leaf.private_key_pem.bytes(), 0o600)
     return paths
+
+
+def client_pfx(common_name: str, password: str, days: int = 365) -> tuple[bytes, Any]:
+    """A self-signed client certificate with its (EC P-256) key as a PFX protected by
+    ``password``; and the ``cryptography`` certificate, for what a test compares."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    pfx = pkcs12.serialize_key_and_certificates(
+        b"client", key, cert, None, BestAvailableEncryption(password.encode())
+    )
+    return pfx, cert
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:

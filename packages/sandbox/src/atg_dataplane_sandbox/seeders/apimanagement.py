@@ -9,13 +9,13 @@ and who uses it (a user in a group, certificates: one uploaded, one from Key Vau
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import time
 from typing import Any
 
 from azure.mgmt.apimanagement import ApiManagementClient
 
+from atg_dataplane_sandbox.certs import client_pfx
 from atg_dataplane_sandbox.scenarios import ApimContents, ResourceSpec
 from atg_dataplane_sandbox.seeders.context import SeedContext
 
@@ -379,27 +379,6 @@ def _people(ctx: SeedContext, client: Any, rg: str, svc: str, count: Any) -> Non
 
 
 def _pfx(password: str) -> str:
-    """A self-signed client certificate with its key, as API Management takes an upload."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "client.sandbox.example")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    pfx = pkcs12.serialize_key_and_certificates(
-        b"client", key, cert, None, BestAvailableEncryption(password.encode())
-    )
+    """A client certificate's PFX, base64 as API Management takes an upload."""
+    pfx, _ = client_pfx("client.sandbox.example", password)
     return base64.b64encode(pfx).decode()
