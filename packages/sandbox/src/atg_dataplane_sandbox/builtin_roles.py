@@ -252,6 +252,17 @@ BUILTIN_ROLES: list[dict[str, Any]] = [
         ],
     ),
     _role(
+        "7efff54f-a5b4-42b5-a1c5-5411624893ce",
+        "Disk Snapshot Contributor",
+        "Provides permission to backup vault to manage disk snapshots.",
+        [
+            *_MGMT_COMMON,
+            "Microsoft.Compute/disks/read",
+            "Microsoft.Compute/disks/beginGetAccess/action",
+            "Microsoft.Compute/snapshots/*",
+        ],
+    ),
+    _role(
         "de139f84-1756-47ae-9be6-808fbbe84772",
         "Website Contributor",
         "Lets you manage websites (not web plans), but not access to them.",

@@ -52,6 +52,7 @@ _GRANTS: dict[str, dict[str, list[str]]] = {
             "DocumentDB Account Contributor",
             "API Management Service Contributor",
             "Website Contributor",
+            "Disk Snapshot Contributor",
         ],
         "limited": ["Reader", "Key Vault Reader"],
         "expired": ["Reader"],

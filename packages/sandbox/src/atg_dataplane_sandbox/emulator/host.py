@@ -1,7 +1,7 @@
 """Where the sandbox's services are wired together: the listeners (Entra ID, ARM, the File
-service, Kudu, one per vault, registry and Cosmos DB account, the Azurite proxies), the ARM
-providers of every namespace, and the admin endpoint. The only module that imports every
-service; services import only :mod:`.common`."""
+service, Kudu, the disk data endpoint, one per vault, registry and Cosmos DB account, the
+Azurite proxies), the ARM providers of every namespace, and the admin endpoint. The only
+module that imports every service; services import only :mod:`.common`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from atg_dataplane_sandbox.emulator.common.context import ADMIN_HEADER, EMU, Emu
 from atg_dataplane_sandbox.emulator.common.errors import AzureError, json_response
 from atg_dataplane_sandbox.emulator.common.faults import FaultSpecError
 from atg_dataplane_sandbox.emulator.common.middleware import malformed_json
+from atg_dataplane_sandbox.emulator.compute import arm as compute_arm
+from atg_dataplane_sandbox.emulator.compute import data as disk_data
 from atg_dataplane_sandbox.emulator.cosmos import arm as cosmos_arm
 from atg_dataplane_sandbox.emulator.cosmos.proxy import open_cosmos_proxies
 from atg_dataplane_sandbox.emulator.entra import routes as entra
@@ -33,7 +35,15 @@ from atg_dataplane_sandbox.emulator.storage.errors import storage_fault_response
 from atg_dataplane_sandbox.emulator.storage.files.router import fileshare_app_routes
 from atg_dataplane_sandbox.emulator.storage.proxy import open_storage_proxies
 
-PROVIDERS = (keyvault_arm, storage_arm, acr_arm, cosmos_arm, apimanagement_arm, appservice_arm)
+PROVIDERS = (
+    keyvault_arm,
+    storage_arm,
+    acr_arm,
+    cosmos_arm,
+    apimanagement_arm,
+    appservice_arm,
+    compute_arm,
+)
 """The namespaces ARM serves: each module registers its resource types when imported."""
 
 
@@ -44,6 +54,7 @@ async def start(emu: Emulator) -> None:
     emu.urls["arm"] = await emu.listen(arm_app(emu), emu.options.arm_port)
     emu.urls["file"] = await emu.listen(file_app(emu), 0)  # Azure Files: Azurite has none
     await kudu.open_kudu(emu, kudu_app(emu))  # App Service's SCM sites
+    emu.urls["disks"] = await emu.listen_remembered("disks_port", "disks", disks_app(emu))
     # Before vaults/registries: their listeners write emulator.json, which must list us.
     await open_storage_proxies(emu)
     await open_cosmos_proxies(emu)
@@ -91,6 +102,12 @@ def keyvault_app(emu: Emulator) -> web.Application:
 def acr_app(emu: Emulator) -> web.Application:
     app = service_app(emu, "acr", malformed=_acr_malformed)
     app.router.add_route("*", "/{tail:.*}", acr_dispatch)
+    return app
+
+
+def disks_app(emu: Emulator) -> web.Application:
+    app = service_app(emu, disk_data.SERVICE)
+    disk_data.routes(app)
     return app
 
 

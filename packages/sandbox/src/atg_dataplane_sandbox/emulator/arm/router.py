@@ -171,7 +171,7 @@ async def _provider_path(
     if len(rest) == 4 and method == "POST" and action in provider.actions:
         ctx.require(f"{provider.full_type}/{rest[3]}/action", resource_id)
         if action in provider.lro_actions:
-            await provider.actions[action](ctx, resource)
+            answer = await provider.actions[action](ctx, resource)
             return start_operation(
                 ctx,
                 provider.namespace,
@@ -180,6 +180,7 @@ async def _provider_path(
                 None,
                 202,
                 "POST",
+                result=answer if isinstance(answer, dict) else None,
             )
         return await provider.actions[action](ctx, resource)
     answer = await tree.handle(ctx, provider.full_type, resource, rest[3:])

@@ -141,8 +141,10 @@ def start_operation(
     status: int,
     method: str,
     location_only: bool = False,
+    result: Any = None,
 ) -> web.Response:
-    """Answer with a long-running operation that completes on its first poll."""
+    """Answer with a long-running operation that completes on its first poll; a POST's
+    ``result`` (a disk's access SAS) is what its ``Location`` answers at the end."""
     op_id = str(uuid.uuid4())
     operations = ctx.section("operations")
     while len(operations) >= MAX_OPERATIONS:  # oldest first (dicts keep insertion order)
@@ -154,6 +156,8 @@ def start_operation(
         "startTime": now_iso(),
         "method": method,
     }
+    if result is not None:
+        operations[op_id]["result"] = result
     ctx.touch()
     base = (
         f"{ctx.emu.urls['arm']}/subscriptions/{ctx.subscription_id}/providers/{namespace}"
@@ -183,6 +187,8 @@ def operation_status(ctx: ArmContext, op_id: str, results: bool) -> web.Response
         resource = ctx.section("resources").get(op["resourceId"].lower())
         if op.get("method") == "PUT" and resource is not None:
             return json_response(resource)
+        if "result" in op:
+            return json_response(op["result"])
         return web.Response(status=204)
     return json_response(
         {

@@ -220,6 +220,7 @@ class Emulator:
             "acr": dict(self.registry_urls),
             "file": self.urls.get("file"),
             "kudu": self.urls.get("kudu"),
+            "disks": self.urls.get("disks"),
             "storage": dict(self.storage_urls),
             "cosmos": dict(self.cosmos_urls),
             "faults_url": f"{self.urls.get('arm')}/_sandbox/faults",

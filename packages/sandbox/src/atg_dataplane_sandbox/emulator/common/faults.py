@@ -52,7 +52,7 @@ from dataclasses import dataclass, field, replace
 STATUS_KEYS = ("429", "500", "503")
 SHARE_KEYS = ("drop", "lost", "stall", "malformed")
 """Faults other than a status, in the order :func:`decide` draws them."""
-SERVICES = ("entra", "arm", "keyvault", "acr", "storage", "cosmos", "kudu")
+SERVICES = ("entra", "arm", "keyvault", "acr", "storage", "cosmos", "kudu", "disks")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ from aiohttp import web
 
 from atg_dataplane_sandbox.emulator.common.arm import ArmContext
 
-Action = Callable[[ArmContext, dict[str, Any]], Awaitable[web.StreamResponse]]
+Action = Callable[[ArmContext, dict[str, Any]], Awaitable[Any]]
+"""A POST action: its response, or for a long-running one (``lro_actions``) its result
+(a dict the operation's ``Location`` answers with at the end, or None)."""
 
 
 class Provider:
@@ -30,7 +32,8 @@ class Provider:
     actions: dict[str, Action] = {}
     """POST ``{resource id}/{name}`` handlers, keyed by lower-case action name."""
     lro_actions: frozenset[str] = frozenset()
-    """Actions answered as long-running operations (202 + ``Location``)."""
+    """Actions answered as long-running operations (202 + ``Location``, which answers with
+    the action's result when it returned one)."""
 
     @property
     def full_type(self) -> str:

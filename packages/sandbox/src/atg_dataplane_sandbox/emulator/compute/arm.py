@@ -1,0 +1,336 @@
+"""Microsoft.Compute: virtual machines (with their ``extensions``), managed disks and
+snapshots; shapes per the 2024-03-02 / 2025-04-01 specifications
+(``specification/compute/resource-manager``).
+
+* A disk is ``Empty`` (``diskSizeGB``), ``Upload`` (``uploadSizeBytes``: ``ReadyToUpload``
+  until written through a ``Write`` grant and revoked) or a ``Copy`` of a disk or
+  snapshot. A snapshot is a ``Copy`` of a disk, ``incremental`` or not (its bytes are a
+  copy either way; the difference between two snapshots of one disk is what
+  ``pages.py`` computes).
+* ``beginGetAccess`` (long-running; its ``Location`` answers ``{"accessSAS"}``) opens the
+  volume on the disk data endpoint (``data.py``) for ``durationInSeconds``, ``Read`` or
+  (for a disk made for upload) ``Write``; ``endGetAccess`` closes it. A disk attached to a
+  VM cannot be opened (Azure: snapshot it, or deallocate the VM).
+* A VM's ``storageProfile.dataDisks`` attach managed disks (``createOption: Attach``) at a
+  LUN; dropping one detaches it. ``deallocate`` and ``start`` set its power state, which
+  ``instanceView`` reports.
+* Extensions are declared for the ARM tree: ``protectedSettings`` are stored and never
+  shown, as Azure never returns them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from atg_dataplane_sandbox.emulator.common.arm import ArmContext, now_iso, read_json_body
+from atg_dataplane_sandbox.emulator.common.errors import AzureError, json_response
+from atg_dataplane_sandbox.emulator.common.providers import ChildType, Provider, declare, register
+from atg_dataplane_sandbox.emulator.compute.pages import Volume
+
+NAMESPACE = "Microsoft.Compute"
+VM_TYPE = f"{NAMESPACE}/virtualMachines"
+VOLUMES = "disk_volumes"
+"""Store section: volume key (the disk's or snapshot's ``uniqueId``) -> ``{resource_id,
+size, ranges, grant, source}``."""
+GIB = 1024**3
+
+
+def volume_dir(emu: Any) -> Path:
+    return Path(emu.directory) / "emulator-state" / "disks"
+
+
+def volume(emu: Any, key: str) -> Volume:
+    record = emu.store.section(VOLUMES)[key]
+    return Volume(volume_dir(emu) / f"{key}.img", int(record["size"]), record["ranges"])
+
+
+def save(emu: Any, key: str, found: Volume) -> None:
+    emu.store.section(VOLUMES)[key]["ranges"] = found.stored()
+    emu.store.touch()
+
+
+def _new_volume(ctx: ArmContext, resource: dict[str, Any], size: int, source: str = "") -> str:
+    key = str(uuid.uuid4())
+    ctx.section(VOLUMES)[key] = {
+        "resource_id": resource["id"],
+        "size": size,
+        "ranges": [],
+        "grant": None,
+        "source": source,
+    }
+    ctx.touch()
+    return key
+
+
+def _copy_from(ctx: ArmContext, source_id: str, resource: dict[str, Any]) -> tuple[str, int]:
+    """A new volume holding the written ranges of the disk or snapshot ``source_id``."""
+    source = ctx.section("resources").get(source_id.lower())
+    if source is None or source["type"].lower() not in (
+        f"{NAMESPACE}/disks".lower(),
+        f"{NAMESPACE}/snapshots".lower(),
+    ):
+        raise AzureError(404, "NotFound", f"The source '{source_id}' was not found.")
+    old_key = source["properties"]["uniqueId"]
+    size = int(ctx.section(VOLUMES)[old_key]["size"])
+    lineage = ctx.section(VOLUMES)[old_key].get("source") or source["id"]
+    key = _new_volume(ctx, resource, size, lineage)
+    copied = volume(ctx.emu, old_key).copy_to(volume_dir(ctx.emu) / f"{key}.img")
+    save(ctx.emu, key, copied)
+    return key, size
+
+
+class _Volumes(Provider):
+    """What disks and snapshots share: sizes, copies, access grants."""
+
+    namespace = NAMESPACE
+    created_status = 200
+    lro_actions = frozenset({"begingetaccess", "endgetaccess"})
+
+    def __init__(self) -> None:
+        self.actions = {"begingetaccess": self._grant, "endgetaccess": self._revoke}
+
+    def _create(self, ctx: ArmContext, resource: dict[str, Any]) -> tuple[str, int]:
+        raise NotImplementedError
+
+    async def on_put(
+        self, ctx: ArmContext, resource: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        props = resource["properties"]
+        if existing is not None:  # an update: the bytes stay
+            kept = existing["properties"]
+            for field in ("uniqueId", "diskSizeBytes", "creationData", "timeCreated",
+                          "diskState", "diskSizeGB"):
+                if field in kept:
+                    props[field] = kept[field]
+            resource["managedBy"] = existing.get("managedBy")
+        else:
+            key, size = self._create(ctx, resource)
+            props["uniqueId"] = key
+            props["diskSizeBytes"] = size
+            props["diskSizeGB"] = max(1, size // GIB)
+            props["timeCreated"] = now_iso()
+        props["provisioningState"] = "Succeeded"
+        resource.setdefault("sku", {"name": "Standard_LRS"})
+        return resource
+
+    async def on_delete(self, ctx: ArmContext, resource: dict[str, Any]) -> None:
+        if resource.get("managedBy"):
+            raise AzureError(
+                409,
+                "OperationNotAllowed",
+                f"Disk {resource['name']} is attached to VM {resource['managedBy']}.",
+            )
+        key = resource["properties"]["uniqueId"]
+        volume(ctx.emu, key).delete()
+        ctx.section(VOLUMES).pop(key, None)
+
+    async def _grant(self, ctx: ArmContext, resource: dict[str, Any]) -> dict[str, Any]:
+        body = read_json_body(ctx.body)
+        access = str(body.get("access") or "")
+        seconds = int(body.get("durationInSeconds") or 0)
+        if access not in ("Read", "Write") or seconds <= 0:
+            raise AzureError(
+                400, "InvalidParameter", "access must be Read or Write and durationInSeconds > 0."
+            )
+        props = resource["properties"]
+        state = props.get("diskState")
+        if resource.get("managedBy"):
+            raise AzureError(
+                409,
+                "OperationNotAllowed",
+                f"Disk '{resource['name']}' is attached to VM '{resource['managedBy']}': "
+                "snapshot it, or deallocate the VM, before granting access.",
+            )
+        if access == "Write" and state != "ReadyToUpload":
+            raise AzureError(
+                409, "OperationNotAllowed", "Write access is granted only to a disk made for "
+                "upload (createOption Upload) that is ReadyToUpload."
+            )
+        grant = {
+            "token": secrets.token_urlsafe(32),
+            "access": access,
+            "expires": time.time() + seconds,
+        }
+        key = props["uniqueId"]
+        ctx.section(VOLUMES)[key]["grant"] = grant
+        if "diskState" in props:
+            props["diskState"] = "ActiveUpload" if access == "Write" else "ActiveSAS"
+        ctx.touch()
+        url = f"{ctx.emu.urls['disks']}/md/{key}/abcd?sv=2018-03-28&sr=b&si={uuid.uuid4()}"
+        return {"accessSAS": f"{url}&sig={grant['token']}"}
+
+    async def _revoke(self, ctx: ArmContext, resource: dict[str, Any]) -> None:
+        props = resource["properties"]
+        ctx.section(VOLUMES)[props["uniqueId"]]["grant"] = None
+        if props.get("diskState") in ("ActiveSAS", "ActiveUpload"):
+            props["diskState"] = "Attached" if resource.get("managedBy") else "Unattached"
+        ctx.touch()
+
+
+class Disks(_Volumes):
+    resource_type = "disks"
+
+    def _create(self, ctx: ArmContext, resource: dict[str, Any]) -> tuple[str, int]:
+        props = resource["properties"]
+        data = props.get("creationData") or {}
+        option = data.get("createOption")
+        if option == "Empty":
+            if not props.get("diskSizeGB"):
+                raise AzureError(400, "InvalidParameter", "diskSizeGB is required for Empty.")
+            size = int(props["diskSizeGB"]) * GIB
+            props["diskState"] = "Unattached"
+            return _new_volume(ctx, resource, size), size
+        if option == "Upload":
+            size = int(data.get("uploadSizeBytes") or 0)
+            if size <= 0 or size % 512:
+                raise AzureError(
+                    400, "InvalidParameter", "uploadSizeBytes must be a positive multiple of 512."
+                )
+            props["diskState"] = "ReadyToUpload"
+            return _new_volume(ctx, resource, size), size
+        if option == "Copy":
+            props["diskState"] = "Unattached"
+            return _copy_from(ctx, str(data.get("sourceResourceId") or ""), resource)
+        raise AzureError(
+            400, "InvalidParameter", f"createOption '{option}' is not emulated: use Empty, "
+            "Upload or Copy."
+        )
+
+
+class Snapshots(_Volumes):
+    resource_type = "snapshots"
+
+    def _create(self, ctx: ArmContext, resource: dict[str, Any]) -> tuple[str, int]:
+        data = resource["properties"].get("creationData") or {}
+        if data.get("createOption") != "Copy":
+            raise AzureError(400, "InvalidParameter", "A snapshot is a Copy of a disk.")
+        resource["properties"].setdefault("incremental", False)
+        return _copy_from(ctx, str(data.get("sourceResourceId") or ""), resource)
+
+
+class VirtualMachines(Provider):
+    namespace = NAMESPACE
+    resource_type = "virtualMachines"
+    lro_put = True
+    lro_actions = frozenset({"deallocate", "start"})
+
+    def __init__(self) -> None:
+        self.actions = {"deallocate": self._deallocate, "start": self._start}
+
+    async def on_put(
+        self, ctx: ArmContext, resource: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        props = resource["properties"]
+        profile = props.setdefault("storageProfile", {})
+        wanted = profile.get("dataDisks") or []
+        luns = [int(d.get("lun", -1)) for d in wanted]
+        if len(set(luns)) != len(luns) or min(luns, default=0) < 0:
+            raise AzureError(400, "InvalidParameter", "Each data disk needs its own LUN.")
+        disks = ctx.section("resources")
+        attached = {}
+        for disk in wanted:
+            disk_id = str((disk.get("managedDisk") or {}).get("id") or "")
+            found = disks.get(disk_id.lower())
+            if found is None:
+                raise AzureError(404, "NotFound", f"The disk '{disk_id}' was not found.")
+            owner = found.get("managedBy")
+            if owner and owner.lower() != resource["id"].lower():
+                raise AzureError(
+                    409, "OperationNotAllowed", f"Disk '{found['name']}' is attached to {owner}."
+                )
+            if found["properties"].get("diskState") in ("ReadyToUpload", "ActiveUpload",
+                                                         "ActiveSAS"):
+                raise AzureError(
+                    409, "OperationNotAllowed",
+                    f"Disk '{found['name']}' is {found['properties']['diskState']}: end its "
+                    "access (and upload) first.",
+                )
+            attached[disk_id.lower()] = found
+            disk.setdefault("createOption", "Attach")
+            disk["managedDisk"] = {**disk.get("managedDisk", {}), "id": found["id"]}
+            disk["diskSizeGB"] = found["properties"].get("diskSizeGB")
+        for old in (existing or {}).get("properties", {}).get("storageProfile", {}).get(
+            "dataDisks"
+        ) or []:
+            old_id = str((old.get("managedDisk") or {}).get("id") or "").lower()
+            gone = disks.get(old_id)
+            if gone is not None and old_id not in attached:
+                gone["managedBy"] = None
+                gone["properties"]["diskState"] = "Unattached"
+        for found in attached.values():
+            found["managedBy"] = resource["id"]
+            found["properties"]["diskState"] = "Attached"
+        props["vmId"] = (existing or {}).get("properties", {}).get("vmId") or str(uuid.uuid4())
+        props["provisioningState"] = "Succeeded"
+        props["powerState"] = (existing or {}).get("properties", {}).get("powerState", "running")
+        ctx.touch()
+        return resource
+
+    def present(self, ctx: ArmContext, resource: dict[str, Any]) -> dict[str, Any]:
+        shown = {**resource, "properties": dict(resource["properties"])}
+        shown["properties"].pop("powerState", None)  # Azure shows it in the instance view
+        return shown
+
+    async def on_delete(self, ctx: ArmContext, resource: dict[str, Any]) -> None:
+        for disk in resource["properties"].get("storageProfile", {}).get("dataDisks") or []:
+            found = ctx.section("resources").get(str(disk["managedDisk"]["id"]).lower())
+            if found is not None:
+                found["managedBy"] = None
+                found["properties"]["diskState"] = "Unattached"
+
+    async def _deallocate(self, ctx: ArmContext, resource: dict[str, Any]) -> None:
+        resource["properties"]["powerState"] = "deallocated"
+        ctx.touch()
+
+    async def _start(self, ctx: ArmContext, resource: dict[str, Any]) -> None:
+        resource["properties"]["powerState"] = "running"
+        ctx.touch()
+
+    async def child(
+        self, ctx: ArmContext, resource: dict[str, Any], rest: list[str]
+    ) -> web.StreamResponse | None:
+        if [r.lower() for r in rest] != ["instanceview"] or ctx.request.method != "GET":
+            return None
+        ctx.require(f"{VM_TYPE}/instanceView/read", resource["id"])
+        power = resource["properties"].get("powerState", "running")
+        return json_response(
+            {
+                "statuses": [
+                    {"code": "ProvisioningState/succeeded", "level": "Info"},
+                    {"code": f"PowerState/{power}", "level": "Info"},
+                ]
+            }
+        )
+
+
+def _extension(
+    ctx: ArmContext, vm: dict[str, Any], found: dict[str, Any] | None, props: dict[str, Any]
+) -> dict[str, Any]:
+    absent = [f for f in ("publisher", "type", "typeHandlerVersion") if not props.get(f)]
+    if absent:
+        raise AzureError(400, "InvalidParameter", f"{', '.join(absent)} required.")
+    props.setdefault("autoUpgradeMinorVersion", False)
+    props.setdefault("settings", {})
+    props["provisioningState"] = "Succeeded"
+    return props
+
+
+register(Disks())
+register(Snapshots())
+register(VirtualMachines())
+EXTENSIONS = declare(
+    ChildType(
+        parent=VM_TYPE,
+        name="extensions",
+        secrets=("protectedSettings",),
+        lro="async",
+        lro_status=201,
+        shape=_extension,
+    )
+)
