@@ -3,20 +3,27 @@ tenant (an API Management named value's Key Vault secret, a web app setting's st
 connection string or ``@Microsoft.KeyVault(...)`` reference) must point at that resource's
 counterpart in the target tenant: the same name, or the config's ``[mapping.names]``.
 
-Resources are found through ARM once per side and run (a listing of the type, then one
-read of each for its endpoints), and matched by the longest endpoint that prefixes the
+Resources are found through ARM once per side and run (a listing of the type, then a read
+of each for its endpoints, several at once; one that cannot be read is left out, with a
+warning), and matched by the longest endpoint that prefixes the
 value's URL: vaults have their own host, while storage accounts may share one (an
 emulator's accounts are paths below it).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from azure.core.exceptions import HttpResponseError
+
 from atg_dataplane.context import ResourceBinding, SideContext
 from atg_dataplane.models import ItemError
+from atg_dataplane.parallel import read_ahead
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,9 @@ STORAGE_ACCOUNTS = Kind(
     "Microsoft.Storage/storageAccounts",
     "storage account",
     "2023-05-01",
-    lambda props: {k: str(v) for k, v in (props.get("primaryEndpoints") or {}).items() if v},
+    lambda props: {
+        k: v for k, v in (props.get("primaryEndpoints") or {}).items() if isinstance(v, str)
+    },
 )
 
 
@@ -62,13 +71,21 @@ def endpoints(context: SideContext, kind: Kind) -> list[Endpoint]:
 
     def load() -> list[Endpoint]:
         client = arm_client(context)
-        found = []
-        for generic in client.resources.list(filter=f"resourceType eq '{kind.resource_type}'"):
-            full = client.resources.get_by_id(generic.id, api_version=kind.api_version)
-            for label, url in kind.endpoints(full.properties or {}).items():
-                if url:
-                    found.append(Endpoint(str(generic.name), label, url, str(generic.id)))
-        return found
+
+        def read(generic: Any) -> list[Endpoint]:
+            try:
+                full = client.resources.get_by_id(generic.id, api_version=kind.api_version)
+            except HttpResponseError as exc:  # one unreadable resource hides only itself
+                log.warning("counterparts: %s unreadable (%s)", generic.id, exc.status_code)
+                return []
+            return [
+                Endpoint(str(generic.name), label, url, str(generic.id))
+                for label, url in kind.endpoints(full.properties or {}).items()
+                if isinstance(url, str) and url
+            ]
+
+        listed = client.resources.list(filter=f"resourceType eq '{kind.resource_type}'")
+        return [e for found in read_ahead(read, listed) for e in found]
 
     listed: list[Endpoint] = context.cached_client(f"counterparts:{kind.resource_type}", load)
     return listed
