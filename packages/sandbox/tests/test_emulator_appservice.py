@@ -154,11 +154,16 @@ def test_zip_deploy_makes_the_functions_and_keys_are_set(
         RG, "jobs", "functionKeys", "partner", {"properties": {"value": "p" * 40}}
     )
     assert apps.list_host_keys(RG, "jobs").function_keys["partner"] == "p" * 40
-    assert set(apps.list_function_keys(RG, "jobs", "hello").properties) == {"default"}
+    assert set(apps.list_function_keys(RG, "jobs", "hello").as_dict()) == {"default"}  # flat
     apps.create_or_update_function_secret(
         RG, "jobs", "hello", "caller", {"properties": {"value": "c" * 40}}
     )
-    assert apps.list_function_keys(RG, "jobs", "hello").properties["caller"] == "c" * 40
+    assert apps.list_function_keys(RG, "jobs", "hello").as_dict()["caller"] == "c" * 40
+    # the value is read only inside "properties": without it the service makes one
+    apps.create_or_update_function_secret(
+        RG, "jobs", "hello", "unwrapped", {"name": "unwrapped", "value": "u" * 40}
+    )
+    assert apps.list_function_keys(RG, "jobs", "hello").as_dict()["unwrapped"] != "u" * 40
     with pytest.raises(ResourceNotFoundError):
         apps.list_function_keys(RG, "jobs", "nope")
     apps.sync_function_triggers(RG, "jobs")

@@ -124,14 +124,14 @@ def seed(ctx: SeedContext, spec: ResourceSpec) -> dict[str, int]:
         count("host_key", 2)  # the master key and the default key every function app has
         web.web_apps.create_or_update_host_secret(
             rg, name, "functionKeys", "partner",
-            {"name": "partner", "value": ctx.canaries.add(ctx.canaries.new())},
+            {"properties": {"name": "partner", "value": ctx.canaries.add(ctx.canaries.new())}},
         )
         count("host_key")
         count("function_key", contents.functions)  # each function's default key
         if contents.functions:
             web.web_apps.create_or_update_function_secret(
                 rg, name, "fn-0", "caller",
-                {"name": "caller", "value": ctx.canaries.add(ctx.canaries.new())},
+                {"properties": {"name": "caller", "value": ctx.canaries.add(ctx.canaries.new())}},
             )
             count("function_key")
     return counts

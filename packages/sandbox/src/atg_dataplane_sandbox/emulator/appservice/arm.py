@@ -191,7 +191,7 @@ async def _functions_paths(
         own = keys.setdefault("functions", {}).setdefault(function, {"default": _key()})
         if low[2:] == ["listkeys"] and method == "POST":
             ctx.require(f"{scope_type}/functions/listkeys/action", scope_id)
-            return json_response({"id": None, "name": function, "properties": dict(own)})
+            return json_response(dict(own))  # flat, as the service answers (not wrapped)
         if len(low) == 4 and low[2] == "keys":
             return _key_item(ctx, f"{scope_type}/functions/keys", scope_id, own, low[3])
     return None
@@ -200,19 +200,22 @@ async def _functions_paths(
 def _key_item(
     ctx: ArmContext, action: str, scope_id: str, keys: dict[str, str], name: str
 ) -> web.Response:
-    """PUT (a value given, or made) or DELETE of one named key."""
+    """PUT (a value given, or made) or DELETE of one named key. The service reads the value
+    only from ``{"properties": {"name", "value"}}``: a body without the wrapper gets a key
+    it makes itself, as Azure's does."""
     method = ctx.request.method
     if method == "PUT":
         ctx.require(f"{action}/write", scope_id)
         body = read_json_body(ctx.body if ctx.body is not None else {})
-        info = body.get("properties") if isinstance(body.get("properties"), dict) else body
+        info = body.get("properties") if isinstance(body.get("properties"), dict) else {}
         value = str(info.get("value") or _key())
         if len(value) < 16:
             raise AzureError(400, "BadRequest", "A key value must be at least 16 characters.")
         existed = name in keys
         keys[name] = value
         ctx.touch()
-        return json_response({"name": name, "value": value}, status=200 if existed else 201)
+        shown = {"properties": {"name": name, "value": value}}
+        return json_response(shown, status=200 if existed else 201)
     if method == "DELETE":
         ctx.require(f"{action}/delete", scope_id)
         existed = keys.pop(name, None) is not None

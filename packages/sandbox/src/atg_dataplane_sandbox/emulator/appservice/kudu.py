@@ -1,6 +1,8 @@
 """Kudu, the SCM site of every App Service site and slot: the deployed code as a zip
-(``GET /api/zip/site/wwwroot/``) and zip deploy (``POST /api/zipdeploy``, which a function
-app follows with a trigger sync, as Azure's does).
+(``GET /api/zip/site/wwwroot/``) and zip deploy (``POST /api/zipdeploy``, or OneDeploy's
+``POST /api/publish?type=zip``; ``async=true`` answers 202 with ``Location`` the
+deployment's status, ``GET /api/deployments/latest``), which replaces ``site/wwwroot`` (as
+OneDeploy's ``clean=true`` does) and which a function app follows with a trigger sync.
 
 One listener serves every site: the first path segment is the site's SCM name (see
 ``arm.py``). Callers authenticate as Azure's Kudu expects from automation: an Entra bearer
@@ -21,6 +23,8 @@ from atg_dataplane_sandbox.emulator.common.context import EMU
 from atg_dataplane_sandbox.emulator.common.errors import AzureError
 
 SERVICE = "kudu"
+DEPLOYMENTS = "kudu_deployments"
+"""Store section: scope id -> the last deployment's status."""
 
 
 def routes(app: web.Application) -> None:
@@ -28,6 +32,7 @@ def routes(app: web.Application) -> None:
     app.router.add_route("GET", "/{scm}/api/zip/site/wwwroot", _download)
     app.router.add_route("POST", "/{scm}/api/zipdeploy", _deploy)
     app.router.add_route("POST", "/{scm}/api/publish", _deploy)
+    app.router.add_route("GET", "/{scm}/api/deployments/latest", _latest)
 
 
 def _authorize(request: web.Request) -> tuple[str, bool]:
@@ -70,7 +75,21 @@ async def _deploy(request: web.Request) -> web.Response:
         raise AzureError(400, "BadRequest", str(exc)) from None
     if function_app:
         arm.sync(store, scope_id)
-    return web.json_response({"status": 4, "complete": True, "files": count})
+    done = {"status": 4, "complete": True, "files": count}  # 4: success
+    if request.query.get("async", request.query.get("isAsync", "")).lower() == "true":
+        latest = f"{request.url.origin()}/{request.match_info['scm']}/api/deployments/latest"
+        store.section(DEPLOYMENTS)[scope_id.lower()] = done
+        return web.json_response(done, status=202, headers={"Location": latest})
+    return web.json_response(done)
+
+
+async def _latest(request: web.Request) -> web.Response:
+    """The last deployment's status (polled after an async deploy)."""
+    scope_id, _ = _authorize(request)
+    found = request.app[EMU].store.section(DEPLOYMENTS).get(scope_id.lower())
+    if found is None:
+        raise AzureError(404, "NotFound", "No deployment yet.")
+    return web.json_response(found)
 
 
 async def open_kudu(emu: Any, app: web.Application) -> None:
