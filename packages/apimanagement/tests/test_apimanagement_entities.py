@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from atg_dataplane_apimanagement.entities import (
     BY_NAME,
+    FOREIGN_GROUP,
+    FOREIGN_USER,
     NO_PASSWORD,
     NO_PFX,
     builtin,
@@ -115,3 +117,13 @@ def test_what_each_service_has_of_its_own_and_what_it_never_gives_back() -> None
     vaulted = {"keyVault": {"secretIdentifier": "https://v/secrets/c"}}
     assert not_copyable(certificate, vaulted) == ""
     assert not_copyable(user, {"email": "ada@example.com"}) == NO_PASSWORD
+
+
+def test_what_names_the_source_tenants_directory_is_not_copied() -> None:
+    user, group = BY_NAME["user"], BY_NAME["group"]
+    entra = {"identities": [{"provider": "Aad", "id": "00000000-aaaa"}], "email": "a@x"}
+    assert not_copyable(user, entra) == FOREIGN_USER
+    assert not_copyable(user, {"identities": [{"provider": "Basic", "id": "a@x"}]}) == NO_PASSWORD
+    assert not_copyable(group, {"type": "external", "externalId": "aad://x/groups/y"}) == (
+        FOREIGN_GROUP
+    )

@@ -263,12 +263,27 @@ def builtin(kind: Kind, path: tuple[str, ...], props: dict[str, Any]) -> bool:
     return kind.name == "user" and path[-1] == ADMINISTRATOR
 
 
+FOREIGN_USER = (
+    "the user is an identity of the source tenant's Entra ID (or B2C): invite or create "
+    "them in the target tenant, then add them to the target service"
+)
+FOREIGN_GROUP = (
+    "an external group names a group of the source tenant's Entra ID: add the target "
+    "tenant's counterpart group to the target service"
+)
+
+
 def not_copyable(kind: Kind, props: dict[str, Any]) -> str:
-    """Why an entity cannot be copied in full (what the service never gives back), or
-    ``""``."""
+    """Why an entity cannot be copied in full (what the service never gives back, what
+    names the source tenant's directory), or ``""``."""
     if kind.name == "certificate" and not props.get("keyVault"):
         return NO_PFX
-    return NO_PASSWORD if kind.name == "user" else ""
+    if kind.name == "group" and str(props.get("type") or "").lower() == "external":
+        return FOREIGN_GROUP
+    if kind.name == "user":
+        providers = {str(i.get("provider") or "").lower() for i in props.get("identities") or []}
+        return FOREIGN_USER if providers & {"aad", "aadb2c"} else NO_PASSWORD
+    return ""
 
 
 _NAMED_VALUE = re.compile(r"\{\{([^{}]+)\}\}")

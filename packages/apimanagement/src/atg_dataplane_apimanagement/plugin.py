@@ -37,6 +37,7 @@ from atg_dataplane_apimanagement.entities import (
     BY_NAME,
     GENERATED,
     KINDS,
+    NO_PASSWORD,
     PLACEHOLDER,
     POLICY,
     REVISION,
@@ -183,6 +184,8 @@ def dataplane_discover(resource: ResourceBinding) -> Iterator[DataPlaneItem]:
     service_id = resource.resource.id
     found: dict[str, list[tuple[str, ...]]] = {}
     named_values: dict[str, str] = {}
+    blocked: dict[str, str] = {}
+    """Keys of entities that cannot be copied -> why: links to them cannot be either."""
     for kind in KINDS:
         found[kind.name] = []
         for path, entity in paths(api, kind, group, service, found):
@@ -194,16 +197,24 @@ def dataplane_discover(resource: ResourceBinding) -> Iterator[DataPlaneItem]:
                 named_values[str(raw.get("displayName") or path[-1]).lower()] = path[-1]
                 named_values.setdefault(path[-1].lower(), path[-1])
             props = {} if kind.link else _compared(kind, raw, resource)
+            needs = after(kind, path, raw, named_values, service_id)
             reason = not_copyable(kind, raw)
+            gone = [key for key in needs if key in blocked] if kind.link else []
+            if gone:
+                reason = f"needs {gone[0]}, which cannot be copied: {blocked[gone[0]]}"
+            name = "/".join(path) or "service"
+            recreated = reason == NO_PASSWORD  # the user, without a password
+            if reason and not recreated:
+                blocked[f"{kind.name}:{name}"] = reason
             yield DataPlaneItem(
-                name="/".join(path) or "service",
+                name=name,
                 kind=kind.name,
                 source_resource_id=service_id,
                 properties=props,
-                after=after(kind, path, raw, named_values, service_id),
+                after=needs,
                 copyable=not reason,
                 not_copyable_reason=reason,
-                recreated=kind.name == "user",
+                recreated=recreated,
             )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from atg_dataplane import ItemError, ResourceBinding
-from atg_dataplane.counterparts import VAULTS, counterpart, owner
+from atg_dataplane.counterparts import VAULTS, owner, repoint_url
 
 
 def _secret(identifier: str) -> str:
@@ -54,9 +54,9 @@ def repoint(
             f"the Key Vault behind {identifier} is not in the source subscription",
             remedy="copy the vault too, or give the named value a value in the target by hand",
         )
-    there = counterpart(source, target, VAULTS, found.name, "vault")
+    unversioned = f"{found.url.rstrip('/')}/secrets/{_secret(identifier)}"
     # identityClientId names an identity of the source tenant: the target's service reads
     # the vault with its own system-assigned identity instead
     kept = {k: v for k, v in vault.items() if k not in ("lastStatus", "identityClientId")}
-    kept["secretIdentifier"] = f"{there.url.rstrip('/')}/secrets/{_secret(identifier)}"
+    kept["secretIdentifier"] = repoint_url(source, target, VAULTS, unversioned)
     return {**props, "keyVault": kept}
