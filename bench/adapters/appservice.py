@@ -105,9 +105,13 @@ def _keys(site: _Site, slot: str | None) -> list[tuple[str, str, str]]:
         found += [("host", key_type, name) for name in sorted(host.get(key_type) or {})]
     for function in site.call("list_functions", slot):
         fn = str(function.name).split("/")[-1]
-        listed = site.call("list_function_keys", slot, fn).properties or {}
-        found += [("function", fn, name) for name in sorted(listed)]
+        found += [("function", fn, name) for name in sorted(_function_keys(site, slot, fn))]
     return found
+
+
+def _function_keys(site: _Site, slot: str | None, function: str) -> dict[str, str]:
+    found = dict(site.call("list_function_keys", slot, function).as_dict())  # flat
+    return {k: str(v) for k, v in found.items() if isinstance(v, str) and k not in ("id", "name")}
 
 
 def _key_value(site: _Site, slot: str | None, key: tuple[str, str, str]) -> str:
@@ -115,12 +119,12 @@ def _key_value(site: _Site, slot: str | None, key: tuple[str, str, str]) -> str:
     if scope == "host":
         host = site.call("list_host_keys", slot).as_dict()
         return str(host["masterKey"] if owner == "masterKey" else host[owner][name])
-    return str(site.call("list_function_keys", slot, owner).properties[name])
+    return _function_keys(site, slot, owner)[name]
 
 
 def _set_key(target: _Site, slot: str | None, key: tuple[str, str, str], value: str) -> int:
     scope, owner, name = key
-    body = {"name": name, "value": value}
+    body = {"properties": {"name": name, "value": value}}  # the service reads only these
     if scope == "host":
         target.call("create_or_update_host_secret", slot, owner, name, key=body)
     else:

@@ -30,14 +30,15 @@ from atg_dataplane import (
     ResourceTypeSpec,
     hookimpl,
 )
-from atg_dataplane.counterparts import STORAGE_ACCOUNTS, Endpoint, counterpart
+from atg_dataplane.counterparts import STORAGE_ACCOUNTS, Endpoint, counterpart, owner
 from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.web import WebSiteManagementClient
 
 from atg_dataplane_appservice import code, packages, values
 
 RESOURCE_TYPE = "Microsoft.Web/sites"
-ARM_API_VERSION = "2024-04-01"
+ARM_API_VERSION = "2025-05-01"
+"""What azure-mgmt-web 11 speaks (its default), for the inventory's read of each site."""
 MAX_ITEMS_PER_SITE = 8
 KINDS = ("app_setting", "connection_string", "storage_mount", "host_key", "function_key", "code")
 SETS = {
@@ -64,25 +65,31 @@ OPTIONS = (
     ),
 )
 _W = RESOURCE_TYPE
+_SCOPED = (
+    "config/list/action",
+    "config/read",
+    "functions/read",
+    "host/listkeys/action",
+    "functions/listkeys/action",
+    "publish/action",
+)
 READS = (
     f"{_W}/read",
-    f"{_W}/config/list/action",
-    f"{_W}/config/read",
     f"{_W}/slots/read",
-    f"{_W}/slots/config/list/action",
-    f"{_W}/functions/read",
-    f"{_W}/host/listkeys/action",
-    f"{_W}/functions/listkeys/action",
-    f"{_W}/publish/action",
+    *(f"{_W}/{action}" for action in _SCOPED),
+    *(f"{_W}/slots/{action}" for action in _SCOPED),
+)
+_WRITTEN = (
+    "config/write",
+    "host/functionKeys/write",
+    "host/systemKeys/write",
+    "host/masterKey/write",
+    "functions/keys/write",
+    "syncfunctiontriggers/action",
 )
 WRITES = (
-    f"{_W}/config/write",
-    f"{_W}/slots/config/write",
-    f"{_W}/host/functionKeys/write",
-    f"{_W}/host/systemKeys/write",
-    f"{_W}/functions/keys/write",
-    f"{_W}/syncfunctiontriggers/action",
-    f"{_W}/slots/publish/action",
+    *(f"{_W}/{action}" for action in _WRITTEN),
+    *(f"{_W}/slots/{action}" for action in _WRITTEN),
 )
 
 
@@ -121,13 +128,12 @@ def dataplane_permissions(resource_type: str, mode: ReplicationMode) -> list[Per
             description="write settings and keys, deploy code",
             suggested_role=role,
         ),
-        Permission(
+        Permission(  # any https:// value is looked up among the side's accounts
             "subscription",
             ("Microsoft.Storage/storageAccounts/read", "Microsoft.KeyVault/vaults/read"),
             side="source",
             description="find the vaults and storage accounts settings point at",
             suggested_role="Reader",
-            optional=True,
         ),
         Permission(
             "subscription",
@@ -138,8 +144,7 @@ def dataplane_permissions(resource_type: str, mode: ReplicationMode) -> list[Per
             ),
             side="target",
             description="point references at the target's vaults and accounts (its own keys)",
-            suggested_role="Storage Account Key Operator Service Role",
-            optional=True,
+            suggested_role="Storage Account Contributor",
         ),
     ]
 
@@ -239,11 +244,14 @@ def dataplane_discover(
     platform = values.platform_settings(options)
     slots = [None, *sorted(str(s.name).split("/")[-1] for s in _call(resource, "list_slots", None))]
     for slot in slots:
-        yield from _settings_items(resource, slot, platform)
+        settings = list(_settings_items(resource, slot, platform))
+        yield from settings
+        # what a settings write would restart under them waits for the settings
+        first = tuple(item.key for item in settings)
         if _is_function_app(resource):
-            yield from _host_key_items(resource, slot)
+            yield from _host_key_items(resource, slot, first)
         if replication:
-            yield from _code_items(resource, slot)
+            yield from _code_items(resource, slot, first)
 
 
 def _item(binding: ResourceBinding, name: str, kind: str, **kw: Any) -> DataPlaneItem:
@@ -266,14 +274,14 @@ def _settings_items(
             if kind == "connection_string":
                 props["type"] = str(entry.get("type") or "")
             if kind == "storage_mount":
-                account = str(entry.get("accountName") or entry.get("account_name") or "")
+                account = str(entry.get("accountName") or "")
                 if binding.side == "source":
                     account = binding.context.target_name(account)
                 props.update(
                     account=account.lower(),
                     type=str(entry.get("type") or ""),
-                    share=str(entry.get("shareName") or entry.get("share_name") or ""),
-                    path=str(entry.get("mountPath") or entry.get("mount_path") or ""),
+                    share=str(entry.get("shareName") or ""),
+                    path=str(entry.get("mountPath") or ""),
                 )
             yield _item(binding, f"{_prefix(slot)}{collection}/{key}", kind, properties=props)
 
@@ -286,39 +294,51 @@ def _host_keys(binding: ResourceBinding, slot: str | None) -> dict[str, dict[str
     }
 
 
-def _host_key_items(binding: ResourceBinding, slot: str | None) -> Iterator[DataPlaneItem]:
+def _host_key_items(
+    binding: ResourceBinding, slot: str | None, after: tuple[str, ...]
+) -> Iterator[DataPlaneItem]:
     for key_type, keys in _host_keys(binding, slot).items():
         for key in sorted(keys):
-            yield _item(binding, f"{_prefix(slot)}host/{key_type}/{key}", "host_key")
+            yield _item(binding, f"{_prefix(slot)}host/{key_type}/{key}", "host_key", after=after)
 
 
-def _code_items(binding: ResourceBinding, slot: str | None) -> Iterator[DataPlaneItem]:
+def _code_items(
+    binding: ResourceBinding, slot: str | None, after: tuple[str, ...]
+) -> Iterator[DataPlaneItem]:
+    """The code (unless a package setting carries it), then each function's keys, which
+    wait for whatever brings the function to the target."""
     prefix = _prefix(slot)
-    site = _site(binding, slot)
     settings = _listed(binding, "app_setting", slot)
-    if packages.is_blob_sas(str(settings.get(code.PACKAGE_SETTING) or "")):
-        return  # the package travels with its setting (packages.py)
-    reason = code.not_copyable(site, settings)
-    if reason:
-        yield _item(binding, f"{prefix}code", "code", copyable=False, not_copyable_reason=reason)
-        return
-    archive = _archive(binding, slot)
-    yield _item(
-        binding,
-        f"{prefix}code",
-        "code",
-        properties={"files": len(code.files(archive))},
-        size_bytes=len(archive),
-    )
+    package = str(settings.get(code.PACKAGE_SETTING) or "")
+    if packages.is_blob_sas(package) and owner(binding.context, STORAGE_ACCOUNTS, package):
+        brought = f"app_setting:{prefix}appsettings/{code.PACKAGE_SETTING}"
+    else:
+        brought = f"code:{prefix}code"
+        reason = code.not_copyable(_call(binding, "get_configuration", slot), settings)
+        if not reason:
+            try:
+                code.scm_url(_site(binding, slot), binding.context)
+            except ItemError as exc:
+                reason = f"{exc.reason} ({exc.remedy})"
+        yield _item(
+            binding,
+            f"{prefix}code",
+            "code",
+            after=after,
+            copyable=not reason,
+            not_copyable_reason=reason,
+        )
+        if reason:
+            return
     if not _is_function_app(binding):
         return
     for function in sorted(_functions(binding, slot)):
-        for key in sorted(_call(binding, "list_function_keys", slot, function).properties or {}):
+        for key in sorted(_function_keys(binding, slot, function)):
             yield _item(
                 binding,
                 f"{prefix}functions/{function}/keys/{key}",
                 "function_key",
-                after=(f"code:{prefix}code",),  # the function exists once the code is there
+                after=(*after, brought),
             )
 
 
@@ -326,14 +346,23 @@ def _functions(binding: ResourceBinding, slot: str | None) -> list[str]:
     return [str(f.name).split("/")[-1] for f in _call(binding, "list_functions", slot)]
 
 
+def _function_keys(binding: ResourceBinding, slot: str | None, function: str) -> dict[str, str]:
+    """A function's keys: the service answers a flat ``{"name": "value"}`` (not the
+    ``StringDictionary`` its specification names), so read both shapes."""
+    found = dict(_call(binding, "list_function_keys", slot, function).as_dict())
+    inner = found.get("properties")
+    if isinstance(inner, Mapping):
+        return {str(k): str(v) for k, v in inner.items()}
+    return {
+        str(k): str(v)
+        for k, v in found.items()
+        if k not in ("id", "name", "type", "kind", "location") and isinstance(v, str)
+    }
+
+
 def _archive(binding: ResourceBinding, slot: str | None) -> bytes:
-    """The site's or slot's code as Kudu zips it (read once per run and side)."""
-
-    def read() -> bytes:
-        return code.download(client(binding), code.scm_url(_site(binding, slot)))
-
-    archive: bytes = binding.cached(f"code:{slot}", read)
-    return archive
+    """The site's or slot's code as Kudu zips it (never kept: a site may be large)."""
+    return code.download(client(binding), code.scm_url(_site(binding, slot), binding.context))
 
 
 # -- replication --------------------------------------------------------------------------
@@ -358,9 +387,10 @@ def dataplane_replicate_item(
         outcome = settle.get(key)
         if isinstance(outcome, ItemError):
             raise outcome
-        changed = outcome == "replicated" or (item.properties.get("sticky") and sticky)
-        warnings = ()
-        if not replication and item.properties.get("form") == "value" and changed:
+        changed = outcome == "replicated" or key in sticky.get(STICKY[item.kind], ())
+        warnings: tuple[str, ...] = ()
+        placeholder = item.kind != "storage_mount" and item.properties.get("form") == "value"
+        if not replication and placeholder and outcome == "replicated":
             warnings = (f"{item.name}: written as a template placeholder",)
         return ItemOutcome(status="replicated" if changed else "unchanged", warnings=warnings)
     if item.kind == "host_key":
@@ -438,7 +468,9 @@ def _target_entry(
         here = packages.is_blob_sas(current) and current.split("?", 1)[0] == moved
         if here and packages.same(source_url, current, source.context, target.context):
             return current  # the same blob behind the same path: nothing to do
-        return packages.copy(source_url, moved, there.name, account_key(there), target.context)
+        return packages.copy(
+            source_url, moved, there.url, there.name, account_key(there), target.context
+        )
 
     rewritten = values.written(text, source, target, replication, account_key, copy_blob)
     if not replication and current.split("?", 1)[0] == rewritten:
@@ -446,16 +478,16 @@ def _target_entry(
     return {**entry, "value": rewritten}
 
 
-def _write_sticky(source: ResourceBinding, target: ResourceBinding) -> bool:
-    """Add the source's slot-sticky names to the target's; whether anything changed."""
+def _write_sticky(source: ResourceBinding, target: ResourceBinding) -> dict[str, set[str]]:
+    """Add the source's slot-sticky names to the target's; the names added, per list."""
     theirs, ours = _sticky(target), _sticky(source)
-    merged = {k: sorted(set(theirs[k]) | set(ours[k])) for k in STICKY.values()}
-    if all(set(merged[k]) == set(theirs[k]) for k in merged):
-        return False
-    client(target).web_apps.update_slot_configuration_names(
-        target.resource.resource_group, target.resource.name, {"properties": merged}
-    )
-    return True
+    added = {k: set(ours[k]) - set(theirs[k]) for k in STICKY.values()}
+    if any(added.values()):
+        merged = {k: sorted(set(theirs[k]) | set(ours[k])) for k in STICKY.values()}
+        client(target).web_apps.update_slot_configuration_names(
+            target.resource.resource_group, target.resource.name, {"properties": merged}
+        )
+    return added
 
 
 def _account_key(target: ResourceBinding, endpoint: Endpoint) -> str:
@@ -476,18 +508,17 @@ def _account_key(target: ResourceBinding, endpoint: Endpoint) -> str:
 def _key_value(
     binding: ResourceBinding, slot: str | None, where: tuple[str, str, str]
 ) -> str | None:
-    scope, owner, name = where
+    scope, owner_name, name = where
     if scope == "host":
-        return _host_keys(binding, slot).get(owner, {}).get(name)
+        return _host_keys(binding, slot).get(owner_name, {}).get(name)
     try:
-        keys = _call(binding, "list_function_keys", slot, owner).properties or {}
+        keys = _function_keys(binding, slot, owner_name)
     except ResourceNotFoundError:
         raise ItemError(
-            f"the function {owner!r} is not in the {binding.side}'s code",
+            f"the function {owner_name!r} is not in the {binding.side}'s code",
             remedy="deploy the code (replication mode copies it) and re-run",
         ) from None
-    found = keys.get(name)
-    return None if found is None else str(found)
+    return keys.get(name)
 
 
 def _write_key(
@@ -499,15 +530,15 @@ def _write_key(
     where: tuple[str, str, str],
 ) -> ItemOutcome:
     """A host or function key: in template mode made by the service, in replication mode
-    set to the source's value."""
+    set to the source's value (the service reads it only inside ``properties``)."""
     theirs = _key_value(target, slot, where)
     wanted = _key_value(source, slot, where) if replication else None
     if theirs is not None and (not replication or theirs == wanted):
         return ItemOutcome(status="unchanged")
-    body = {"name": where[2], **({"value": wanted} if wanted else {})}
+    info = {"name": where[2], **({"value": wanted} if wanted else {})}
+    body = {"properties": info}
     if where[0] == "host":
-        key_type = "masterKey" if where[1] == "masterKey" else where[1]
-        _call(target, "create_or_update_host_secret", slot, key_type, where[2], key=body)
+        _call(target, "create_or_update_host_secret", slot, where[1], where[2], key=body)
     else:
         _call(target, "create_or_update_function_secret", slot, where[1], where[2], key=body)
     return ItemOutcome(status="replicated")
@@ -520,15 +551,12 @@ def _write_code(
     fingerprinter: Fingerprinter,
 ) -> ItemOutcome:
     archive = _archive(source, slot)
-    try:
-        theirs = code.download(client(target), code.scm_url(_site(target, slot)))
-    except ResourceNotFoundError:
-        theirs = b""
-    if theirs and code.fingerprint(theirs, fingerprinter) == code.fingerprint(
+    scm = code.scm_url(_site(target, slot), target.context)
+    if code.fingerprint(code.download(client(target), scm), fingerprinter) == code.fingerprint(
         archive, fingerprinter
     ):
         return ItemOutcome(status="unchanged")
-    code.deploy(client(target), code.scm_url(_site(target, slot)), archive)
+    code.deploy(client(target), scm, archive, target.context)
     if _is_function_app(target):
         _call(target, "sync_function_triggers", slot)
     return ItemOutcome(status="replicated", bytes_copied=len(archive), client_bytes=len(archive))
@@ -547,7 +575,7 @@ def dataplane_fingerprint(
             f"verify:{item.kind}:{slot}", lambda: _listed(resource, item.kind, slot)
         )
         text = _text(item.kind, entries.get(key))
-        if packages.is_blob_sas(text):  # the blob it hands the app: size and MD5
+        if packages.is_blob_sas(text):  # the blob it hands the app: size and source ETag
             return fingerprinter.of(list(packages.identity(text, resource.context)))
         if item.properties.get("form") != "value":
             return None

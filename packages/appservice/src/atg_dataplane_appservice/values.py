@@ -26,7 +26,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from atg_dataplane import ItemError, ResourceBinding
-from atg_dataplane.counterparts import STORAGE_ACCOUNTS, VAULTS, counterpart, mapped_url, owner
+from atg_dataplane.counterparts import (
+    STORAGE_ACCOUNTS,
+    VAULTS,
+    counterpart,
+    mapped_url,
+    owner,
+    repoint_url,
+)
 
 from atg_dataplane_appservice import packages
 
@@ -83,13 +90,21 @@ def _unversioned(secret_uri: str) -> str:
     return f"{url.scheme}://{url.netloc}/secrets/{segments[1]}"
 
 
+def _is_url(value: str) -> bool:
+    return value[:8].lower() == "https://"
+
+
 def form(value: str, binding: ResourceBinding) -> str:
     """What both sides compare: the reference with the source's resource mapped to its
     target name, or ``value`` for a plain value."""
     vault = _keyvault(value)
     if vault is not None:
         if "secreturi" in vault:
-            return "keyvault:" + mapped_url(binding, VAULTS, _unversioned(vault["secreturi"]))
+            try:
+                uri = _unversioned(vault["secreturi"])
+            except ItemError:  # the app cannot resolve it either: compared as written
+                return "keyvault:" + vault["secreturi"]
+            return "keyvault:" + mapped_url(binding, VAULTS, uri)
         name = vault.get("vaultname", "")
         if binding.side == "source":
             name = binding.context.target_name(name)
@@ -100,7 +115,7 @@ def form(value: str, binding: ResourceBinding) -> str:
         if binding.side == "source":
             name = binding.context.target_name(name)
         return f"storage:{name.lower()}"
-    if value.lower().startswith("https://") and owner(binding.context, STORAGE_ACCOUNTS, value):
+    if _is_url(value) and owner(binding.context, STORAGE_ACCOUNTS, value):
         # the path, not its SAS: each side's signature is its own
         return "url:" + mapped_url(binding, STORAGE_ACCOUNTS, value.split("?", 1)[0])
     return "value"
@@ -128,18 +143,16 @@ def written(
                     "in the source subscription",
                     remedy="copy the vault too, or set the setting in the target by hand",
                 )
-            there = counterpart(source, target, VAULTS, found.name, "vault")
-            moved = there.url.rstrip("/") + uri[len(found.url.rstrip("/")) :]
-            return f"@Microsoft.KeyVault(SecretUri={moved})"
+            return f"@Microsoft.KeyVault(SecretUri={repoint_url(source, target, VAULTS, uri)})"
         name = source.context.target_name(vault.get("vaultname", ""))
         return f"@Microsoft.KeyVault(VaultName={name};SecretName={vault.get('secretname', '')})"
     storage = _storage(value)
     if storage is not None:
         return _connection_string(value, storage, source, target, account_key)
-    found = owner(source.context, STORAGE_ACCOUNTS, value) if value.startswith("https") else None
+    found = owner(source.context, STORAGE_ACCOUNTS, value) if _is_url(value) else None
     if found is not None:
         there = counterpart(source, target, STORAGE_ACCOUNTS, found.name, found.label)
-        moved = there.url.rstrip("/") + value.split("?", 1)[0][len(found.url.rstrip("/")) :]
+        moved = repoint_url(source, target, STORAGE_ACCOUNTS, value.split("?", 1)[0])
         if "sig=" not in value.lower():
             return moved
         if not packages.is_blob_sas(value) or (replication and copy_blob is None):
@@ -176,9 +189,6 @@ def _connection_string(
         elif low == "accountkey":
             rest = account_key(there)
         elif low in _ENDPOINTS:
-            found = owner(source.context, STORAGE_ACCOUNTS, rest)
-            if found is not None:
-                other = counterpart(source, target, STORAGE_ACCOUNTS, found.name, found.label)
-                rest = other.url.rstrip("/") + rest[len(found.url.rstrip("/")) :]
+            rest = repoint_url(source, target, STORAGE_ACCOUNTS, rest)
         out.append(f"{key}={rest}")
     return ";".join(out)
