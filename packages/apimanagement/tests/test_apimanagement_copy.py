@@ -30,13 +30,11 @@ def _client(sandbox: Any, side: str) -> ApiManagementClient:
 
 
 def _binding(sandbox: Any, side: str) -> ResourceBinding:
-    from atg_dataplane.inventory import _get_full
     from atg_dataplane_apimanagement.plugin import dataplane_resource_types
 
     found = _client(sandbox, side).api_management_service.get(GROUPS[side], SERVICES[side])
-    spec = dataplane_resource_types()[0]
-    resource = _get_full(sandbox.context(side, "admin"), found.id, spec)
-    return ResourceBinding(resource=resource, context=sandbox.context(side, "replicator"))
+    binding: ResourceBinding = sandbox.binding(side, found.id, dataplane_resource_types()[0])
+    return binding
 
 
 @pytest.fixture(scope="module")

@@ -105,6 +105,15 @@ class SandboxHandle:
             names=dict((config.get("mapping") or {}).get("names") or {}),
         )
 
+    def binding(self, side: str, resource_id: str, spec: Any) -> Any:
+        """The :class:`atg_dataplane.ResourceBinding` of a resource as the engine builds it
+        (read in full as ``spec``'s plugin asks), acting as the replicator."""
+        from atg_dataplane import ResourceBinding
+        from atg_dataplane.inventory import _get_full
+
+        resource = _get_full(self.context(side, "admin"), resource_id, spec)
+        return ResourceBinding(resource=resource, context=self.context(side, "replicator"))
+
     def arm_kwargs(self) -> dict[str, Any]:
         """kwargs for any ``azure.mgmt.*`` client."""
         cloud = self.cloud
