@@ -136,6 +136,16 @@ def test_schemas_are_long_running_and_tags_link(apim: ApiManagementClient) -> No
         apim.tag.assign_to_api(RG, SERVICE, "orders", "nope")
 
 
+def test_an_api_that_goes_leaves_no_product_link(apim: ApiManagementClient) -> None:
+    apim.api.begin_create_or_update(
+        RG, SERVICE, "short-lived", {"display_name": "Short", "path": "short"}
+    ).result()
+    apim.product.create_or_update(RG, SERVICE, "silver", {"display_name": "Silver"})
+    apim.product_api.create_or_update(RG, SERVICE, "silver", "short-lived")
+    apim.api.begin_delete(RG, SERVICE, "short-lived", if_match="*").result()
+    assert list(apim.product_api.list_by_product(RG, SERVICE, "silver")) == []
+
+
 def test_users_groups_and_built_in_groups(apim: ApiManagementClient) -> None:
     groups = {g.name: g for g in apim.group.list_by_service(RG, SERVICE)}
     assert {"administrators", "developers", "guests"} <= set(groups)

@@ -433,7 +433,19 @@ API_TYPE = f"{SERVICE_TYPE}/apis"
 PRODUCT_TYPE = f"{SERVICE_TYPE}/products"
 BACKENDS = _declare("backends", shape=_required("url", "protocol"))
 VERSION_SETS = _declare("apiVersionSets", shape=_required("displayName", "versioningScheme"))
-APIS = _declare("apis", shape=_api, delete_lro="location")
+def _unlink(ctx: ArmContext, api: dict[str, Any]) -> None:
+    """An API that goes leaves no product or gateway linking it, as in Azure."""
+    service = _service_id(api["id"]).lower()
+    stored = ctx.section(CHILDREN)
+    for key in list(stored):
+        parts = key[len(service) :].split("/") if key.startswith(service + "/") else []
+        # /products/{p}/apis/{api} or /gateways/{g}/apis/{api}
+        linked = len(parts) == 5 and parts[1] in ("products", "gateways") and parts[3] == "apis"
+        if linked and parts[4] == api["name"].lower():
+            del stored[key]
+
+
+APIS = _declare("apis", shape=_api, delete_lro="location", on_delete=_unlink)
 RELEASES = _declare("releases", parent=API_TYPE, shape=_release)
 SCHEMAS = _declare(
     "schemas",

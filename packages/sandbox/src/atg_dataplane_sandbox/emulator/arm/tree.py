@@ -95,6 +95,8 @@ async def _item(
         _refuse_read_only(child, name, "deleted")
         if found is not None:  # deleting what is not there is 204, whatever If-Match says
             _preconditions(ctx, child, found)
+            if child.on_delete is not None:
+                child.on_delete(ctx, found)
             delete_below(ctx, item_id)
             ctx.section(child.section).pop(item_id.lower(), None)
             ctx.touch()

@@ -146,6 +146,8 @@ class ChildType:
     """A PUT may come without a body (a link, as a product's API)."""
     head_status: int = 200
     """Status of HEAD on an item that exists (APIM answers its links' HEAD with 204)."""
+    on_delete: Callable[[ArmContext, Item], None] | None = None
+    """What the service also removes when an item goes (an API's links from products)."""
     read_only: frozenset[str] = frozenset()
     """Names of ``builtins`` items: a PUT or DELETE on them is refused (400)."""
 
