@@ -15,7 +15,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from atg_dataplane_appservice.plugin import SETS
+from atg_dataplane_appservice.settings import SETS
 from atg_dataplane_appservice.values import PLATFORM_SETTINGS
 from azure.core.rest import HttpRequest
 from azure.mgmt.web import WebSiteManagementClient

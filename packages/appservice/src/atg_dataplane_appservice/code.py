@@ -17,8 +17,17 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from atg_dataplane import Fingerprinter, ItemError, SideContext
+from atg_dataplane import (
+    DataPlaneItem,
+    Fingerprinter,
+    ItemError,
+    ItemOutcome,
+    ResourceBinding,
+    SideContext,
+)
 from azure.core.rest import HttpRequest
+
+from atg_dataplane_appservice import sites
 
 ZIP = "/api/zip/site/wwwroot/"
 DEPLOY = "/api/publish?type=zip&clean=true&async=true"
@@ -141,3 +150,56 @@ def files(archive: bytes) -> dict[str, str]:
 
 def fingerprint(archive: bytes, fingerprinter: Fingerprinter) -> str:
     return fingerprinter.of(sorted(files(archive).items()))
+
+
+# -- the code item ------------------------------------------------------------------------
+def items(
+    binding: ResourceBinding, slot: str | None, after: tuple[str, ...]
+) -> tuple[list[DataPlaneItem], str]:
+    """The code item of a site or slot (none when a package setting carries the code), and
+    the key of the item that brings its functions to the target."""
+    from atg_dataplane.counterparts import STORAGE_ACCOUNTS, owner
+
+    from atg_dataplane_appservice import packages, settings
+
+    prefix = sites.prefix(slot)
+    current = settings.listed(binding, "app_setting", slot)
+    package = str(current.get(PACKAGE_SETTING) or "")
+    if packages.is_blob_sas(package) and owner(binding.context, STORAGE_ACCOUNTS, package):
+        return [], f"app_setting:{prefix}appsettings/{PACKAGE_SETTING}"
+    reason = not_copyable(sites.call(binding, "get_configuration", slot), current)
+    if not reason:
+        try:
+            scm_url(sites.site(binding, slot), binding.context)
+        except ItemError as exc:
+            reason = f"{exc.reason} ({exc.remedy})"
+    made = sites.item(
+        binding, f"{prefix}code", "code", after=after, copyable=not reason,
+        not_copyable_reason=reason,
+    )
+    return [made], made.key
+
+
+def archive(binding: ResourceBinding, slot: str | None) -> bytes:
+    """The site's or slot's code as Kudu zips it (never kept: a site may be large)."""
+    return download(sites.client(binding), scm_url(sites.site(binding, slot), binding.context))
+
+
+def replicate(
+    item: DataPlaneItem,
+    source: ResourceBinding,
+    target: ResourceBinding,
+    fingerprinter: Fingerprinter,
+) -> ItemOutcome:
+    if not item.copyable:
+        return ItemOutcome(status="skipped", reason=item.not_copyable_reason)
+    slot, _ = sites.slot_of(item.name)
+    ours = archive(source, slot)
+    scm = scm_url(sites.site(target, slot), target.context)
+    theirs = download(sites.client(target), scm)
+    if fingerprint(theirs, fingerprinter) == fingerprint(ours, fingerprinter):
+        return ItemOutcome(status="unchanged")
+    deploy(sites.client(target), scm, ours, target.context)
+    if sites.is_function_app(target):
+        sites.call(target, "sync_function_triggers", slot)
+    return ItemOutcome(status="replicated", bytes_copied=len(ours), client_bytes=len(ours))
