@@ -71,12 +71,17 @@ def test_api_management_through_the_cli(world: dict[str, Any]) -> None:
     # what the service never gives back is reported, not copied: a password, a PFX
     assert kinds.pop("user") == {"not_copyable": seeded.pop("user")}
     assert kinds.pop("certificate") == {"matching": 1, "not_copyable": 1}
+    # an external group and its member name the source tenant's directory
+    for kind in ("group", "group_user"):
+        assert kinds.pop(kind) == {"matching": seeded.pop(kind) - 1, "not_copyable": 1}
     assert {kind: kinds[kind] for kind in seeded if kind in kinds} == {
         kind: {"matching": n} for kind, n in seeded.items() if kind in kinds
     }
     from atg_dataplane_apimanagement.entities import KINDS
 
-    assert set(kinds) | {"user", "certificate"} == {k.name for k in KINDS}  # every kind
+    assert set(kinds) | {"user", "certificate", "group", "group_user"} == {
+        k.name for k in KINDS
+    }  # every kind
     assert verify["contents_not_compared"] < verify["compared"]  # secrets compared by hash
 
     # the Key Vault-backed value points at the target's vault, the same secret, no version

@@ -68,10 +68,13 @@ def test_template_then_replication_then_nothing(seeded: Any, tmp_path: Path) -> 
     counts = seeded.seed("reference").counts  # what the seed wrote, kind by kind
     for kind in ("operation", "api", "named_value", "subscription", "schema", "release"):
         assert kinds[kind]["matching"] == counts[kind], kind
-    for kind in ("api_tag", "operation_tag", "product_tag", "group_user"):
+    for kind in ("api_tag", "operation_tag", "product_tag"):
         assert kinds[kind]["matching"] == counts[kind], kind
-    # what the service never gives back: a user's password, an uploaded PFX
-    assert kinds["user"] == {"not_copyable": 1} and kinds["certificate"]["not_copyable"] == 1
+    # what the service never gives back (a user's password, an uploaded PFX) and what
+    # names the source tenant's directory (an Entra user, an external group, their link)
+    assert kinds["user"] == {"not_copyable": 2} and kinds["certificate"]["not_copyable"] == 1
+    assert kinds["group"] == {"matching": 1, "not_copyable": 1}
+    assert kinds["group_user"] == {"matching": 1, "not_copyable": 1}
 
     source = _client(seeded, "source")
     src_group, src_service = GROUPS["source"], SERVICES["source"]

@@ -355,7 +355,9 @@ def _lifecycle(
 
 def _people(ctx: SeedContext, client: Any, rg: str, svc: str, count: Any) -> None:
     """A developer in the partners group (her password is a canary: never readable, so
-    never copied) and an uploaded client certificate (its PFX is never readable either)."""
+    never copied), an Entra user in an external group (both name the source tenant's
+    directory: not copied), and an uploaded client certificate (its PFX is never readable
+    either)."""
     client.user.create_or_update(
         rg,
         svc,
@@ -370,6 +372,33 @@ def _people(ctx: SeedContext, client: Any, rg: str, svc: str, count: Any) -> Non
     )
     count("user")
     client.group_user.create(rg, svc, "partners", "ada")
+    count("group_user")
+    # what names the source tenant's directory: an Entra user and an external group
+    tenant = ctx.tenant("source").tenant_id
+    client.user.create_or_update(
+        rg,
+        svc,
+        "grace",
+        {
+            "email": "grace@contoso.example",
+            "first_name": "Grace",
+            "last_name": "Hopper",
+            "identities": [{"provider": "Aad", "id": "5d2f7a3e-0000-4000-8000-00000000face"}],
+        },
+    )
+    count("user")
+    client.group.create_or_update(
+        rg,
+        svc,
+        "entra-admins",
+        {
+            "display_name": "Entra admins",
+            "type": "external",
+            "external_id": f"aad://{tenant}/groups/6e1a9b2c-0000-4000-8000-0000000000ad",
+        },
+    )
+    count("group")
+    client.group_user.create(rg, svc, "entra-admins", "grace")
     count("group_user")
     password = ctx.canaries.add(ctx.canaries.new())
     client.certificate.create_or_update(
