@@ -226,6 +226,35 @@ class SiteContents:
     ``WEBSITE_RUN_FROM_PACKAGE``) instead of deployed code."""
 
 
+# ---------------------------------------------------------------- Virtual machines
+
+
+@dataclass(frozen=True)
+class ExtensionSpec:
+    name: str
+    publisher: str
+    type: str
+    version: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    protected: bool = False
+    """Has protected settings (a canary): Azure never returns them."""
+
+
+MONITOR = ExtensionSpec("AzureMonitorLinuxAgent", "Microsoft.Azure.Monitor",
+                        "AzureMonitorLinuxAgent", "1.0", {"authentication": {}})
+SCRIPT = ExtensionSpec("custom-script", "Microsoft.Azure.Extensions", "CustomScript", "2.1",
+                       {"fileUris": ["https://tools.sandbox.example/setup.sh"]}, protected=True)
+DEPENDENCY = ExtensionSpec("DependencyAgentLinux", "Microsoft.Azure.Monitoring.DependencyAgent",
+                           "DependencyAgentLinux", "9.10")
+
+
+@dataclass(frozen=True)
+class VmContents:
+    disks_mib: tuple[int, ...] = (4,)
+    """Data disks, one per LUN: sizes in MiB, a few sparse ranges written in each."""
+    extensions: tuple[ExtensionSpec, ...] = ()
+
+
 @dataclass(frozen=True)
 class ResourceSpec:
     kind: str
@@ -367,6 +396,10 @@ def reference() -> Scenario:
                                   storage="srcstore1", package_slot="qa")),
         ResourceSpec("appservice", "func-src-reference", "func-tgt-reference",
                      SiteContents(function_app=True, functions=3)),
+        ResourceSpec("compute", "vm-src-reference-1", "vm-tgt-reference-1",
+                     VmContents(disks_mib=(4, 2), extensions=(MONITOR, SCRIPT))),
+        ResourceSpec("compute", "vm-src-reference-2", "vm-tgt-reference-2",
+                     VmContents(disks_mib=(3,), extensions=(DEPENDENCY,))),
     ])
 
 
@@ -381,6 +414,8 @@ LARGE_APIS = 5
 """APIs of the large scenario's API Management service per scale (6 operations each)."""
 LARGE_SITES = 2
 """Sites per scale: a web app with a slot and a function app with 3 functions."""
+LARGE_VMS = 1
+"""VMs per scale: two data disks of 8 MiB, two extensions."""
 
 
 def large(scale: int = 1) -> Scenario:
@@ -406,6 +441,10 @@ def large(scale: int = 1) -> Scenario:
         resources.append(ResourceSpec("appservice", f"func-src-large-{copy}",
                                       f"func-tgt-large-{copy}",
                                       SiteContents(function_app=True, functions=3)))
+    for copy in range(1, scale * LARGE_VMS + 1):
+        resources.append(ResourceSpec("compute", f"vm-src-large-{copy}", f"vm-tgt-large-{copy}",
+                                      VmContents(disks_mib=(8, 8), extensions=(MONITOR,
+                                                                               DEPENDENCY))))
     return Scenario("large", scale, resources)
 
 

@@ -12,6 +12,7 @@ from atg_dataplane_sandbox.scenarios import ResourceSpec
 from atg_dataplane_sandbox.seeders import (
     apimanagement,
     appservice,
+    compute,
     cosmos,
     keyvault,
     registry,
@@ -28,6 +29,7 @@ SEEDERS: dict[str, Seeder] = {
     "registry": registry.seed,
     "apimanagement": apimanagement.seed,
     "appservice": appservice.seed,
+    "compute": compute.seed,
 }
 
 __all__ = ["SEEDERS", "SeedContext", "Seeder"]
