@@ -67,9 +67,17 @@ def where(resource: Any) -> tuple[str, str]:
 
 
 def _load() -> dict[str, Adapter]:
-    from adapters import apimanagement, appservice, containerregistry, cosmosdb, keyvault, storage
+    from adapters import (
+        apimanagement,
+        appservice,
+        compute,
+        containerregistry,
+        cosmosdb,
+        keyvault,
+        storage,
+    )
 
-    modules = (apimanagement, appservice, containerregistry, cosmosdb, keyvault, storage)
+    modules = (apimanagement, appservice, compute, containerregistry, cosmosdb, keyvault, storage)
     return {m.ADAPTER.resource_type.lower(): m.ADAPTER for m in modules}
 
 

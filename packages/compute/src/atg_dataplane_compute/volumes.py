@@ -1,0 +1,119 @@
+"""Managed disks and snapshots as the copy sees them: access grants that are always
+revoked, the page ranges a volume holds (or that changed since an older snapshot of the
+same disk), and server-side copies range by range (Put Page From URL: no byte passes
+through this process).
+
+A grant's SAS is a secret: it lives only in memory, inside :class:`Grants`, and is never
+logged, journalled or put in an error message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from atg_dataplane import ResourceBinding
+from azure.mgmt.compute import ComputeManagementClient
+
+PAGE = 512
+CHUNK = 4 * 1024 * 1024
+"""The most one Put Page From URL may copy."""
+GRANT_SECONDS = 4 * 3600
+"""Long enough for a large disk; revoked as soon as the copy ends, whatever the outcome."""
+Range = tuple[int, int]
+"""``(offset, length)`` in bytes, 512-aligned."""
+
+
+def client(binding: ResourceBinding) -> ComputeManagementClient:
+    context = binding.context
+    subscription = binding.resource.subscription_id
+    found: ComputeManagementClient = context.cached_client(
+        f"compute.mgmt:{subscription}",
+        lambda: ComputeManagementClient(
+            context.credential, subscription, **context.arm_kwargs()
+        ),
+    )
+    return found
+
+
+class Grants:
+    """Read or write access to volumes of one side, revoked on exit (success, failure or
+    Ctrl-C alike)."""
+
+    def __init__(self, binding: ResourceBinding) -> None:
+        self.binding = binding
+        self.open: list[tuple[Any, str, str]] = []
+
+    def __enter__(self) -> Grants:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.revoke_all()
+
+    def sas(self, kind: str, group: str, name: str, access: str = "Read") -> str:
+        """``kind``: ``disks`` or ``snapshots``."""
+        operations = getattr(client(self.binding), kind)
+        body = {"access": access, "durationInSeconds": GRANT_SECONDS}
+        found = operations.begin_grant_access(group, name, body, polling_interval=0.5).result()
+        self.open.append((operations, group, name))
+        return str(found.access_sas)
+
+    def revoke(self, group: str, name: str) -> None:
+        for entry in [e for e in self.open if e[1:] == (group, name)]:
+            entry[0].begin_revoke_access(group, name, polling_interval=0.5).result()
+            self.open.remove(entry)
+
+    def revoke_all(self) -> None:
+        while self.open:
+            operations, group, name = self.open.pop()
+            operations.begin_revoke_access(group, name, polling_interval=0.5).result()
+
+
+def blob(sas: str, binding: ResourceBinding) -> Any:
+    from azure.storage.blob import BlobClient
+
+    return BlobClient.from_blob_url(sas, **binding.context.client_kwargs())
+
+
+def written(sas: str, binding: ResourceBinding) -> list[Range]:
+    """The ranges a volume holds."""
+    return [
+        (int(r.start), int(r.end) - int(r.start) + 1)
+        for r in blob(sas, binding).list_page_ranges()
+        if not r.cleared
+    ]
+
+
+def changed(sas: str, older: str, binding: ResourceBinding) -> tuple[list[Range], list[Range]]:
+    """``(written, cleared)`` since ``older``, an older snapshot of the same disk."""
+    pages, clear = blob(sas, binding).get_page_range_diff_for_managed_disk(older)
+    return (
+        [(int(r["start"]), int(r["end"]) - int(r["start"]) + 1) for r in pages],
+        [(int(r["start"]), int(r["end"]) - int(r["start"]) + 1) for r in clear],
+    )
+
+
+def chunks(ranges: list[Range]) -> Iterator[Range]:
+    """The ranges cut into pieces one request may copy."""
+    for offset, length in ranges:
+        for start in range(offset, offset + length, CHUNK):
+            yield start, min(CHUNK, offset + length - start)
+
+
+def minus(ranges: list[Range], cut: list[Range]) -> list[Range]:
+    """``ranges`` without the bytes of ``cut`` (the pages a newer copy replaces)."""
+    out = list(ranges)
+    for c_start, c_length in cut:
+        c_end = c_start + c_length
+        kept: list[Range] = []
+        for start, length in out:
+            end = start + length
+            if end <= c_start or start >= c_end:
+                kept.append((start, length))
+                continue
+            if start < c_start:
+                kept.append((start, c_start - start))
+            if end > c_end:
+                kept.append((c_end, end - c_end))
+        out = kept
+    return out
