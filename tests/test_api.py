@@ -91,6 +91,8 @@ def test_only_the_key_vault_plugin_names_what_is_not_covered(world: dict[str, An
         "Microsoft.ContainerRegistry/registries",
         "Microsoft.DocumentDB/databaseAccounts",
         "Microsoft.ApiManagement/service",
+        "Microsoft.Web/sites",
+        "Microsoft.Compute/virtualMachines",
     }
     assert unserved["Microsoft.Storage/storageAccounts"]["install"] == (
         "pip install atg-dataplane-storage"

@@ -5,13 +5,14 @@ carries its own read access) and the setting gets a new read-only SAS signed wit
 target account's key, expiring when the source's did (a year from now when it did not
 say). The SAS travels only inside the setting: never logged, journalled or reported.
 
-A target that already holds the blob, copied from the source blob as it is now (the
-source's ETag is recorded on the copy), behind a setting of the same path, is left as it
-is, so a re-run writes nothing.
+A target that already holds the same contents (size and Content-MD5, or a hash of the
+bytes where a blob has no MD5) behind a setting of the same path is left as it is, so a
+re-run writes nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,8 +20,6 @@ from urllib.parse import parse_qs, urlsplit
 from atg_dataplane import ItemError, SideContext
 
 COPY_POLL_SECONDS = 0.2
-SOURCE_TAG = "atgdataplanesource"
-"""Metadata of a copied blob: the source blob's ETag when it was copied."""
 DEFAULT_LIFETIME = timedelta(days=365)
 
 
@@ -55,18 +54,24 @@ def _props(url: str, context: SideContext, credential: Any = None) -> Any:
 
 
 def identity(url: str, context: SideContext) -> tuple[int, str]:
-    """``(size, source ETag)`` of a copied blob (its ``atgdataplanesource`` metadata), or of
-    a source blob its own ETag; ``(-1, "")`` when there is none."""
+    """``(size, content hash)`` of the blob: its Content-MD5 when it has one (uploads in one
+    request and copies do), else a SHA-256 of its bytes read here; ``(-1, "")`` when there
+    is none. The contents, not an ETag: another plugin (Storage) may have copied the same
+    blob into the target account too."""
     found = _props(url, context)
     if found is None:
         return -1, ""
-    origin = (found.metadata or {}).get(SOURCE_TAG) or str(found.etag).strip('"')
-    return int(found.size), origin
+    md5 = bytes(found.content_settings.content_md5 or b"")
+    if md5:
+        return int(found.size), "md5:" + md5.hex()
+    digest = hashlib.sha256()
+    for chunk in _blob(url, context).download_blob().chunks():
+        digest.update(chunk)
+    return int(found.size), "sha256:" + digest.hexdigest()
 
 
 def same(source_url: str, target_url: str, source: SideContext, target: SideContext) -> bool:
-    """Whether the target's blob (read through its setting's SAS) was copied from the
-    source's blob as it is now (same size, and the source's ETag recorded at the copy)."""
+    """Whether the target's blob (read through its setting's SAS) holds the source's."""
     ours = identity(source_url, source)
     return ours[0] >= 0 and ours == identity(target_url, target)
 
@@ -88,17 +93,16 @@ def copy(
             "the blob a setting names is gone from the source, or its SAS no longer opens it",
             remedy="give the source setting a valid URL and re-run",
         )
-    tag = {SOURCE_TAG: str(source.etag).strip('"')}  # what same() compares next run
     dst = _blob(target_base, target, credential)
     try:
-        started = dst.start_copy_from_url(source_url, metadata=tag)
+        started = dst.start_copy_from_url(source_url)
     except HttpResponseError as exc:
         if exc.error_code != "ContainerNotFound":
             raise
         ContainerClient.from_container_url(
             f"{endpoint.rstrip('/')}/{container}", credential=credential, **target.client_kwargs()
         ).create_container()
-        started = dst.start_copy_from_url(source_url, metadata=tag)
+        started = dst.start_copy_from_url(source_url)
     status = started.get("copy_status")
     while status == "pending":
         target.pause(COPY_POLL_SECONDS)

@@ -165,7 +165,7 @@ def fingerprint(
         f"verify:{item.kind}:{slot}", lambda: listed(resource, item.kind, slot)
     )
     found = text(item.kind, entries.get(key))
-    if packages.is_blob_sas(found):  # size and source ETag
+    if packages.is_blob_sas(found):  # size and content hash
         return fingerprinter.of(list(packages.identity(found, resource.context)))
     if item.properties.get("form") != "value":
         return None
