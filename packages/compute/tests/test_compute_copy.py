@@ -169,3 +169,37 @@ def test_protected_settings_come_from_the_config(seeded: Any, tmp_path: Path) ->
     assert made.properties.provisioning_state == "Succeeded"
     assert made.properties.protected_settings is None  # stored, never shown
     assert b"t0k3n" not in run.journal.path.read_bytes()
+
+
+class StoppedAfter(Checkpoint):
+    """Ctrl-C after the checkpoint of the first copied chunk: the run's stop event."""
+
+    def __init__(self, saves: int, stop: Any) -> None:
+        super().__init__()
+        self.left, self.stop = saves, stop
+
+    def save(self, value: str) -> None:
+        super().save(value)
+        self.left -= 1
+        if self.left == 0:
+            self.stop.set()
+
+
+def test_ctrl_c_mid_disk_closes_every_grant(seeded: Any) -> None:
+    from atg_dataplane.retry import RunStopping
+    from atg_dataplane_compute import disks
+    from atg_dataplane_sandbox import seed
+    from atg_dataplane_sandbox.scenarios import VmContents
+    from atg_dataplane_sandbox.seeders.compute import create_vm
+
+    create_vm(seed.context(seeded.dir), "target", "vm-tgt-stop", VmContents(disks_mib=(3,)))
+    source = _binding(seeded, "source", "vm-src-reference-2")
+    target = _binding(seeded, "target", "vm-tgt-stop")
+    [item] = [i for i in disks.items(source) if i.kind == "data_disk"]
+    checkpoint = StoppedAfter(3, target.context.stop)
+    with pytest.raises(RunStopping):
+        disks.replicate(item, source, target, checkpoint)
+    assert _open_grants(seeded) == []
+    target.context.stop.clear()  # the next run
+    outcome = disks.replicate(item, source, target, checkpoint)
+    assert outcome.bytes_copied == 4096 + 8192 and _open_grants(seeded) == []

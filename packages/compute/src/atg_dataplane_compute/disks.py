@@ -38,6 +38,7 @@ from atg_dataplane import (
     ItemOutcome,
     ResourceBinding,
 )
+from atg_dataplane.retry import RunStopping
 from azure.core.exceptions import ResourceNotFoundError
 
 from atg_dataplane_compute import volumes
@@ -193,6 +194,8 @@ def replicate(
         checkpoint.save(json.dumps(state))
         destination = volumes.blob(here.sas("disks", tgt_group, upload, "Write"), target)
         for index, (origin, (offset, length)) in enumerate(plan):
+            if target.context.stop.is_set():  # Ctrl-C: the grants close on the way out
+                raise RunStopping("the run is stopping")
             destination.upload_pages_from_url(
                 origins[origin], offset=offset, length=length, source_offset=offset
             )
