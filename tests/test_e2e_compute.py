@@ -36,9 +36,12 @@ def _compute(world: dict[str, Any], side: str) -> Any:
 def _open_grants(world: dict[str, Any]) -> list[str]:
     found = []
     for side, group in (("source", "rg-source-data"), ("target", "rg-target-data")):
-        for disk in _compute(world, side).disks.list_by_resource_group(group):
-            if disk.disk_state in ("ActiveSAS", "ActiveUpload"):
-                found.append(f"{side}:{disk.name}")
+        compute = _compute(world, side)
+        volumes = [*compute.disks.list_by_resource_group(group),
+                   *compute.snapshots.list_by_resource_group(group)]
+        for volume in volumes:  # disks and snapshots alike
+            if volume.disk_state in ("ActiveSAS", "ActiveUpload"):
+                found.append(f"{side}:{volume.name}")
     return found
 
 

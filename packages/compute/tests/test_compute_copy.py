@@ -47,9 +47,11 @@ def _open_grants(sandbox: Any) -> list[str]:
     states = []
     for side in ("source", "target"):
         compute = _client(sandbox, side)
-        for disk in compute.disks.list_by_resource_group(GROUPS[side]):
-            if disk.disk_state in ("ActiveSAS", "ActiveUpload"):
-                states.append(f"{side}:{disk.name}:{disk.disk_state}")
+        volumes = [*compute.disks.list_by_resource_group(GROUPS[side]),
+                   *compute.snapshots.list_by_resource_group(GROUPS[side])]
+        for volume in volumes:  # disks and snapshots alike
+            if volume.disk_state in ("ActiveSAS", "ActiveUpload"):
+                states.append(f"{side}:{volume.name}:{volume.disk_state}")
     return states
 
 
@@ -116,33 +118,35 @@ class KilledAfter(Checkpoint):
 
 
 def test_a_stopped_disk_copy_resumes_without_recopying(seeded: Any) -> None:
-    """Stopped after its first chunk (64 KiB), the copy revokes every grant; the next
-    attempt copies that chunk inside the target and only the other two from the source."""
+    """Stopped after its first chunk (the VHD footer, copied first), the copy revokes every
+    grant; the next attempt copies that chunk inside the target and only the others from
+    the source."""
     from atg_dataplane_compute import disks
     from atg_dataplane_sandbox import seed
     from atg_dataplane_sandbox.scenarios import VmContents
     from atg_dataplane_sandbox.seeders.compute import create_vm
 
-    # a target as Terraform leaves it: an empty 3 MiB data disk at LUN 0
-    create_vm(seed.context(seeded.dir), "target", "vm-tgt-resume", VmContents(disks_mib=(3,)))
+    # a target as Terraform leaves it: an empty 24 MiB data disk at LUN 0
+    create_vm(seed.context(seeded.dir), "target", "vm-tgt-resume", VmContents(disks_mib=(24,)))
     source = _binding(seeded, "source", "vm-src-reference-2")
     target = _binding(seeded, "target", "vm-tgt-resume")
     [item] = [i for i in disks.items(source) if i.kind == "data_disk"]
     checkpoint = KilledAfter(3)  # the snapshot, the new disk, then the first chunk
     with pytest.raises(Killed):
-        disks.replicate(item, source, target, checkpoint)
+        disks.replicate(item, source, target, checkpoint, {})
     assert _open_grants(seeded) == []  # revoked on the way out
 
-    outcome = disks.replicate(item, source, target, checkpoint)
+    outcome = disks.replicate(item, source, target, checkpoint, {})
     assert outcome.status == "replicated" and outcome.client_bytes == 0
-    assert outcome.bytes_copied == 4096 + 8192  # the two chunks not copied before
+    # the chunks not copied before: 64 KiB, 4 KiB, 8 KiB and 6 MiB (in two)
+    assert outcome.bytes_copied == 65536 + 4096 + 8192 + 6 * MIB
     assert _open_grants(seeded) == []
     fingerprinter = Fingerprinter()
     assert disks.fingerprint(item, target, fingerprinter) == disks.fingerprint(
         item, source, fingerprinter
     )
     names = [d.name for d in _client(seeded, "target").disks.list_by_resource_group(
-        GROUPS["target"]) if d.name.startswith("vm-tgt-resume-data-0-atg")]
+        GROUPS["target"]) if d.name.startswith("vm-tgt-resume-lun0-atg")]
     assert len(names) == 1  # the partly filled disk is gone
 
 
@@ -192,14 +196,15 @@ def test_ctrl_c_mid_disk_closes_every_grant(seeded: Any) -> None:
     from atg_dataplane_sandbox.scenarios import VmContents
     from atg_dataplane_sandbox.seeders.compute import create_vm
 
-    create_vm(seed.context(seeded.dir), "target", "vm-tgt-stop", VmContents(disks_mib=(3,)))
+    create_vm(seed.context(seeded.dir), "target", "vm-tgt-stop", VmContents(disks_mib=(24,)))
     source = _binding(seeded, "source", "vm-src-reference-2")
     target = _binding(seeded, "target", "vm-tgt-stop")
     [item] = [i for i in disks.items(source) if i.kind == "data_disk"]
     checkpoint = StoppedAfter(3, target.context.stop)
     with pytest.raises(RunStopping):
-        disks.replicate(item, source, target, checkpoint)
+        disks.replicate(item, source, target, checkpoint, {})
     assert _open_grants(seeded) == []
     target.context.stop.clear()  # the next run
-    outcome = disks.replicate(item, source, target, checkpoint)
-    assert outcome.bytes_copied == 4096 + 8192 and _open_grants(seeded) == []
+    outcome = disks.replicate(item, source, target, checkpoint, {})
+    assert outcome.bytes_copied == 65536 + 4096 + 8192 + 6 * MIB
+    assert _open_grants(seeded) == []

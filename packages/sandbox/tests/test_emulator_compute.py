@@ -13,12 +13,14 @@ import requests
 from arm_testing import mgmt_client
 from atg_dataplane_sandbox.emulator import EmulatorHandle
 from atg_dataplane_sandbox.topology import Topology
+from atg_dataplane_sandbox.vhd import FOOTER, footer
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.compute import ComputeManagementClient
 from azure.storage.blob import BlobClient
 
 RG = "rg-compute"
 MIB = 1024 * 1024
+SIZE = 24 * MIB
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +30,7 @@ def compute(emu: EmulatorHandle, topo: Topology) -> ComputeManagementClient:
 
 
 def _upload_disk(compute: ComputeManagementClient, name: str, size: int) -> str:
+    """A disk of ``size`` bytes made for upload (its blob: the size and the VHD footer)."""
     disk = compute.disks.begin_create_or_update(
         RG,
         name,
@@ -35,11 +38,11 @@ def _upload_disk(compute: ComputeManagementClient, name: str, size: int) -> str:
             "location": "eastus",
             "sku": {"name": "Premium_LRS"},
             "properties": {
-                "creationData": {"createOption": "Upload", "uploadSizeBytes": size}
+                "creationData": {"createOption": "Upload", "uploadSizeBytes": size + FOOTER}
             },
         },
     ).result()
-    assert disk.disk_state == "ReadyToUpload"
+    assert disk.disk_state == "ReadyToUpload" and disk.disk_size_bytes == size
     return str(disk.id)
 
 
@@ -77,7 +80,10 @@ def _vm_writes(emu: EmulatorHandle, compute: ComputeManagementClient, disk: str,
 def test_upload_attach_snapshot_and_diff(
     emu: EmulatorHandle, compute: ComputeManagementClient
 ) -> None:
-    disk_id = _upload_disk(compute, "data-1", 4 * MIB)
+    with pytest.raises(HttpResponseError) as small:  # Azure's minimum: 20 MiB and a footer
+        _upload_disk(compute, "tiny", 4 * MIB)
+    assert small.value.status_code == 400
+    disk_id = _upload_disk(compute, "data-1", SIZE)
     sas = _grant(compute, "disk", "data-1", "Write")
     blob = _blob(emu, sas)
     first, second = os.urandom(64 * 1024), os.urandom(4096)
@@ -85,6 +91,10 @@ def test_upload_attach_snapshot_and_diff(
     blob.upload_page(second, offset=2 * MIB, length=len(second))
     ranges = [(r.start, r.end) for r in blob.list_page_ranges()]
     assert ranges == [(0, len(first) - 1), (2 * MIB, 2 * MIB + len(second) - 1)]
+    with pytest.raises(HttpResponseError) as unfinished:  # no VHD footer yet
+        compute.disks.begin_revoke_access(RG, "data-1", polling_interval=0.05).result()
+    assert unfinished.value.status_code == 400
+    blob.upload_page(footer(SIZE), offset=SIZE, length=FOOTER)
     compute.disks.begin_revoke_access(RG, "data-1", polling_interval=0.05).result()
     assert compute.disks.get(RG, "data-1").disk_state == "Unattached"
     with pytest.raises(HttpResponseError) as revoked:
@@ -135,10 +145,29 @@ def test_upload_attach_snapshot_and_diff(
     assert written == [{"start": MIB, "end": MIB + 1023}] and cleared == []
 
     # Put Page From URL: the target filled by the service, range by range
-    _upload_disk(compute, "copy-1", 4 * MIB)
+    _upload_disk(compute, "copy-1", SIZE)
     target = _blob(emu, _grant(compute, "disk", "copy-1", "Write"))
     target.upload_pages_from_url(newer.url, offset=0, length=len(first), source_offset=0)
     assert target.download_blob(offset=0, length=len(first)).readall() == first
+    target.upload_pages_from_url(newer.url, offset=SIZE, length=FOOTER, source_offset=SIZE)
+    compute.disks.begin_revoke_access(RG, "copy-1", polling_interval=0.05).result()
+
+    # another disk at a LUN: not by changing the id (Azure refuses), but detach and attach
+    copy_id = compute.disks.get(RG, "copy-1").id
+    vm = compute.virtual_machines.get(RG, "vm-1").as_dict()
+    vm["properties"]["storageProfile"]["dataDisks"][0]["managedDisk"] = {"id": copy_id}
+    with pytest.raises(HttpResponseError) as changed:
+        compute.virtual_machines.begin_create_or_update(RG, "vm-1", vm).result()
+    assert changed.value.status_code == 409
+    compute.virtual_machines.begin_attach_detach_data_disks(
+        RG,
+        "vm-1",
+        {"dataDisksToDetach": [{"diskId": disk_id}],
+         "dataDisksToAttach": [{"diskId": copy_id, "lun": 0}]},
+        polling_interval=0.05,
+    ).result()
+    assert compute.disks.get(RG, "copy-1").disk_state == "Attached"
+    assert compute.disks.get(RG, "data-1").disk_state == "Unattached"
 
 
 def test_extensions_never_show_protected_settings(compute: ComputeManagementClient) -> None:

@@ -6,28 +6,30 @@ For the disk at each LUN:
 2. If the target's disk at that LUN was made by this tool from an older snapshot of the
    same source disk (its ``atg-dataplane-from`` tag), only the ranges that changed since
    that snapshot come from the source (Get Page Ranges Diff); the rest is copied inside
-   the target from a snapshot of its current disk. Otherwise every written range comes
-   from the source.
-3. A new target disk made for upload is filled range by range with Put Page From URL (no
-   byte passes through this process), under grants revoked as soon as the copy ends,
-   whether it succeeds, fails or is stopped.
-4. The new disk takes the LUN in one update of the target VM (data disks are swapped on a
-   running VM; it is never without a disk). The disk it replaces is deleted when this tool
-   made it, else left detached, with a warning (Terraform made it: import the new one).
+   the target from a snapshot of its current disk. Otherwise (or with
+   ``compute.full_copy``) every written range comes from the source.
+3. A new target disk made for upload (the size plus the 512-byte VHD footer, which is
+   copied with the rest) is filled range by range with Put Page From URL (no byte passes
+   through this process), under grants revoked as soon as the copy ends, whether it
+   succeeds, fails or is stopped.
+4. The new disk replaces the old one at the LUN in one ``attachDetachDataDisks`` operation
+   (data disks are swapped on a running VM; Azure refuses another disk id at a LUN in a
+   VM update). The disk it replaces is deleted when this tool made it, else left
+   detached, with a warning (Terraform made it).
 
-A stopped copy resumes where it stopped (the item's checkpoint holds the snapshot, the new
-disk's name and the chunks done: names and counts, never a SAS): the partly filled disk is
-finalised by the revoke, and the next attempt copies its finished chunks inside the target
-and only the rest from the source.
+A stopped copy resumes where it stopped (the item's checkpoint holds names and counts,
+never a SAS): the partly filled disk is finalised by the revoke, and the next attempt
+copies its finished chunks inside the target and only the rest from the source. A copy
+stopped after the swap resumes at its clean-up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from atg_dataplane import (
@@ -45,17 +47,35 @@ from atg_dataplane_compute import volumes
 from atg_dataplane_compute.volumes import Grants, chunks, minus
 
 OF_TAG = "atg-dataplane-of"
-"""On a snapshot this tool made: the (lower-case) id of the disk it is a snapshot of."""
+"""On a snapshot this tool keeps as the next copy's base: the (lower-case) id of its disk."""
 FROM_TAG = "atg-dataplane-from"
 """On a target disk this tool made: the (lower-case) id of the source snapshot it holds."""
-SAVE_EVERY = 1
-"""Chunks between checkpoints: every one (a journal write is cheap beside a 4 MiB copy)."""
+VERIFY_TAG = "atg-dataplane-verify"
+"""On a snapshot made to read a disk for verify (deleted at once; never a base)."""
+FOOTER = 512
+"""A managed disk's blob ends with a VHD footer: an upload is the size plus these bytes."""
+KEPT = (
+    "encryption",
+    "networkAccessPolicy",
+    "diskAccessId",
+    "publicNetworkAccess",
+    "dataAccessAuthMode",
+    "tier",
+    "burstingEnabled",
+    "maxShares",
+)
+"""Properties of the disk being replaced that the new one keeps (its keys, its network)."""
 
 
 def _stamp() -> str:
-    """Unique in the names this tool gives snapshots and disks (two runs can share a
-    second)."""
+    """Unique in the names this tool gives (two runs can share a second)."""
     return time.strftime("%Y%m%d%H%M%S") + secrets.token_hex(2)
+
+
+def _stem(vm_name: str, lun: int) -> str:
+    """The fixed start of the names this tool gives a LUN's snapshots and disks: they never
+    grow from run to run (Azure's limit is 80 characters)."""
+    return f"{vm_name[:40]}-lun{lun}"
 
 
 def _parts(resource_id: str) -> tuple[str, str]:
@@ -72,12 +92,24 @@ def vm(binding: ResourceBinding) -> dict[str, Any]:
 
 def data_disks(machine: dict[str, Any]) -> dict[int, dict[str, Any]]:
     listed = ((machine.get("properties") or {}).get("storageProfile") or {}).get("dataDisks")
-    return {int(d["lun"]): d for d in listed or [] if (d.get("managedDisk") or {}).get("id")}
+    return {int(d["lun"]): d for d in listed or []}
 
 
 def _disk(binding: ResourceBinding, disk_id: str) -> dict[str, Any]:
     group, name = _parts(disk_id)
     return dict(volumes.client(binding).disks.get(group, name).as_dict())
+
+
+def _managed(machine: dict[str, Any], lun: int, side: str) -> str:
+    attached = data_disks(machine).get(lun)
+    if attached is None:
+        raise ItemError(
+            f"the {side} VM has no data disk at LUN {lun}",
+            remedy="create it (Terraform: the same size) and re-run"
+            if side == "target"
+            else "the disk was removed from the source since discovery: re-run",
+        )
+    return str((attached.get("managedDisk") or {}).get("id") or "")
 
 
 def items(binding: ResourceBinding) -> Iterator[DataPlaneItem]:
@@ -93,7 +125,20 @@ def items(binding: ResourceBinding) -> Iterator[DataPlaneItem]:
             "image (Terraform); copy data onto data disks",
         )
     for lun, attached in sorted(data_disks(machine).items()):
-        disk = _disk(binding, attached["managedDisk"]["id"])
+        disk_id = str((attached.get("managedDisk") or {}).get("id") or "")
+        if not disk_id:
+            yield DataPlaneItem(
+                name=f"lun-{lun}",
+                kind="data_disk",
+                source_resource_id=binding.resource.id,
+                properties={"lun": lun},
+                copyable=False,
+                not_copyable_reason="an unmanaged (VHD in a storage account) disk: convert "
+                "the VM to managed disks (az vm convert), or copy the VHD blob with "
+                "atg-dataplane-storage",
+            )
+            continue
+        disk = _disk(binding, disk_id)
         size = int((disk.get("properties") or {}).get("diskSizeBytes") or 0)
         yield DataPlaneItem(
             name=f"lun-{lun}",
@@ -104,8 +149,10 @@ def items(binding: ResourceBinding) -> Iterator[DataPlaneItem]:
         )
 
 
-def _snapshot(binding: ResourceBinding, group: str, name: str, disk: dict[str, Any]) -> str:
-    """An incremental snapshot of ``disk`` (made unless it exists); its id."""
+def _snapshot(
+    binding: ResourceBinding, group: str, name: str, disk: dict[str, Any], tag: str
+) -> str:
+    """An incremental snapshot of ``disk`` tagged ``tag`` (made unless it exists); its id."""
     snapshots = volumes.client(binding).snapshots
     try:
         return str(snapshots.get(group, name).id)
@@ -113,7 +160,7 @@ def _snapshot(binding: ResourceBinding, group: str, name: str, disk: dict[str, A
         pass
     body = {
         "location": disk["location"],
-        "tags": {OF_TAG: str(disk["id"]).lower()},
+        "tags": {tag: str(disk["id"]).lower()},
         "properties": {
             "creationData": {"createOption": "Copy", "sourceResourceId": disk["id"]},
             "incremental": True,
@@ -123,14 +170,10 @@ def _snapshot(binding: ResourceBinding, group: str, name: str, disk: dict[str, A
     return str(made.id)
 
 
-def _ours(binding: ResourceBinding, group: str, disk_id: str) -> list[str]:
-    """Names of the snapshots this tool made of the disk."""
+def _bases(binding: ResourceBinding, group: str, disk_id: str) -> list[str]:
+    """Names of the snapshots this tool keeps of the disk as a copy's base."""
     listed = volumes.client(binding).snapshots.list_by_resource_group(group)
-    return [
-        str(s.name)
-        for s in listed
-        if (s.tags or {}).get(OF_TAG) == disk_id.lower()
-    ]
+    return [str(s.name) for s in listed if (s.tags or {}).get(OF_TAG) == disk_id.lower()]
 
 
 def replicate(
@@ -138,29 +181,29 @@ def replicate(
     source: ResourceBinding,
     target: ResourceBinding,
     checkpoint: Checkpoint,
+    options: Mapping[str, Any],
 ) -> ItemOutcome:
-    lun = int(item.properties["lun"])
-    theirs = data_disks(vm(target)).get(lun)
-    if theirs is None:
-        raise ItemError(
-            f"the target VM has no data disk at LUN {lun}",
-            remedy="create it with Terraform (the same size) and re-run",
-        )
-    src = _disk(source, data_disks(vm(source))[lun]["managedDisk"]["id"])
-    old = _disk(target, theirs["managedDisk"]["id"])
     state = json.loads(checkpoint.get() or "{}")
+    if state.get("swapped"):  # stopped after the swap: only the clean-up was left
+        return _finish(source, target, state)
+    lun = int(item.properties["lun"])
+    src = _disk(source, _managed(vm(source), lun, "source"))
+    old = _disk(target, _managed(vm(target), lun, "target"))
     stamp = state.get("stamp") or _stamp()
-    src_group, src_name = _parts(src["id"])
+    src_group, _ = _parts(src["id"])
     tgt_group, tgt_name = _parts(old["id"])
-    snap_name = f"{src_name}-atg-{stamp}"
+    src_stem, tgt_stem = _stem(source.resource.name, lun), _stem(target.resource.name, lun)
+    snap_name = f"{src_stem}-atg-{stamp}"
     base_id = str((old.get("tags") or {}).get(FROM_TAG) or "")
-    earlier = [n for n in _ours(source, src_group, src["id"]) if n != snap_name]
+    earlier = [n for n in _bases(source, src_group, src["id"]) if n != snap_name]
     base = next((n for n in earlier if base_id.endswith("/" + n.lower())), None)
-    snap_id = _snapshot(source, src_group, snap_name, src)
+    if options.get("compute.full_copy"):
+        base = None
+    snap_id = _snapshot(source, src_group, snap_name, src, OF_TAG)
     state.update(stamp=stamp)
     checkpoint.save(json.dumps(state))
-    warnings: list[str] = []
     copied = 0
+    current = f"{tgt_stem}-atg-{stamp}-t"
     with Grants(source) as ours, Grants(target) as here:
         fresh = ours.sas("snapshots", src_group, snap_name)
         origins = {"source": fresh}
@@ -171,27 +214,29 @@ def replicate(
                 ours.revoke_all()
                 _delete_snapshot(source, src_group, snap_name)
                 return ItemOutcome(status="unchanged")
-            current = f"{tgt_name}-atg-{stamp}"
-            _snapshot(target, tgt_group, current, old)
+            _snapshot(target, tgt_group, current, old, VERIFY_TAG)
             origins["target"] = here.sas("snapshots", tgt_group, current)
             kept = minus(volumes.written(origins["target"], target), new + cleared)
             plan = [("target", c) for c in chunks(kept)] + [("source", c) for c in chunks(new)]
         else:
             plan = [("source", c) for c in chunks(volumes.written(fresh, source))]
+        # the VHD footer first: a disk stopped part way is then finalised by the revoke (an
+        # upload without its footer is refused) and its chunks can be read back
+        size = int(src["properties"]["diskSizeBytes"])
+        plan = [p for p in plan if p[1][0] >= size] + [p for p in plan if p[1][0] < size]
         done = int(state.get("done") or 0)
-        partial = state.get("upload")
-        if partial:  # a stopped attempt's disk: finalised, its chunks read inside the target
-            _finalise(target, tgt_group, partial)
+        partials = list(state.get("partials") or [])
+        if state.get("upload"):  # a stopped attempt's disk: finalised, its chunks reused
+            partials.append(state["upload"])
+            _finalise(target, tgt_group, state["upload"])
             if done:
-                origins["partial"] = here.sas("disks", tgt_group, partial)
+                origins["partial"] = here.sas("disks", tgt_group, state["upload"])
                 plan = [("partial", chunk) for _, chunk in plan[:done]] + plan[done:]
-            else:  # nothing in it to keep
-                volumes.client(target).disks.begin_delete(tgt_group, partial).result()
-                partial = None
-        upload = f"{tgt_name}-atg-{stamp}-{int(state.get('attempt') or 0)}"
-        made = _upload_disk(target, tgt_group, upload, old, src, snap_id)
-        state.update(upload=upload, attempt=int(state.get("attempt") or 0) + 1, done=0)
+        attempt = int(state.get("attempt") or 0)
+        upload = f"{tgt_stem}-atg-{stamp}-{attempt}"
+        state.update(upload=upload, attempt=attempt + 1, done=0, partials=partials)
         checkpoint.save(json.dumps(state))
+        made = _upload_disk(target, tgt_group, upload, old, src, snap_id)
         destination = volumes.blob(here.sas("disks", tgt_group, upload, "Write"), target)
         for index, (origin, (offset, length)) in enumerate(plan):
             if target.context.stop.is_set():  # Ctrl-C: the grants close on the way out
@@ -200,28 +245,46 @@ def replicate(
                 origins[origin], offset=offset, length=length, source_offset=offset
             )
             copied += length if origin == "source" else 0
-            if (index + 1) % SAVE_EVERY == 0:
-                checkpoint.save(json.dumps({**state, "done": index + 1}))
-    # every grant is revoked: the new disk is final; it takes the LUN in one VM update
-    _swap(target, lun, made)
-    if partial:
-        volumes.client(target).disks.begin_delete(tgt_group, partial).result()
-    if base is not None:
-        _delete_snapshot(target, tgt_group, f"{tgt_name}-atg-{stamp}")
-    for name in earlier:
-        _delete_snapshot(source, src_group, name)
-    if (old.get("tags") or {}).get(FROM_TAG):
-        volumes.client(target).disks.begin_delete(tgt_group, tgt_name).result()
-    else:
-        warnings.append(
-            f"lun-{lun}: the target's original disk {tgt_name} is detached, not deleted "
-            "(Terraform made it): import the new disk or delete the old one"
+            checkpoint.save(json.dumps({**state, "done": index + 1}))
+    # every grant is revoked: the new disk is final; it takes the LUN in one operation
+    _swap(target, lun, old, made)
+    mine = bool((old.get("tags") or {}).get(FROM_TAG))
+    state.update(
+        swapped=True,
+        copied=copied,
+        cleanup=[
+            ["target", "disks", tgt_group, name] for name in partials
+        ] + [["target", "snapshots", tgt_group, current]]
+        + [["source", "snapshots", src_group, name] for name in earlier]
+        + ([["target", "disks", tgt_group, tgt_name]] if mine else []),
+        kept_original="" if mine else tgt_name,
+    )
+    checkpoint.save(json.dumps(state))
+    return _finish(source, target, state)
+
+
+def _finish(
+    source: ResourceBinding, target: ResourceBinding, state: dict[str, Any]
+) -> ItemOutcome:
+    """What is left after the swap: delete what this copy no longer needs (what is already
+    gone is fine)."""
+    sides = {"source": source, "target": target}
+    for side, kind, group, name in state.get("cleanup") or []:
+        operations = getattr(volumes.client(sides[side]), kind)
+        with contextlib.suppress(ResourceNotFoundError):
+            operations.begin_delete(group, name, polling_interval=0.5).result()
+    warnings = ()
+    if state.get("kept_original"):
+        warnings = (
+            f"the target's original disk {state['kept_original']} is detached, not deleted "
+            "(Terraform made it): delete it (and `terraform state rm` it), as the data disk "
+            "is now this tool's to replace",
         )
     return ItemOutcome(
         status="replicated",
-        bytes_copied=copied,
+        bytes_copied=int(state.get("copied") or 0),
         client_bytes=0,
-        warnings=tuple(warnings),
+        warnings=warnings,
     )
 
 
@@ -229,10 +292,10 @@ def _finalise(target: ResourceBinding, group: str, name: str) -> None:
     """End any access a killed run left open on its upload disk (which finalises it)."""
     disks = volumes.client(target).disks
     try:
-        state = disks.get(group, name).as_dict().get("properties", {}).get("diskState")
+        found = disks.get(group, name).as_dict().get("properties", {}).get("diskState")
     except ResourceNotFoundError:
         return
-    if state in ("ActiveUpload", "ActiveSAS"):
+    if found in ("ActiveUpload", "ActiveSAS"):
         disks.begin_revoke_access(group, name, polling_interval=0.5).result()
 
 
@@ -244,29 +307,37 @@ def _upload_disk(
     src: dict[str, Any],
     snapshot_id: str,
 ) -> dict[str, Any]:
-    size = int(src["properties"]["diskSizeBytes"])
-    body = {
+    """A disk made for upload, the source's size and the footer, with what the disk it
+    replaces had of its own (zones, encryption, network access, tier)."""
+    size = int(src["properties"]["diskSizeBytes"]) + FOOTER
+    kept = {k: v for k, v in (old.get("properties") or {}).items() if k in KEPT}
+    body: dict[str, Any] = {
         "location": old["location"],
         "sku": old.get("sku") or {"name": "Standard_LRS"},
         "tags": {**(old.get("tags") or {}), FROM_TAG: snapshot_id.lower()},
-        "properties": {"creationData": {"createOption": "Upload", "uploadSizeBytes": size}},
+        "properties": {
+            **kept,
+            "creationData": {"createOption": "Upload", "uploadSizeBytes": size},
+        },
     }
+    if old.get("zones"):
+        body["zones"] = old["zones"]
     disks = volumes.client(target).disks
     made = disks.begin_create_or_update(group, name, body, polling_interval=0.5).result()
     return dict(made.as_dict())
 
 
-def _swap(target: ResourceBinding, lun: int, disk: dict[str, Any]) -> None:
-    """Put ``disk`` at ``lun`` (one VM update; the VM's disks at other LUNs, swapped by
-    other items at the same time, are read afresh under the VM's lock)."""
-    with target.cached("vm-update", threading.Lock):
-        machine = vm(target)
-        for attached in machine["properties"]["storageProfile"]["dataDisks"]:
-            if int(attached["lun"]) == lun:
-                attached["managedDisk"] = {"id": disk["id"]}
-                attached["createOption"] = "Attach"
-        volumes.client(target).virtual_machines.begin_create_or_update(
-            target.resource.resource_group, target.resource.name, machine, polling_interval=0.5
+def _swap(target: ResourceBinding, lun: int, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """``new`` replaces ``old`` at ``lun`` in one operation (under the VM's lock: the VM's
+    other LUNs and its extensions are written by other items at the same time)."""
+    caching = data_disks(vm(target))[lun].get("caching") or "None"
+    body = {
+        "dataDisksToDetach": [{"diskId": old["id"]}],
+        "dataDisksToAttach": [{"diskId": new["id"], "lun": lun, "caching": caching}],
+    }
+    with volumes.vm_lock(target):
+        volumes.client(target).virtual_machines.begin_attach_detach_data_disks(
+            target.resource.resource_group, target.resource.name, body, polling_interval=0.5
         ).result()
 
 
@@ -280,10 +351,10 @@ def fingerprint(
     """Size and a keyed hash over the disk's non-zero pages, read through a snapshot that
     is deleted afterwards (verify reads every written range of both sides)."""
     lun = int(item.properties["lun"])
-    disk = _disk(resource, data_disks(vm(resource))[lun]["managedDisk"]["id"])
-    group, name = _parts(disk["id"])
-    snap = f"{name}-atg-verify-{_stamp()}"
-    _snapshot(resource, group, snap, disk)
+    disk = _disk(resource, _managed(vm(resource), lun, resource.side))
+    group, _ = _parts(disk["id"])
+    snap = f"{_stem(resource.resource.name, lun)}-atgv-{_stamp()}"
+    _snapshot(resource, group, snap, disk, VERIFY_TAG)
     digest = fingerprinter.stream()
     digest.update(str(disk["properties"]["diskSizeBytes"]).encode())
     try:

@@ -4,8 +4,9 @@ An extension runs code on the VM, so only replication mode (confirmed with ``--y
 creates one; template mode reports what the target lacks. Azure never returns an
 extension's ``protectedSettings``: for the types known to need them
 (``compute.protected_extensions``) the values come from the JSON file the config names
-(``compute.protected_settings_file``: ``{"<vm>/<extension>": {...}}``), read only when
-written and never logged; without them the extension is reported not copyable. They are
+(``compute.protected_settings_file``: ``{"<vm>/<extension>": {...}}``), read to know which
+extensions have them and when one is written, never logged; without them the extension
+is reported not copyable. They are
 written when the extension is created or its public settings change (Azure cannot show
 them, so they cannot be compared).
 """
@@ -105,7 +106,8 @@ def replicate(
         return ItemOutcome(status="unchanged")
     props = {**dict(item.properties), **({"protectedSettings": secret} if secret else {})}
     body = {"location": target.resource.location, "properties": props}
-    operations.begin_create_or_update(
-        group, vm_name, item.name, body, polling_interval=0.5
-    ).result()
+    with volumes.vm_lock(target):  # not while a data disk is being swapped
+        operations.begin_create_or_update(
+            group, vm_name, item.name, body, polling_interval=0.5
+        ).result()
     return ItemOutcome(status="replicated")

@@ -33,6 +33,13 @@ OPTIONS = (
         help='JSON file {"<vm>/<extension>": {protected settings}} (never logged)',
     ),
     PluginOption(
+        "compute.full_copy",
+        kind="bool",
+        default=False,
+        help="copy every written range from the source, not only what changed since the "
+        "last copy (after writes on the target's disk)",
+    ),
+    PluginOption(
         "compute.protected_extensions",
         kind="list",
         default=list(extensions.NEEDS_PROTECTED),
@@ -60,6 +67,7 @@ TARGET = (
     f"{_C}/disks/delete",
     f"{_C}/disks/beginGetAccess/action",
     f"{_C}/disks/endGetAccess/action",
+    f"{_C}/virtualMachines/attachDetachDataDisks/action",
     *SOURCE[3:],
 )
 
@@ -121,7 +129,7 @@ def dataplane_replicate_item(
         return extensions.replicate(item, source, target, options)
     if not item.copyable:
         return ItemOutcome(status="skipped", reason=item.not_copyable_reason)
-    return disks.replicate(item, source, target, checkpoint)
+    return disks.replicate(item, source, target, checkpoint, options)
 
 
 @hookimpl

@@ -9,12 +9,15 @@ logged, journalled or put in an error message.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 from atg_dataplane import ResourceBinding
 from azure.mgmt.compute import ComputeManagementClient
 
+log = logging.getLogger(__name__)
 PAGE = 512
 CHUNK = 4 * 1024 * 1024
 """The most one Put Page From URL may copy."""
@@ -22,6 +25,13 @@ GRANT_SECONDS = 4 * 3600
 """Long enough for a large disk; revoked as soon as the copy ends, whatever the outcome."""
 Range = tuple[int, int]
 """``(offset, length)`` in bytes, 512-aligned."""
+
+
+def vm_lock(binding: ResourceBinding) -> threading.Lock:
+    """Held while this run writes the VM (a disk swap, an extension): Azure refuses an
+    operation on a VM while another one runs."""
+    lock: threading.Lock = binding.cached("vm-update", threading.Lock)
+    return lock
 
 
 def client(binding: ResourceBinding) -> ComputeManagementClient:
@@ -47,26 +57,40 @@ class Grants:
     def __enter__(self) -> Grants:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.revoke_all()
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        try:
+            self.revoke_all()
+        except Exception:
+            if error is None:  # a revoke failure does not hide the copy's own error
+                raise
 
     def sas(self, kind: str, group: str, name: str, access: str = "Read") -> str:
         """``kind``: ``disks`` or ``snapshots``."""
         operations = getattr(client(self.binding), kind)
         body = {"access": access, "durationInSeconds": GRANT_SECONDS}
-        found = operations.begin_grant_access(group, name, body, polling_interval=0.5).result()
+        # recorded before it is granted: a grant whose answer is lost is revoked too
         self.open.append((operations, group, name))
+        found = operations.begin_grant_access(group, name, body, polling_interval=0.5).result()
         return str(found.access_sas)
 
     def revoke(self, group: str, name: str) -> None:
         for entry in [e for e in self.open if e[1:] == (group, name)]:
-            entry[0].begin_revoke_access(group, name, polling_interval=0.5).result()
             self.open.remove(entry)
+            entry[0].begin_revoke_access(group, name, polling_interval=0.5).result()
 
     def revoke_all(self) -> None:
+        """Every grant still open, each tried even when another one fails (the first
+        failure is raised afterwards)."""
+        failed: BaseException | None = None
         while self.open:
             operations, group, name = self.open.pop()
-            operations.begin_revoke_access(group, name, polling_interval=0.5).result()
+            try:
+                operations.begin_revoke_access(group, name, polling_interval=0.5).result()
+            except Exception as exc:  # the others are still revoked
+                log.warning("could not end access to %s/%s: %s", group, name, type(exc).__name__)
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
 
 def blob(sas: str, binding: ResourceBinding) -> Any:

@@ -250,8 +250,9 @@ DEPENDENCY = ExtensionSpec("DependencyAgentLinux", "Microsoft.Azure.Monitoring.D
 
 @dataclass(frozen=True)
 class VmContents:
-    disks_mib: tuple[int, ...] = (4,)
-    """Data disks, one per LUN: sizes in MiB, a few sparse ranges written in each."""
+    disks_mib: tuple[int, ...] = (24,)
+    """Data disks, one per LUN: sizes in MiB (Azure's upload minimum is 20), a few sparse
+    ranges written in each (the files are sparse too)."""
     extensions: tuple[ExtensionSpec, ...] = ()
 
 
@@ -397,9 +398,9 @@ def reference() -> Scenario:
         ResourceSpec("appservice", "func-src-reference", "func-tgt-reference",
                      SiteContents(function_app=True, functions=3)),
         ResourceSpec("compute", "vm-src-reference-1", "vm-tgt-reference-1",
-                     VmContents(disks_mib=(4, 2), extensions=(MONITOR, SCRIPT))),
+                     VmContents(disks_mib=(32, 24), extensions=(MONITOR, SCRIPT))),
         ResourceSpec("compute", "vm-src-reference-2", "vm-tgt-reference-2",
-                     VmContents(disks_mib=(3,), extensions=(DEPENDENCY,))),
+                     VmContents(disks_mib=(24,), extensions=(DEPENDENCY,))),
     ])
 
 
@@ -415,7 +416,7 @@ LARGE_APIS = 5
 LARGE_SITES = 2
 """Sites per scale: a web app with a slot and a function app with 3 functions."""
 LARGE_VMS = 1
-"""VMs per scale: two data disks of 8 MiB, two extensions."""
+"""VMs per scale: two data disks of 24 MiB (a few MiB written), two extensions."""
 
 
 def large(scale: int = 1) -> Scenario:
@@ -443,7 +444,7 @@ def large(scale: int = 1) -> Scenario:
                                       SiteContents(function_app=True, functions=3)))
     for copy in range(1, scale * LARGE_VMS + 1):
         resources.append(ResourceSpec("compute", f"vm-src-large-{copy}", f"vm-tgt-large-{copy}",
-                                      VmContents(disks_mib=(8, 8), extensions=(MONITOR,
+                                      VmContents(disks_mib=(24, 24), extensions=(MONITOR,
                                                                                DEPENDENCY))))
     return Scenario("large", scale, resources)
 

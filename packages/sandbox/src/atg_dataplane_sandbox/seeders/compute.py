@@ -14,17 +14,19 @@ from azure.storage.blob import BlobClient
 
 from atg_dataplane_sandbox.scenarios import ResourceSpec, VmContents
 from atg_dataplane_sandbox.seeders.context import SeedContext
+from atg_dataplane_sandbox.vhd import FOOTER, footer
 
 MIB = 1024 * 1024
-RANGES = ((0, 64 * 1024), (MIB, 4096), (2 * MIB - 8192, 8192))
-"""``(offset, length)`` written in each source disk (within its size): sparse, non-zero."""
+RANGES = ((0, 64 * 1024), (MIB, 4096), (2 * MIB - 8192, 8192), (17 * MIB, 6 * MIB))
+"""``(offset, length)`` written in each source disk (within its size): sparse, non-zero; the
+last is longer than one Put Page From URL copies (4 MiB)."""
 
 
 def _disk(
     ctx: SeedContext, compute: Any, side: str, name: str, size: int, fill: bool
 ) -> str:
-    """A data disk of ``size`` bytes (made for upload, then finalised), filled when
-    ``fill``; its id."""
+    """A data disk of ``size`` bytes (made for upload, then finalised with its VHD footer),
+    filled when ``fill``; its id."""
     rg = ctx.resource_groups[side]
     disk = compute.disks.begin_create_or_update(
         rg,
@@ -32,18 +34,21 @@ def _disk(
         {
             "location": ctx.location(side),
             "sku": {"name": "Premium_LRS"},
-            "properties": {"creationData": {"createOption": "Upload", "uploadSizeBytes": size}},
+            "properties": {
+                "creationData": {"createOption": "Upload", "uploadSizeBytes": size + FOOTER}
+            },
         },
         polling_interval=0.1,
     ).result()
     grant = compute.disks.begin_grant_access(
         rg, name, {"access": "Write", "durationInSeconds": 600}, polling_interval=0.1
     ).result()
+    blob = BlobClient.from_blob_url(grant.access_sas, connection_verify=ctx.ca_bundle)
     if fill:
-        blob = BlobClient.from_blob_url(grant.access_sas, connection_verify=ctx.ca_bundle)
         for offset, length in RANGES:
             if offset + length <= size:
                 blob.upload_page(os.urandom(length), offset=offset, length=length)
+    blob.upload_page(footer(size), offset=size, length=FOOTER)
     compute.disks.begin_revoke_access(rg, name, polling_interval=0.1).result()
     return str(disk.id)
 

@@ -12,8 +12,11 @@ snapshots; shapes per the 2024-03-02 / 2025-04-01 specifications
   (for a disk made for upload) ``Write``; ``endGetAccess`` closes it. A disk attached to a
   VM cannot be opened (Azure: snapshot it, or deallocate the VM).
 * A VM's ``storageProfile.dataDisks`` attach managed disks (``createOption: Attach``) at a
-  LUN; dropping one detaches it. ``deallocate`` and ``start`` set its power state, which
-  ``instanceView`` reports.
+  LUN; dropping one detaches it; another disk at a LUN is refused as Azure refuses it
+  (``attachDetachDataDisks`` swaps disks in one operation).
+* A disk's blob ends with a 512-byte VHD footer: ``uploadSizeBytes`` is the size plus 512,
+  at least 20 MiB and 512; an upload is final only with its footer written.
+* ``deallocate`` and ``start`` set a VM's power state, which ``instanceView`` reports.
 * Extensions are declared for the ARM tree: ``protectedSettings`` are stored and never
   shown, as Azure never returns them.
 """
@@ -32,6 +35,7 @@ from atg_dataplane_sandbox.emulator.common.arm import ArmContext, now_iso, read_
 from atg_dataplane_sandbox.emulator.common.errors import AzureError, json_response
 from atg_dataplane_sandbox.emulator.common.providers import ChildType, Provider, declare, register
 from atg_dataplane_sandbox.emulator.compute.pages import Volume
+from atg_dataplane_sandbox.vhd import COOKIE, FOOTER, footer
 
 NAMESPACE = "Microsoft.Compute"
 VM_TYPE = f"{NAMESPACE}/virtualMachines"
@@ -39,6 +43,8 @@ VOLUMES = "disk_volumes"
 """Store section: volume key (the disk's or snapshot's ``uniqueId``) -> ``{resource_id,
 size, ranges, grant, source}``."""
 GIB = 1024**3
+MIN_UPLOAD = 20 * 1024**2 + FOOTER
+"""The smallest ``uploadSizeBytes`` Azure takes (20 MiB and the VHD footer)."""
 
 
 def volume_dir(emu: Any) -> Path:
@@ -82,7 +88,7 @@ def _copy_from(ctx: ArmContext, source_id: str, resource: dict[str, Any]) -> tup
     key = _new_volume(ctx, resource, size, lineage)
     copied = volume(ctx.emu, old_key).copy_to(volume_dir(ctx.emu) / f"{key}.img")
     save(ctx.emu, key, copied)
-    return key, size
+    return key, size - FOOTER
 
 
 class _Volumes(Provider):
@@ -145,7 +151,7 @@ class _Volumes(Provider):
                 409,
                 "OperationNotAllowed",
                 f"Disk '{resource['name']}' is attached to VM '{resource['managedBy']}': "
-                "snapshot it, or deallocate the VM, before granting access.",
+                "snapshot it and grant access to the snapshot, or detach it.",
             )
         if access == "Write" and state != "ReadyToUpload":
             raise AzureError(
@@ -159,15 +165,23 @@ class _Volumes(Provider):
         }
         key = props["uniqueId"]
         ctx.section(VOLUMES)[key]["grant"] = grant
-        if "diskState" in props:
-            props["diskState"] = "ActiveUpload" if access == "Write" else "ActiveSAS"
+        props["diskState"] = "ActiveUpload" if access == "Write" else "ActiveSAS"
         ctx.touch()
         url = f"{ctx.emu.urls['disks']}/md/{key}/abcd?sv=2018-03-28&sr=b&si={uuid.uuid4()}"
         return {"accessSAS": f"{url}&sig={grant['token']}"}
 
     async def _revoke(self, ctx: ArmContext, resource: dict[str, Any]) -> None:
         props = resource["properties"]
-        ctx.section(VOLUMES)[props["uniqueId"]]["grant"] = None
+        key = props["uniqueId"]
+        if props.get("diskState") == "ActiveUpload":
+            made = volume(ctx.emu, key)
+            if not made.read(made.size - FOOTER, made.size - 1).startswith(COOKIE):
+                raise AzureError(
+                    400,
+                    "InvalidVhd",
+                    "The upload ends without a VHD footer: write the disk's last 512 bytes.",
+                )
+        ctx.section(VOLUMES)[key]["grant"] = None
         if props.get("diskState") in ("ActiveSAS", "ActiveUpload"):
             props["diskState"] = "Attached" if resource.get("managedBy") else "Unattached"
         ctx.touch()
@@ -185,15 +199,22 @@ class Disks(_Volumes):
                 raise AzureError(400, "InvalidParameter", "diskSizeGB is required for Empty.")
             size = int(props["diskSizeGB"]) * GIB
             props["diskState"] = "Unattached"
-            return _new_volume(ctx, resource, size), size
+            key = _new_volume(ctx, resource, size + FOOTER)
+            made = volume(ctx.emu, key)
+            made.write(size, footer(size))
+            save(ctx.emu, key, made)
+            return key, size
         if option == "Upload":
             size = int(data.get("uploadSizeBytes") or 0)
-            if size <= 0 or size % 512:
+            if size < MIN_UPLOAD or (size - FOOTER) % (1024**2):
                 raise AzureError(
-                    400, "InvalidParameter", "uploadSizeBytes must be a positive multiple of 512."
+                    400,
+                    "InvalidParameter",
+                    f"uploadSizeBytes must be the disk's size in whole MiB plus {FOOTER} for "
+                    f"the VHD footer, at least {MIN_UPLOAD}.",
                 )
             props["diskState"] = "ReadyToUpload"
-            return _new_volume(ctx, resource, size), size
+            return _new_volume(ctx, resource, size), size - FOOTER
         if option == "Copy":
             props["diskState"] = "Unattached"
             return _copy_from(ctx, str(data.get("sourceResourceId") or ""), resource)
@@ -211,6 +232,7 @@ class Snapshots(_Volumes):
         if data.get("createOption") != "Copy":
             raise AzureError(400, "InvalidParameter", "A snapshot is a Copy of a disk.")
         resource["properties"].setdefault("incremental", False)
+        resource["properties"]["diskState"] = "Unattached"
         return _copy_from(ctx, str(data.get("sourceResourceId") or ""), resource)
 
 
@@ -218,10 +240,14 @@ class VirtualMachines(Provider):
     namespace = NAMESPACE
     resource_type = "virtualMachines"
     lro_put = True
-    lro_actions = frozenset({"deallocate", "start"})
+    lro_actions = frozenset({"deallocate", "start", "attachdetachdatadisks"})
 
     def __init__(self) -> None:
-        self.actions = {"deallocate": self._deallocate, "start": self._start}
+        self.actions = {
+            "deallocate": self._deallocate,
+            "start": self._start,
+            "attachdetachdatadisks": self._attach_detach,
+        }
 
     async def on_put(
         self, ctx: ArmContext, resource: dict[str, Any], existing: dict[str, Any] | None
@@ -234,8 +260,22 @@ class VirtualMachines(Provider):
             raise AzureError(400, "InvalidParameter", "Each data disk needs its own LUN.")
         disks = ctx.section("resources")
         attached = {}
+        before = {
+            int(d["lun"]): d
+            for d in ((existing or {}).get("properties", {}).get("storageProfile", {})
+                      .get("dataDisks") or [])
+        }
         for disk in wanted:
             disk_id = str((disk.get("managedDisk") or {}).get("id") or "")
+            old = before.get(int(disk["lun"]))
+            old_id = str(((old or {}).get("managedDisk") or {}).get("id") or "")
+            if old is not None and old_id.lower() != disk_id.lower():
+                raise AzureError(
+                    409,
+                    "PropertyChangeNotAllowed",
+                    "Changing property 'dataDisk.managedDisk.id' is not allowed: detach the "
+                    "disk at this LUN and attach the other one.",
+                )
             found = disks.get(disk_id.lower())
             if found is None:
                 raise AzureError(404, "NotFound", f"The disk '{disk_id}' was not found.")
@@ -255,6 +295,7 @@ class VirtualMachines(Provider):
             disk.setdefault("createOption", "Attach")
             disk["managedDisk"] = {**disk.get("managedDisk", {}), "id": found["id"]}
             disk["diskSizeGB"] = found["properties"].get("diskSizeGB")
+            disk["name"] = found["name"]
         for old in (existing or {}).get("properties", {}).get("storageProfile", {}).get(
             "dataDisks"
         ) or []:
@@ -283,6 +324,38 @@ class VirtualMachines(Provider):
             if found is not None:
                 found["managedBy"] = None
                 found["properties"]["diskState"] = "Unattached"
+
+    async def _attach_detach(
+        self, ctx: ArmContext, resource: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Detach, then attach, data disks in one operation (a disk swapped at a LUN)."""
+        body = read_json_body(ctx.body)
+        gone = {str(d.get("diskId") or "").lower() for d in body.get("dataDisksToDetach") or []}
+        profile = resource["properties"]["storageProfile"]
+        kept = [
+            d
+            for d in profile.get("dataDisks") or []
+            if str(d["managedDisk"]["id"]).lower() not in gone
+        ]
+        attached = [
+            {
+                "lun": int(disk["lun"]),
+                "createOption": "Attach",
+                "caching": disk.get("caching") or "None",
+                "managedDisk": {"id": disk["diskId"]},
+            }
+            for disk in body.get("dataDisksToAttach") or []
+        ]
+
+        def with_disks(disks: list[dict[str, Any]]) -> dict[str, Any]:
+            props = {**resource["properties"], "storageProfile": {**profile, "dataDisks": disks}}
+            return {**resource, "properties": props}
+
+        detached = await self.on_put(ctx, with_disks(kept), resource)
+        done = await self.on_put(ctx, with_disks(kept + attached), detached)
+        resource["properties"] = done["properties"]
+        ctx.touch()
+        return dict(done["properties"]["storageProfile"])
 
     async def _deallocate(self, ctx: ArmContext, resource: dict[str, Any]) -> None:
         resource["properties"]["powerState"] = "deallocated"
