@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.compute import ComputeManagementClient
 from azure.storage.blob import BlobClient
 
@@ -54,8 +55,14 @@ def _disk(
 
 
 def create_vm(ctx: SeedContext, side: str, name: str, contents: VmContents) -> Any:
-    """The VM with its data disks attached (filled on the source side)."""
+    """The VM with its data disks attached (filled on the source side); a VM that exists
+    is left as it is (seeding again adds nothing)."""
     compute = ctx.mgmt(ComputeManagementClient, side)
+    try:
+        compute.virtual_machines.get(ctx.resource_groups[side], name)
+        return compute
+    except ResourceNotFoundError:
+        pass
     attached = [
         {
             "lun": lun,
@@ -84,9 +91,15 @@ def create_vm(ctx: SeedContext, side: str, name: str, contents: VmContents) -> A
 
 def seed(ctx: SeedContext, spec: ResourceSpec) -> dict[str, int]:
     contents: VmContents = spec.contents
-    create_vm(ctx, "target", spec.target_name, contents)
-    compute = create_vm(ctx, "source", spec.source_name, contents)
+    compute = ctx.mgmt(ComputeManagementClient, "source")
     rg = ctx.resource_groups["source"]
+    try:
+        compute.virtual_machines.get(rg, spec.source_name)
+        return {}  # seeded before
+    except ResourceNotFoundError:
+        pass
+    create_vm(ctx, "target", spec.target_name, contents)
+    create_vm(ctx, "source", spec.source_name, contents)
     for extension in contents.extensions:
         props: dict[str, Any] = {
             "publisher": extension.publisher,
