@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 from e2e_helpers import Cli, assert_no_canary, canaries, seeded_sandbox
 
 pytestmark = pytest.mark.sandbox
@@ -45,24 +44,6 @@ def _open_grants(world: dict[str, Any]) -> list[str]:
     return found
 
 
-def _vm_writes(world: dict[str, Any], disk: str, offset: int, data: bytes) -> None:
-    key = _compute(world, "source").disks.get("rg-source-data", disk).unique_id
-    emulator = json.loads((world["dir"] / "emulator.json").read_text())
-    admin = (world["dir"] / emulator["admin_key_file"]).read_text().strip()
-    answer = requests.put(
-        f"{emulator['disks']}/md/{key}/abcd?comp=page",
-        data=data,
-        headers={
-            "X-Sandbox-Admin-Key": admin,
-            "x-ms-range": f"bytes={offset}-{offset + len(data) - 1}",
-            "x-ms-page-write": "update",
-        },
-        verify=str(world["dir"] / "ca.pem"),
-        timeout=30,
-    )
-    assert answer.status_code == 201, answer.text
-
-
 def test_virtual_machines_through_the_cli(world: dict[str, Any]) -> None:
     cli = Cli(cwd=world["dir"])
     config = world["config"]
@@ -84,7 +65,10 @@ def test_virtual_machines_through_the_cli(world: dict[str, Any]) -> None:
         {"vm-src-reference-1/custom-script": {"commandToExecute": "setup.sh --token s3cr3t-xyz"}}
     ))
     option = f"compute.protected_settings_file={secrets_file}"
-    _vm_writes(world, "vm-src-reference-1-data-0", 3 * MIB, b"\x42" * 8192)
+    from atg_dataplane_sandbox import seed
+    from atg_dataplane_sandbox.seeders.compute import write_as_vm
+
+    write_as_vm(seed.context(world["dir"]), "vm-src-reference-1-data-0", 3 * MIB, b"\x42" * 8192)
     again = cli(
         "replicate", "--config", config, "--mode", "replication", "--yes", "-o", "json",
         "--option", option,

@@ -109,6 +109,16 @@ class SideContext:
         if wait_or_stop(self.stop, seconds):
             raise RunStopping("the run is stopping")
 
+    def mgmt(self, client_class: Any, subscription_id: str = "") -> Any:
+        """An ``azure-mgmt-*`` client of this side (of ``subscription_id``, this side's by
+        default), made once and shared by every resource for the run."""
+        subscription = subscription_id or self.subscription_id
+        name = f"{client_class.__module__}.{client_class.__qualname__}"
+        return self.cached_client(
+            f"mgmt:{name}:{subscription}",
+            lambda: client_class(self.credential, subscription, **self.arm_kwargs()),
+        )
+
     def cached_client(self, key: str, factory: Any) -> Any:
         """A client (or any value) shared by every resource of this side for the run (e.g.
         the ARM client): ``factory`` runs once per key, and callers asking meanwhile wait

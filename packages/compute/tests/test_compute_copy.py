@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from atg_dataplane import Checkpoint, Fingerprinter, ReplicationMode, ResourceBinding
-from atg_dataplane.testing import PairRun
+from atg_dataplane.testing import Killed, KilledAfter, PairRun
 from azure.mgmt.compute import ComputeManagementClient
 
 pytestmark = pytest.mark.sandbox
@@ -55,25 +54,6 @@ def _open_grants(sandbox: Any) -> list[str]:
     return states
 
 
-def _vm_writes(sandbox: Any, disk: str, offset: int, data: bytes) -> None:
-    """The source VM writing to its disk (no Azure API: the sandbox's admin key)."""
-    key = _client(sandbox, "source").disks.get(GROUPS["source"], disk).unique_id
-    emulator = json.loads((sandbox.dir / "emulator.json").read_text())
-    admin = (sandbox.dir / emulator["admin_key_file"]).read_text().strip()
-    answer = requests.put(
-        f"{emulator['disks']}/md/{key}/abcd?comp=page",
-        data=data,
-        headers={
-            "X-Sandbox-Admin-Key": admin,
-            "x-ms-range": f"bytes={offset}-{offset + len(data) - 1}",
-            "x-ms-page-write": "update",
-        },
-        verify=str(sandbox.ca_bundle),
-        timeout=30,
-    )
-    assert answer.status_code == 201, answer.text
-
-
 def test_disks_copy_server_side_then_only_what_changed(seeded: Any, tmp_path: Path) -> None:
     vm = "vm-src-reference-1"
     run = PairRun(
@@ -91,7 +71,10 @@ def test_disks_copy_server_side_then_only_what_changed(seeded: Any, tmp_path: Pa
     assert kinds["extension"] == {"matching": 1, "not_copyable": 1}
     assert _open_grants(seeded) == []
 
-    _vm_writes(seeded, f"{vm}-data-0", 3 * MIB, b"\x5a" * 8192)
+    from atg_dataplane_sandbox import seed
+    from atg_dataplane_sandbox.seeders.compute import write_as_vm
+
+    write_as_vm(seed.context(seeded.dir), f"{vm}-data-0", 3 * MIB, b"\x5a" * 8192)
     second = run.replicate(REPLICATION)
     assert second.result.failed == 0, second.result.errors[:5]
     assert second.result.bytes == 8192  # only the changed range crossed from the source
@@ -99,22 +82,6 @@ def test_disks_copy_server_side_then_only_what_changed(seeded: Any, tmp_path: Pa
     assert _open_grants(seeded) == []
     again = run.replicate(REPLICATION)
     assert again.result.replicated == 0 and again.result.failed == 0
-
-
-class Killed(Exception):
-    """The process dies after the checkpoint of the first copied chunk was written."""
-
-
-class KilledAfter(Checkpoint):
-    def __init__(self, saves: int) -> None:
-        super().__init__()
-        self.left = saves
-
-    def save(self, value: str) -> None:
-        super().save(value)
-        self.left -= 1
-        if self.left == 0:
-            raise Killed
 
 
 def test_a_stopped_disk_copy_resumes_without_recopying(seeded: Any) -> None:

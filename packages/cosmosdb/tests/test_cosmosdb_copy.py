@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from atg_dataplane import Checkpoint, Fingerprinter
+from atg_dataplane import Fingerprinter
+from atg_dataplane.testing import Killed, KilledAfter
 from atg_dataplane_cosmosdb import copy, discovery, documents
 from atg_dataplane_sandbox.scenarios import (
     CosmosContainerSpec,
@@ -105,22 +106,6 @@ def test_verify_sees_a_changed_and_a_missing_document(
     summary = run.replicate(REPLICATION)  # a new run puts both back, and only them
     assert summary.result.replicated == 1
     assert run.verify(REPLICATION).fidelity == 100.0
-
-
-class Killed(Exception):
-    """The process dies after the checkpoint of the second page was written."""
-
-
-class KilledAfter(Checkpoint):
-    def __init__(self, saves: int) -> None:
-        super().__init__()
-        self.left = saves
-
-    def save(self, value: str) -> None:
-        super().save(value)
-        self.left -= 1
-        if self.left == 0:
-            raise Killed
 
 
 def test_a_stopped_container_copy_resumes_from_its_checkpoint(

@@ -10,9 +10,17 @@ Every plugin package's tests subclass :class:`PluginConformance`::
         distribution = "atg-dataplane-keyvault"
 """
 
+from atg_dataplane.testing.checkpoints import Killed, KilledAfter
 from atg_dataplane.testing.conformance import PluginConformance
 from atg_dataplane.testing.offline import offline_binding
 from atg_dataplane.testing.pair import PairRun
 from atg_dataplane.testing.recorder import ProgressRecorder
 
-__all__ = ["PairRun", "PluginConformance", "ProgressRecorder", "offline_binding"]
+__all__ = [
+    "Killed",
+    "KilledAfter",
+    "PairRun",
+    "PluginConformance",
+    "ProgressRecorder",
+    "offline_binding",
+]

@@ -152,11 +152,8 @@ def dataplane_permissions(resource_type: str, mode: ReplicationMode) -> list[Per
 
 
 def client(binding: ResourceBinding) -> ApiManagementClient:
-    context = binding.context
-    subscription = binding.resource.subscription_id
-    found: ApiManagementClient = context.cached_client(
-        f"apimanagement.mgmt:{subscription}",
-        lambda: ApiManagementClient(context.credential, subscription, **context.arm_kwargs()),
+    found: ApiManagementClient = binding.context.mgmt(
+        ApiManagementClient, binding.resource.subscription_id
     )
     return found
 

@@ -262,13 +262,7 @@ def _account_key(target: ResourceBinding, endpoint: Endpoint) -> str:
     """The target account's key, for a rewritten connection string or mount."""
     from azure.mgmt.storage import StorageManagementClient
 
-    context = target.context
-    storage = context.cached_client(
-        "appservice.storage",
-        lambda: StorageManagementClient(
-            context.credential, context.subscription_id, **context.arm_kwargs()
-        ),
-    )
+    storage = target.context.mgmt(StorageManagementClient, endpoint.resource_id.split("/")[2])
     group = endpoint.resource_id.split("/")[4]
     found = storage.storage_accounts.list_keys(group, endpoint.name).as_dict()
     return str(found["keys"][0]["value"])

@@ -11,13 +11,8 @@ from azure.mgmt.web import WebSiteManagementClient
 
 
 def client(binding: ResourceBinding) -> WebSiteManagementClient:
-    context = binding.context
-    subscription = binding.resource.subscription_id
-    found: WebSiteManagementClient = context.cached_client(
-        f"appservice.mgmt:{subscription}",
-        lambda: WebSiteManagementClient(
-            context.credential, subscription, **context.arm_kwargs()
-        ),
+    found: WebSiteManagementClient = binding.context.mgmt(
+        WebSiteManagementClient, binding.resource.subscription_id
     )
     return found
 

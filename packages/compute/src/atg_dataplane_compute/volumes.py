@@ -35,13 +35,8 @@ def vm_lock(binding: ResourceBinding) -> threading.Lock:
 
 
 def client(binding: ResourceBinding) -> ComputeManagementClient:
-    context = binding.context
-    subscription = binding.resource.subscription_id
-    found: ComputeManagementClient = context.cached_client(
-        f"compute.mgmt:{subscription}",
-        lambda: ComputeManagementClient(
-            context.credential, subscription, **context.arm_kwargs()
-        ),
+    found: ComputeManagementClient = binding.context.mgmt(
+        ComputeManagementClient, binding.resource.subscription_id
     )
     return found
 

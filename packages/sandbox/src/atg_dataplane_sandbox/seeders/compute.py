@@ -119,3 +119,29 @@ def seed(ctx: SeedContext, spec: ResourceSpec) -> dict[str, int]:
             polling_interval=0.1,
         ).result()
     return {"extension": len(contents.extensions), "data_disk": len(contents.disks_mib)}
+
+
+def write_as_vm(ctx: SeedContext, disk: str, offset: int, data: bytes) -> None:
+    """What a source VM writes to its data disk ``disk``: no Azure API does this, so the
+    sandbox takes a Put Page with its admin key on the disk data endpoint."""
+    import json
+
+    import requests
+
+    key = ctx.mgmt(ComputeManagementClient, "source").disks.get(
+        ctx.resource_groups["source"], disk
+    ).unique_id
+    emulator = json.loads((ctx.directory / "emulator.json").read_text())
+    admin = (ctx.directory / emulator["admin_key_file"]).read_text().strip()
+    answer = requests.put(
+        f"{emulator['disks']}/md/{key}/abcd?comp=page",
+        data=data,
+        headers={
+            "X-Sandbox-Admin-Key": admin,
+            "x-ms-range": f"bytes={offset}-{offset + len(data) - 1}",
+            "x-ms-page-write": "update",
+        },
+        verify=ctx.ca_bundle,
+        timeout=30,
+    )
+    answer.raise_for_status()
