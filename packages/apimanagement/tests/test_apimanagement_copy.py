@@ -23,10 +23,8 @@ TEMPLATE, REPLICATION = ReplicationMode.TEMPLATE, ReplicationMode.REPLICATION
 
 
 def _client(sandbox: Any, side: str) -> ApiManagementClient:
-    subscription = sandbox.topology.tenant(side).subscription_id
-    return ApiManagementClient(
-        sandbox.credential(side, "admin"), subscription, **sandbox.arm_kwargs()
-    )
+    client: ApiManagementClient = sandbox.mgmt(ApiManagementClient, side)
+    return client
 
 
 def _binding(sandbox: Any, side: str) -> ResourceBinding:

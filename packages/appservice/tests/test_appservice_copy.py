@@ -29,10 +29,8 @@ TARGET_ONLY = "TARGET_ONLY_SETTING"
 
 
 def _client(sandbox: Any, side: str) -> WebSiteManagementClient:
-    subscription = sandbox.topology.tenant(side).subscription_id
-    return WebSiteManagementClient(
-        sandbox.credential(side, "admin"), subscription, **sandbox.arm_kwargs()
-    )
+    client: WebSiteManagementClient = sandbox.mgmt(WebSiteManagementClient, side)
+    return client
 
 
 def _binding(sandbox: Any, side: str, site: str) -> ResourceBinding:

@@ -22,10 +22,8 @@ MIB = 1024 * 1024
 
 
 def _client(sandbox: Any, side: str) -> ComputeManagementClient:
-    subscription = sandbox.topology.tenant(side).subscription_id
-    return ComputeManagementClient(
-        sandbox.credential(side, "admin"), subscription, **sandbox.arm_kwargs()
-    )
+    client: ComputeManagementClient = sandbox.mgmt(ComputeManagementClient, side)
+    return client
 
 
 def _binding(sandbox: Any, side: str, vm: str) -> ResourceBinding:

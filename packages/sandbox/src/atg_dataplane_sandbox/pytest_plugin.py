@@ -105,6 +105,11 @@ class SandboxHandle:
             names=dict((config.get("mapping") or {}).get("names") or {}),
         )
 
+    def mgmt(self, client_class: Any, side: str, principal: str = "admin") -> Any:
+        """An ``azure.mgmt.*`` client of ``side``'s subscription, as ``principal``."""
+        subscription = self.topology.tenant(side).subscription_id
+        return client_class(self.credential(side, principal), subscription, **self.arm_kwargs())
+
     def binding(self, side: str, resource_id: str, spec: Any) -> Any:
         """The :class:`atg_dataplane.ResourceBinding` of a resource as the engine builds it
         (read in full as ``spec``'s plugin asks), acting as the replicator."""
