@@ -104,6 +104,30 @@ def test_secret_paging(emu: EmulatorHandle, vaults: dict[str, str]) -> None:
     assert sorted(p.name for page in pages for p in page) == [f"paged-{i:02d}" for i in range(13)]
 
 
+def test_a_fresh_sandbox_forgets_challenges_of_an_old_one_on_the_same_port(
+    emu: EmulatorHandle, topo: Topology, vaults: dict[str, str]
+) -> None:
+    """A vault of an earlier sandbox, in another tenant, on the port this vault has now:
+    the SDK's process-wide challenge cache would send the client to the old tenant."""
+    from atg_dataplane_sandbox.sandbox import _forget_vault_challenges
+    from azure.keyvault.secrets._shared import http_challenge_cache
+    from azure.keyvault.secrets._shared.http_challenge import HttpChallenge
+
+    url = vaults["source2"]
+    old_tenant = "00000000-0000-4000-8000-00000000dead"
+    stale = HttpChallenge(
+        url, f'Bearer authorization="https://login.invalid/{old_tenant}", '
+        'resource="https://vault.azure.net"'
+    )
+    http_challenge_cache.set_challenge_for_url(url, stale)
+    with pytest.raises(ClientAuthenticationError, match=old_tenant):
+        list(_secrets(emu, url).list_properties_of_secrets())
+    _forget_vault_challenges()
+    list(_secrets(emu, url).list_properties_of_secrets())
+    fresh = http_challenge_cache.get_challenge_for_url(url)
+    assert fresh is not None and fresh.tenant_id == topo.tenant("source").tenant_id
+
+
 def test_soft_delete_conflict_recover_purge(emu: EmulatorHandle, vaults: dict[str, str]) -> None:
     client = _secrets(emu, vaults["source"])
     client.set_secret("to-delete", "v1")
