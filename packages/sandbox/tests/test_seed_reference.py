@@ -104,6 +104,23 @@ def test_report_counts_every_kind(seeded: SeedReport) -> None:
     assert counts["secret_versions"] > counts["secrets"]
 
 
+def test_sql_servers_and_what_the_plugin_is_pointed_at(
+    sandbox: SandboxHandle, seeded: SeedReport
+) -> None:
+    """Two source databases filled (a few thousand rows), their target twins empty; the
+    config names the 0600 logins file and the staging account."""
+    from atg_dataplane_sandbox.seeders import sql
+
+    assert seeded.counts["sql_databases"] == 2 and seeded.counts["sql_tables"] == 4
+    assert seeded.counts["sql_rows"] > 2000
+    options = json.loads(sandbox.config_path.read_text())["options"]
+    logins = sandbox.dir / sql.LOGINS_FILE
+    assert options["sql.logins_file"] == str(logins.resolve())
+    assert logins.stat().st_mode & 0o777 == 0o600
+    assert set(json.loads(logins.read_text())) >= {"sql-src-reference", "sql-tgt-reference"}
+    assert options["sql.staging_account"].endswith("/storageAccounts/" + sql.STAGING_ACCOUNT)
+
+
 def test_key_vault_secrets(sandbox: SandboxHandle, seeded: SeedReport) -> None:
     secrets, _, _ = _vault_clients(sandbox, "source", "kv-src-reference")
     props = {p.name: p for p in secrets.list_properties_of_secrets()}

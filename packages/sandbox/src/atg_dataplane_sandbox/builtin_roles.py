@@ -263,6 +263,12 @@ BUILTIN_ROLES: list[dict[str, Any]] = [
         ],
     ),
     _role(
+        "9b7fa17d-e63e-47b0-bb0a-15c516ac86ec",
+        "SQL DB Contributor",
+        "Lets you manage SQL databases, but not access to them.",
+        [*_MGMT_COMMON, "Microsoft.Sql/servers/read", "Microsoft.Sql/servers/databases/*"],
+    ),
+    _role(
         "de139f84-1756-47ae-9be6-808fbbe84772",
         "Website Contributor",
         "Lets you manage websites (not web plans), but not access to them.",

@@ -257,6 +257,15 @@ class VmContents:
 
 
 @dataclass(frozen=True)
+class SqlContents:
+    databases: tuple[str, ...] = ("sales", "inventory")
+    """Databases of the server; each one's tables, keys, indexes and view come from its name
+    (``seeders/sql.py``)."""
+    rows: int = 1000
+    """Rows of a database's main table; the others hold about as many again."""
+
+
+@dataclass(frozen=True)
 class ResourceSpec:
     kind: str
     """Seeder name: ``keyvault``, ``storage``, ``cosmos``, ``registry``."""
@@ -401,6 +410,7 @@ def reference() -> Scenario:
                      VmContents(disks_mib=(32, 24), extensions=(MONITOR, SCRIPT))),
         ResourceSpec("compute", "vm-src-reference-2", "vm-tgt-reference-2",
                      VmContents(disks_mib=(24,), extensions=(DEPENDENCY,))),
+        ResourceSpec("sql", "sql-src-reference", "sql-tgt-reference", SqlContents()),
     ])
 
 
@@ -417,6 +427,8 @@ LARGE_SITES = 2
 """Sites per scale: a web app with a slot and a function app with 3 functions."""
 LARGE_VMS = 1
 """VMs per scale: two data disks of 24 MiB (a few MiB written), two extensions."""
+LARGE_SQL_ROWS = 500
+"""Rows per scale in the main table of each of the large SQL server's two databases."""
 
 
 def large(scale: int = 1) -> Scenario:
@@ -446,6 +458,8 @@ def large(scale: int = 1) -> Scenario:
         resources.append(ResourceSpec("compute", f"vm-src-large-{copy}", f"vm-tgt-large-{copy}",
                                       VmContents(disks_mib=(24, 24), extensions=(MONITOR,
                                                                                DEPENDENCY))))
+    resources.append(ResourceSpec("sql", "sql-src-large", "sql-tgt-large",
+                                  SqlContents(rows=LARGE_SQL_ROWS * scale)))
     return Scenario("large", scale, resources)
 
 

@@ -53,6 +53,7 @@ _GRANTS: dict[str, dict[str, list[str]]] = {
             "API Management Service Contributor",
             "Website Contributor",
             "Disk Snapshot Contributor",
+            "SQL DB Contributor",
         ],
         "limited": ["Reader", "Key Vault Reader"],
         "expired": ["Reader"],

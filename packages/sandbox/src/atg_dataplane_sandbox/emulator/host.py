@@ -30,6 +30,7 @@ from atg_dataplane_sandbox.emulator.entra import routes as entra
 from atg_dataplane_sandbox.emulator.keyvault import arm as keyvault_arm
 from atg_dataplane_sandbox.emulator.keyvault import import_worker
 from atg_dataplane_sandbox.emulator.keyvault.router import dispatch as keyvault_dispatch
+from atg_dataplane_sandbox.emulator.sql import arm as sql_arm
 from atg_dataplane_sandbox.emulator.storage import arm as storage_arm
 from atg_dataplane_sandbox.emulator.storage.errors import storage_fault_response, storage_malformed
 from atg_dataplane_sandbox.emulator.storage.files.router import fileshare_app_routes
@@ -43,6 +44,7 @@ PROVIDERS = (
     apimanagement_arm,
     appservice_arm,
     compute_arm,
+    sql_arm,
 )
 """The namespaces ARM serves: each module registers its resource types when imported."""
 

@@ -16,6 +16,7 @@ from atg_dataplane_sandbox.seeders import (
     cosmos,
     keyvault,
     registry,
+    sql,
     storage,
 )
 from atg_dataplane_sandbox.seeders.context import SeedContext
@@ -30,6 +31,7 @@ SEEDERS: dict[str, Seeder] = {
     "apimanagement": apimanagement.seed,
     "appservice": appservice.seed,
     "compute": compute.seed,
+    "sql": sql.seed,
 }
 
 __all__ = ["SEEDERS", "SeedContext", "Seeder"]

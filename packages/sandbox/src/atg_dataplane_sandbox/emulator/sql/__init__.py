@@ -1,0 +1,1 @@
+"""Microsoft.Sql: servers, firewall rules, databases, import and export."""
