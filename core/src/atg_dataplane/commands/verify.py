@@ -27,7 +27,7 @@ from atg_dataplane.commands.common import (
 from atg_dataplane.commands.replicate import grouped
 from atg_dataplane.models import ReplicationMode
 from atg_dataplane.report import check_report_path, write_report
-from atg_dataplane.verify import VerifyReport
+from atg_dataplane.verify import SHALLOW_OPTION, VerifyReport
 
 
 @click.command("verify")
@@ -53,6 +53,12 @@ from atg_dataplane.verify import VerifyReport
     "any copyable item is missing or different, or a target resource is missing.",
 )
 @click.option(
+    "--shallow",
+    is_flag=True,
+    help="Let plugins whose contents are costly to compare compare less (SQL: the schema "
+    "and row counts, not every row).",
+)
+@click.option(
     "--require-coverage",
     is_flag=True,
     help="Exit 1 also when some source resources have no plugin installed (coverage < 100 %).",
@@ -66,6 +72,7 @@ def verify_command(
     report_path: Path | None,
     min_fidelity: float | None,
     require_coverage: bool,
+    shallow: bool,
     output: str,
     **params: Any,
 ) -> None:
@@ -80,6 +87,8 @@ def verify_command(
     out = output_of(output, params)
     if report_path:
         check_report_path(report_path)
+    if shallow:
+        params["raw_options"] = (*params.get("raw_options", ()), f"{SHALLOW_OPTION}=true")
     runtime = connect(state, params)
     try:
         report = api.verify(runtime, ReplicationMode(mode) if mode else None, watch=with_status)
