@@ -33,7 +33,7 @@ from atg_dataplane_sandbox.emulator.common.arm import (
     read_json_body,
     start_operation,
 )
-from atg_dataplane_sandbox.emulator.common.errors import AzureError
+from atg_dataplane_sandbox.emulator.common.errors import AzureError, json_response
 from atg_dataplane_sandbox.emulator.common.providers import ChildType, Provider, declare, register
 
 NAMESPACE = "Microsoft.Sql"
@@ -92,12 +92,14 @@ class Servers(Provider):
     async def child(
         self, ctx: ArmContext, resource: dict[str, Any], rest: list[str]
     ) -> web.StreamResponse | None:
-        if len(rest) != 3 or rest[0].lower() != "databases" or ctx.request.method != "POST":
+        if len(rest) != 3 or rest[0].lower() != "databases":
             return None
         operation = rest[2].lower()
-        if operation not in ("export", "import"):
-            return None
         db_id = f"{resource['id']}/databases/{rest[1]}"
+        if operation == "usages" and ctx.request.method == "GET":
+            return _usages(ctx, db_id)
+        if operation not in ("export", "import") or ctx.request.method != "POST":
+            return None
         ctx.require(f"{SERVER_TYPE}/databases/{operation}/action", db_id)
         database = ctx.section("arm_children").get(db_id.lower())
         if database is None:
@@ -134,6 +136,27 @@ class Servers(Provider):
             ctx, NAMESPACE, resource.get("location", "eastus"), db_id, None, 202, "POST",
             result=result,
         )
+
+
+def _usages(ctx: ArmContext, db_id: str) -> web.Response:
+    """The database's size in use: its SQLite file's."""
+    ctx.require(f"{SERVER_TYPE}/databases/usages/read", db_id)
+    database = ctx.section("arm_children").get(db_id.lower())
+    if database is None:
+        raise AzureError(404, "ResourceNotFound", "The database was not found.")
+    path = database_file(ctx.emu, database["properties"]["databaseId"])
+    usage = {
+        "id": f"{db_id}/usages/database_size",
+        "name": "database_size",
+        "type": f"{SERVER_TYPE}/databases/usages",
+        "properties": {
+            "displayName": "Database Size",
+            "currentValue": path.stat().st_size if path.exists() else 0,
+            "limit": database["properties"].get("maxSizeBytes"),
+            "unit": "Bytes",
+        },
+    }
+    return json_response({"value": [usage]})
 
 
 def _refused(why: str) -> AzureError:

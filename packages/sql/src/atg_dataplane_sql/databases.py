@@ -1,0 +1,318 @@
+"""A server's databases, copied through Azure's own export and import (server-side: the
+rows never pass through this process).
+
+For each database:
+
+1. The source database is exported to a BACPAC in the staging container, and so is the
+   target's (to see what it holds: Azure imports only into an empty database).
+2. A target that holds user objects is ``unchanged`` when its package matches the
+   source's (schema, and in replication mode each data part's size and CRC-32 from the
+   zip's directory); one with the source's schema and no row (template mode's) is made
+   again and filled; otherwise the item fails with the target untouched, unless
+   ``sql.replace_non_empty`` is set (the database is dropped and made again, empty, with
+   the same SKU, collation, size limit and tags).
+3. The source's package (in template mode the same package without its ``Data/`` parts,
+   built from the model and uploaded) is imported into the target. An import that fails
+   may leave part of the schema behind (Azure's import is not transactional): the target
+   database is then made again, empty, as it was found. A run stopped during an import
+   knows from its checkpoint that a non-empty target is its own half-finished import.
+4. The staging blobs are deleted (kept with ``sql.keep_staging``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from atg_dataplane import (
+    Checkpoint,
+    DataPlaneItem,
+    Fingerprinter,
+    ItemError,
+    ItemOutcome,
+    ResourceBinding,
+)
+from atg_dataplane.verify import SHALLOW_OPTION
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.mgmt.sql import SqlManagementClient
+
+from atg_dataplane_sql.package import Package
+from atg_dataplane_sql.staging import Staging, staging
+
+SYSTEM = frozenset({"master"})
+AZURE_SERVICES = "0.0.0.0"
+POLL = 0.5
+KEPT = ("collation", "maxSizeBytes", "zoneRedundant", "readScale",
+        "requestedBackupStorageRedundancy")
+"""What a database made again keeps of the one it replaces (with its SKU and tags)."""
+
+
+def client(binding: ResourceBinding) -> SqlManagementClient:
+    found: SqlManagementClient = binding.context.mgmt(
+        SqlManagementClient, binding.resource.subscription_id
+    )
+    return found
+
+
+def _server(binding: ResourceBinding) -> tuple[str, str]:
+    return binding.resource.resource_group, binding.resource.name
+
+
+def login(binding: ResourceBinding, options: Mapping[str, Any]) -> dict[str, str]:
+    """The server's SQL admin login from ``sql.logins_file`` (never logged)."""
+    path = str(options.get("sql.logins_file") or "")
+    name = binding.resource.name
+    remedy = (
+        'give a JSON file {"<server>": {"login": ..., "password": ...}} for both servers '
+        "in sql.logins_file (Azure's import and export sign in to the server with it)"
+    )
+    if not path:
+        raise ItemError("no SQL logins are configured", remedy=remedy)
+    try:
+        found = json.loads(Path(path).expanduser().read_text()).get(name)
+    except (OSError, ValueError) as exc:
+        raise ItemError(f"sql.logins_file cannot be read: {type(exc).__name__}",
+                        remedy=remedy) from None
+    if not isinstance(found, dict) or not found.get("login") or not found.get("password"):
+        raise ItemError(f"sql.logins_file has no login for server {name}", remedy=remedy)
+    return {"login": str(found["login"]), "password": str(found["password"])}
+
+
+def refusal(binding: ResourceBinding) -> str:
+    """Why Azure's import/export service could not connect to the server ("" if it can)."""
+    group, name = _server(binding)
+    sql = client(binding)
+    server = sql.servers.get(group, name).as_dict()
+    if (server.get("properties") or {}).get("publicNetworkAccess") == "Disabled":
+        return f"server {name} refuses public network access"
+    for rule in sql.firewall_rules.list_by_server(group, name):
+        props = rule.as_dict().get("properties") or {}
+        if props.get("startIpAddress") == props.get("endIpAddress") == AZURE_SERVICES:
+            return ""
+    return f"server {name}'s firewall does not let Azure services in"
+
+
+FIREWALL_REMEDY = (
+    "allow Azure services to reach the server (az sql server firewall-rule create -n "
+    "AllowAllWindowsAzureIps --start-ip-address 0.0.0.0 --end-ip-address 0.0.0.0), or "
+    "export and import through a private link"
+)
+
+
+def items(binding: ResourceBinding, options: Mapping[str, Any]) -> Iterator[DataPlaneItem]:
+    group, name = _server(binding)
+    sql = client(binding)
+    why = refusal(binding) if binding.side == "source" else ""
+    _prepare_staging(binding, options)
+    for database in sql.databases.list_by_server(group, name):
+        if database.name in SYSTEM:
+            continue
+        props = database.as_dict().get("properties") or {}
+        used = _used_bytes(sql, group, name, str(database.name))
+        yield DataPlaneItem(
+            name=str(database.name),
+            kind="database",
+            source_resource_id=binding.resource.id,
+            properties={"collation": props.get("collation") or ""},
+            size_bytes=used,
+            copyable=not why,
+            not_copyable_reason=f"{why}: {FIREWALL_REMEDY}" if why else "",
+        )
+
+
+def _prepare_staging(binding: ResourceBinding, options: Mapping[str, Any]) -> None:
+    """The side that holds the staging account makes the run's SAS as it discovers, so the
+    other side's exports (verify reads both) find it; a problem shows on the items."""
+    holder = str(options.get("sql.staging_side") or "target")
+    if binding.side == holder and options.get("sql.staging_account"):
+        with contextlib.suppress(ItemError):
+            staging(binding, options)
+
+
+def _used_bytes(sql: SqlManagementClient, group: str, server: str, name: str) -> int | None:
+    try:
+        for usage in sql.database_usages.list_by_database(group, server, name):
+            found = usage.as_dict()
+            props = found.get("properties") or found
+            if found.get("name") == "database_size" or props.get("displayName") == "Database Size":
+                return int(props.get("currentValue") or 0)
+    except HttpResponseError:
+        return None
+    return None
+
+
+def _check_target(target: ResourceBinding, name: str) -> dict[str, Any]:
+    group, server = _server(target)
+    why = refusal(target)
+    if why:
+        raise ItemError(why, remedy=FIREWALL_REMEDY)
+    try:
+        return dict(client(target).databases.get(group, server, name).as_dict())
+    except ResourceNotFoundError:
+        raise ItemError(
+            f"the target server {server} has no database {name}",
+            remedy="create it (Terraform: the same name, an empty database) and re-run",
+        ) from None
+
+
+def _failed(what: str, exc: HttpResponseError) -> ItemError:
+    message = (exc.message or str(exc)).splitlines()[0]
+    return ItemError(f"{what} failed: {message}", remedy="see the reason; re-run when fixed")
+
+
+def export(
+    binding: ResourceBinding, options: Mapping[str, Any], name: str, stage: Staging, blob: str
+) -> None:
+    group, server = _server(binding)
+    body = _storage_body(binding, options, stage, blob)
+    try:
+        client(binding).databases.begin_export(
+            group, server, name, body, polling_interval=POLL
+        ).result()
+    except HttpResponseError as exc:
+        raise _failed(f"export of {server}/{name}", exc) from None
+
+
+def _import(
+    binding: ResourceBinding, options: Mapping[str, Any], name: str, stage: Staging, blob: str
+) -> None:
+    group, server = _server(binding)
+    body = _storage_body(binding, options, stage, blob)
+    try:
+        client(binding).databases.begin_import_method(
+            group, server, name, body, polling_interval=POLL
+        ).result()
+    except HttpResponseError as exc:
+        raise _failed(f"import into {server}/{name}", exc) from None
+
+
+def _storage_body(
+    binding: ResourceBinding, options: Mapping[str, Any], stage: Staging, blob: str
+) -> dict[str, Any]:
+    admin = login(binding, options)
+    return {
+        "storageKeyType": "SharedAccessKey",
+        "storageKey": stage.storage_key(),
+        "storageUri": stage.blob_url(blob),
+        "administratorLogin": admin["login"],
+        "administratorLoginPassword": admin["password"],
+        "authenticationType": "Sql",
+    }
+
+
+def _stage(source: ResourceBinding, target: ResourceBinding, options: Mapping[str, Any]) -> Staging:
+    holder = source if str(options.get("sql.staging_side") or "target") == "source" else target
+    return staging(holder, options)
+
+
+def _exported(
+    binding: ResourceBinding,
+    options: Mapping[str, Any],
+    name: str,
+    stage: Staging,
+    blobs: list[str],
+    reader: ResourceBinding,
+) -> Package:
+    blob = stage.name(binding.resource.name, name, binding.side)
+    blobs.append(blob)
+    export(binding, options, name, stage, blob)
+    return stage.read(blob, reader)
+
+
+def _make_again(target: ResourceBinding, found: dict[str, Any]) -> None:
+    """Drop the target database and make it again, empty, as it was made."""
+    group, server = _server(target)
+    props = found.get("properties") or {}
+    body: dict[str, Any] = {
+        "location": found.get("location") or "",
+        "properties": {k: props[k] for k in KEPT if props.get(k) is not None},
+    }
+    for field in ("sku", "tags"):
+        if found.get(field):
+            body[field] = found[field]
+    if not body.get("sku") and props.get("currentSku"):
+        body["sku"] = props["currentSku"]
+    databases = client(target).databases
+    databases.begin_delete(group, server, found["name"], polling_interval=POLL).result()
+    databases.begin_create_or_update(
+        group, server, found["name"], body, polling_interval=POLL
+    ).result()
+
+
+def replicate(
+    item: DataPlaneItem,
+    source: ResourceBinding,
+    target: ResourceBinding,
+    checkpoint: Checkpoint,
+    options: Mapping[str, Any],
+    with_data: bool,
+) -> ItemOutcome:
+    name = item.name
+    found = _check_target(target, name)
+    login(source, options)  # both, before any export
+    login(target, options)
+    state = json.loads(checkpoint.get() or "{}")
+    stage = _stage(source, target, options)
+    blobs: list[str] = []
+    try:
+        ours = _exported(source, options, name, stage, blobs, target)
+        theirs = _exported(target, options, name, stage, blobs, target)
+        if not theirs.empty:
+            if theirs.same_as(ours, with_data):
+                checkpoint.save("{}")
+                return ItemOutcome(status="unchanged")
+            # the schema and no row (a template run's): nothing is lost making it again
+            schema_only = not theirs.parts and theirs.same_as(ours, with_data=False)
+            ours_to_replace = schema_only or state.get("importing")
+            if not (ours_to_replace or options.get("sql.replace_non_empty")):
+                raise ItemError(
+                    f"the target database {target.resource.name}/{name} is not empty and "
+                    "differs from the source; it was left as it is",
+                    remedy="empty it and re-run, or set sql.replace_non_empty=true to drop "
+                    "and replace it",
+                )
+            _make_again(target, found)
+        payload = blobs[0]
+        uploaded = 0
+        if not with_data:  # template: the schema only
+            schema = ours.schema_only()
+            payload = stage.name(source.resource.name, name, "schema")
+            blobs.append(payload)
+            stage.blob(payload, target).upload_blob(schema)
+            uploaded = len(schema)
+        checkpoint.save(json.dumps({"importing": True}))
+        try:
+            _import(target, options, name, stage, payload)
+        except ItemError:
+            _make_again(target, found)  # what a failed import left is gone: empty again
+            checkpoint.save("{}")
+            raise
+        checkpoint.save("{}")
+        size = sum(p.size for p in ours.parts) if with_data else 0
+        return ItemOutcome(status="replicated", bytes_copied=size, client_bytes=uploaded)
+    finally:
+        if not options.get("sql.keep_staging"):
+            for blob in blobs:
+                stage.delete(blob, target)
+
+
+def fingerprint(
+    item: DataPlaneItem,
+    binding: ResourceBinding,
+    fingerprinter: Fingerprinter,
+    options: Mapping[str, Any],
+) -> str:
+    """A keyed hash of a fresh export of the database (one export per side: verify costs
+    what a copy does, but moves nothing); ``verify --shallow``: model and row counts."""
+    stage = staging(binding, options)
+    blobs: list[str] = []
+    try:
+        package = _exported(binding, options, item.name, stage, blobs, binding)
+        return package.fingerprint(fingerprinter, shallow=bool(options.get(SHALLOW_OPTION)))
+    finally:
+        if not options.get("sql.keep_staging"):
+            for blob in blobs:
+                stage.delete(blob, binding)

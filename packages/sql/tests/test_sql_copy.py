@@ -1,0 +1,207 @@
+"""The plugin against the sandbox's SQL servers, through the core's engine and verifier:
+template mode gives the target the schema and no rows, replication the rows too, verify
+matches, a re-run imports nothing; a non-empty target that differs fails untouched unless
+``sql.replace_non_empty``; a server closed to Azure services is reported; the staging
+container is empty afterwards and the SAS is in no journal."""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from atg_dataplane import ReplicationMode, ResourceBinding
+from atg_dataplane.testing import PairRun
+from azure.mgmt.sql import SqlManagementClient
+
+pytestmark = pytest.mark.sandbox
+GROUPS = {"source": "rg-source-data", "target": "rg-target-data"}
+TYPE = "Microsoft.Sql/servers"
+PREFIX = {"source": "src", "target": "tgt"}
+
+
+@pytest.fixture(scope="module")
+def seeded(sandbox: Any) -> Any:
+    sandbox.seed("reference")
+    return sandbox
+
+
+@pytest.fixture(scope="module")
+def options(seeded: Any) -> dict[str, Any]:
+    config = json.loads(seeded.config_path.read_text())
+    return {k: v for k, v in config["options"].items() if k.startswith("sql.")}
+
+
+def _binding(sandbox: Any, side: str, server: str) -> ResourceBinding:
+    from atg_dataplane_sql.plugin import dataplane_resource_types
+
+    client: SqlManagementClient = sandbox.mgmt(SqlManagementClient, side)
+    found = client.servers.get(GROUPS[side], server)
+    binding: ResourceBinding = sandbox.binding(side, found.id, dataplane_resource_types()[0])
+    return binding
+
+
+def _run(sandbox: Any, source: str, target: str, tmp_path: Path) -> PairRun:
+    return PairRun(
+        "sql", _binding(sandbox, "source", source), _binding(sandbox, "target", target), tmp_path
+    )
+
+
+def _pair(sandbox: Any, stem: str, contents: dict[str, tuple[str, str | None]]) -> None:
+    """Servers ``sql-src-<stem>`` and ``sql-tgt-<stem>`` (the session's reference servers
+    are the conformance suite's): ``{database: (source content, target content or None
+    for empty)}``, each imported from the seed's packages of 60 rows."""
+    from atg_dataplane_sandbox.seeders import sql
+
+    ctx = _ctx(sandbox)
+    for side in ("source", "target"):
+        server = f"sql-{PREFIX[side]}-{stem}"
+        sql.create_server(ctx, side, server)
+        for database, filled in contents.items():
+            content = filled[0] if side == "source" else filled[1]
+            if sql.create_database(ctx, side, server, database) and content:
+                sql.import_package(ctx, side, server, database, sql.build(content, 60))
+
+
+def _unchanged(summary: Any) -> int:
+    return sum(kinds["database"].unchanged for kinds in summary.by_resource.values())
+
+
+def _ctx(sandbox: Any) -> Any:
+    from atg_dataplane_sandbox import seed
+
+    return seed.context(sandbox.dir)
+
+
+def _rows(sandbox: Any, side: str, server: str, database: str) -> dict[str, int]:
+    """Rows per table of a fresh export (read through the sandbox's own helpers)."""
+    from atg_dataplane_sandbox import bacpac
+    from atg_dataplane_sandbox.seeders import sql
+    from azure.storage.blob import BlobClient
+
+    ctx = _ctx(sandbox)
+    url, sas = sql.staging(ctx)
+    blob = f"{url}/check-{secrets.token_hex(4)}.bacpac"
+    login = sql.logins(ctx.directory)[server]
+    ctx.mgmt(SqlManagementClient, side).databases.begin_export(
+        GROUPS[side], server, database, {
+            "storageKeyType": "SharedAccessKey", "storageKey": "?" + sas, "storageUri": blob,
+            "administratorLogin": login["login"],
+            "administratorLoginPassword": login["password"],
+        }, polling_interval=0.05,
+    ).result()
+    reader = BlobClient.from_blob_url(f"{blob}?{sas}", connection_verify=ctx.ca_bundle)
+    package = reader.download_blob().readall()
+    reader.delete_blob()
+    with zipfile.ZipFile(io.BytesIO(package)):
+        return bacpac.tables(package)
+
+
+def _staged(sandbox: Any) -> list[str]:
+    from atg_dataplane_sandbox.seeders import sql
+    from azure.storage.blob import ContainerClient
+
+    ctx = _ctx(sandbox)
+    url, sas = sql.staging(ctx)
+    container = url.rsplit("/", 1)[0] + "/atg-dataplane-sql"
+    client = ContainerClient.from_container_url(container + "?" + sas,
+                                                connection_verify=ctx.ca_bundle)
+    try:
+        return [b.name for b in client.list_blobs()]
+    except Exception:  # a SAS of another container: read with the seed's key instead
+        from azure.mgmt.storage import StorageManagementClient
+
+        key = ctx.mgmt(StorageManagementClient, "target").storage_accounts.list_keys(
+            GROUPS["target"], sql.STAGING_ACCOUNT).as_dict()["keys"][0]["value"]
+        keyed = ContainerClient.from_container_url(
+            container, credential={"account_name": sql.STAGING_ACCOUNT, "account_key": key},
+            connection_verify=ctx.ca_bundle)
+        return [b.name for b in keyed.list_blobs()]
+
+
+def test_template_then_replication_then_nothing_to_do(
+    seeded: Any, options: dict[str, Any], tmp_path: Path
+) -> None:
+    from atg_dataplane_sql import staging
+
+    _pair(seeded, "copy", {"sales": ("sales", None), "inventory": ("inventory", None)})
+    run = _run(seeded, "sql-src-copy", "sql-tgt-copy", tmp_path)
+    template = run.replicate(ReplicationMode.TEMPLATE, options)
+    assert template.result.failed == 0, template.result.errors[:5]
+    assert template.result.replicated == 2
+    assert _rows(seeded, "target", "sql-tgt-copy", "sales") == {"Customers": 0, "Orders": 0}
+    again = run.replicate(ReplicationMode.TEMPLATE, options)
+    assert again.result.replicated == 0 and _unchanged(again) == 2  # no import
+
+    # replication over the template's schema and no row: made again and filled
+    replicated = run.replicate(ReplicationMode.REPLICATION, options)
+    assert replicated.result.failed == 0, replicated.result.errors[:5]
+    assert replicated.result.replicated == 2
+    assert replicated.client_bytes == 0  # Azure moved the rows
+    source_rows = _rows(seeded, "source", "sql-src-copy", "sales")
+    assert _rows(seeded, "target", "sql-tgt-copy", "sales") == source_rows
+    assert sum(source_rows.values()) == 120
+
+    report = run.verify(ReplicationMode.REPLICATION, options)
+    assert report.by_type()[TYPE]["by_kind"]["database"] == {"matching": 2}
+    shallow = run.verify(ReplicationMode.REPLICATION, {**options, "verify.shallow": True})
+    assert shallow.fidelity == 100.0
+    last = run.replicate(ReplicationMode.REPLICATION, options)
+    assert last.result.replicated == 0 and _unchanged(last) == 2
+
+    assert _staged(seeded) == []  # every package deleted
+    journal = run.journal.path.read_bytes()
+    assert b"sig=" not in journal
+    for made in staging._made.values():
+        assert made.storage_key().encode() not in journal
+
+
+def test_a_different_target_fails_untouched(
+    seeded: Any, options: dict[str, Any], tmp_path: Path
+) -> None:
+    _pair(seeded, "conflict", {"crm": ("sales", "inventory")})
+    before = _rows(seeded, "target", "sql-tgt-conflict", "crm")
+    run = _run(seeded, "sql-src-conflict", "sql-tgt-conflict", tmp_path)
+    failed = run.replicate(ReplicationMode.REPLICATION, options)
+    assert failed.result.failed == 1
+    [error] = failed.result.errors
+    assert "sql.replace_non_empty" in str(error)
+    assert _rows(seeded, "target", "sql-tgt-conflict", "crm") == before
+    assert _staged(seeded) == []
+    replaced = run.replicate(ReplicationMode.REPLICATION,
+                             {**options, "sql.replace_non_empty": True})
+    assert replaced.result.failed == 0 and replaced.result.replicated == 1
+    assert _rows(seeded, "target", "sql-tgt-conflict", "crm") == {"Customers": 60, "Orders": 60}
+    assert run.verify(ReplicationMode.REPLICATION, options).fidelity == 100.0
+
+
+def test_a_server_closed_to_azure_services_is_reported(
+    seeded: Any, options: dict[str, Any], tmp_path: Path
+) -> None:
+    from atg_dataplane_sandbox.seeders import sql
+    from atg_dataplane_sql import databases
+
+    ctx = _ctx(seeded)
+    sql.create_server(ctx, "source", "sql-src-closed")
+    sql.create_database(ctx, "source", "sql-src-closed", "orders")
+    ctx.mgmt(SqlManagementClient, "source").firewall_rules.delete(
+        GROUPS["source"], "sql-src-closed", "AllowAllWindowsAzureIps")
+    [item] = databases.items(_binding(seeded, "source", "sql-src-closed"), options)
+    assert not item.copyable
+    assert "does not let Azure services in" in item.not_copyable_reason
+    assert "0.0.0.0" in item.not_copyable_reason  # the remedy
+
+
+def test_without_logins_the_item_says_what_to_give(
+    seeded: Any, options: dict[str, Any], tmp_path: Path
+) -> None:
+    _pair(seeded, "nologin", {"sales": ("sales", None)})
+    run = _run(seeded, "sql-src-nologin", "sql-tgt-nologin", tmp_path)
+    summary = run.replicate(ReplicationMode.TEMPLATE,
+                            {k: v for k, v in options.items() if k != "sql.logins_file"})
+    assert summary.result.failed == 1
+    assert "sql.logins_file" in str(summary.result.errors[0])
