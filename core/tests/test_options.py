@@ -90,3 +90,9 @@ def test_declarations_are_checked() -> None:
     with pytest.raises(ValueError, match=r"<plugin>\.<option>"):
         PluginOption("x")
     assert convert(PluginOption("w.flag", "bool"), "off") is False
+
+
+def test_the_core_sets_verify_shallow_for_every_plugin() -> None:
+    """``verify --shallow`` reaches plugins as a flag no plugin declares."""
+    assert check_options(_Host(), {"verify.shallow": "true"}) == {"verify.shallow": True}
+    assert check_options(_Host(), {"verify.shallow": False}) == {"verify.shallow": False}

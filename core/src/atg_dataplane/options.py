@@ -16,6 +16,12 @@ from typing import Any
 from atg_dataplane.config import ConfigError
 from atg_dataplane.models import PluginOption
 
+SHALLOW_OPTION = "verify.shallow"
+"""Set (``verify --shallow``) when the user asks for a cheaper comparison: a plugin whose
+fingerprint is costly (a SQL database's export) may then compare less (the schema and row
+counts) and says so in its docs; others ignore it."""
+CORE_OPTIONS = frozenset({SHALLOW_OPTION})
+"""Options the core itself sets for every plugin (flags, all true or false)."""
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -37,6 +43,9 @@ def check_options(host: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     plugins = {record.name for record in host.records}
     checked: dict[str, Any] = {}
     for key, value in options.items():
+        if key in CORE_OPTIONS:
+            checked[key] = value is True or str(value).lower() in _TRUE
+            continue
         found = declared.get(key)
         if found is not None:
             checked[key] = convert(found[1], value, key)

@@ -43,10 +43,6 @@ class ItemVerdict:
     """False when the plugin gave no fingerprint on either side (properties only)."""
 
 
-SHALLOW_OPTION = "verify.shallow"
-"""Set (``verify --shallow``) when the user asks for a cheaper comparison: a plugin whose
-fingerprint is costly (a SQL database's export) may then compare less (the schema and row
-counts) and says so in its docs; others ignore it."""
 MAX_LISTED = 10_000
 """Verdicts other than ``matching`` that a report holds when it does not keep every
 verdict; the rest are counted (``unlisted``)."""

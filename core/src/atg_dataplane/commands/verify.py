@@ -26,8 +26,9 @@ from atg_dataplane.commands.common import (
 )
 from atg_dataplane.commands.replicate import grouped
 from atg_dataplane.models import ReplicationMode
+from atg_dataplane.options import SHALLOW_OPTION
 from atg_dataplane.report import check_report_path, write_report
-from atg_dataplane.verify import SHALLOW_OPTION, VerifyReport
+from atg_dataplane.verify import VerifyReport
 
 
 @click.command("verify")

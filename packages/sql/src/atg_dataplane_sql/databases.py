@@ -35,7 +35,7 @@ from atg_dataplane import (
     ItemOutcome,
     ResourceBinding,
 )
-from atg_dataplane.verify import SHALLOW_OPTION
+from atg_dataplane.options import SHALLOW_OPTION
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.sql import SqlManagementClient
 
