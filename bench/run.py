@@ -50,7 +50,14 @@ SEED_KIND_TYPES = {
     "storage": "microsoft.storage/storageaccounts",
     "cosmos": "microsoft.documentdb/databaseaccounts",
     "registry": "microsoft.containerregistry/registries",
+    "apimanagement": "microsoft.apimanagement/service",
+    "appservice": "microsoft.web/sites",
+    "compute": "microsoft.compute/virtualmachines",
+    "sql": "microsoft.sql/servers",
 }
+"""Seed kind -> the resource type its resources are (each contender copies into fresh
+targets of every benchmarked type: a type missing here would be copied into targets an
+earlier contender filled)."""
 PERMISSIONS_MISSING = 3  # atg-dataplane's exit code when the permission check finds gaps
 PHASES = "ours-phases"
 VERSIONS_RUN = "ours-versions"
@@ -233,6 +240,10 @@ class Bench:
             rtype = SEED_KIND_TYPES.get(resource["kind"], "")
             if rtype in {t.lower() for t in self.types}:
                 targets.setdefault(rtype, []).append(resource["target"])
+        unmapped = sorted({t.lower() for t in self.types} - set(targets))
+        if unmapped:
+            raise SystemExit(f"no fresh targets for {unmapped}: map their seed kind in "
+                             "SEED_KIND_TYPES")
         return directory, targets, report.to_json()
 
     def set_latency(self, directory: Path, latency_ms: int, mix: int = 0) -> None:
