@@ -74,10 +74,12 @@ def _load() -> dict[str, Adapter]:
         containerregistry,
         cosmosdb,
         keyvault,
+        sql,
         storage,
     )
 
-    modules = (apimanagement, appservice, compute, containerregistry, cosmosdb, keyvault, storage)
+    modules = (apimanagement, appservice, compute, containerregistry, cosmosdb, keyvault, sql,
+               storage)
     return {m.ADAPTER.resource_type.lower(): m.ADAPTER for m in modules}
 
 
