@@ -205,3 +205,65 @@ def test_without_logins_the_item_says_what_to_give(
                             {k: v for k, v in options.items() if k != "sql.logins_file"})
     assert summary.result.failed == 1
     assert "sql.logins_file" in str(summary.result.errors[0])
+
+
+def test_export_from_a_copy_then_the_copy_is_gone(
+    seeded: Any, options: dict[str, Any], tmp_path: Path
+) -> None:
+    _pair(seeded, "copied", {"sales": ("sales", None)})
+    run = _run(seeded, "sql-src-copied", "sql-tgt-copied", tmp_path)
+    summary = run.replicate(ReplicationMode.REPLICATION,
+                            {**options, "sql.export_from_copy": True})
+    assert summary.result.failed == 0 and summary.result.replicated == 1
+    assert _rows(seeded, "target", "sql-tgt-copied", "sales") == {"Customers": 60,
+                                                                  "Orders": 60}
+    listed = seeded.mgmt(SqlManagementClient, "source").databases.list_by_server(
+        GROUPS["source"], "sql-src-copied")
+    assert sorted(d.name for d in listed) == ["master", "sales"]
+
+
+def test_a_failed_import_leaves_the_target_empty(
+    seeded: Any, options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import that fails part way (a row breaks a key: Azure keeps what it created
+    before) is undone: the target database is made again, empty, and can be filled by the
+    next run. The source's export is swapped for such a package, uploaded to the real
+    staging blob; every Azure call is real."""
+    from atg_dataplane import ItemError
+    from atg_dataplane.context import Checkpoint
+    from atg_dataplane_sandbox import bacpac
+    from atg_dataplane_sandbox.seeders import sql
+    from atg_dataplane_sql import databases
+    from atg_dataplane_sql.plugin import dataplane_discover
+
+    _pair(seeded, "broken", {"sales": ("sales", None)})
+    source = _binding(seeded, "source", "sql-src-broken")
+    target = _binding(seeded, "target", "sql-tgt-broken")
+    package = sql.build("sales", 20)
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        parts = {n: archive.read(n) for n in archive.namelist()}
+    orders = "Data/dbo.Orders/TableData-000-00000.BCP"
+    parts[orders] = parts[orders].splitlines(keepends=True)[0] + parts[orders]  # a key twice
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    real = databases.export
+
+    def export(binding: Any, opts: Any, name: str, stage: Any, blob: str) -> None:
+        if binding.side == "source":
+            stage.blob(blob, binding).upload_blob(buffer.getvalue())
+        else:
+            real(binding, opts, name, stage, blob)
+
+    monkeypatch.setattr(databases, "export", export)
+    [item] = dataplane_discover(source, ReplicationMode.REPLICATION, options)
+    with pytest.raises(ItemError, match="failed part way"):
+        databases.replicate(item, source, target, Checkpoint(), options, True)
+    assert _rows(seeded, "target", "sql-tgt-broken", "sales") == {}  # empty again
+    assert bacpac.tables(package) == {"Customers": 20, "Orders": 20}
+    monkeypatch.undo()
+    outcome = databases.replicate(item, source, target, Checkpoint(), options, True)
+    assert outcome.status == "replicated"
+    assert _rows(seeded, "target", "sql-tgt-broken", "sales") == {"Customers": 60,
+                                                                  "Orders": 60}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ from atg_dataplane_sql.package import Package
 from atg_dataplane_sql.staging import Staging, staging
 
 SYSTEM = frozenset({"master"})
+COPY_MARK = "-atgcopy-"
+"""In the name of a copy made to export from (``sql.export_from_copy``): never an item."""
 AZURE_SERVICES = "0.0.0.0"
 POLL = 0.5
 KEPT = ("collation", "maxSizeBytes", "zoneRedundant", "readScale",
@@ -108,7 +111,7 @@ def items(binding: ResourceBinding, options: Mapping[str, Any]) -> Iterator[Data
     why = refusal(binding) if binding.side == "source" else ""
     _prepare_staging(binding, options)
     for database in sql.databases.list_by_server(group, name):
-        if database.name in SYSTEM:
+        if database.name in SYSTEM or COPY_MARK in str(database.name):
             continue
         props = database.as_dict().get("properties") or {}
         used = _used_bytes(sql, group, name, str(database.name))
@@ -218,8 +221,31 @@ def _exported(
 ) -> Package:
     blob = stage.name(binding.resource.name, name, binding.side)
     blobs.append(blob)
-    export(binding, options, name, stage, blob)
+    with _consistent(binding, name, options) as exported:
+        export(binding, options, exported, stage, blob)
     return stage.read(blob, reader)
+
+
+@contextlib.contextmanager
+def _consistent(binding: ResourceBinding, name: str, options: Mapping[str, Any]) -> Iterator[str]:
+    """The database to export: itself, or with ``sql.export_from_copy`` (the source side) a
+    transactionally consistent copy made for the export and dropped after it (an export
+    of a live database reads each table at its own moment)."""
+    if binding.side != "source" or not options.get("sql.export_from_copy"):
+        yield name
+        return
+    group, server = _server(binding)
+    databases = client(binding).databases
+    found = databases.get(group, server, name).as_dict()
+    copy = f"{name[:100]}{COPY_MARK}{secrets.token_hex(3)}"
+    databases.begin_create_or_update(group, server, copy, {
+        "location": found.get("location") or "",
+        "properties": {"createMode": "Copy", "sourceDatabaseId": found["id"]},
+    }, polling_interval=POLL).result()
+    try:
+        yield copy
+    finally:
+        databases.begin_delete(group, server, copy, polling_interval=POLL).result()
 
 
 def _make_again(target: ResourceBinding, found: dict[str, Any]) -> None:

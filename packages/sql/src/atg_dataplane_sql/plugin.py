@@ -58,6 +58,13 @@ OPTIONS = (
         "source (default: fail it, untouched)",
     ),
     PluginOption(
+        "sql.export_from_copy",
+        kind="bool",
+        default=False,
+        help="export each source database from a transactionally consistent copy made for "
+        "it in the source server (and dropped after), not from the live database",
+    ),
+    PluginOption(
         "sql.keep_staging",
         kind="bool",
         default=False,
@@ -109,6 +116,14 @@ def dataplane_permissions(resource_type: str, mode: ReplicationMode) -> list[Per
             side="source",
             description="read servers and databases; export databases",
             suggested_role="SQL DB Contributor",
+        ),
+        Permission(
+            "subscription",
+            (f"{_S}/databases/write", f"{_S}/databases/delete"),
+            side="source",
+            description="with sql.export_from_copy: make and drop the copy exported from",
+            suggested_role="SQL DB Contributor",
+            optional=True,
         ),
         Permission(
             "subscription",

@@ -3,7 +3,7 @@ export operations (shapes per the 2025-01-01 specification, ``specification/sql`
 
 * A server's ``administratorLoginPassword`` is stored and never shown.
 * Databases are SQLite files (``emulator-state/sql/<databaseId>.db``); ``master`` exists on
-  every server and cannot be changed.
+  every server and cannot be changed; ``createMode: Copy`` copies ``sourceDatabaseId``.
 * ``databases/{db}/export`` writes a BACPAC-shaped package (:mod:`atg_dataplane_sandbox.
   bacpac`) to ``storageUri`` through the SAS the caller gives (``storageKeyType:
   SharedAccessKey``) or the account key (``StorageAccessKey``); ``import`` reads one into
@@ -265,7 +265,20 @@ def _database(
     sku = read_json_body(ctx.body).get("sku") or {"name": "GP_S_Gen5", "tier":
                                                    "GeneralPurpose", "capacity": 1}
     database_id = str(uuid.uuid4())
-    sqlite3.connect(database_file(ctx.emu, database_id)).close()
+    made = database_file(ctx.emu, database_id)
+    if props.get("createMode") == "Copy":  # a transactionally consistent copy, at once
+        source = ctx.section("arm_children").get(str(props.get("sourceDatabaseId")).lower())
+        if source is None or "databaseId" not in source["properties"]:
+            raise AzureError(404, "ResourceNotFound", "The source database was not found.")
+        old = sqlite3.connect(database_file(ctx.emu, source["properties"]["databaseId"]))
+        new = sqlite3.connect(made)
+        try:
+            old.backup(new)
+        finally:
+            old.close()
+            new.close()
+    else:
+        sqlite3.connect(made).close()
     props.setdefault("collation", COLLATION)
     props.setdefault("maxSizeBytes", 32 * 1024**3)
     props.update(
