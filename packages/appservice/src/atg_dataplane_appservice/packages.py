@@ -12,6 +12,7 @@ re-run writes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -82,7 +83,7 @@ def copy(
 ) -> str:
     """Copy the blob into ``target_base`` (the counterpart's URL below its ``endpoint``, no
     query); the target's URL with a new read-only SAS."""
-    from azure.core.exceptions import HttpResponseError
+    from azure.core.exceptions import HttpResponseError, ResourceExistsError
     from azure.storage.blob import BlobSasPermissions, ContainerClient, generate_blob_sas
 
     credential = {"account_name": account, "account_key": key}
@@ -99,9 +100,13 @@ def copy(
     except HttpResponseError as exc:
         if exc.error_code != "ContainerNotFound":
             raise
-        ContainerClient.from_container_url(
-            f"{endpoint.rstrip('/')}/{container}", credential=credential, **target.client_kwargs()
-        ).create_container()
+        # the storage plugin may be making the same container at this moment (it copies
+        # the account's containers): one that exists by now is the one wanted
+        with contextlib.suppress(ResourceExistsError):
+            ContainerClient.from_container_url(
+                f"{endpoint.rstrip('/')}/{container}", credential=credential,
+                **target.client_kwargs(),
+            ).create_container()
         started = dst.start_copy_from_url(source_url)
     status = started.get("copy_status")
     while status == "pending":
