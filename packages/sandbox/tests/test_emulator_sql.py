@@ -6,6 +6,7 @@ a changed model, a blob that exists; a package that breaks a key fails part way.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import secrets
 import zipfile
@@ -25,11 +26,16 @@ from azure.storage.blob import BlobClient
 
 SERVER = "sql-emulator-test"
 SIDE = "source"
+GROUP = "rg-sql-emulator"
+"""Not the seed's source group: a run over the session's sandbox would take this server
+(which has no target) for one to copy."""
 
 
 @pytest.fixture(scope="module")
 def ctx(sandbox: SandboxHandle) -> SeedContext:
-    context = seed_module.context(sandbox.dir)
+    seeded = seed_module.context(sandbox.dir)
+    context = dataclasses.replace(seeded, resource_groups={**seeded.resource_groups,
+                                                           SIDE: GROUP})
     for side, group in context.resource_groups.items():  # the staging account is the target's
         context.mgmt(ResourceManagementClient, side).resource_groups.create_or_update(
             group, {"location": context.location(side)}

@@ -128,7 +128,8 @@ def _put(
         _found(ctx, child, parent, item_id, name)
     _preconditions(ctx, child, found)
     body = ctx.body if ctx.body is not None or not child.empty_body else {}
-    properties = dict(read_json_body(body).get("properties") or {})
+    request = read_json_body(body)
+    properties = dict(request.get("properties") or {})
     if ctx.request.method == "PATCH" and found is not None:
         properties = {**found["properties"], **properties}
     if child.shape is not None:
@@ -139,6 +140,12 @@ def _put(
         "type": child.full_type,
         "properties": properties,
     }
+    # tracked child resources (a SQL database) carry these beside their properties
+    for field in ("location", "sku", "tags"):
+        if field in request:
+            item[field] = request[field]
+        elif found is not None and field in found:
+            item[field] = found[field]
     if child.etag:
         item["etag"] = f'"{uuid.uuid4().hex}"'
     ctx.section(child.section)[item_id.lower()] = item
