@@ -19,7 +19,9 @@ from atg_dataplane.testing import PairRun
 from azure.mgmt.sql import SqlManagementClient
 
 pytestmark = pytest.mark.sandbox
-GROUPS = {"source": "rg-source-data", "target": "rg-target-data"}
+GROUPS = {"source": "rg-sql-tests", "target": "rg-target-data"}
+"""The source servers of these tests are not in the seed's source group: a run over the
+session's sandbox (the conformance suite's) would take them for servers to copy."""
 TYPE = "Microsoft.Sql/servers"
 PREFIX = {"source": "src", "target": "tgt"}
 
@@ -72,9 +74,15 @@ def _unchanged(summary: Any) -> int:
 
 
 def _ctx(sandbox: Any) -> Any:
-    from atg_dataplane_sandbox import seed
+    import dataclasses
 
-    return seed.context(sandbox.dir)
+    from atg_dataplane_sandbox import seed
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    context = dataclasses.replace(seed.context(sandbox.dir), resource_groups=GROUPS)
+    context.mgmt(ResourceManagementClient, "source").resource_groups.create_or_update(
+        GROUPS["source"], {"location": context.location("source")})
+    return context
 
 
 def _rows(sandbox: Any, side: str, server: str, database: str) -> dict[str, int]:
@@ -156,8 +164,8 @@ def test_template_then_replication_then_nothing_to_do(
     assert _staged(seeded) == []  # every package deleted
     journal = run.journal.path.read_bytes()
     assert b"sig=" not in journal
-    for made in staging._made.values():
-        assert made.storage_key().encode() not in journal
+    for made in staging._made.values():  # the staging account's key, whose SAS Azure got
+        assert isinstance(made, staging.Staging) and made._key.encode() not in journal
 
 
 def test_a_different_target_fails_untouched(
@@ -267,3 +275,57 @@ def test_a_failed_import_leaves_the_target_empty(
     assert outcome.status == "replicated"
     assert _rows(seeded, "target", "sql-tgt-broken", "sales") == {"Customers": 60,
                                                                   "Orders": 60}
+
+
+def test_a_stop_while_replacing_a_database_resumes(
+    seeded: Any, options: dict[str, Any]
+) -> None:
+    """Stopped once the checkpoint says the target is being made again; the drop went
+    through, the make did not: the next attempt makes it and fills it, and cleans up the
+    packages the stopped one left."""
+    from atg_dataplane.testing import Killed, KilledAfter
+    from atg_dataplane_sql import databases
+    from atg_dataplane_sql.plugin import dataplane_discover
+
+    _pair(seeded, "stopped", {"crm": ("sales", "inventory")})
+    source = _binding(seeded, "source", "sql-src-stopped")
+    target = _binding(seeded, "target", "sql-tgt-stopped")
+    replace = {**options, "sql.replace_non_empty": True}
+    [item] = dataplane_discover(source, ReplicationMode.REPLICATION, replace)
+    checkpoint = KilledAfter(3)  # the two exports staged, then the body to make it again
+    with pytest.raises(Killed):
+        databases.replicate(item, source, target, checkpoint, replace, True)
+    assert json.loads(checkpoint.get() or "{}")["remaking"]["location"]
+    seeded.mgmt(SqlManagementClient, "target").databases.begin_delete(
+        GROUPS["target"], "sql-tgt-stopped", "crm").result()
+    outcome = databases.replicate(item, source, target, checkpoint, replace, True)
+    assert outcome.status == "replicated"
+    assert _rows(seeded, "target", "sql-tgt-stopped", "crm") == {"Customers": 60,
+                                                                 "Orders": 60}
+    assert _staged(seeded) == []
+
+
+def test_ctrl_c_ends_the_wait_and_the_next_run_finishes(
+    seeded: Any, options: dict[str, Any]
+) -> None:
+    from atg_dataplane.context import Checkpoint
+    from atg_dataplane.retry import RunStopping
+    from atg_dataplane_sql import databases
+    from atg_dataplane_sql.plugin import dataplane_discover
+
+    _pair(seeded, "ctrlc", {"sales": ("sales", None)})
+    source = _binding(seeded, "source", "sql-src-ctrlc")
+    target = _binding(seeded, "target", "sql-tgt-ctrlc")
+    [item] = dataplane_discover(source, ReplicationMode.REPLICATION, options)
+    checkpoint = Checkpoint()
+    source.context.stop.set()
+    try:
+        with pytest.raises(RunStopping):
+            databases.replicate(item, source, target, checkpoint, options, True)
+    finally:
+        source.context.stop.clear()
+    assert _staged(seeded) == []  # what the stopped attempt staged is gone
+    outcome = databases.replicate(item, source, target, checkpoint, options, True)
+    assert outcome.status == "replicated"
+    assert _rows(seeded, "target", "sql-tgt-ctrlc", "sales") == {"Customers": 60,
+                                                                 "Orders": 60}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import secrets
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -37,20 +38,27 @@ from atg_dataplane import (
     ResourceBinding,
 )
 from atg_dataplane.options import SHALLOW_OPTION
+from atg_dataplane.retry import RunStopping, is_transient
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.sql import SqlManagementClient
 
 from atg_dataplane_sql.package import Package
 from atg_dataplane_sql.staging import Staging, staging
 
+log = logging.getLogger(__name__)
 SYSTEM = frozenset({"master"})
 COPY_MARK = "-atgcopy-"
 """In the name of a copy made to export from (``sql.export_from_copy``): never an item."""
 AZURE_SERVICES = "0.0.0.0"
 POLL = 0.5
-KEPT = ("collation", "maxSizeBytes", "zoneRedundant", "readScale",
-        "requestedBackupStorageRedundancy")
-"""What a database made again keeps of the one it replaces (with its SKU and tags)."""
+KEPT = ("collation", "catalogCollation", "maxSizeBytes", "zoneRedundant", "readScale",
+        "requestedBackupStorageRedundancy", "elasticPoolId", "autoPauseDelay", "minCapacity",
+        "licenseType", "maintenanceConfigurationId", "isLedgerOn",
+        "highAvailabilityReplicaCount", "preferredEnclaveType")
+"""What a database made again keeps of the one it replaces (with its SKU and tags). Its
+child settings (auditing, TDE keys, backup retention, geo-links) and its backups are not
+kept: replacing a database is asked for (``sql.replace_non_empty``) or undoes this tool's
+own failed import."""
 
 
 def client(binding: ResourceBinding) -> SqlManagementClient:
@@ -147,18 +155,52 @@ def _used_bytes(sql: SqlManagementClient, group: str, server: str, name: str) ->
     return None
 
 
-def _check_target(target: ResourceBinding, name: str) -> dict[str, Any]:
+class _Attempt:
+    """What this item's copy has made so far, in its checkpoint (names and an ARM body,
+    never a secret), so a stopped or retried attempt first cleans up after the last one."""
+
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        self.checkpoint = checkpoint
+        self.state: dict[str, Any] = json.loads(checkpoint.get() or "{}")
+        self.state.setdefault("staged", [])
+        self.state.setdefault("copies", [])
+
+    def save(self, **changes: Any) -> None:
+        self.state.update(changes)
+        self.checkpoint.save(json.dumps(self.state))
+
+    def staged(self, blob: str) -> None:
+        self.save(staged=[*self.state["staged"], blob])
+
+
+def _wait(poller: Any, binding: ResourceBinding) -> Any:
+    """The operation's result; Ctrl-C ends the wait (the checkpoint says what is left)."""
+    while not poller.done():
+        if binding.context.stop.is_set():
+            raise RunStopping("the run is stopping")
+        poller.wait(POLL)
+    return poller.result()
+
+
+def _check_target(target: ResourceBinding, name: str, attempt: _Attempt) -> dict[str, Any]:
     group, server = _server(target)
     why = refusal(target)
     if why:
         raise ItemError(why, remedy=FIREWALL_REMEDY)
+    databases = client(target).databases
     try:
-        return dict(client(target).databases.get(group, server, name).as_dict())
+        return dict(databases.get(group, server, name).as_dict())
     except ResourceNotFoundError:
-        raise ItemError(
-            f"the target server {server} has no database {name}",
-            remedy="create it (Terraform: the same name, an empty database) and re-run",
-        ) from None
+        if not attempt.state.get("remaking"):
+            raise ItemError(
+                f"the target server {server} has no database {name}",
+                remedy="create it (Terraform: the same name, an empty database) and re-run",
+            ) from None
+    # an attempt stopped between dropping the database and making it again: make it now
+    _wait(databases.begin_create_or_update(group, server, name, attempt.state["remaking"],
+                                           polling_interval=POLL), target)
+    attempt.save(remaking=None)
+    return dict(databases.get(group, server, name).as_dict())
 
 
 def _failed(what: str, exc: HttpResponseError) -> ItemError:
@@ -170,12 +212,14 @@ def export(
     binding: ResourceBinding, options: Mapping[str, Any], name: str, stage: Staging, blob: str
 ) -> None:
     group, server = _server(binding)
-    body = _storage_body(binding, options, stage, blob)
+    body = _storage_body(binding, options, stage.storage_key(blob, write=True),
+                         stage.blob_url(blob))
     try:
-        client(binding).databases.begin_export(
-            group, server, name, body, polling_interval=POLL
-        ).result()
+        _wait(client(binding).databases.begin_export(
+            group, server, name, body, polling_interval=POLL), binding)
     except HttpResponseError as exc:
+        if is_transient(exc):
+            raise  # the engine tries again
         raise _failed(f"export of {server}/{name}", exc) from None
 
 
@@ -183,23 +227,25 @@ def _import(
     binding: ResourceBinding, options: Mapping[str, Any], name: str, stage: Staging, blob: str
 ) -> None:
     group, server = _server(binding)
-    body = _storage_body(binding, options, stage, blob)
+    body = _storage_body(binding, options, stage.storage_key(blob, write=False),
+                         stage.blob_url(blob))
     try:
-        client(binding).databases.begin_import_method(
-            group, server, name, body, polling_interval=POLL
-        ).result()
+        _wait(client(binding).databases.begin_import_method(
+            group, server, name, body, polling_interval=POLL), binding)
     except HttpResponseError as exc:
+        if is_transient(exc):
+            raise  # the next attempt finds its own half-finished import (the checkpoint)
         raise _failed(f"import into {server}/{name}", exc) from None
 
 
 def _storage_body(
-    binding: ResourceBinding, options: Mapping[str, Any], stage: Staging, blob: str
+    binding: ResourceBinding, options: Mapping[str, Any], sas: str, url: str
 ) -> dict[str, Any]:
     admin = login(binding, options)
     return {
         "storageKeyType": "SharedAccessKey",
-        "storageKey": stage.storage_key(),
-        "storageUri": stage.blob_url(blob),
+        "storageKey": sas,
+        "storageUri": url,
         "administratorLogin": admin["login"],
         "administratorLoginPassword": admin["password"],
         "authenticationType": "Sql",
@@ -216,18 +262,23 @@ def _exported(
     options: Mapping[str, Any],
     name: str,
     stage: Staging,
+    attempt: _Attempt | None,
     blobs: list[str],
     reader: ResourceBinding,
 ) -> Package:
     blob = stage.name(binding.resource.name, name, binding.side)
     blobs.append(blob)
-    with _consistent(binding, name, options) as exported:
+    if attempt is not None:
+        attempt.staged(blob)
+    with _consistent(binding, name, options, attempt) as exported:
         export(binding, options, exported, stage, blob)
     return stage.read(blob, reader)
 
 
 @contextlib.contextmanager
-def _consistent(binding: ResourceBinding, name: str, options: Mapping[str, Any]) -> Iterator[str]:
+def _consistent(
+    binding: ResourceBinding, name: str, options: Mapping[str, Any], attempt: _Attempt | None
+) -> Iterator[str]:
     """The database to export: itself, or with ``sql.export_from_copy`` (the source side) a
     transactionally consistent copy made for the export and dropped after it (an export
     of a live database reads each table at its own moment)."""
@@ -238,34 +289,68 @@ def _consistent(binding: ResourceBinding, name: str, options: Mapping[str, Any])
     databases = client(binding).databases
     found = databases.get(group, server, name).as_dict()
     copy = f"{name[:100]}{COPY_MARK}{secrets.token_hex(3)}"
-    databases.begin_create_or_update(group, server, copy, {
-        "location": found.get("location") or "",
-        "properties": {"createMode": "Copy", "sourceDatabaseId": found["id"]},
-    }, polling_interval=POLL).result()
+    if attempt is not None:
+        attempt.save(copies=[*attempt.state["copies"], copy])
     try:
+        _wait(databases.begin_create_or_update(group, server, copy, {
+            "location": found.get("location") or "",
+            "properties": {"createMode": "Copy", "sourceDatabaseId": found["id"]},
+        }, polling_interval=POLL), binding)
         yield copy
     finally:
-        databases.begin_delete(group, server, copy, polling_interval=POLL).result()
+        _drop_copy(binding, copy)
 
 
-def _make_again(target: ResourceBinding, found: dict[str, Any]) -> None:
-    """Drop the target database and make it again, empty, as it was made."""
-    group, server = _server(target)
+def _drop_copy(binding: ResourceBinding, copy: str) -> None:
+    group, server = _server(binding)
+    try:
+        with contextlib.suppress(ResourceNotFoundError):
+            client(binding).databases.begin_delete(
+                group, server, copy, polling_interval=POLL).result()
+    except Exception as exc:  # clean-up: the outcome stands
+        log.warning("the copy %s/%s was not dropped (%s): drop it by hand", server, copy,
+                    type(exc).__name__)
+
+
+def _remade_body(found: dict[str, Any]) -> dict[str, Any]:
+    """How to make the database again as it was made: its location, SKU (unless it is in
+    an elastic pool), tags and settings."""
     props = found.get("properties") or {}
     body: dict[str, Any] = {
         "location": found.get("location") or "",
         "properties": {k: props[k] for k in KEPT if props.get(k) is not None},
     }
-    for field in ("sku", "tags"):
-        if found.get(field):
-            body[field] = found[field]
-    if not body.get("sku") and props.get("currentSku"):
-        body["sku"] = props["currentSku"]
+    sku = found.get("sku") or props.get("currentSku")
+    if sku and not props.get("elasticPoolId"):
+        body["sku"] = sku
+    if found.get("tags"):
+        body["tags"] = found["tags"]
+    return body
+
+
+def _make_again(target: ResourceBinding, found: dict[str, Any], attempt: _Attempt) -> None:
+    """Drop the target database and make it again, empty, as it was made (the body is in
+    the checkpoint first: a stop in between makes it on the next attempt)."""
+    group, server = _server(target)
+    body = _remade_body(found)
+    attempt.save(remaking=body)
     databases = client(target).databases
-    databases.begin_delete(group, server, found["name"], polling_interval=POLL).result()
-    databases.begin_create_or_update(
-        group, server, found["name"], body, polling_interval=POLL
-    ).result()
+    _wait(databases.begin_delete(group, server, found["name"], polling_interval=POLL), target)
+    _wait(databases.begin_create_or_update(
+        group, server, found["name"], body, polling_interval=POLL), target)
+    attempt.save(remaking=None)
+
+
+def _leftovers(source: ResourceBinding, target: ResourceBinding, stage: Staging,
+               attempt: _Attempt, options: Mapping[str, Any]) -> None:
+    """What a stopped attempt left: its packages and copies."""
+    if not (attempt.state["staged"] or attempt.state["copies"]):
+        return
+    if not options.get("sql.keep_staging"):
+        stage.delete(attempt.state["staged"], target)
+    for copy in attempt.state["copies"]:
+        _drop_copy(source, copy)
+    attempt.save(staged=[], copies=[])
 
 
 def replicate(
@@ -277,22 +362,24 @@ def replicate(
     with_data: bool,
 ) -> ItemOutcome:
     name = item.name
-    found = _check_target(target, name)
+    attempt = _Attempt(checkpoint)
+    stage = _stage(source, target, options)
+    _leftovers(source, target, stage, attempt, options)
+    found = _check_target(target, name, attempt)
     login(source, options)  # both, before any export
     login(target, options)
-    state = json.loads(checkpoint.get() or "{}")
-    stage = _stage(source, target, options)
     blobs: list[str] = []
+    interrupted = False
     try:
-        ours = _exported(source, options, name, stage, blobs, target)
-        theirs = _exported(target, options, name, stage, blobs, target)
+        ours = _exported(source, options, name, stage, attempt, blobs, target)
+        theirs = _exported(target, options, name, stage, attempt, blobs, target)
         if not theirs.empty:
             if theirs.same_as(ours, with_data):
-                checkpoint.save("{}")
+                attempt.save(importing=False)
                 return ItemOutcome(status="unchanged")
             # the schema and no row (a template run's): nothing is lost making it again
             schema_only = not theirs.parts and theirs.same_as(ours, with_data=False)
-            ours_to_replace = schema_only or state.get("importing")
+            ours_to_replace = schema_only or attempt.state.get("importing")
             if not (ours_to_replace or options.get("sql.replace_non_empty")):
                 raise ItemError(
                     f"the target database {target.resource.name}/{name} is not empty and "
@@ -300,29 +387,64 @@ def replicate(
                     remedy="empty it and re-run, or set sql.replace_non_empty=true to drop "
                     "and replace it",
                 )
-            _make_again(target, found)
+            _make_again(target, found, attempt)
         payload = blobs[0]
         uploaded = 0
         if not with_data:  # template: the schema only
             schema = ours.schema_only()
             payload = stage.name(source.resource.name, name, "schema")
             blobs.append(payload)
+            attempt.staged(payload)
             stage.blob(payload, target).upload_blob(schema)
             uploaded = len(schema)
-        checkpoint.save(json.dumps({"importing": True}))
+        attempt.save(importing=True)
         try:
             _import(target, options, name, stage, payload)
-        except ItemError:
-            _make_again(target, found)  # what a failed import left is gone: empty again
-            checkpoint.save("{}")
-            raise
-        checkpoint.save("{}")
+        except ItemError as failure:
+            _undo(target, found, stage, attempt, options, blobs, failure)
+        attempt.save(importing=False)
         size = sum(p.size for p in ours.parts) if with_data else 0
         return ItemOutcome(status="replicated", bytes_copied=size, client_bytes=uploaded)
+    except ItemError:
+        raise
+    except BaseException:
+        # stopped, or a transient error: an operation Azure still runs may write a blob
+        # after it is deleted here, so the next attempt deletes them again
+        interrupted = True
+        raise
     finally:
         if not options.get("sql.keep_staging"):
-            for blob in blobs:
-                stage.delete(blob, target)
+            stage.delete(blobs, target)
+            if not interrupted:
+                attempt.save(staged=[])
+
+
+def _undo(
+    target: ResourceBinding,
+    found: dict[str, Any],
+    stage: Staging,
+    attempt: _Attempt,
+    options: Mapping[str, Any],
+    blobs: list[str],
+    failure: ItemError,
+) -> None:
+    """A failed import may have left part of the schema (Azure's import is not
+    transactional): if the target holds anything now, make it again, empty, as found.
+    Raises ``failure`` (with what went wrong undoing it, if anything did)."""
+    try:
+        left = _exported(target, options, found["name"], stage, attempt, blobs, target)
+        if not left.empty:
+            _make_again(target, found, attempt)
+    except RunStopping:
+        raise
+    except Exception as exc:
+        raise ItemError(
+            f"{failure.reason}; emptying the target database again failed too "
+            f"({type(exc).__name__})",
+            remedy="drop and create the target database again (Terraform), then re-run",
+        ) from None
+    attempt.save(importing=False)
+    raise failure
 
 
 def fingerprint(
@@ -336,9 +458,11 @@ def fingerprint(
     stage = staging(binding, options)
     blobs: list[str] = []
     try:
-        package = _exported(binding, options, item.name, stage, blobs, binding)
-        return package.fingerprint(fingerprinter, shallow=bool(options.get(SHALLOW_OPTION)))
+        package = _exported(binding, options, item.name, stage, None, blobs, binding)
+        try:
+            return package.fingerprint(fingerprinter, shallow=bool(options.get(SHALLOW_OPTION)))
+        except ValueError as exc:
+            raise ItemError(str(exc), remedy="verify without --shallow") from None
     finally:
         if not options.get("sql.keep_staging"):
-            for blob in blobs:
-                stage.delete(blob, binding)
+            stage.delete(blobs, binding)

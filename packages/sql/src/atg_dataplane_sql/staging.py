@@ -1,10 +1,9 @@
-"""The staging container packages pass through (``sql.staging_account``), reached with a
-SAS made for this run from the account's key (ARM ``listKeys``) and good for
-:data:`SAS_HOURS`.
+"""The staging container packages pass through (``sql.staging_account``), reached with the
+account's key (ARM ``listKeys``), from which each export and import gets a SAS of its own.
 
-The SAS is a secret: it lives in memory only, goes to Azure in the export and import
-requests' ``storageKey`` and to the blob clients, and never into a log, journal, error
-or report (the blob URLs this module hands out carry none).
+The key and the SAS are secrets: they live in memory only, the SAS goes to Azure in the
+export and import requests' ``storageKey``, and neither reaches a log, journal, error or
+report (the blob URLs this module hands out carry none).
 
 The account belongs to one tenant: the side whose credential may list its keys (the
 target's unless ``sql.staging_side`` says otherwise) makes the SAS, and the other side's
@@ -16,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import secrets
 import threading
 import time
@@ -29,46 +29,58 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.storage import StorageManagementClient
 from azure.storage.blob import (
     BlobClient,
+    BlobSasPermissions,
     ContainerClient,
-    ContainerSasPermissions,
-    generate_container_sas,
+    generate_blob_sas,
 )
 
 from atg_dataplane_sql.package import Package, RangedReader
 
-SAS_HOURS = 6
-"""Long enough for a large export and its import; a SAS cannot be revoked, so no more."""
+log = logging.getLogger(__name__)
+
+SAS_HOURS = 4
+"""How long the SAS of one export or import lasts: a large database's export takes hours,
+and a SAS cannot be revoked, so no longer."""
 DEFAULT_CONTAINER = "atg-dataplane-sql"
 READ_BUFFER = 4 * 1024 * 1024
-_made: dict[str, Staging] = {}
+_made: dict[tuple[str, str], Staging | ItemError] = {}
+"""(account id, container) -> the staging, or why the side holding it could not make it."""
 _lock = threading.Lock()
 
 
 class Staging:
+    """The container, reached with the account's key (in memory only): each export and
+    import gets a SAS of its own, on its one blob, with only what it needs (create and
+    write, or read), lasting :data:`SAS_HOURS`."""
+
     def __init__(self, account: str, blob_endpoint: str, container: str, key: str) -> None:
         self.account = account
         self.container = container
         self.url = blob_endpoint.rstrip("/") + "/" + container
-        self.made = time.monotonic()
-        self._sas = generate_container_sas(
-            account,
-            container,
-            account_key=key,
-            permission=ContainerSasPermissions(read=True, write=True, create=True, delete=True),
+        self._key = key
+
+    def storage_key(self, blob: str, write: bool) -> str:
+        """What an export (``write``) or an import takes as ``storageKey``."""
+        permission = BlobSasPermissions(create=True, write=True) if write else (
+            BlobSasPermissions(read=True))
+        return "?" + generate_blob_sas(
+            self.account,
+            self.container,
+            blob,
+            account_key=self._key,
+            permission=permission,
             expiry=datetime.now(UTC) + timedelta(hours=SAS_HOURS),
         )
 
-    def storage_key(self) -> str:
-        """What export and import take as ``storageKey`` (with ``SharedAccessKey``)."""
-        return "?" + self._sas
-
     def blob_url(self, name: str) -> str:
-        """The blob's URL, without the SAS (what may be shown)."""
+        """The blob's URL, without a SAS (what may be shown)."""
         return f"{self.url}/{name}"
 
     def blob(self, name: str, binding: ResourceBinding) -> BlobClient:
         return BlobClient.from_blob_url(
-            f"{self.blob_url(name)}?{self._sas}", **binding.context.client_kwargs()
+            self.blob_url(name),
+            credential={"account_name": self.account, "account_key": self._key},
+            **binding.context.client_kwargs(),
         )
 
     def name(self, server: str, database: str, what: str) -> str:
@@ -84,11 +96,22 @@ class Staging:
         def ranged(offset: int, length: int) -> bytes:
             return bytes(client.download_blob(offset=offset, length=length).readall())
 
-        return Package(io.BufferedReader(RangedReader(size, ranged), READ_BUFFER))
+        try:
+            return Package(io.BufferedReader(RangedReader(size, ranged), READ_BUFFER))
+        except ValueError as exc:
+            raise ItemError(f"the export {name} is not a package Azure imports: {exc}",
+                            remedy="re-run; report it if it stays") from None
 
-    def delete(self, name: str, binding: ResourceBinding) -> None:
-        with contextlib.suppress(ResourceNotFoundError):
-            self.blob(name, binding).delete_blob()
+    def delete(self, names: list[str], binding: ResourceBinding) -> None:
+        """Delete each blob (gone already is fine); one that cannot be is logged, by name,
+        and does not hide the copy's own outcome."""
+        for name in names:
+            try:
+                with contextlib.suppress(ResourceNotFoundError):
+                    self.blob(name, binding).delete_blob()
+            except Exception as exc:  # clean-up: the outcome stands
+                log.warning("staging blob %s was not deleted (%s): delete it by hand",
+                            name, type(exc).__name__)
 
 
 def staging(binding: ResourceBinding, options: Mapping[str, Any]) -> Staging:
@@ -101,22 +124,37 @@ def staging(binding: ResourceBinding, options: Mapping[str, Any]) -> Staging:
             "servers' import/export service can reach (a SAS is made from its key)",
         )
     side = str(options.get("sql.staging_side") or "target")
+    container = str(options.get("sql.staging_container") or DEFAULT_CONTAINER)
+    key = (account_id.lower(), container)
     if binding.side == side:
-        return binding.context.cached_client(
-            f"sql-staging:{account_id}", lambda: _make(binding, account_id, options)
-        )
+
+        def make() -> Staging:
+            try:
+                made = _make(binding, account_id, container)
+            except ItemError as exc:
+                with _lock:
+                    _made[key] = exc
+                raise
+            with _lock:
+                _made[key] = made
+            return made
+
+        found: Staging = binding.context.cached_client(f"sql-staging:{key}", make)
+        return found
     with _lock:
-        found = _made.get(account_id.lower())
-    if found is None:
+        known = _made.get(key)
+    if isinstance(known, ItemError):
+        raise known
+    if known is None:
         raise ItemError(
             f"the staging account is read with the {side} side's credential, which this "
             "run has not used yet",
             remedy="run verify (or replicate) for the pair, not for one side",
         )
-    return found
+    return known
 
 
-def _make(binding: ResourceBinding, account_id: str, options: Mapping[str, Any]) -> Staging:
+def _make(binding: ResourceBinding, account_id: str, container: str) -> Staging:
     try:
         parts = parse_resource_id(account_id)
     except ValueError as exc:
@@ -133,7 +171,6 @@ def _make(binding: ResourceBinding, account_id: str, options: Mapping[str, Any])
             "(Microsoft.Storage/storageAccounts/listKeys/action)",
         ) from None
     key = str(keys["keys"][0]["value"])
-    container = str(options.get("sql.staging_container") or DEFAULT_CONTAINER)
     client = ContainerClient.from_container_url(
         account.primary_endpoints.blob.rstrip("/") + "/" + container,
         credential={"account_name": parts["name"], "account_key": key},
@@ -145,7 +182,4 @@ def _make(binding: ResourceBinding, account_id: str, options: Mapping[str, Any])
         except HttpResponseError as exc:
             if exc.status_code != 409:
                 raise
-    made = Staging(parts["name"], account.primary_endpoints.blob, container, key)
-    with _lock:
-        _made[account_id.lower()] = made
-    return made
+    return Staging(parts["name"], account.primary_endpoints.blob, container, key)
