@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from atg_dataplane import read_ahead
+
 POLICY = "policy"
 """The only name a policy has at each scope."""
 GENERATED = frozenset(
@@ -413,18 +415,19 @@ def paths(
     client: Any, kind: Kind, group: str, service: str, parents: dict[str, list[tuple[str, ...]]]
 ) -> Iterator[tuple[tuple[str, ...], Any]]:
     """``(path, entity)`` of every entity of ``kind`` in the service (parents' paths from
-    ``parents``, kind -> paths discovered so far)."""
+    ``parents``, kind -> paths discovered so far). The scopes (one per API, per operation
+    ...) are listed several at a time, in their order: a service with a thousand
+    operations would otherwise wait a thousand round trips for their policies."""
     operations = getattr(client, kind.operations)
     scopes = parents[kind.parents[-1]] if kind.parents else [()]
-    for scope in scopes:
-        if not kind.per_revision and REVISION in scope[0]:
-            continue
+    wanted = [s for s in scopes if kind.per_revision or not s or REVISION not in s[0]]
+
+    def listing(scope: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
         listed = getattr(operations, kind.list_method)(group, service, *scope)
         if kind.policy:  # a PolicyCollection (API scopes) or pages (service, product)
             found = listed.value if hasattr(listed, "value") else listed
-            for entity in found or []:
-                if str(entity.name).lower() == POLICY:
-                    yield scope, entity
-            continue
-        for entity in listed:
-            yield (*scope, str(entity.name)), entity
+            return [(scope, e) for e in found or [] if str(e.name).lower() == POLICY]
+        return [((*scope, str(entity.name)), entity) for entity in listed]
+
+    for found in read_ahead(listing, wanted):
+        yield from found
