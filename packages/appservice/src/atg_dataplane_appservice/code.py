@@ -154,16 +154,21 @@ def fingerprint(archive: bytes, fingerprinter: Fingerprinter) -> str:
 
 # -- the code item ------------------------------------------------------------------------
 def items(
-    binding: ResourceBinding, slot: str | None, after: tuple[str, ...]
+    binding: ResourceBinding,
+    slot: str | None,
+    after: tuple[str, ...],
+    current: Mapping[str, Any] | None = None,
 ) -> tuple[list[DataPlaneItem], str]:
     """The code item of a site or slot (none when a package setting carries the code), and
-    the key of the item that brings its functions to the target."""
+    the key of the item that brings its functions to the target (``current``: the app
+    settings when the caller has just listed them)."""
     from atg_dataplane.counterparts import STORAGE_ACCOUNTS, owner
 
     from atg_dataplane_appservice import packages, settings
 
     prefix = sites.prefix(slot)
-    current = settings.listed(binding, "app_setting", slot)
+    if current is None:
+        current = settings.listed(binding, "app_setting", slot)
     package = str(current.get(PACKAGE_SETTING) or "")
     if packages.is_blob_sas(package) and owner(binding.context, STORAGE_ACCOUNTS, package):
         return [], f"app_setting:{prefix}appsettings/{PACKAGE_SETTING}"

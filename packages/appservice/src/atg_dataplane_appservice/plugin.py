@@ -140,7 +140,9 @@ def dataplane_discover(
     replication = ReplicationMode(mode) is ReplicationMode.REPLICATION
     platform = values.platform_settings(options)
     for slot in sites.slots(resource):
-        found = list(settings.items(resource, slot, platform))
+        # listed once: the settings' items and the code's package setting both read them
+        app_settings = settings.listed(resource, "app_setting", slot)
+        found = list(settings.items(resource, slot, platform, {"app_setting": app_settings}))
         yield from found
         # what a settings write would restart under them waits for the settings
         first = tuple(item.key for item in found)
@@ -149,7 +151,7 @@ def dataplane_discover(
             yield from keys.host_key_items(resource, slot, first)
         if not replication:
             continue  # code, and the functions it brings, travel in replication mode
-        made, brings = code.items(resource, slot, first)
+        made, brings = code.items(resource, slot, first, app_settings)
         yield from made
         if function_app and all(item.copyable for item in made):
             yield from keys.function_key_items(resource, slot, (*first, brings))

@@ -100,11 +100,18 @@ def entry(value: Any) -> dict[str, Any]:
 
 
 def items(
-    binding: ResourceBinding, slot: str | None, platform: frozenset[str]
+    binding: ResourceBinding,
+    slot: str | None,
+    platform: frozenset[str],
+    known: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Iterator[DataPlaneItem]:
+    """The entries of every set (``known``: sets the caller has just listed, by kind)."""
     sticky = sticky_names(binding)
     for kind, (collection, *_) in SETS.items():
-        for key, value in sorted(listed(binding, kind, slot).items()):
+        entries = (known or {}).get(kind)
+        if entries is None:
+            entries = listed(binding, kind, slot)
+        for key, value in sorted(entries.items()):
             if kind == "app_setting" and key.lower() in platform:
                 continue
             props: dict[str, Any] = {
