@@ -8,10 +8,7 @@ the staging container is empty afterwards."""
 
 from __future__ import annotations
 
-import io
 import json
-import secrets
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,42 +36,14 @@ def _rows(world: dict[str, Any], side: str, server: str, database: str) -> dict[
     """Rows per table of the database, from a fresh export (the sandbox's own reading)."""
     from atg_dataplane_sandbox import bacpac
     from atg_dataplane_sandbox.seeders import sql
-    from azure.mgmt.sql import SqlManagementClient
-    from azure.storage.blob import BlobClient
 
-    ctx = _ctx(world)
-    url, sas = sql.staging(ctx)
-    blob = f"{url}/check-{secrets.token_hex(4)}.bacpac"
-    login = sql.logins(ctx.directory)[server]
-    ctx.mgmt(SqlManagementClient, side).databases.begin_export(
-        GROUPS[side], server, database, {
-            "storageKeyType": "SharedAccessKey", "storageKey": "?" + sas, "storageUri": blob,
-            "administratorLogin": login["login"],
-            "administratorLoginPassword": login["password"],
-        }, polling_interval=0.05,
-    ).result()
-    reader = BlobClient.from_blob_url(f"{blob}?{sas}", connection_verify=ctx.ca_bundle)
-    package = reader.download_blob().readall()
-    reader.delete_blob()
-    zipfile.ZipFile(io.BytesIO(package)).testzip()
-    return bacpac.tables(package)
+    return bacpac.tables(sql.export_package(_ctx(world), side, server, database))
 
 
 def _staged(world: dict[str, Any]) -> list[str]:
     from atg_dataplane_sandbox.seeders import sql
-    from azure.mgmt.storage import StorageManagementClient
-    from azure.storage.blob import ContainerClient
 
-    ctx = _ctx(world)
-    url, _ = sql.staging(ctx)
-    key = ctx.mgmt(StorageManagementClient, "target").storage_accounts.list_keys(
-        GROUPS["target"], sql.STAGING_ACCOUNT).as_dict()["keys"][0]["value"]
-    container = ContainerClient.from_container_url(
-        url.rsplit("/", 1)[0] + "/atg-dataplane-sql",
-        credential={"account_name": sql.STAGING_ACCOUNT, "account_key": key},
-        connection_verify=ctx.ca_bundle,
-    )
-    return [b.name for b in container.list_blobs()]
+    return sql.staged(_ctx(world), "atg-dataplane-sql")
 
 
 def test_sql_databases_through_the_cli(world: dict[str, Any]) -> None:

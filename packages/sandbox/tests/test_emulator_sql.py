@@ -61,22 +61,7 @@ def database(ctx: SeedContext) -> Callable[[], str]:
 
 
 def _export(ctx: SeedContext, client: SqlManagementClient, name: str, **change: Any) -> bytes:
-    url, sas = sql.staging(ctx)
-    blob = f"{url}/export-{secrets.token_hex(4)}.bacpac"
-    login = sql.logins(ctx.directory)[SERVER]
-    body = {
-        "storageKeyType": "SharedAccessKey", "storageKey": "?" + sas, "storageUri": blob,
-        "administratorLogin": login["login"], "administratorLoginPassword": login["password"],
-        **change,
-    }
-    result = client.databases.begin_export(
-        ctx.resource_groups[SIDE], SERVER, name, body, polling_interval=0.05
-    ).result()
-    assert result.as_dict()["properties"]["status"] == "Completed"
-    reader = BlobClient.from_blob_url(f"{blob}?{sas}", connection_verify=ctx.ca_bundle)
-    data = reader.download_blob().readall()
-    reader.delete_blob()
-    return data
+    return sql.export_package(ctx, SIDE, SERVER, name, **change)
 
 
 def _parts(package: bytes) -> dict[str, bytes]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import secrets
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -89,46 +88,14 @@ def _rows(sandbox: Any, side: str, server: str, database: str) -> dict[str, int]
     """Rows per table of a fresh export (read through the sandbox's own helpers)."""
     from atg_dataplane_sandbox import bacpac
     from atg_dataplane_sandbox.seeders import sql
-    from azure.storage.blob import BlobClient
 
-    ctx = _ctx(sandbox)
-    url, sas = sql.staging(ctx)
-    blob = f"{url}/check-{secrets.token_hex(4)}.bacpac"
-    login = sql.logins(ctx.directory)[server]
-    ctx.mgmt(SqlManagementClient, side).databases.begin_export(
-        GROUPS[side], server, database, {
-            "storageKeyType": "SharedAccessKey", "storageKey": "?" + sas, "storageUri": blob,
-            "administratorLogin": login["login"],
-            "administratorLoginPassword": login["password"],
-        }, polling_interval=0.05,
-    ).result()
-    reader = BlobClient.from_blob_url(f"{blob}?{sas}", connection_verify=ctx.ca_bundle)
-    package = reader.download_blob().readall()
-    reader.delete_blob()
-    with zipfile.ZipFile(io.BytesIO(package)):
-        return bacpac.tables(package)
+    return bacpac.tables(sql.export_package(_ctx(sandbox), side, server, database))
 
 
 def _staged(sandbox: Any) -> list[str]:
     from atg_dataplane_sandbox.seeders import sql
-    from azure.storage.blob import ContainerClient
 
-    ctx = _ctx(sandbox)
-    url, sas = sql.staging(ctx)
-    container = url.rsplit("/", 1)[0] + "/atg-dataplane-sql"
-    client = ContainerClient.from_container_url(container + "?" + sas,
-                                                connection_verify=ctx.ca_bundle)
-    try:
-        return [b.name for b in client.list_blobs()]
-    except Exception:  # a SAS of another container: read with the seed's key instead
-        from azure.mgmt.storage import StorageManagementClient
-
-        key = ctx.mgmt(StorageManagementClient, "target").storage_accounts.list_keys(
-            GROUPS["target"], sql.STAGING_ACCOUNT).as_dict()["keys"][0]["value"]
-        keyed = ContainerClient.from_container_url(
-            container, credential={"account_name": sql.STAGING_ACCOUNT, "account_key": key},
-            connection_verify=ctx.ca_bundle)
-        return [b.name for b in keyed.list_blobs()]
+    return sql.staged(_ctx(sandbox), "atg-dataplane-sql")
 
 
 def test_template_then_replication_then_nothing_to_do(

@@ -16,11 +16,17 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.sql import SqlManagementClient
 from azure.mgmt.storage import StorageManagementClient
-from azure.storage.blob import ContainerClient, ContainerSasPermissions, generate_container_sas
+from azure.storage.blob import (
+    BlobClient,
+    ContainerClient,
+    ContainerSasPermissions,
+    generate_container_sas,
+)
 
 from atg_dataplane_sandbox import bacpac
 from atg_dataplane_sandbox.replication_config import write_config
@@ -193,6 +199,41 @@ def import_package(
         ).result()
     finally:
         blob.delete_blob()
+
+
+def export_package(
+    ctx: SeedContext, side: str, server: str, database: str, **change: Any
+) -> bytes:
+    """The database as a fresh export, read back and its blob deleted (how tests see what a
+    database holds; ``change`` alters the export request, as a test of refusals does)."""
+    url, sas = staging(ctx)
+    blob_url = f"{url}/export-{secrets.token_hex(4)}.bacpac"
+    login = _login(ctx, server)
+    ctx.mgmt(SqlManagementClient, side).databases.begin_export(
+        ctx.resource_groups[side], server, database, {
+            "storageKeyType": "SharedAccessKey", "storageKey": "?" + sas,
+            "storageUri": blob_url, "administratorLogin": login["login"],
+            "administratorLoginPassword": login["password"], **change,
+        }, polling_interval=0.05,
+    ).result()
+    reader = BlobClient.from_blob_url(f"{blob_url}?{sas}", connection_verify=ctx.ca_bundle)
+    data = bytes(reader.download_blob().readall())
+    reader.delete_blob()
+    return data
+
+
+def staged(ctx: SeedContext, container: str) -> list[str]:
+    """Names of the blobs in a container of the staging account (read with its key)."""
+    storage = ctx.mgmt(StorageManagementClient, "target")
+    key = storage.storage_accounts.list_keys(
+        ctx.resource_groups["target"], STAGING_ACCOUNT).as_dict()["keys"][0]["value"]
+    url, _ = staging(ctx)
+    client = ContainerClient.from_container_url(
+        url.rsplit("/", 1)[0] + "/" + container,
+        credential={"account_name": STAGING_ACCOUNT, "account_key": key},
+        connection_verify=ctx.ca_bundle,
+    )
+    return [b.name for b in client.list_blobs()] if client.exists() else []
 
 
 def seed(ctx: SeedContext, spec: ResourceSpec) -> dict[str, int]:
