@@ -211,31 +211,33 @@ def _failed(what: str, exc: HttpResponseError) -> ItemError:
 def export(
     binding: ResourceBinding, options: Mapping[str, Any], name: str, stage: Staging, blob: str
 ) -> None:
-    group, server = _server(binding)
-    body = _storage_body(binding, options, stage.storage_key(blob, write=True),
-                         stage.blob_url(blob))
-    try:
-        _wait(client(binding).databases.begin_export(
-            group, server, name, body, polling_interval=POLL), binding)
-    except HttpResponseError as exc:
-        if is_transient(exc):
-            raise  # the engine tries again
-        raise _failed(f"export of {server}/{name}", exc) from None
+    _operate(binding, options, "export", name, stage, blob)
 
 
-def _import(
-    binding: ResourceBinding, options: Mapping[str, Any], name: str, stage: Staging, blob: str
+def _operate(
+    binding: ResourceBinding,
+    options: Mapping[str, Any],
+    operation: str,
+    name: str,
+    stage: Staging,
+    blob: str,
 ) -> None:
+    """Azure's ``export`` of the database to the blob, or ``import`` from it, waited for."""
     group, server = _server(binding)
-    body = _storage_body(binding, options, stage.storage_key(blob, write=False),
+    write = operation == "export"
+    body = _storage_body(binding, options, stage.storage_key(blob, write=write),
                          stage.blob_url(blob))
+    databases = client(binding).databases
+    begin = databases.begin_export if write else databases.begin_import_method
     try:
-        _wait(client(binding).databases.begin_import_method(
-            group, server, name, body, polling_interval=POLL), binding)
+        _wait(begin(group, server, name, body, polling_interval=POLL), binding)
     except HttpResponseError as exc:
         if is_transient(exc):
-            raise  # the next attempt finds its own half-finished import (the checkpoint)
-        raise _failed(f"import into {server}/{name}", exc) from None
+            # the engine tries again (an import's next attempt knows the half-finished
+            # import is its own: the checkpoint)
+            raise
+        what = f"export of {server}/{name}" if write else f"import into {server}/{name}"
+        raise _failed(what, exc) from None
 
 
 def _storage_body(
@@ -399,7 +401,7 @@ def replicate(
             uploaded = len(schema)
         attempt.save(importing=True)
         try:
-            _import(target, options, name, stage, payload)
+            _operate(target, options, "import", name, stage, payload)
         except ItemError as failure:
             _undo(target, found, stage, attempt, options, blobs, failure)
         attempt.save(importing=False)
