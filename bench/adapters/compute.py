@@ -13,6 +13,7 @@ throw-away sandbox). No disk byte passes through this process in any of them.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ from typing import Any
 
 from atg_dataplane_compute.extensions import NEEDS_PROTECTED
 from atg_dataplane_compute.volumes import CHUNK
+from azure.core.exceptions import HttpResponseError
 from azure.mgmt.compute import ComputeManagementClient
 from azure.storage.blob import BlobClient
 
@@ -193,7 +195,10 @@ class ComputeAdapter:
             compute.virtual_machines.begin_delete(group, name).result()
         for disk in compute.disks.list_by_resource_group(group):
             if any(str(disk.name).startswith(f"{name}-") for name in names):
-                compute.disks.begin_revoke_access(group, str(disk.name)).result()
+                # a copy that failed under faults may leave an upload without its
+                # footer, whose access cannot be ended: it is deleted all the same
+                with contextlib.suppress(HttpResponseError):
+                    compute.disks.begin_revoke_access(group, str(disk.name)).result()
                 compute.disks.begin_delete(group, str(disk.name)).result()
 
 
