@@ -173,3 +173,38 @@ def test_ctrl_c_mid_disk_closes_every_grant(seeded: Any) -> None:
     outcome = disks.replicate(item, source, target, checkpoint, {})
     assert outcome.bytes_copied == 65536 + 4096 + 8192 + 6 * MIB
     assert _open_grants(seeded) == []
+
+
+def test_an_upload_whose_footer_never_landed_is_copied_again(seeded: Any) -> None:
+    """The stopped attempt's disk lacks its VHD footer (the footer's write is what failed):
+    it cannot be finalised, so the next attempt copies every chunk from the source and
+    the clean-up drops that disk; nothing is left open."""
+    from atg_dataplane_compute import disks
+    from atg_dataplane_sandbox import seed
+    from atg_dataplane_sandbox.scenarios import VmContents
+    from atg_dataplane_sandbox.seeders.compute import create_vm
+
+    create_vm(seed.context(seeded.dir), "target", "vm-tgt-nofooter", VmContents(disks_mib=(24,)))
+    source = _binding(seeded, "source", "vm-src-reference-2")
+    target = _binding(seeded, "target", "vm-tgt-nofooter")
+    [item] = [i for i in disks.items(source) if i.kind == "data_disk"]
+    checkpoint = KilledAfter(2)  # the snapshot, then the name of the disk to fill
+    with pytest.raises(Killed):
+        disks.replicate(item, source, target, checkpoint, {})
+    upload = json.loads(checkpoint.get() or "{}")["upload"]
+    compute = _client(seeded, "target")  # the disk as a failed footer write leaves it
+    compute.disks.begin_create_or_update(GROUPS["target"], upload, {
+        "location": "eastus",
+        "properties": {"creationData": {"createOption": "Upload",
+                                        "uploadSizeBytes": 24 * MIB + 512}},
+    }).result()
+    compute.disks.begin_grant_access(
+        GROUPS["target"], upload, {"access": "Write", "durationInSeconds": 600}).result()
+
+    outcome = disks.replicate(item, source, target, checkpoint, {})
+    assert outcome.status == "replicated"
+    assert outcome.bytes_copied == 512 + 65536 + 4096 + 8192 + 6 * MIB  # all from the source
+    assert _open_grants(seeded) == []
+    names = [d.name for d in compute.disks.list_by_resource_group(GROUPS["target"])
+             if d.name.startswith("vm-tgt-nofooter-lun0-atg")]
+    assert names == [upload.removesuffix("-0") + "-1"]  # the disk of the second attempt

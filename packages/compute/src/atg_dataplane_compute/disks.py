@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Iterator, Mapping
@@ -40,11 +41,13 @@ from atg_dataplane import (
     ItemOutcome,
     ResourceBinding,
 )
-from atg_dataplane.retry import RunStopping
-from azure.core.exceptions import ResourceNotFoundError
+from atg_dataplane.retry import RunStopping, is_transient
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from atg_dataplane_compute import volumes
 from atg_dataplane_compute.volumes import Grants, chunks, minus
+
+log = logging.getLogger(__name__)
 
 OF_TAG = "atg-dataplane-of"
 """On a snapshot this tool keeps as the next copy's base: the (lower-case) id of its disk."""
@@ -228,7 +231,8 @@ def replicate(
         partials = list(state.get("partials") or [])
         if state.get("upload"):  # a stopped attempt's disk: finalised, its chunks reused
             partials.append(state["upload"])
-            _finalise(target, tgt_group, state["upload"])
+            if not _finalise(target, tgt_group, state["upload"]):
+                done = 0  # it cannot be read: every chunk comes from the source again
             if done:
                 origins["partial"] = here.sas("disks", tgt_group, state["upload"])
                 plan = [("partial", chunk) for _, chunk in plan[:done]] + plan[done:]
@@ -288,15 +292,26 @@ def _finish(
     )
 
 
-def _finalise(target: ResourceBinding, group: str, name: str) -> None:
-    """End any access a killed run left open on its upload disk (which finalises it)."""
+def _finalise(target: ResourceBinding, group: str, name: str) -> bool:
+    """End any access a killed run left open on its upload disk (which finalises it);
+    whether its chunks can be read back. An upload whose footer never landed (the footer
+    is copied first, but its write may be what failed) cannot be finalised: the disk is
+    left to the clean-up and its chunks come from the source again."""
     disks = volumes.client(target).disks
     try:
         found = disks.get(group, name).as_dict().get("properties", {}).get("diskState")
     except ResourceNotFoundError:
-        return
+        return False
     if found in ("ActiveUpload", "ActiveSAS"):
-        disks.begin_revoke_access(group, name, polling_interval=0.5).result()
+        try:
+            disks.begin_revoke_access(group, name, polling_interval=0.5).result()
+        except HttpResponseError as exc:
+            if is_transient(exc):
+                raise
+            log.warning("the partly filled disk %s cannot be finalised (%s): copying its "
+                        "chunks again", name, exc.status_code)
+            return False
+    return True
 
 
 def _upload_disk(
