@@ -208,25 +208,51 @@ def _signed(body: dict[str, Any]) -> str:
     return uri + "?" + str(body.get("storageKey") or "").lstrip("?")
 
 
+STORAGE_TRIES = 5
+"""Tries of each staging read or write: Azure's import/export service rides out a busy or
+broken answer from storage (the fault proxy's), it does not fail the operation on one."""
+BUSY = (429, 500, 503)
+
+
+async def _storage(ctx: ArmContext, method: str, url: str, headers: dict[str, str],
+                   data: bytes | None = None) -> tuple[int, bytes]:
+    """``(status, body)`` of the first answer that is not busy (or the last busy one)."""
+    status, body = 503, b""
+    for attempt in range(STORAGE_TRIES):
+        try:
+            async with aiohttp.ClientSession() as session, session.request(
+                method, url, data=data, headers=headers, ssl=_ssl(ctx)
+            ) as answer:
+                status, body = answer.status, await answer.read()
+                if status not in BUSY:
+                    return status, body
+                wait = float(answer.headers.get("Retry-After") or 0)
+        except (TimeoutError, aiohttp.ClientError):
+            wait = 0.0  # broken off: a write may have landed (see _put_blob)
+        await asyncio.sleep(min(5.0, max(wait, 0.1 * 2**attempt)))
+    return status, body
+
+
 async def _put_blob(ctx: ArmContext, uri: str, body: dict[str, Any], data: bytes) -> None:
     headers = {"x-ms-blob-type": "BlockBlob", "x-ms-version": "2021-08-06",
                "If-None-Match": "*"}  # an export never overwrites a blob
-    async with aiohttp.ClientSession() as session, session.put(
-        _signed(body), data=data, headers=headers, ssl=_ssl(ctx)
-    ) as answer:
-        if answer.status == 409:
-            raise _refused(f"The blob '{uri}' already exists.")
-        if answer.status >= 300:
-            raise _refused(f"Writing '{uri}' was refused ({answer.status}): check the SAS.")
+    status, _ = await _storage(ctx, "PUT", _signed(body), headers, data)
+    if status == 409:
+        # A try whose answer was lost (or the HTTP client's own retry of it) may have
+        # written this very package: only another blob is refused.
+        found, there = await _storage(ctx, "GET", _signed(body), {"x-ms-version": "2021-08-06"})
+        if found == 200 and there == data:
+            return
+        raise _refused(f"The blob '{uri}' already exists.")
+    if status >= 300:
+        raise _refused(f"Writing '{uri}' was refused ({status}): check the SAS.")
 
 
 async def _get_blob(ctx: ArmContext, uri: str, body: dict[str, Any]) -> bytes:
-    async with aiohttp.ClientSession() as session, session.get(
-        _signed(body), headers={"x-ms-version": "2021-08-06"}, ssl=_ssl(ctx)
-    ) as answer:
-        if answer.status >= 300:
-            raise _refused(f"Reading '{uri}' was refused ({answer.status}): check the SAS.")
-        return await answer.read()
+    status, data = await _storage(ctx, "GET", _signed(body), {"x-ms-version": "2021-08-06"})
+    if status >= 300:
+        raise _refused(f"Reading '{uri}' was refused ({status}): check the SAS.")
+    return data
 
 
 def _export(path: Path) -> bytes:
