@@ -296,3 +296,39 @@ def test_ctrl_c_ends_the_wait_and_the_next_run_finishes(
     assert outcome.status == "replicated"
     assert _rows(seeded, "target", "sql-tgt-ctrlc", "sales") == {"Customers": 60,
                                                                  "Orders": 60}
+
+
+def test_a_request_the_sdk_sent_twice_is_tried_again_not_failed(
+    seeded: Any, options: dict[str, Any]
+) -> None:
+    """An answer lost on its way back makes the SDK send an export or import again, and
+    the service refuses the second because the first did its work (the blob exists; the
+    database is no longer empty). That is a transient error for the engine to try the
+    item again, which then finds the copy made: every call here is real."""
+    from atg_dataplane.context import Checkpoint
+    from atg_dataplane.retry import is_transient
+    from atg_dataplane_sql import databases
+    from atg_dataplane_sql.plugin import dataplane_discover
+    from azure.core.exceptions import ServiceResponseError
+
+    _pair(seeded, "twice", {"sales": ("sales", None)})
+    source = _binding(seeded, "source", "sql-src-twice")
+    target = _binding(seeded, "target", "sql-tgt-twice")
+    stage = databases._stage(source, target, options)
+    blob = stage.name("sql-src-twice", "sales", "source")
+    try:
+        databases.export(source, options, "sales", stage, blob)  # the first request
+        with pytest.raises(ServiceResponseError, match="sent twice") as export_again:
+            databases.export(source, options, "sales", stage, blob)
+        assert is_transient(export_again.value)
+        databases._operate(target, options, "import", "sales", stage, blob)
+        with pytest.raises(ServiceResponseError, match="sent twice") as import_again:
+            databases._operate(target, options, "import", "sales", stage, blob)
+        assert is_transient(import_again.value)
+    finally:
+        stage.delete([blob], target)
+    [item] = dataplane_discover(source, ReplicationMode.REPLICATION, options)
+    outcome = databases.replicate(item, source, target, Checkpoint(), options, True)
+    assert outcome.status == "unchanged"
+    assert _rows(seeded, "target", "sql-tgt-twice", "sales") == {"Customers": 60,
+                                                                 "Orders": 60}

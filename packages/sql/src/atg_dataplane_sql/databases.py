@@ -39,7 +39,7 @@ from atg_dataplane import (
 )
 from atg_dataplane.options import SHALLOW_OPTION
 from atg_dataplane.retry import RunStopping, is_transient
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceResponseError
 from azure.mgmt.sql import SqlManagementClient
 
 from atg_dataplane_sql.package import Package
@@ -237,7 +237,26 @@ def _operate(
             # import is its own: the checkpoint)
             raise
         what = f"export of {server}/{name}" if write else f"import into {server}/{name}"
+        if _echo(write, exc):
+            # An answer lost on its way back made the SDK send the request again, and the
+            # service refused the second one because the first had done its work: the
+            # engine tries the item again (new blob names; an import it finds made is its
+            # own, by the checkpoint, and compared like any other).
+            raise ServiceResponseError(f"{what} was sent twice: {ECHO}") from None
         raise _failed(what, exc) from None
+
+
+ECHO = "the first one ran"
+_ECHOES = {
+    # the blob's name is new to this attempt: only its own first request wrote it
+    True: "already exists",
+    # the database was found or made empty by this attempt just before
+    False: "contains one or more user objects",
+}
+
+
+def _echo(write: bool, exc: HttpResponseError) -> bool:
+    return _ECHOES[write] in (exc.message or str(exc))
 
 
 def _storage_body(
