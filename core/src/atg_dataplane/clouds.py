@@ -30,6 +30,11 @@ class Cloud:
                 )
             object.__setattr__(self, attr, value.rstrip("/"))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A read-only view does not pickle; a cluster run sends the config to its workers.
+        fields = (self.name, self.authority_host, self.resource_manager, self.arm_scope)
+        return (type(self), (*fields, self.ca_bundle, dict(self.suffixes)))
+
 
 AZURE_PUBLIC = Cloud(
     name="AzurePublicCloud",

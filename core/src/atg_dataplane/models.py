@@ -187,6 +187,11 @@ class AzureResource:
         object.__setattr__(self, "properties", _frozen_mapping(self.properties))
         object.__setattr__(self, "tags", _frozen_mapping(self.tags))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Read-only views do not pickle; a cluster run sends resources to its workers.
+        fields = (self.id, self.type, self.name, self.location)
+        return (type(self), (*fields, dict(self.properties), dict(self.tags)))
+
     @classmethod
     def from_arm(cls, data: Mapping[str, Any]) -> AzureResource:
         """Build from an ARM JSON object (``az resource list`` / ATG export shape)."""
