@@ -124,7 +124,9 @@ for _name, _path in PACKAGES.items():
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff on everything; mypy on the core; the layering contracts (import-linter)."""
-    session.install("ruff>=0.5", "mypy>=1.10", "import-linter>=2.1", "-e", str(ROOT / "core"))
+    session.install(
+        "ruff>=0.5", "mypy>=1.10", "import-linter>=2.1", "-e", f"{ROOT / 'core'}[dask]"
+    )
     # The other distributions without their dependencies: import-linter reads sources only.
     session.install("--no-deps", *(f"-e{path}" for path in PACKAGES.values()))
     session.run("ruff", "check", ".")

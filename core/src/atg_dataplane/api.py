@@ -58,6 +58,7 @@ __all__ = [
     "Replication",
     "ReplicationMode",
     "Runtime",
+    "check_executor",
     "check_permissions",
     "connect",
     "hookimpl",
@@ -301,6 +302,8 @@ def replicate(
     progress: Any = None,
     watch: Watch = _unwatched,
     notify: Callable[[str], None] | None = None,
+    executor: str = "threads",
+    scheduler: str = "",
 ) -> Replication:
     """Copy the data plane of every source resource into its target counterpart.
 
@@ -310,7 +313,12 @@ def replicate(
     ``resume_run``) skips what is done and retries what failed. Ctrl-C ends the run as
     ``interrupted`` (``success`` False), resumable. ``notify`` receives what a person
     should know as it happens (``resuming run ...``).
+
+    ``executor="dask"`` spreads the resources over the Dask cluster ``scheduler`` names
+    (``local:N`` or ``tcp://HOST:PORT``; :mod:`atg_dataplane.cluster`), else they run on
+    this process's threads.
     """
+    cluster = check_executor(runtime.config, executor, scheduler)
     pairs = list(runtime.pairs())  # resources, not items: small
     missing = [p.problem for p in pairs if p.target is None]
     if missing and not allow_missing_targets:
@@ -326,12 +334,31 @@ def replicate(
     journal = Journal(state_dir(runtime.config) / "journal.db")
     try:
         journal.lock()
-        run = _run_locked(runtime, mode, journal, resume_run, progress, pairs, notify)
+        run = _run_locked(runtime, mode, journal, resume_run, progress, pairs, notify, cluster)
     finally:
         journal.close()
     run.optional_gaps = optional
     run.coverage = coverage(runtime, Counter(p.spec.resource_type for p in pairs))
     return run
+
+
+def check_executor(config: ReplicationConfig, executor: str, scheduler: str) -> str:
+    """The scheduler of a cluster run, or "" for threads; a :class:`ConfigError` when they
+    do not go together, Dask is missing, or the config holds a secret value (it would
+    travel in every task). ``replicate`` checks it too; a caller may check before it
+    signs in."""
+    if executor == "threads":
+        if scheduler:
+            raise ConfigError("--scheduler needs --executor dask")
+        return ""
+    if executor != "dask":
+        raise ConfigError(f"unknown executor {executor!r}: choose threads or dask")
+    from atg_dataplane import cluster
+
+    cluster.parse_scheduler(scheduler)
+    cluster.check_available()
+    cluster.secret_free(config)
+    return scheduler
 
 
 def _run_locked(
@@ -342,6 +369,7 @@ def _run_locked(
     progress: Any,
     pairs: list[ResourcePair],
     notify: Callable[[str], None] | None,
+    scheduler: str = "",
 ) -> Replication:
     config = runtime.config
     identity = run_identity(
@@ -378,15 +406,32 @@ def _run_locked(
             run_id = journal.start_run(identity, mode.value).run_id
     if progress is not None:
         runtime.host.register_builtin(progress, "progress-output")
-    engine = Engine(
-        runtime.host,
-        mode=mode,
-        journal=journal,
-        run_id=run_id,
-        options=config.options,
-        concurrency=runtime.source.concurrency,
-        retry=runtime.source.retry,
-    )
+    engine: Any
+    if scheduler:
+        from atg_dataplane.cluster import ClusterEngine
+
+        engine = ClusterEngine(
+            runtime.host,
+            mode=mode,
+            journal=journal,
+            run_id=run_id,
+            config=config,
+            state_dir=state_dir(config),
+            scheduler=scheduler,
+            concurrency=runtime.source.concurrency,
+            retry=runtime.source.retry,
+            notify=notify,
+        )
+    else:
+        engine = Engine(
+            runtime.host,
+            mode=mode,
+            journal=journal,
+            run_id=run_id,
+            options=config.options,
+            concurrency=runtime.source.concurrency,
+            retry=runtime.source.retry,
+        )
     try:
         summary = engine.run(pairs)
     except KeyboardInterrupt:

@@ -161,12 +161,42 @@ class RunSummary:
             },
         }
 
+    def absorb(self, other: Mapping[str, Any]) -> None:
+        """Add another summary's counts (``to_dict`` form): a shard of a cluster run."""
+        result, theirs = self.result, other["result"]
+        for name in ("discovered", "replicated", "skipped", "failed", "bytes"):
+            setattr(result, name, getattr(result, name) + int(theirs[name]))
+        for message in theirs["errors"]:
+            bounded_append(result.errors, message)
+        for message in theirs["warnings"]:
+            bounded_append(result.warnings, message)
+        self.client_bytes += int(other["client_bytes"])
+        self.missing_targets.extend(other["missing_targets"])
+        self.failed_resources.extend(other["failed_resources"])
+        self.interrupted = self.interrupted or bool(other["interrupted"])
+        for rid, kinds in other["resources"].items():
+            for kind, counts in kinds.items():
+                mine = self.by_resource[rid][kind]
+                for name in ("replicated", "unchanged", "skipped", "failed", "bytes",
+                             "client_bytes"):
+                    setattr(mine, name, getattr(mine, name) + int(counts[name]))
+                for text in counts["reasons"]:
+                    if len(mine.reasons) < 50 and text not in mine.reasons:
+                        mine.reasons.append(text)
+                for reason, group in counts["grouped"].items():
+                    ours = mine.grouped.get(reason)
+                    if ours is None and len(mine.grouped) < 50:
+                        ours = mine.grouped[reason] = {"count": 0, "names": []}
+                    if ours is not None:
+                        ours["count"] += group["count"]
+                        ours["names"] = (ours["names"] + group["names"])[:3]
+
 
 MAX_MESSAGES = 1000
 """Errors and warnings kept in a summary; the journal keeps every item's reason."""
 
 
-def _bounded_append(messages: list[str], message: str) -> None:
+def bounded_append(messages: list[str], message: str) -> None:
     if len(messages) < MAX_MESSAGES:
         messages.append(message)
     elif len(messages) == MAX_MESSAGES:
@@ -338,7 +368,7 @@ class Engine:
         if pair.target is None:
             with self._lock:
                 self.summary.missing_targets.append(pair.problem)
-                _bounded_append(self.summary.result.errors, pair.problem)
+                bounded_append(self.summary.result.errors, pair.problem)
             self.emit("item_failed", resource_id=rid, resource_type=rtype, reason=pair.problem)
             return
         done = self.journal.done_keys(self.run_id, rid)
@@ -373,7 +403,7 @@ class Engine:
                 reason = f"discovery of {name} failed: {describe_error(exc)}"
                 with self._lock:
                     self.summary.failed_resources.append(reason)
-                    _bounded_append(self.summary.result.errors, reason)
+                    bounded_append(self.summary.result.errors, reason)
                 self.emit("item_failed", resource_id=rid, resource_type=rtype, reason=reason)
                 break
         self.emit("resource_discovered", resource_id=rid, resource_type=rtype, items=len(seen))
@@ -665,7 +695,7 @@ class Engine:
             if status == "failed":
                 kind.failed += 1
                 result.failed += 1
-                _bounded_append(result.errors, f"{item.kind} {item.name}: {reason}")
+                bounded_append(result.errors, f"{item.kind} {item.name}: {reason}")
             elif status == "skipped":
                 kind.skipped += 1
                 result.skipped += 1
@@ -678,7 +708,7 @@ class Engine:
             if reason:
                 kind.add_reason(item.name, reason)
                 if status != "failed":
-                    _bounded_append(result.warnings, f"{item.kind} {item.name}: {reason}")
+                    bounded_append(result.warnings, f"{item.kind} {item.name}: {reason}")
             if outcome is not None:
                 kind.bytes += outcome.bytes_copied
                 kind.client_bytes += outcome.client_bytes

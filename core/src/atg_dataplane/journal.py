@@ -41,6 +41,11 @@ CREATE TABLE IF NOT EXISTS items (
     attempts INTEGER NOT NULL DEFAULT 1, updated REAL NOT NULL,
     PRIMARY KEY (run_id, resource_id, item_key)
 );
+CREATE TABLE IF NOT EXISTS shards (
+    run_id TEXT NOT NULL, shard_id TEXT NOT NULL, resource_id TEXT NOT NULL,
+    kinds TEXT NOT NULL, updated REAL NOT NULL,
+    PRIMARY KEY (run_id, shard_id)
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
     run_id TEXT NOT NULL, resource_id TEXT NOT NULL, item_key TEXT NOT NULL,
     value TEXT NOT NULL, updated REAL NOT NULL,
@@ -173,6 +178,27 @@ class Journal:
             )
             return key
 
+    @staticmethod
+    def read_fingerprint_key(path: Path) -> bytes:
+        """The fingerprint key of the journal at ``path``, read without writing (a worker
+        of a cluster run reads the driver's)."""
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                row = db.execute("SELECT value FROM meta WHERE key='fingerprint_key'").fetchone()
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            row, problem = None, str(exc)
+        else:
+            problem = "it holds no fingerprint key"
+        if not row:
+            raise JournalError(
+                f"cannot read the journal {str(path)!r} ({problem}): every worker must see the "
+                "config's folder at the same path as the driver"
+            )
+        return bytes.fromhex(row[0])
+
     # -- runs -----------------------------------------------------------------
     def start_run(self, identity: str, mode: str) -> RunRecord:
         run = RunRecord(
@@ -295,6 +321,59 @@ class Journal:
                 "DELETE FROM checkpoints WHERE run_id=? AND resource_id=? AND item_key=?",
                 (run_id, resource_id, item_key),
             )
+
+    # -- shards of a cluster run ------------------------------------------------------
+    def merge_segment(self, segment: Path, run_id: str) -> None:
+        """Take in the items and checkpoints a shard journalled in its own segment."""
+        if not segment.exists():
+            return
+        try:
+            with self._lock:
+                self._db.execute("ATTACH DATABASE ? AS segment", (str(segment),))
+                try:
+                    self._db.execute("BEGIN")
+                    self._db.execute(
+                        "INSERT INTO items SELECT * FROM segment.items WHERE run_id=? "
+                        "ON CONFLICT(run_id, resource_id, item_key) DO UPDATE SET "
+                        "status=excluded.status, bytes=excluded.bytes, "
+                        "fingerprint=excluded.fingerprint, reason=excluded.reason, "
+                        "attempts=excluded.attempts, updated=excluded.updated",
+                        (run_id,),
+                    )
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO checkpoints SELECT * FROM segment.checkpoints "
+                        "WHERE run_id=?",
+                        (run_id,),
+                    )
+                    self._db.execute("COMMIT")
+                except sqlite3.Error:
+                    self._db.execute("ROLLBACK")
+                    raise
+                finally:
+                    self._db.execute("DETACH DATABASE segment")
+        except sqlite3.Error as exc:
+            raise JournalWriteError(
+                f"the shard journal {str(segment)!r} could not be merged into {str(self.path)!r} "
+                f"({exc}): run the same command again to resume (what is done is kept)"
+            ) from None
+
+    def finish_shard(
+        self, run_id: str, shard_id: str, resource_id: str, kinds: dict[str, int]
+    ) -> None:
+        """A shard ended with nothing failed: a resumed run passes over it."""
+        self._write(
+            "INSERT OR REPLACE INTO shards(run_id, shard_id, resource_id, kinds, updated) "
+            "VALUES(?,?,?,?,?)",
+            (run_id, shard_id, resource_id, json.dumps(kinds), time.time()),
+        )
+
+    def finished_shards(self, run_id: str) -> dict[str, dict[str, int]]:
+        """Shard id -> items per kind, of the shards of ``run_id`` that are done."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT shard_id, kinds FROM shards WHERE run_id=?", (run_id,)
+            ).fetchall()
+        return {str(r[0]): json.loads(r[1]) for r in rows}
 
     # -- checkpoints inside one item ----------------------------------------------------
     def checkpoint(self, run_id: str, resource_id: str, item_key: str) -> str | None:

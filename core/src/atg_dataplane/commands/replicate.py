@@ -67,6 +67,21 @@ from atg_dataplane.terraform_state import read_state
     help="Move a journal that cannot be read aside (kept as journal.db.broken-<time>) and "
     "start a new one.",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["threads", "dask"]),
+    default="threads",
+    show_default=True,
+    help="threads: this process copies everything; dask: each resource is a shard run on "
+    "the workers of a Dask cluster (pip install 'atg-dataplane[dask]').",
+)
+@click.option(
+    "--scheduler",
+    default="",
+    metavar="ADDRESS",
+    help="With --executor dask: local:N (N worker processes here) or tcp://HOST:PORT (a "
+    "running scheduler; its workers must see the config's folder at the same path).",
+)
 @config_options
 @click.pass_obj
 @handle_errors
@@ -79,6 +94,8 @@ def replicate_command(
     skip_permission_check: bool,
     allow_missing_targets: bool,
     reset_journal: bool,
+    executor: str,
+    scheduler: str,
     output: str,
     **params: Any,
 ) -> None:
@@ -86,7 +103,9 @@ def replicate_command(
 
     Checks permissions first and stops before any write when something is
     missing. Journals every item: running the same command again (or with
-    --resume RUN) skips what is done and retries what failed.
+    --resume RUN) skips what is done and retries what failed. With
+    --executor dask the resources are spread over a Dask cluster; --concurrency
+    is then per resource.
     """
     chosen = choose_mode(mode, bool(params.get("interactive")), yes or dry_run)
     run(
@@ -100,6 +119,8 @@ def replicate_command(
         resume_run=resume_run,
         allow_missing_targets=allow_missing_targets,
         permission_check=not skip_permission_check,
+        executor=executor,
+        scheduler=scheduler,
     )
 
 
@@ -158,6 +179,8 @@ def run(
     """The replicate flow both commands share: the journal checked before any request,
     the plan or the run, its summary, and the exit code."""
     console = display.console(stderr=not out.for_people)
+    if "executor" in replicate:
+        api.check_executor(config, replicate["executor"], replicate["scheduler"])
     if not dry_run:
         aside = api.prepare_journal(config, reset=reset_journal)
         if aside is not None:

@@ -1,0 +1,418 @@
+"""A replication spread over a Dask cluster (``replicate --executor dask``).
+
+The driver (the process the user started) lists the resources and pairs them with their
+targets, as the threads executor does, then sends each resource to the cluster as one
+*shard*: a task that runs the same :class:`~atg_dataplane.engine.Engine` on that resource
+inside a worker, with that worker's own sign-in. Nothing secret travels in a task: a shard
+holds the config (which names secret *files* and *variables*, never a value: a config
+with a secret given on the command line is refused), the two ARM resources and the run's
+identifiers. A worker reads the config's files and the journal's fingerprint key from the
+config's folder, which every worker must therefore see at the same path (a shared volume
+on a real cluster; the same disk for ``local:N``).
+
+Journal: each shard journals its items into a segment of its own
+(``.atg-dataplane/shards/<run>/<shard>.db``, one writer at a time); when a shard ends the
+driver merges the segment into the run's journal and, when nothing in it failed, records
+the shard as done. A worker that dies loses nothing: Dask runs the shard again elsewhere
+and the segment's finished items are passed over. A driver that dies loses nothing either:
+the same command resumes the run, skips the shards recorded as done and lets the others
+pass over what their segments hold. A lock per shard on the scheduler keeps a shard left
+running by a killed driver from racing its replacement.
+
+Progress: workers send their item events in batches on a Dask topic; the driver hands
+them to its own progress hooks (the terminal display, JSON lines, a plugin's dashboard).
+
+The threads executor never imports this module, nor Dask.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from atg_dataplane.config import ConfigError, ReplicationConfig
+from atg_dataplane.context import Fingerprinter, ResourceBinding
+from atg_dataplane.engine import Engine, RunSummary, bounded_append
+from atg_dataplane.inventory import ResourcePair
+from atg_dataplane.journal import Journal
+from atg_dataplane.models import AzureResource, ProgressEvent, ReplicationMode
+from atg_dataplane.options import check_options
+from atg_dataplane.plugins import PluginHost, load_plugins
+from atg_dataplane.redact import describe_error
+from atg_dataplane.retry import RetrySettings
+from atg_dataplane.runtime import open_runtime
+
+log = logging.getLogger(__name__)
+
+SHARDS_PER_WORKER = 4
+"""Shards a ``local:N`` worker runs at once (each with its own item pool)."""
+EVENT_BATCH = 200
+EVENT_SECONDS = 0.5
+"""Worker events are sent in batches of this many, or after this long."""
+INSTALL_HINT = "pip install 'atg-dataplane[dask]'"
+
+
+def parse_scheduler(text: str) -> tuple[str, Any]:
+    """``local:N`` -> ``("local", N)``; ``tcp://host:port`` (or ``tls://``) -> the address."""
+    text = (text or "").strip()
+    if text.startswith("local:") and text[6:].isdigit() and int(text[6:]) > 0:
+        return "local", int(text[6:])
+    if text.startswith(("tcp://", "tls://")) and len(text) > 6:
+        return "remote", text
+    raise ConfigError(
+        f"--scheduler {text!r} is not a scheduler: give local:N (N worker processes on this "
+        "machine) or tcp://HOST:PORT (a running Dask scheduler)"
+    )
+
+
+def check_available() -> None:
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise ConfigError(f"--executor dask needs Dask distributed: {INSTALL_HINT}") from None
+
+
+def shard_id(resource_id: str) -> str:
+    return hashlib.sha256(resource_id.lower().encode()).hexdigest()[:16]
+
+
+def segment_path(state_dir: Path | str, run_id: str, shard: str) -> Path:
+    return Path(state_dir) / "shards" / run_id / f"{shard}.db"
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One resource's work, as sent to a worker: no credential, no secret value."""
+
+    run_id: str
+    shard_id: str
+    mode: str
+    config: ReplicationConfig
+    state_dir: str
+    resource_type: str
+    source: AzureResource
+    target: AzureResource
+    concurrency: int
+    topic: str
+
+
+def secret_free(config: ReplicationConfig) -> ReplicationConfig:
+    """The config, if no secret value is in it (only names of secret files and variables),
+    else a :class:`ConfigError`: it would be pickled into every task."""
+    for side in (config.source, config.target):
+        if side.credential.client_secret:
+            raise ConfigError(
+                "--executor dask does not take a client secret on the command line (it would "
+                "travel in every task): use --sp-client-secret-file or --sp-client-secret-env"
+            )
+    return config
+
+
+# -- the worker's side ------------------------------------------------------------------
+_runtimes: dict[str, Any] = {}
+_runtimes_lock = threading.Lock()
+
+
+def _worker_runtime(shard: Shard) -> Any:
+    """The worker's session for a run: signed in once per worker process, with its own
+    credentials, shared by the run's shards it runs."""
+    with _runtimes_lock:
+        runtime = _runtimes.get(shard.run_id)
+        if runtime is None:
+            for old in _runtimes.values():
+                old.close()
+            _runtimes.clear()
+            host = load_plugins()
+            host.check_selection()
+            config = replace(shard.config, options=check_options(host, shard.config.options))
+            runtime = _runtimes[shard.run_id] = open_runtime(
+                host, config, concurrency=shard.concurrency, retry=config.retry
+            )
+        return runtime
+
+
+class _Forwarder:
+    """A shard's progress events, sent to the driver in batches on the run's topic."""
+
+    def __init__(self, topic: str) -> None:
+        from distributed import get_worker
+
+        self._worker = get_worker()
+        self._topic = topic
+        self._batch: list[dict[str, Any]] = []
+        self._sent = time.monotonic()
+        self._lock = threading.Lock()
+
+    def send(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            self._batch.append(event)
+            due = len(self._batch) >= EVENT_BATCH or time.monotonic() - self._sent > EVENT_SECONDS
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._batch = self._batch, []
+            self._sent = time.monotonic()
+        if batch:
+            self._worker.log_event(self._topic, {"events": batch})
+
+
+class _ShardEngine(Engine):
+    """The engine on a worker: item events go to the driver; the driver announces the run."""
+
+    def __init__(self, *args: Any, forward: _Forwarder, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._forward = forward
+
+    def emit(self, event_type: str, **fields: Any) -> None:
+        if event_type in ("run_started", "run_finished"):
+            return
+        self._forward.send({"type": event_type, **fields})
+
+
+def run_shard(shard: Shard) -> dict[str, Any]:
+    """Run one shard on a worker; return its summary (counts and redacted reasons)."""
+    from distributed import Lock
+
+    with Lock(f"atg-dataplane/{shard.run_id}/{shard.shard_id}"):
+        runtime = _worker_runtime(shard)
+        owner = runtime.host.owner(shard.resource_type)
+        if owner is None:
+            raise ConfigError(
+                f"no plugin for {shard.resource_type} is installed on worker "
+                f"{os.uname().nodename}: install the same plugins on every worker"
+            )
+        plugin, spec = owner
+        pair = ResourcePair(
+            source=ResourceBinding(shard.source, runtime.source),
+            target=ResourceBinding(shard.target, runtime.target),
+            spec=spec,
+            plugin=plugin,
+        )
+        key = Journal.read_fingerprint_key(Path(shard.state_dir) / "journal.db")
+        journal = Journal(segment_path(shard.state_dir, shard.run_id, shard.shard_id))
+        forward = _Forwarder(shard.topic)
+        try:
+            engine = _ShardEngine(
+                runtime.host,
+                mode=ReplicationMode(shard.mode),
+                journal=journal,
+                run_id=shard.run_id,
+                options=runtime.config.options,
+                concurrency=shard.concurrency,
+                fingerprinter=Fingerprinter(key),
+                retry=runtime.source.retry,
+                forward=forward,
+            )
+            summary = engine.run([pair])
+        finally:
+            forward.flush()
+            journal.close()
+        return summary.to_dict()
+
+
+# -- the driver's side ------------------------------------------------------------------
+class ClusterEngine:
+    """The driver of a run on a Dask cluster: the same ``run(pairs) -> RunSummary`` as
+    :class:`~atg_dataplane.engine.Engine`."""
+
+    def __init__(
+        self,
+        host: PluginHost,
+        *,
+        mode: ReplicationMode,
+        journal: Journal,
+        run_id: str,
+        config: ReplicationConfig,
+        state_dir: Path,
+        scheduler: str,
+        concurrency: int,
+        retry: RetrySettings | None = None,
+        notify: Any = None,
+    ) -> None:
+        self.host = host
+        self.mode = mode
+        self.journal = journal
+        self.run_id = run_id
+        self.config = secret_free(config)
+        self.state_dir = state_dir
+        self.scheduler = parse_scheduler(scheduler)
+        self.concurrency = max(1, concurrency)
+        self.retry = retry or RetrySettings()
+        self.notify = notify
+        self.summary = RunSummary(run_id=run_id, mode=mode)
+        self.abandoned = False
+        self.resumed_shards = 0
+        self._lock = threading.Lock()
+
+    def emit(self, event_type: str, **fields: Any) -> None:
+        event = ProgressEvent(type=event_type, run_id=self.run_id, mode=self.mode, **fields)  # type: ignore[arg-type]
+        try:
+            self.host.hook.dataplane_progress(event=event)
+        except Exception:  # a broken dashboard must not stop the run
+            log.exception("a progress hook failed")
+
+    def _on_events(self, event: tuple[float, Any]) -> None:
+        for fields in (event[1] or {}).get("events", ()):
+            fields = dict(fields)
+            self.emit(fields.pop("type"), **fields)
+
+    def _connect(self) -> tuple[Any, Any]:
+        check_available()
+        from distributed import Client, LocalCluster
+
+        kind, where = self.scheduler
+        cluster = None
+        if kind == "local":
+            cluster = LocalCluster(
+                n_workers=where,
+                threads_per_worker=SHARDS_PER_WORKER,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.WARNING,
+            )
+            where = cluster
+        try:
+            client = Client(where, timeout=30)
+        except OSError as exc:
+            if cluster is not None:
+                cluster.close()
+            raise ConfigError(
+                f"cannot reach the Dask scheduler {where}: {exc}; start it (dask scheduler) "
+                "or check the address"
+            ) from None
+        return client, cluster
+
+    def run(self, pairs: Iterable[ResourcePair]) -> RunSummary:
+        from distributed import as_completed
+
+        started = time.monotonic()
+        self.journal.fingerprint_key()  # made now: the workers read it, never make it
+        client, cluster = self._connect()
+        topic = f"atg-dataplane/{self.run_id}/{uuid.uuid4().hex[:8]}"
+        client.subscribe_topic(topic, self._on_events)
+        self.emit("run_started")
+        done = self.journal.finished_shards(self.run_id)
+        futures: dict[Any, ResourcePair] = {}
+        clean = True
+        try:
+            for pair in pairs:
+                if pair.target is None:
+                    self._missing(pair)
+                    clean = False
+                    continue
+                sid = shard_id(pair.source.resource.id)
+                if sid in done:
+                    self._resumed(pair, done[sid])
+                    continue
+                shard = Shard(
+                    run_id=self.run_id,
+                    shard_id=sid,
+                    mode=self.mode.value,
+                    config=self.config,
+                    state_dir=str(self.state_dir),
+                    resource_type=pair.spec.resource_type,
+                    source=pair.source.resource,
+                    target=pair.target.resource,
+                    concurrency=self.concurrency,
+                    topic=topic,
+                )
+                key = f"atg-shard-{sid}-{uuid.uuid4().hex[:8]}"
+                futures[client.submit(run_shard, shard, key=key, pure=False)] = pair
+            if self.resumed_shards and self.notify is not None:
+                self.notify(f"{self.resumed_shards} shard(s) done before resume: passed over")
+            for future in as_completed(list(futures)):
+                clean = self._settle(future, futures[future]) and clean
+        except KeyboardInterrupt:
+            self.summary.interrupted = True
+            client.cancel(list(futures))
+            raise
+        finally:
+            self.summary.result.duration = time.monotonic() - started
+            client.unsubscribe_topic(topic)
+            client.close()
+            if cluster is not None:
+                cluster.close()
+            self.emit("run_finished", result=self.summary.result)
+        if clean and not self.summary.interrupted:
+            shutil.rmtree(self.state_dir / "shards" / self.run_id, ignore_errors=True)
+        return self.summary
+
+    def _settle(self, future: Any, pair: ResourcePair) -> bool:
+        """Take in a finished shard: merge its segment and counts; True when it is clean."""
+        rid = pair.source.resource.id
+        sid = shard_id(rid)
+        segment = segment_path(self.state_dir, self.run_id, sid)
+        try:
+            result = future.result()
+        except Exception as exc:
+            # What the shard finished is in its segment; the next run resumes the rest.
+            if segment.exists():
+                self.journal.merge_segment(segment, self.run_id)
+            reason = (
+                f"the shard of {pair.source.resource.name} failed on the cluster: "
+                f"{describe_error(exc)}; run the same command again to resume it"
+            )
+            with self._lock:
+                self.summary.failed_resources.append(reason)
+                bounded_append(self.summary.result.errors, reason)
+            self.emit(
+                "item_failed", resource_id=rid, resource_type=pair.spec.resource_type,
+                reason=reason,
+            )
+            return False
+        self.journal.merge_segment(segment, self.run_id)
+        with self._lock:
+            self.summary.absorb(result)
+        ok = not (result["result"]["failed"] or result["failed_resources"] or
+                  result["missing_targets"] or result["interrupted"])
+        if ok:
+            self.journal.finish_shard(self.run_id, sid, rid, _kinds(result, rid))
+            segment.unlink(missing_ok=True)
+            for extra in ("-wal", "-shm"):
+                Path(str(segment) + extra).unlink(missing_ok=True)
+        return ok
+
+    def _missing(self, pair: ResourcePair) -> None:
+        rid = pair.source.resource.id
+        with self._lock:
+            self.summary.missing_targets.append(pair.problem)
+            bounded_append(self.summary.result.errors, pair.problem)
+        self.emit(
+            "item_failed", resource_id=rid, resource_type=pair.spec.resource_type,
+            reason=pair.problem,
+        )
+
+    def _resumed(self, pair: ResourcePair, kinds: Mapping[str, int]) -> None:
+        """A shard the interrupted run finished: its items count as done before resume."""
+        rid = pair.source.resource.id
+        self.resumed_shards += 1
+        with self._lock:
+            for kind, count in kinds.items():
+                self.summary.by_resource[rid][kind].skipped += count
+                self.summary.result.discovered += count
+                self.summary.result.skipped += count
+        self.emit(
+            "resource_discovered", resource_id=rid, resource_type=pair.spec.resource_type,
+            items=0, reason="done before resume",
+        )
+
+
+def _kinds(summary: Mapping[str, Any], rid: str) -> dict[str, int]:
+    """Items per kind a shard finished (for the count of a resumed run)."""
+    kinds = summary["resources"].get(rid, {})
+    return {
+        kind: int(c["replicated"]) + int(c["unchanged"]) + int(c["skipped"])
+        for kind, c in kinds.items()
+    }
+
