@@ -14,6 +14,9 @@ Per sandbox (one per scale, started and seeded with the ``large`` scenario here)
 * **baseline**: ``bench/baseline.py``, the seed documents' sequential loop;
 * **ceiling**: ``bench/ceiling.py`` at each ``--sweep`` concurrency; the fastest counts;
 * **template**: ``atg-dataplane replicate --mode template`` at scale 1;
+* **dask**: ours with ``--executor dask --scheduler local:2`` (a cluster of two worker
+  processes on this machine, started by the run), against ours on threads, at the first
+  latency: what the cluster's overhead costs where it cannot win;
 * **under faults**: ours with every Key Vault version (``keyvault.all_versions``), without
   faults and under the sandbox's fault mix (``mix=0.1`` and ``mix=0.3`` on every service of
   both tenants: 429 and 503 with ``Retry-After``, dropped connections, answers lost after
@@ -62,7 +65,10 @@ PERMISSIONS_MISSING = 3  # atg-dataplane's exit code when the permission check f
 PHASES = "ours-phases"
 VERSIONS_RUN = "ours-versions"
 """Ours with every version, without faults: what the fault runs are compared with."""
-OURS = ("ours", "template", VERSIONS_RUN, *(f"ours-faults-{share}" for share in (10, 30)))
+DASK_RUN = "ours-dask"
+DASK_SCHEDULER = "local:2"
+OURS = ("ours", "template", VERSIONS_RUN, DASK_RUN,
+        *(f"ours-faults-{share}" for share in (10, 30)))
 """An extra, untimed run of ours that splits its client CPU by phase (``bench/phases.py``)."""
 TARGETS = {
     "speedup_vs_baseline": 10.0,
@@ -330,7 +336,9 @@ class Bench:
         mode = "template" if contender == "template" else "replication"
         replicate = ["replicate", "--config", str(config), "--mode", mode, "--yes"]
         phases_out = config.parent / "phases.json"
-        if contender in OURS:
+        if contender == DASK_RUN:
+            argv = [cli_path(), *replicate, "--executor", "dask", "--scheduler", DASK_SCHEDULER]
+        elif contender in OURS:
             argv = [cli_path(), *replicate]
         elif contender == PHASES:
             argv = [sys.executable, str(HERE / "phases.py"), *replicate]
@@ -520,7 +528,7 @@ def warm_keys(
     Azure that is the service's work, on its hardware, not the client machine's."""
     from atg_dataplane_sandbox.emulator.keyvault.keypool import warm
 
-    fills = len(latencies) * (3 + 2 * args.repeat + len(sweep)) + 2 + 1 + len(FAULT_SHARES)
+    fills = len(latencies) * (3 + 2 * args.repeat + len(sweep)) + 2 + 2 + len(FAULT_SHARES)
     count = RSA_KEYS_PER_VAULT * max(scales) * fills  # each sandbox takes from the start
     started = time.perf_counter()
     made = warm(count)
@@ -541,6 +549,7 @@ def compare(
     check = not args.quick  # the smoke test verifies ours only
     bench.contender(directory, targets, scale, latency, "ours")
     if latency == parse_ints(args.latency_ms)[0]:
+        bench.contender(directory, targets, scale, latency, DASK_RUN)
         faults(bench, directory, targets, scale, latency, args)
         for rtype in bench.types:  # each type alone: which one is slow, and against what
             bench.contender(directory, targets, scale, latency, "ours", only=rtype)
@@ -616,6 +625,27 @@ def fault_figures(runs: list[Run], scale: int, latency: int) -> dict[str, Any]:
                 "exit_code": run.exit_code,
             }
     return figures
+
+
+def dask_figures(runs: list[Run], scale: int, latency: int) -> dict[str, Any]:
+    """Ours on a local Dask cluster against ours on threads, in the same invocation."""
+    threads = pick(runs, contender="ours", scale=scale, latency_ms=latency)
+    dask = pick(runs, contender=DASK_RUN, scale=scale, latency_ms=latency)
+    if not (threads and dask):
+        return {}
+    ours, cluster = threads[0], dask[0]
+    return {
+        "scheduler": DASK_SCHEDULER,
+        "threads_seconds": round(ours.wall_seconds, 3),
+        "dask_seconds": round(cluster.wall_seconds, 3),
+        "dask_over_threads": round(cluster.wall_seconds / ours.wall_seconds, 3),
+        "dask_engine_seconds": round(cluster.seconds, 3),
+        "cluster_overhead_seconds": round(cluster.wall_seconds - cluster.seconds, 3),
+        "items_match": cluster.items == ours.items,
+        "dask_fidelity": cluster.fidelity,
+        "dask_failed": cluster.failed,
+        "dask_client_cpu_seconds": cluster.cpu_seconds,
+    }
 
 
 def type_figures(runs: list[Run], types: list[str], scale: int, latency: int) -> dict[str, Any]:
@@ -743,6 +773,7 @@ def summarize(
         "replication_seconds": first["replication_seconds"],
         "ours_verified_100": all(r.fidelity == 100.0 for r in ours_runs),
         "faults": under_faults,
+        "dask": dask_figures(runs, args.scale, latencies[0]),
         "by_type": type_figures(runs, bench.types, args.scale, latencies[0]),
         "by_latency": per_latency,
         "targets": TARGETS,
@@ -889,6 +920,17 @@ def markdown(results: dict[str, Any]) -> str:
                     f"| ≤ {TARGETS[f'faults_{share}_ratio']:g}x | {row['failed']} "
                     f"| {row['fidelity']} |"
                 )
+    dask = results.get("dask") or {}
+    if dask:
+        lines += [
+            "",
+            f"On a Dask cluster (`--executor dask --scheduler {dask['scheduler']}`, "
+            f"{results['latency_ms']} ms added): {dask['dask_seconds']} s against "
+            f"{dask['threads_seconds']} s on threads ({dask['dask_over_threads']}x; the "
+            f"cluster's start and stop outside the engine: {dask['cluster_overhead_seconds']} "
+            f"s); same items: {dask['items_match']}; {dask['dask_failed']} failed; fidelity "
+            f"{dask['dask_fidelity']} %.",
+        ]
     low, high = results["memory_scales"]
     lines += [
         "",
@@ -965,6 +1007,13 @@ def print_ratios(results: dict[str, Any]) -> None:
                 f"{share} % of answers broken: {row['seconds']} s, {row['ratio']}x the time "
                 f"without faults; {row['failed']} failed; fidelity {row['fidelity']} %"
             )
+    dask = results.get("dask") or {}
+    if dask:
+        print(
+            f"dask {dask['scheduler']}: {dask['dask_seconds']} s against threads "
+            f"{dask['threads_seconds']} s ({dask['dask_over_threads']}x); same items: "
+            f"{dask['items_match']}; fidelity {dask['dask_fidelity']} %"
+        )
     for rtype, row in (results.get("by_type") or {}).items():
         print(
             f"{rtype} alone: {row['items']} items; ours {row['ours_seconds']} s, baseline "

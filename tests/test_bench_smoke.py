@@ -25,6 +25,7 @@ KEYS = (
     "runs",
     "by_latency",
     "faults",
+    "dask",
     "by_type",
 )
 
@@ -68,6 +69,9 @@ def test_quick_benchmark_completes_and_ours_verifies(tmp_path: Path) -> None:
     under = results["faults"]["10"]
     assert under["failed"] == 0 and under["fidelity"] == 100.0, under
     assert under["ratio"] > 0
+    # The same copy on a local Dask cluster: the same items, verified.
+    dask = results["dask"]
+    assert dask["items_match"] and dask["dask_fidelity"] == 100.0, dask
     try:
         import matplotlib  # noqa: F401
     except ImportError:
