@@ -155,15 +155,16 @@ def _wait_for(check: Any, seconds: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _segment_rows(state: Path) -> int:
-    total = 0
+def _busy_shard(state: Path) -> str:
+    """The id of a shard that has journalled a few items and is not finished."""
     for segment in state.glob("shards/*/*.db"):
         try:
             with sqlite3.connect(f"file:{segment}?mode=ro", uri=True, timeout=1) as db:
-                total += db.execute("SELECT count(*) FROM items").fetchone()[0]
+                if db.execute("SELECT count(*) FROM items").fetchone()[0] >= 3:
+                    return segment.stem
         except sqlite3.Error:
             continue
-    return total
+    return ""
 
 
 def _finished_shards(state: Path) -> int:
@@ -193,14 +194,25 @@ def test_a_killed_worker_loses_nothing_and_copies_nothing_twice(
 
     # A worker process dies mid-run (SIGKILL): its shards run again elsewhere.
     driver = _start(args, directory)
-    _wait_for(lambda: _segment_rows(state) >= 5, 120, "items journalled by the shards")
-    before = _worker_pids(client)
-    os.kill(before[0], signal.SIGKILL)
+
+    def running_shard() -> tuple[str, int] | None:
+        shard = _busy_shard(state)
+        for address, keys in client.processing().items():
+            if shard and any(str(key).startswith(f"atg-shard-{shard}") for key in keys):
+                return shard, client.run(os.getpid, workers=[address])[address]
+        return None
+
+    _, pid = _wait_for(running_shard, 120, "a shard with items done, still running")
+    os.kill(pid, signal.SIGKILL)
     out, err = driver.communicate(timeout=600)
     assert driver.returncode == 0, err[-3000:]
     first = _summary(out)
     assert first["success"], first["result"]["errors"][:5]
-    assert before[0] not in _wait_for(
+    # The shard ran again on the other worker and passed over what it had journalled.
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    passed_over = [e for e in events if e.get("reason") == "done before resume"]
+    assert len(passed_over) >= 3, first["result"]
+    assert pid not in _wait_for(
         lambda: len(_worker_pids(client)) == 2 and _worker_pids(client), 60, "a new worker"
     )
     report = cli("verify", "--config", config, "--mode", "replication", "--all-versions",

@@ -59,26 +59,57 @@ def test_shard_ids_are_stable_and_case_blind() -> None:
     assert shard_id("/subscriptions/a/x") != shard_id("/subscriptions/a/y")
 
 
-def test_a_segment_merges_into_the_run_and_a_done_shard_is_kept(tmp_path: Path) -> None:
+def test_a_segment_starts_from_the_run_and_merges_back(tmp_path: Path) -> None:
     main = Journal(tmp_path / "journal.db")
     key = main.fingerprint_key()
+    main.flush_wal()
     assert Journal.read_fingerprint_key(tmp_path / "journal.db") == key
     run = main.start_run("identity", "replication").run_id
+    # What an earlier attempt (on threads, or a shard merged before) did for the resource.
     main.record(run, "/r", "a", kind="secret", name="a", status="failed", reason="busy")
-    segment = Journal(tmp_path / "shards" / run / "s1.db")
+    main.record(run, "/r", "d", kind="secret", name="d", status="replicated")
+    main.save_checkpoint(run, "/r", "c", "offset=3")
+    main.save_checkpoint(run, "/r", "e", "offset=1")
+    main.record(run, "/other", "x", kind="secret", name="x", status="replicated")
+    path = tmp_path / "shards" / run / "s1.db"
+    main.seed_segment(path, run, "/r")
+    segment = Journal(path)
+    assert segment.done_keys(run, "/r") == {"d"}  # the shard passes over what is done
+    assert segment.done_keys(run, "/other") == set()
+    assert segment.checkpoint(run, "/r", "c") == "offset=3"
     segment.record(run, "/r", "a", kind="secret", name="a", status="replicated", nbytes=3)
     segment.record(run, "/r", "b", kind="secret", name="b", status="unchanged")
     segment.save_checkpoint(run, "/r", "c", "offset=7")
+    segment.record(run, "/r", "e", kind="secret", name="e", status="replicated")
     segment.record("another-run", "/r", "z", kind="secret", name="z", status="replicated")
     segment.close()
-    main.merge_segment(tmp_path / "shards" / run / "s1.db", run)
-    assert main.done_keys(run, "/r") == {"a", "b"}  # the segment's later word wins
+    main.merge_segment(path, run)
+    assert main.done_keys(run, "/r") == {"a", "b", "d", "e"}
     assert main.checkpoint(run, "/r", "c") == "offset=7"
+    assert main.checkpoint(run, "/r", "e") is None  # finished in the shard: no leftover
+    attempts = {row["item_key"]: row["attempts"] for row in main.items(run)}
+    assert attempts["a"] == 2  # the failed attempt and the shard's, not the shard's alone
     assert main.done_keys("another-run", "/r") == set()
     main.merge_segment(tmp_path / "missing.db", run)  # nothing to take in
     assert main.finished_shards(run) == {}
     main.finish_shard(run, "s1", "/r", {"secret": 2})
     assert main.finished_shards(run) == {"s1": {"secret": 2}}
+    main.close()
+
+
+def test_a_killed_drivers_segments_count_whichever_executor_resumes(tmp_path: Path) -> None:
+    main = Journal(tmp_path / "journal.db")
+    run = main.start_run("identity", "replication").run_id
+    folder = tmp_path / "shards" / run
+    main.seed_segment(folder / "s1.db", run, "/r")
+    left = Journal(folder / "s1.db")
+    left.record(run, "/r", "a", kind="secret", name="a", status="replicated")
+    left.close()
+    (folder / "s2.db").write_bytes(b"not a journal")
+    broken = main.merge_leftovers(folder, run)
+    assert main.done_keys(run, "/r") == {"a"}
+    assert [p.name.split(".")[0] for p in broken] == ["s2"]
+    assert not (folder / "s2.db").exists() and broken[0].exists()  # kept, aside
     main.close()
 
 

@@ -404,6 +404,10 @@ def _run_locked(
                 notify(f"resuming run {run_id}")
         else:
             run_id = journal.start_run(identity, mode.value).run_id
+    if resumed:
+        # A cluster run's driver that was killed left its shards' segments: what they
+        # finished counts, whichever executor resumes the run.
+        journal.merge_leftovers(state_dir(config) / "shards" / run_id, run_id)
     if progress is not None:
         runtime.host.register_builtin(progress, "progress-output")
     engine: Any

@@ -27,6 +27,7 @@ The threads executor never imports this module, nor Dask.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -34,7 +35,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from atg_dataplane.config import ConfigError, ReplicationConfig
 from atg_dataplane.context import Fingerprinter, ResourceBinding
 from atg_dataplane.engine import Engine, RunSummary, bounded_append
 from atg_dataplane.inventory import ResourcePair
-from atg_dataplane.journal import Journal
+from atg_dataplane.journal import Journal, JournalWriteError
 from atg_dataplane.models import AzureResource, ProgressEvent, ReplicationMode
 from atg_dataplane.options import check_options
 from atg_dataplane.plugins import PluginHost, load_plugins
@@ -103,6 +104,18 @@ class Shard:
     target: AzureResource
     concurrency: int
     topic: str
+    plugin: str = ""
+    """The plugin that serves the type on the driver: a worker must use the same one."""
+    disabled: tuple[str, ...] = ()
+    """Plugins disabled on the driver (``--disable``), disabled on the workers too."""
+
+    def __repr__(self) -> str:
+        # Dask prints a failed task's arguments: the resource's name, nothing of its body.
+        return f"Shard({self.run_id}, {self.resource_type}, {self.source.name})"
+
+
+def stop_event_name(run_id: str) -> str:
+    return f"atg-dataplane/{run_id}/stop"
 
 
 def secret_free(config: ReplicationConfig) -> ReplicationConfig:
@@ -118,26 +131,64 @@ def secret_free(config: ReplicationConfig) -> ReplicationConfig:
 
 
 # -- the worker's side ------------------------------------------------------------------
-_runtimes: dict[str, Any] = {}
+_runtimes: dict[str, list[Any]] = {}
+"""Run id -> [runtime, shards using it]: a worker signs in once per run, and closes the
+session when its last shard of the run ends (two runs may share a cluster)."""
 _runtimes_lock = threading.Lock()
 
 
-def _worker_runtime(shard: Shard) -> Any:
-    """The worker's session for a run: signed in once per worker process, with its own
-    credentials, shared by the run's shards it runs."""
+@contextlib.contextmanager
+def _worker_runtime(shard: Shard) -> Iterator[Any]:
+    """The worker's session for a run, with its own credentials, shared by the run's
+    shards it runs at once (its connection pools sized for all of them)."""
+    from distributed import get_worker
+
     with _runtimes_lock:
-        runtime = _runtimes.get(shard.run_id)
-        if runtime is None:
-            for old in _runtimes.values():
-                old.close()
-            _runtimes.clear()
-            host = load_plugins()
+        entry = _runtimes.get(shard.run_id)
+        if entry is None:
+            host = load_plugins(disabled=shard.disabled)
             host.check_selection()
             config = replace(shard.config, options=check_options(host, shard.config.options))
-            runtime = _runtimes[shard.run_id] = open_runtime(
-                host, config, concurrency=shard.concurrency, retry=config.retry
-            )
-        return runtime
+            shards_at_once = max(1, int(get_worker().state.nthreads))
+            runtime = open_runtime(host, config, concurrency=shard.concurrency * shards_at_once,
+                                   retry=config.retry)
+            entry = _runtimes[shard.run_id] = [runtime, 0]
+        entry[1] += 1
+    try:
+        yield entry[0]
+    finally:
+        with _runtimes_lock:
+            entry[1] -= 1
+            if entry[1] == 0:
+                _runtimes.pop(shard.run_id, None)
+                entry[0].close()
+
+
+class _StopWatch:
+    """Ends a shard's run when the driver asks every shard of the run to stop (Ctrl-C):
+    the engine stops taking items and ends its retry waits, as it does on one machine."""
+
+    def __init__(self, run_id: str, engine: Engine) -> None:
+        from distributed import Event
+
+        self._event = Event(stop_event_name(run_id))
+        self._engine = engine
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="atg-shard-stop", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._done.is_set():
+            try:
+                if self._event.wait(timeout=1):
+                    self._engine._stopping()
+                    return
+            except Exception:  # the scheduler is going away: the shard ends anyway
+                if self._done.wait(1):
+                    return
+
+    def close(self) -> None:
+        self._done.set()
 
 
 class _Forwarder:
@@ -181,16 +232,31 @@ class _ShardEngine(Engine):
 
 
 def run_shard(shard: Shard) -> dict[str, Any]:
-    """Run one shard on a worker; return its summary (counts and redacted reasons)."""
+    """Run one shard on a worker; return its summary (counts and redacted reasons). An
+    error is raised as one redacted line: Dask logs and ships a task's error."""
+    try:
+        return _run_shard(shard)
+    except Exception as exc:
+        raise RuntimeError(describe_error(exc)) from None
+
+
+def _run_shard(shard: Shard) -> dict[str, Any]:
     from distributed import Lock
 
-    with Lock(f"atg-dataplane/{shard.run_id}/{shard.shard_id}"):
-        runtime = _worker_runtime(shard)
+    with Lock(f"atg-dataplane/{shard.run_id}/{shard.shard_id}"), _worker_runtime(
+        shard
+    ) as runtime:
         owner = runtime.host.owner(shard.resource_type)
+        node = os.uname().nodename
         if owner is None:
             raise ConfigError(
-                f"no plugin for {shard.resource_type} is installed on worker "
-                f"{os.uname().nodename}: install the same plugins on every worker"
+                f"no plugin for {shard.resource_type} is installed on worker {node}: "
+                "install the same plugins on every worker"
+            )
+        if shard.plugin and owner[0] != shard.plugin:
+            raise ConfigError(
+                f"{shard.resource_type} is served by plugin {owner[0]} on worker {node} and "
+                f"by {shard.plugin} on the driver: install the same plugins on every worker"
             )
         plugin, spec = owner
         pair = ResourcePair(
@@ -202,20 +268,22 @@ def run_shard(shard: Shard) -> dict[str, Any]:
         key = Journal.read_fingerprint_key(Path(shard.state_dir) / "journal.db")
         journal = Journal(segment_path(shard.state_dir, shard.run_id, shard.shard_id))
         forward = _Forwarder(shard.topic)
+        engine = _ShardEngine(
+            runtime.host,
+            mode=ReplicationMode(shard.mode),
+            journal=journal,
+            run_id=shard.run_id,
+            options=runtime.config.options,
+            concurrency=shard.concurrency,
+            fingerprinter=Fingerprinter(key),
+            retry=runtime.source.retry,
+            forward=forward,
+        )
+        watch = _StopWatch(shard.run_id, engine)
         try:
-            engine = _ShardEngine(
-                runtime.host,
-                mode=ReplicationMode(shard.mode),
-                journal=journal,
-                run_id=shard.run_id,
-                options=runtime.config.options,
-                concurrency=shard.concurrency,
-                fingerprinter=Fingerprinter(key),
-                retry=runtime.source.retry,
-                forward=forward,
-            )
             summary = engine.run([pair])
         finally:
+            watch.close()
             forward.flush()
             journal.close()
         return summary.to_dict()
@@ -264,8 +332,11 @@ class ClusterEngine:
 
     def _on_events(self, event: tuple[float, Any]) -> None:
         for fields in (event[1] or {}).get("events", ()):
-            fields = dict(fields)
-            self.emit(fields.pop("type"), **fields)
+            try:
+                fields = dict(fields)
+                self.emit(fields.pop("type"), **fields)
+            except Exception:  # a worker of another version: its event, not the batch
+                log.debug("an event from a worker was not understood: %s", sorted(fields))
 
     def _connect(self) -> tuple[Any, Any]:
         check_available()
@@ -284,57 +355,69 @@ class ClusterEngine:
             where = cluster
         try:
             client = Client(where, timeout=30)
-        except OSError as exc:
+        except (OSError, TypeError, ValueError) as exc:
             if cluster is not None:
                 cluster.close()
             raise ConfigError(
-                f"cannot reach the Dask scheduler {where}: {exc}; start it (dask scheduler) "
-                "or check the address"
+                f"cannot reach the Dask scheduler {where}: {describe_error(exc)}; start it "
+                "(dask scheduler) or check the address"
             ) from None
         return client, cluster
 
+    def _shard(self, pair: ResourcePair, topic: str) -> Shard:
+        assert pair.target is not None
+        return Shard(
+            run_id=self.run_id,
+            shard_id=shard_id(pair.source.resource.id),
+            mode=self.mode.value,
+            config=self.config,
+            state_dir=str(self.state_dir),
+            resource_type=pair.spec.resource_type,
+            source=pair.source.resource,
+            target=pair.target.resource,
+            concurrency=self.concurrency,
+            topic=topic,
+            plugin=pair.plugin,
+            disabled=tuple(r.name for r in self.host.records if r.status == "disabled"),
+        )
+
     def run(self, pairs: Iterable[ResourcePair]) -> RunSummary:
-        from distributed import as_completed
+        from distributed import Event, as_completed
 
         started = time.monotonic()
         self.journal.fingerprint_key()  # made now: the workers read it, never make it
+        self.journal.flush_wal()
         client, cluster = self._connect()
         topic = f"atg-dataplane/{self.run_id}/{uuid.uuid4().hex[:8]}"
         client.subscribe_topic(topic, self._on_events)
+        stop = Event(stop_event_name(self.run_id), client=client)
+        stop.clear()  # a stop asked of an earlier attempt of this run
         self.emit("run_started")
         done = self.journal.finished_shards(self.run_id)
         futures: dict[Any, ResourcePair] = {}
-        clean = True
         try:
             for pair in pairs:
                 if pair.target is None:
                     self._missing(pair)
-                    clean = False
                     continue
-                sid = shard_id(pair.source.resource.id)
-                if sid in done:
-                    self._resumed(pair, done[sid])
+                shard = self._shard(pair, topic)
+                if shard.shard_id in done:
+                    self._resumed(pair, done[shard.shard_id])
                     continue
-                shard = Shard(
-                    run_id=self.run_id,
-                    shard_id=sid,
-                    mode=self.mode.value,
-                    config=self.config,
-                    state_dir=str(self.state_dir),
-                    resource_type=pair.spec.resource_type,
-                    source=pair.source.resource,
-                    target=pair.target.resource,
-                    concurrency=self.concurrency,
-                    topic=topic,
+                self.journal.seed_segment(
+                    segment_path(self.state_dir, self.run_id, shard.shard_id),
+                    self.run_id,
+                    pair.source.resource.id,
                 )
-                key = f"atg-shard-{sid}-{uuid.uuid4().hex[:8]}"
+                key = f"atg-shard-{shard.shard_id}-{uuid.uuid4().hex[:8]}"
                 futures[client.submit(run_shard, shard, key=key, pure=False)] = pair
             if self.resumed_shards and self.notify is not None:
                 self.notify(f"{self.resumed_shards} shard(s) done before resume: passed over")
             for future in as_completed(list(futures)):
-                clean = self._settle(future, futures[future]) and clean
+                self._settle(future, futures.pop(future))
         except KeyboardInterrupt:
             self.summary.interrupted = True
+            self._stop_shards(stop, futures)
             client.cancel(list(futures))
             raise
         finally:
@@ -344,24 +427,48 @@ class ClusterEngine:
             if cluster is not None:
                 cluster.close()
             self.emit("run_finished", result=self.summary.result)
-        if clean and not self.summary.interrupted:
+        if not self.summary.interrupted:
             shutil.rmtree(self.state_dir / "shards" / self.run_id, ignore_errors=True)
         return self.summary
 
-    def _settle(self, future: Any, pair: ResourcePair) -> bool:
-        """Take in a finished shard: merge its segment and counts; True when it is clean."""
+    def _stop_shards(self, stop: Any, futures: dict[Any, ResourcePair]) -> None:
+        """Ctrl-C: every shard stops taking items and ends its retry waits; the items in
+        flight get the grace period, as on one machine; what finishes is taken in."""
+        from distributed import wait
+
+        grace = self.retry.stop_grace_seconds
+        log.warning("stopping: the shards on the cluster get up to %g s to finish the items "
+                    "in flight (the next run replays the rest)", grace)
+        try:
+            stop.set()
+            finished = wait(list(futures), timeout=grace).done
+            for future in finished:
+                self._settle(future, futures.pop(future))
+        except (KeyboardInterrupt, TimeoutError):
+            self.abandoned = True
+        except Exception as exc:  # a cluster gone already: the segments keep what is done
+            log.warning("the shards could not be stopped: %s", describe_error(exc))
+
+    def _settle(self, future: Any, pair: ResourcePair) -> None:
+        """Take in a finished shard: merge its segment and counts; a clean one is done."""
         rid = pair.source.resource.id
         sid = shard_id(rid)
         segment = segment_path(self.state_dir, self.run_id, sid)
+        failure: Exception | None = None
+        result = None
         try:
-            result = future.result()
-        except Exception as exc:
-            # What the shard finished is in its segment; the next run resumes the rest.
-            if segment.exists():
-                self.journal.merge_segment(segment, self.run_id)
+            result = None if future.status == "cancelled" else future.result()
+        except Exception as error:
+            failure = error
+        try:
+            # What a failed or stopped shard finished is in its segment too.
+            self.journal.merge_segment(segment, self.run_id)
+        except JournalWriteError as error:
+            failure = failure or error
+        if failure is not None:
             reason = (
                 f"the shard of {pair.source.resource.name} failed on the cluster: "
-                f"{describe_error(exc)}; run the same command again to resume it"
+                f"{describe_error(failure)}; run the same command again to copy it"
             )
             with self._lock:
                 self.summary.failed_resources.append(reason)
@@ -370,8 +477,9 @@ class ClusterEngine:
                 "item_failed", resource_id=rid, resource_type=pair.spec.resource_type,
                 reason=reason,
             )
-            return False
-        self.journal.merge_segment(segment, self.run_id)
+            return
+        if result is None:
+            return
         with self._lock:
             self.summary.absorb(result)
         ok = not (result["result"]["failed"] or result["failed_resources"] or
@@ -381,7 +489,6 @@ class ClusterEngine:
             segment.unlink(missing_ok=True)
             for extra in ("-wal", "-shm"):
                 Path(str(segment) + extra).unlink(missing_ok=True)
-        return ok
 
     def _missing(self, pair: ResourcePair) -> None:
         rid = pair.source.resource.id

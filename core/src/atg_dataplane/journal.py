@@ -323,38 +323,78 @@ class Journal:
             )
 
     # -- shards of a cluster run ------------------------------------------------------
+    def flush_wal(self) -> None:
+        """Write what the WAL holds into the file itself, for readers on other hosts (a
+        cluster's workers over a shared volume read the fingerprint key)."""
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def seed_segment(self, segment: Path, run_id: str, resource_id: str) -> None:
+        """Give a shard's segment what this journal knows of its resource in the run (items
+        done, checkpoints), so a shard resumes what another executor or a merged earlier
+        attempt did."""
+        Journal(segment).close()  # made with the schema, private
+        self._attached(segment, [
+            ("INSERT OR IGNORE INTO segment.items SELECT * FROM items "
+             "WHERE run_id=? AND resource_id=?", (run_id, resource_id)),
+            ("INSERT OR IGNORE INTO segment.checkpoints SELECT * FROM checkpoints "
+             "WHERE run_id=? AND resource_id=?", (run_id, resource_id)),
+        ])
+
     def merge_segment(self, segment: Path, run_id: str) -> None:
-        """Take in the items and checkpoints a shard journalled in its own segment."""
+        """Take in the items and checkpoints a shard journalled in its own segment (which
+        started from this journal's: its counts are the whole count)."""
         if not segment.exists():
             return
+        final = ",".join(f"'{status}'" for status in FINAL_OK)
+        self._attached(segment, [
+            ("INSERT INTO items SELECT * FROM segment.items WHERE run_id=? "
+             "ON CONFLICT(run_id, resource_id, item_key) DO UPDATE SET "
+             "status=excluded.status, bytes=excluded.bytes, fingerprint=excluded.fingerprint, "
+             "reason=excluded.reason, attempts=excluded.attempts, updated=excluded.updated",
+             (run_id,)),
+            ("INSERT OR REPLACE INTO checkpoints SELECT * FROM segment.checkpoints "
+             "WHERE run_id=?", (run_id,)),
+            ("DELETE FROM checkpoints WHERE run_id=? AND EXISTS (SELECT 1 FROM segment.items "
+             "AS done WHERE done.run_id=checkpoints.run_id AND "
+             "done.resource_id=checkpoints.resource_id AND done.item_key=checkpoints.item_key "
+             f"AND done.status IN ({final}))", (run_id,)),
+        ])
+
+    def merge_leftovers(self, folder: Path, run_id: str) -> list[Path]:
+        """Merge the segments a cluster run left in ``folder`` (its driver was killed);
+        return those that could not be read (moved aside)."""
+        broken = []
+        for segment in sorted(folder.glob("*.db")):
+            try:
+                self.merge_segment(segment, run_id)
+            except JournalWriteError:
+                aside = segment.with_suffix(f".broken-{int(time.time())}")
+                segment.rename(aside)
+                broken.append(aside)
+        return broken
+
+    def _attached(self, segment: Path, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Run ``statements`` in one transaction with ``segment`` attached as ``segment``."""
         try:
             with self._lock:
                 self._db.execute("ATTACH DATABASE ? AS segment", (str(segment),))
                 try:
                     self._db.execute("BEGIN")
-                    self._db.execute(
-                        "INSERT INTO items SELECT * FROM segment.items WHERE run_id=? "
-                        "ON CONFLICT(run_id, resource_id, item_key) DO UPDATE SET "
-                        "status=excluded.status, bytes=excluded.bytes, "
-                        "fingerprint=excluded.fingerprint, reason=excluded.reason, "
-                        "attempts=excluded.attempts, updated=excluded.updated",
-                        (run_id,),
-                    )
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO checkpoints SELECT * FROM segment.checkpoints "
-                        "WHERE run_id=?",
-                        (run_id,),
-                    )
-                    self._db.execute("COMMIT")
-                except sqlite3.Error:
-                    self._db.execute("ROLLBACK")
-                    raise
+                    try:
+                        for sql, params in statements:
+                            self._db.execute(sql, params)
+                        self._db.execute("COMMIT")
+                    except BaseException:
+                        self._db.execute("ROLLBACK")
+                        raise
                 finally:
                     self._db.execute("DETACH DATABASE segment")
         except sqlite3.Error as exc:
             raise JournalWriteError(
-                f"the shard journal {str(segment)!r} could not be merged into {str(self.path)!r} "
-                f"({exc}): run the same command again to resume (what is done is kept)"
+                f"the shard journal {str(segment)!r} could not be merged with "
+                f"{str(self.path)!r} ({exc}): run the same command again to resume (what is "
+                "done is kept)"
             ) from None
 
     def finish_shard(
