@@ -56,8 +56,11 @@ def another_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
     """A cluster of two worker processes (each behind a nanny that restarts it)."""
+    # Every log line of the scheduler and the workers kept (INFO too): the canary check
+    # reads them.
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=4, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=4, processes=True, dashboard_address=None,
+        silence_logs=False,
     ) as local, distributed.Client(local) as client:
         yield local, client
 
@@ -183,14 +186,21 @@ def _start(cli_args: list[str], cwd: Path) -> subprocess.Popen[str]:
     )
 
 
+def _on_cluster(world: dict[str, Any], local: Any) -> tuple[Path, Path, list[str], Cli]:
+    """The sandbox's folder, its state folder, the replicate arguments on ``local``'s
+    scheduler, and a CLI runner there."""
+    directory = world["dir"]
+    args = _replicate(world["config"], "--executor", "dask", "--scheduler",
+                      local.scheduler_address)
+    return directory, directory / ".atg-dataplane", args, Cli(cwd=directory)
+
+
 def test_a_killed_worker_loses_nothing_and_copies_nothing_twice(
     slow_world: dict[str, Any], cluster: Any
 ) -> None:
     local, client = cluster
-    directory, config = slow_world["dir"], slow_world["config"]
-    state = directory / ".atg-dataplane"
-    args = _replicate(config, "--executor", "dask", "--scheduler", local.scheduler_address)
-    cli = Cli(cwd=directory)
+    directory, state, args, cli = _on_cluster(slow_world, local)
+    config = slow_world["config"]
 
     # A worker process dies mid-run (SIGKILL): its shards run again elsewhere.
     driver = _start(args, directory)
@@ -230,11 +240,8 @@ def test_a_killed_worker_loses_nothing_and_copies_nothing_twice(
 def test_a_killed_driver_resumes_without_copying_finished_shards_again(
     another_world: dict[str, Any], cluster: Any
 ) -> None:
-    local, _ = cluster
-    directory, config = another_world["dir"], another_world["config"]
-    state = directory / ".atg-dataplane"
-    args = _replicate(config, "--executor", "dask", "--scheduler", local.scheduler_address)
-    cli = Cli(cwd=directory)
+    directory, state, args, cli = _on_cluster(another_world, cluster[0])
+    config = another_world["config"]
     driver = _start(args, directory)
     _wait_for(lambda: _finished_shards(state) >= 1, 300, "a finished shard")
     driver.kill()  # SIGKILL: no clean-up at all

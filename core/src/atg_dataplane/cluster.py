@@ -42,10 +42,10 @@ from typing import Any
 
 from atg_dataplane.config import ConfigError, ReplicationConfig
 from atg_dataplane.context import Fingerprinter, ResourceBinding
-from atg_dataplane.engine import Engine, RunSummary, bounded_append
+from atg_dataplane.engine import Engine, RunSummary, bounded_append, emit_progress
 from atg_dataplane.inventory import ResourcePair
 from atg_dataplane.journal import Journal, JournalWriteError
-from atg_dataplane.models import AzureResource, ProgressEvent, ReplicationMode
+from atg_dataplane.models import AzureResource, ReplicationMode
 from atg_dataplane.options import check_options
 from atg_dataplane.plugins import PluginHost, load_plugins
 from atg_dataplane.redact import describe_error
@@ -324,11 +324,7 @@ class ClusterEngine:
         self._lock = threading.Lock()
 
     def emit(self, event_type: str, **fields: Any) -> None:
-        event = ProgressEvent(type=event_type, run_id=self.run_id, mode=self.mode, **fields)  # type: ignore[arg-type]
-        try:
-            self.host.hook.dataplane_progress(event=event)
-        except Exception:  # a broken dashboard must not stop the run
-            log.exception("a progress hook failed")
+        emit_progress(self.host, self.run_id, self.mode, event_type, **fields)
 
     def _on_events(self, event: tuple[float, Any]) -> None:
         for fields in (event[1] or {}).get("events", ()):

@@ -203,6 +203,17 @@ def bounded_append(messages: list[str], message: str) -> None:
         messages.append("... more in the journal (.atg-dataplane/journal.db)")
 
 
+def emit_progress(
+    host: PluginHost, run_id: str, mode: ReplicationMode, event_type: str, **fields: Any
+) -> None:
+    """One progress event to every ``dataplane_progress`` hook of ``host``."""
+    event = ProgressEvent(type=event_type, run_id=run_id, mode=mode, **fields)  # type: ignore[arg-type]
+    try:
+        host.hook.dataplane_progress(event=event)
+    except Exception:  # a broken dashboard must not stop the run
+        log.exception("a progress hook failed")
+
+
 class Engine:
     """One replication run over a stream of resource pairs."""
 
@@ -246,11 +257,7 @@ class Engine:
 
     # -- progress -------------------------------------------------------------
     def emit(self, event_type: str, **fields: Any) -> None:
-        event = ProgressEvent(type=event_type, run_id=self.run_id, mode=self.mode, **fields)  # type: ignore[arg-type]
-        try:
-            self.host.hook.dataplane_progress(event=event)
-        except Exception:  # a broken dashboard must not stop the run
-            log.exception("a progress hook failed")
+        emit_progress(self.host, self.run_id, self.mode, event_type, **fields)
 
     # -- the run --------------------------------------------------------------
     def run(self, pairs: Iterable[ResourcePair]) -> RunSummary:
