@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -109,7 +110,7 @@ def test_a_fresh_sandbox_forgets_challenges_of_an_old_one_on_the_same_port(
 ) -> None:
     """A vault of an earlier sandbox, in another tenant, on the port this vault has now:
     the SDK's process-wide challenge cache would send the client to the old tenant."""
-    from atg_dataplane_sandbox.sandbox import _forget_vault_challenges
+    from atg_dataplane_sandbox.emulator import forget_vault_challenges
     from azure.keyvault.secrets._shared import http_challenge_cache
     from azure.keyvault.secrets._shared.http_challenge import HttpChallenge
 
@@ -122,7 +123,7 @@ def test_a_fresh_sandbox_forgets_challenges_of_an_old_one_on_the_same_port(
     http_challenge_cache.set_challenge_for_url(url, stale)
     with pytest.raises(ClientAuthenticationError, match=old_tenant):
         list(_secrets(emu, url).list_properties_of_secrets())
-    _forget_vault_challenges()
+    forget_vault_challenges()
     list(_secrets(emu, url).list_properties_of_secrets())
     fresh = http_challenge_cache.get_challenge_for_url(url)
     assert fresh is not None and fresh.tenant_id == topo.tenant("source").tenant_id
@@ -509,3 +510,21 @@ def test_a_malformed_import_is_refused_as_key_vault_refuses_it(
         certs.import_certificate("broken", b"not a pkcs12 file")
     assert info.value.status_code == 400
     assert "PKCS#12" in str(info.value.message)
+
+
+def test_starting_an_emulator_in_process_forgets_cached_challenges(tmp_path: Path) -> None:
+    """The emulator tests' own in-process emulators (not only ``sandbox.up``) may reuse an
+    earlier vault's port: starting one drops the challenges this process cached."""
+    from atg_dataplane_sandbox.emulator import start_emulator
+    from azure.keyvault.secrets._shared import http_challenge_cache
+    from azure.keyvault.secrets._shared.http_challenge import HttpChallenge
+
+    url = "https://127.0.0.1:1"
+    http_challenge_cache.set_challenge_for_url(url, HttpChallenge(
+        url, 'Bearer authorization="https://login.invalid/old", resource="https://vault.azure.net"'
+    ))
+    handle = start_emulator(tmp_path / "fresh")
+    try:
+        assert http_challenge_cache.get_challenge_for_url(url) is None
+    finally:
+        handle.stop()

@@ -24,6 +24,7 @@ from typing import Any
 # (topology -> emulator.builtin_roles -> emulator/__init__ -> context -> topology).
 import atg_dataplane_sandbox.emulator  # noqa: F401
 from atg_dataplane_sandbox import certs, topology
+from atg_dataplane_sandbox.emulator import forget_vault_challenges
 from atg_dataplane_sandbox.replication_config import build_config, renew_config
 from atg_dataplane_sandbox.services import (
     SERVICE_MODULES,
@@ -229,7 +230,7 @@ def up(
                 _write_json(layout.services_json, services)
                 emulator = _start_emulator(layout, faults, deadline)
                 renew_config(layout.config_json, build_config(topo, emulator, services))
-                _forget_vault_challenges()
+                forget_vault_challenges()
                 return _info(layout, reused=False)
             except (RuntimeError, SandboxError) as error:
                 _down(layout)
@@ -241,20 +242,6 @@ def up(
                 _down(layout)
                 raise
         raise AssertionError("unreachable: the last attempt returns or raises")
-
-
-def _forget_vault_challenges() -> None:
-    """Drop this process's cached Key Vault auth challenges.
-
-    azure-keyvault caches each vault's challenge (and so its tenant) per host:port for the
-    life of the process. A fresh sandbox's vault may listen on a loopback port a previous
-    sandbox's vault used, in another tenant: the SDK would then ask for a token in the old
-    tenant and fail before sending a request. Real vault hosts are unique; ours are not.
-    """
-    for package in ("secrets", "keys", "certificates"):
-        module = f"azure.keyvault.{package}._shared.http_challenge_cache"
-        if module in sys.modules:
-            sys.modules[module].clear()
 
 
 def _port_taken(layout: SandboxLayout, error: Exception) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -72,6 +73,22 @@ class EmulatorHandle:
         self._thread.join(10)
 
 
+def forget_vault_challenges() -> None:
+    """Drop this process's cached Key Vault auth challenges.
+
+    azure-keyvault caches each vault's challenge (and so its tenant) per host:port for the
+    life of the process. A fresh emulator's vault may listen on a loopback port a previous
+    emulator's vault used, in another tenant: the SDK would then ask for a token in the old
+    tenant and fail before sending a request. Real vault hosts are unique; ours are not, so
+    whatever starts an emulator (here, or ``sandbox.up`` for one in its own process) calls
+    this in the process whose clients will talk to it.
+    """
+    for package in ("secrets", "keys", "certificates"):
+        module = f"azure.keyvault.{package}._shared.http_challenge_cache"
+        if module in sys.modules:
+            sys.modules[module].clear()
+
+
 def start_emulator(
     directory: str | os.PathLike[str],
     faults: str | None = None,
@@ -117,6 +134,7 @@ def start_emulator(
     except BaseException:
         loop.call_soon_threadsafe(loop.stop)
         raise
+    forget_vault_challenges()
     return EmulatorHandle(
         directory=base,
         entra_url=emulator.urls["entra"],
