@@ -40,12 +40,13 @@ from atg_dataplane import (
     ItemError,
     ItemOutcome,
     ResourceBinding,
+    idempotent,
 )
 from atg_dataplane.retry import RunStopping, is_transient
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from atg_dataplane_compute import volumes
-from atg_dataplane_compute.volumes import Grants, chunks, minus
+from atg_dataplane_compute.volumes import LOST, TRIES, Grants, chunks, minus
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,8 @@ def _snapshot(
             "incremental": True,
         },
     }
-    made = snapshots.begin_create_or_update(group, name, body, polling_interval=0.5).result()
+    with idempotent():  # by name: a second time finds the first
+        made = snapshots.begin_create_or_update(group, name, body, polling_interval=0.5).result()
     return str(made.id)
 
 
@@ -245,9 +247,10 @@ def replicate(
         for index, (origin, (offset, length)) in enumerate(plan):
             if target.context.stop.is_set():  # Ctrl-C: the grants close on the way out
                 raise RunStopping("the run is stopping")
-            destination.upload_pages_from_url(
-                origins[origin], offset=offset, length=length, source_offset=offset
-            )
+            with idempotent():  # the same pages at the same offset
+                destination.upload_pages_from_url(
+                    origins[origin], offset=offset, length=length, source_offset=offset
+                )
             copied += length if origin == "source" else 0
             checkpoint.save(json.dumps({**state, "done": index + 1}))
     # every grant is revoked: the new disk is final; it takes the LUN in one operation
@@ -275,7 +278,7 @@ def _finish(
     sides = {"source": source, "target": target}
     for side, kind, group, name in state.get("cleanup") or []:
         operations = getattr(volumes.client(sides[side]), kind)
-        with contextlib.suppress(ResourceNotFoundError):
+        with contextlib.suppress(ResourceNotFoundError), idempotent():
             operations.begin_delete(group, name, polling_interval=0.5).result()
     warnings = ()
     if state.get("kept_original"):
@@ -304,7 +307,8 @@ def _finalise(target: ResourceBinding, group: str, name: str) -> bool:
         return False
     if found in ("ActiveUpload", "ActiveSAS"):
         try:
-            disks.begin_revoke_access(group, name, polling_interval=0.5).result()
+            with idempotent():
+                disks.begin_revoke_access(group, name, polling_interval=0.5).result()
         except HttpResponseError as exc:
             if is_transient(exc):
                 raise
@@ -338,26 +342,59 @@ def _upload_disk(
     if old.get("zones"):
         body["zones"] = old["zones"]
     disks = volumes.client(target).disks
-    made = disks.begin_create_or_update(group, name, body, polling_interval=0.5).result()
+    with idempotent():  # by name: a second time finds the first, still ReadyToUpload
+        made = disks.begin_create_or_update(group, name, body, polling_interval=0.5).result()
     return dict(made.as_dict())
 
 
 def _swap(target: ResourceBinding, lun: int, old: dict[str, Any], new: dict[str, Any]) -> None:
     """``new`` replaces ``old`` at ``lun`` in one operation (under the VM's lock: the VM's
-    other LUNs and its extensions are written by other items at the same time)."""
+    other LUNs and its extensions are written by other items at the same time).
+
+    A swap whose answer was lost is settled by reading the VM, not sent again blindly:
+    once it has landed, Azure refuses it a second time (``old`` is no longer attached)."""
     caching = data_disks(vm(target))[lun].get("caching") or "None"
     body = {
         "dataDisksToDetach": [{"diskId": old["id"]}],
         "dataDisksToAttach": [{"diskId": new["id"], "lun": lun, "caching": caching}],
     }
+    machines = volumes.client(target).virtual_machines
+    group, name = target.resource.resource_group, target.resource.name
     with volumes.vm_lock(target):
-        volumes.client(target).virtual_machines.begin_attach_detach_data_disks(
-            target.resource.resource_group, target.resource.name, body, polling_interval=0.5
-        ).result()
+        tries = 1
+        while True:
+            try:
+                machines.begin_attach_detach_data_disks(
+                    group, name, body, polling_interval=0.5
+                ).result()
+                return
+            except LOST:
+                at = _managed(_settled(target), lun, "target").lower()
+                if at == str(new["id"]).lower():
+                    return  # it landed
+                if at != str(old["id"]).lower() or tries == TRIES:
+                    raise
+                log.info("the answer to the swap at LUN %s was lost, and it did not land: "
+                         "sending it again", lun)
+                tries += 1
+
+
+def _settled(target: ResourceBinding, seconds: float = 600) -> dict[str, Any]:
+    """The target VM once no operation runs on it (Azure shows an accepted swap at once,
+    and finishes it while the VM is ``Updating``)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        machine = vm(target)
+        state = (machine.get("properties") or {}).get("provisioningState")
+        if state != "Updating" or time.monotonic() > deadline:
+            return machine
+        target.context.pause(2)
 
 
 def _delete_snapshot(binding: ResourceBinding, group: str, name: str) -> None:
-    volumes.client(binding).snapshots.begin_delete(group, name, polling_interval=0.5).result()
+    with idempotent():
+        snapshots = volumes.client(binding).snapshots
+        snapshots.begin_delete(group, name, polling_interval=0.5).result()
 
 
 def fingerprint(

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from atg_dataplane import DataPlaneItem, ItemError, ItemOutcome, ResourceBinding
+from atg_dataplane import DataPlaneItem, ItemError, ItemOutcome, ResourceBinding, idempotent
 from azure.core.exceptions import ResourceNotFoundError
 
 from atg_dataplane_compute import volumes
@@ -106,7 +106,8 @@ def replicate(
         return ItemOutcome(status="unchanged")
     props = {**dict(item.properties), **({"protectedSettings": secret} if secret else {})}
     body = {"location": target.resource.location, "properties": props}
-    with volumes.vm_lock(target):  # not while a data disk is being swapped
+    # by name, the same body: a second time finds the first (safe after a lost answer)
+    with volumes.vm_lock(target), idempotent():  # not while a data disk is being swapped
         operations.begin_create_or_update(
             group, vm_name, item.name, body, polling_interval=0.5
         ).result()

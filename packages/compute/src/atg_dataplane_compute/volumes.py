@@ -5,6 +5,11 @@ through this process).
 
 A grant's SAS is a secret: it lives only in memory, inside :class:`Grants`, and is never
 logged, journalled or put in an error message.
+
+Answers lost on their way back: the run's retry policy repeats a write only when told it
+is safe (:func:`atg_dataplane.idempotent`). Here that is every write made by name or at an
+offset (a snapshot, a disk, a page range, a deletion, ending access); granting access is
+settled by hand (:meth:`Grants.sas`), and so is swapping disks (``disks._swap``).
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from atg_dataplane import ResourceBinding
+from atg_dataplane import ResourceBinding, idempotent
+from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.mgmt.compute import ComputeManagementClient
 
 log = logging.getLogger(__name__)
@@ -23,6 +29,10 @@ CHUNK = 4 * 1024 * 1024
 """The most one Put Page From URL may copy."""
 GRANT_SECONDS = 4 * 3600
 """Long enough for a large disk; revoked as soon as the copy ends, whatever the outcome."""
+TRIES = 3
+"""Times a grant or a swap whose answer was lost is settled and asked again."""
+LOST = (ServiceRequestError, ServiceResponseError)
+"""A request went out (or may have) and no answer came back: its outcome is unknown."""
 Range = tuple[int, int]
 """``(offset, length)`` in bytes, 512-aligned."""
 
@@ -60,18 +70,34 @@ class Grants:
                 raise
 
     def sas(self, kind: str, group: str, name: str, access: str = "Read") -> str:
-        """``kind``: ``disks`` or ``snapshots``."""
+        """``kind``: ``disks`` or ``snapshots``.
+
+        A read grant whose answer was lost is ended and asked for again (whether Azure
+        opens an open volume a second time is not a thing to count on). A write grant is
+        not: the disk has left ``ReadyToUpload`` and takes no second one, so the item's
+        next attempt fills a disk of its own."""
         operations = getattr(client(self.binding), kind)
         body = {"access": access, "durationInSeconds": GRANT_SECONDS}
         # recorded before it is granted: a grant whose answer is lost is revoked too
         self.open.append((operations, group, name))
-        found = operations.begin_grant_access(group, name, body, polling_interval=0.5).result()
-        return str(found.access_sas)
+        tries = 1
+        while True:
+            try:
+                found = operations.begin_grant_access(
+                    group, name, body, polling_interval=0.5
+                ).result()
+                return str(found.access_sas)
+            except LOST:
+                if access != "Read" or tries == TRIES:
+                    raise
+                log.info("the answer to a grant on %s/%s was lost: asking again", group, name)
+                _end(operations, group, name)
+                tries += 1
 
     def revoke(self, group: str, name: str) -> None:
         for entry in [e for e in self.open if e[1:] == (group, name)]:
             self.open.remove(entry)
-            entry[0].begin_revoke_access(group, name, polling_interval=0.5).result()
+            _end(entry[0], group, name)
 
     def revoke_all(self) -> None:
         """Every grant still open, each tried even when another one fails (the first
@@ -80,12 +106,18 @@ class Grants:
         while self.open:
             operations, group, name = self.open.pop()
             try:
-                operations.begin_revoke_access(group, name, polling_interval=0.5).result()
+                _end(operations, group, name)
             except Exception as exc:  # the others are still revoked
                 log.warning("could not end access to %s/%s: %s", group, name, type(exc).__name__)
                 failed = failed or exc
         if failed is not None:
             raise failed
+
+
+def _end(operations: Any, group: str, name: str) -> None:
+    """End access to a volume: safe to send twice (a closed volume stays closed)."""
+    with idempotent():
+        operations.begin_revoke_access(group, name, polling_interval=0.5).result()
 
 
 def blob(sas: str, binding: ResourceBinding) -> Any:
