@@ -381,6 +381,8 @@ class Bench:
                 items_by_kind={k: v["items"] for k, v in by_kind.items()},
                 client_payload_bytes_by_kind={k: v["client_bytes"] for k, v in by_kind.items()},
             )
+            if run.failed:
+                run.detail["failed_items"] = failed_items(config)
         else:
             data = last_json(out)
             run = Run(
@@ -444,6 +446,22 @@ def journal_summary(config: Path) -> dict[str, Any]:
             "SELECT summary FROM runs WHERE summary IS NOT NULL ORDER BY started DESC LIMIT 1"
         ).fetchone()
     return dict(json.loads(row[0])) if row else {}
+
+
+def failed_items(config: Path, most: int = 10) -> list[str]:
+    """The last run's failed items, each as ``kind name: reason`` (reasons are free of
+    secrets by the journal's contract), so a fault run that lost an item names it."""
+    db = config.parent / ".atg-dataplane" / "journal.db"
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT kind, name, reason, attempts FROM items WHERE status = 'failed' "
+            "AND run_id = (SELECT run_id FROM runs ORDER BY started DESC LIMIT 1) "
+            "ORDER BY kind, name LIMIT ?",
+            (most,),
+        ).fetchall()
+    return [f"{k} {n} (after {a} attempts): {(r or '')[:300]}" for k, n, r, a in rows]
 
 
 def kind_totals(summary: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -623,6 +641,7 @@ def fault_figures(runs: list[Run], scale: int, latency: int) -> dict[str, Any]:
                 "failed": run.failed,
                 "fidelity": run.fidelity,
                 "exit_code": run.exit_code,
+                "failed_items": run.detail.get("failed_items", []),
             }
     return figures
 
