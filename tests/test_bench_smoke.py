@@ -27,6 +27,15 @@ KEYS = (
     "faults",
     "dask",
     "by_type",
+    "share_of_ceiling_100x",
+    "memory_growth_100x",
+    "items_per_second_1x",
+    "items_per_second_10x",
+    "items_per_second_100x",
+    "verify_seconds_10x",
+    "verify_seconds_100x",
+    "plugins",
+    "ladder",
 )
 
 
@@ -103,3 +112,11 @@ def test_quick_benchmark_completes_and_ours_verifies(tmp_path: Path) -> None:
     cosmos = by_type["Microsoft.DocumentDB/databaseAccounts"]
     assert cosmos["ours_client_payload_bytes"] > 0
     assert all(0 < row["share_of_ceiling"] <= 1 for row in by_type.values()), by_type
+    assert set(results["plugins"]) == set(by_type)
+    # The ladder (quick: scales 1, 2 and 3 under the names 1x, 10x, 100x): each step ran,
+    # its items grow with the scale, verify was timed, the ceiling ran at the top.
+    steps = results["ladder"]
+    assert list(steps) == ["1x", "10x", "100x"], steps
+    assert steps["1x"]["items"] < steps["10x"]["items"] < steps["100x"]["items"]
+    assert all(row["verify_seconds"] > 0 and row["journal_bytes"] > 0 for row in steps.values())
+    assert 0 < results["share_of_ceiling_100x"] <= 1
