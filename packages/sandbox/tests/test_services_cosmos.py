@@ -107,3 +107,61 @@ def test_the_secret_is_private(running: tuple[SandboxLayout, dict]) -> None:
     assert (layout.secrets / "upstream" / "cosmos").stat().st_mode & 0o777 == 0o600
     config = (layout.root / "cosmos" / "server-config.json").read_text()
     assert cosmos_secret(layout.root) not in config  # the server reads the secret's file
+
+
+def _pages(container, token: str | None = None, size: int = 100):
+    """``SELECT * FROM c`` page by page, as the plugin and verify read a container:
+    (each page's ids, the continuation after it)."""
+    pages = container.query_items("SELECT * FROM c", max_item_count=size,
+                                  enable_cross_partition_query=True).by_page(token)
+    for page in pages:
+        yield [d["id"] for d in page], pages.continuation_token
+
+
+def test_a_container_read_whole_comes_page_by_page_once_each(
+    running: tuple[SandboxLayout, dict],
+) -> None:
+    """Whole-container reads are served from a kept list (the package evaluated the query
+    over every document for each page): every document once, across pages, a resumed
+    continuation, writes between pages and a deleted page start alike."""
+    layout, info = running
+    client = cosmos_client(layout, info, "srccosmos2")
+    container = client.create_database("pagedb").create_container(
+        "docs", partition_key=PartitionKey("/pk"))
+    for index in range(1050):
+        container.upsert_item({"id": f"d{index:04d}", "pk": f"p{index % 7}", "n": index})
+    everything = {f"d{index:04d}" for index in range(1050)}
+
+    pages = list(_pages(container))
+    seen = [i for ids, _ in pages for i in ids]
+    assert [len(ids) for ids, _ in pages] == [100] * 10 + [50]
+    assert len(seen) == len(set(seen)) and set(seen) == everything
+    assert pages[-1][1] is None
+
+    # a continuation saved after page 3 (a checkpoint), resumed by a new query
+    resumed = [i for ids, _ in _pages(container, pages[2][1]) for i in ids]
+    assert resumed == seen[300:]
+
+    # written between pages: a changed document (it keeps its place), a new one (wherever
+    # its _rid sorts); the others still come once each
+    reader = _pages(container)
+    first, token = next(reader)
+    container.upsert_item({"id": "d0500", "pk": "p3", "n": -1})
+    container.upsert_item({"id": "d9999", "pk": "p0", "n": 9999})
+    rest = [i for ids, _ in _pages(container, token) for i in ids]
+    assert everything <= set(first) | set(rest) and not set(first) & set(rest)
+    assert len(rest) == len(set(rest))
+
+    # the document a continuation names is deleted: the package's own paging takes over
+    _, token = next(_pages(container))
+    after = _pages(container, token)
+    upcoming, _ = next(after)
+    container.delete_item(upcoming[0], partition_key=f"p{int(upcoming[0][1:]) % 7}")
+    left = [i for ids, _ in _pages(container, token) for i in ids]
+    assert upcoming[0] not in left and set(upcoming[1:]) <= set(left)
+
+    # other queries are the package's, paged as before
+    filtered = [d["n"] for d in container.query_items(
+        "SELECT * FROM c WHERE c.n >= 1000", max_item_count=20,
+        enable_cross_partition_query=True)]
+    assert sorted(filtered) == list(range(1000, 1050)) + [9999]
