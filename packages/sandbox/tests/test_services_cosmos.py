@@ -164,4 +164,4 @@ def test_a_container_read_whole_comes_page_by_page_once_each(
     filtered = [d["n"] for d in container.query_items(
         "SELECT * FROM c WHERE c.n >= 1000", max_item_count=20,
         enable_cross_partition_query=True)]
-    assert sorted(filtered) == list(range(1000, 1050)) + [9999]
+    assert sorted(filtered) == [*range(1000, 1050), 9999]
