@@ -15,3 +15,10 @@ except ImportError:
     @pytest.fixture(scope="session")
     def sandbox() -> Any:
         pytest.skip("atg-dataplane-sandbox is not installed")
+
+
+@pytest.fixture(scope="module")
+def seeded(sandbox: Any) -> Any:
+    """The reference scenario, seeded once per module."""
+    sandbox.seed("reference")
+    return sandbox

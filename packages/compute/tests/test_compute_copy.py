@@ -11,51 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from atg_dataplane import Checkpoint, Fingerprinter, ReplicationMode, ResourceBinding
+from atg_dataplane import Checkpoint, Fingerprinter, ReplicationMode
 from atg_dataplane.testing import Killed, KilledAfter, PairRun
-from azure.mgmt.compute import ComputeManagementClient
+from compute_testing import GROUPS, MIB, binding, client, open_grants
 
 pytestmark = pytest.mark.sandbox
-GROUPS = {"source": "rg-source-data", "target": "rg-target-data"}
 REPLICATION = ReplicationMode.REPLICATION
-MIB = 1024 * 1024
-
-
-def _client(sandbox: Any, side: str) -> ComputeManagementClient:
-    client: ComputeManagementClient = sandbox.mgmt(ComputeManagementClient, side)
-    return client
-
-
-def _binding(sandbox: Any, side: str, vm: str) -> ResourceBinding:
-    from atg_dataplane_compute.plugin import dataplane_resource_types
-
-    found = _client(sandbox, side).virtual_machines.get(GROUPS[side], vm)
-    binding: ResourceBinding = sandbox.binding(side, found.id, dataplane_resource_types()[0])
-    return binding
-
-
-@pytest.fixture(scope="module")
-def seeded(sandbox: Any) -> Any:
-    sandbox.seed("reference")
-    return sandbox
-
-
-def _open_grants(sandbox: Any) -> list[str]:
-    states = []
-    for side in ("source", "target"):
-        compute = _client(sandbox, side)
-        volumes = [*compute.disks.list_by_resource_group(GROUPS[side]),
-                   *compute.snapshots.list_by_resource_group(GROUPS[side])]
-        for volume in volumes:  # disks and snapshots alike
-            if volume.disk_state in ("ActiveSAS", "ActiveUpload"):
-                states.append(f"{side}:{volume.name}:{volume.disk_state}")
-    return states
 
 
 def test_disks_copy_server_side_then_only_what_changed(seeded: Any, tmp_path: Path) -> None:
     vm = "vm-src-reference-1"
     run = PairRun(
-        "compute", _binding(seeded, "source", vm), _binding(seeded, "target", "vm-tgt-reference-1"),
+        "compute", binding(seeded, "source", vm), binding(seeded, "target", "vm-tgt-reference-1"),
         tmp_path,
     )
     first = run.replicate(REPLICATION)
@@ -67,7 +34,7 @@ def test_disks_copy_server_side_then_only_what_changed(seeded: Any, tmp_path: Pa
     assert kinds["data_disk"] == {"matching": 2}, wrong
     # the extension with protected settings is reported, the other copied
     assert kinds["extension"] == {"matching": 1, "not_copyable": 1}
-    assert _open_grants(seeded) == []
+    assert open_grants(seeded) == []
 
     from atg_dataplane_sandbox import seed
     from atg_dataplane_sandbox.seeders.compute import write_as_vm
@@ -77,7 +44,7 @@ def test_disks_copy_server_side_then_only_what_changed(seeded: Any, tmp_path: Pa
     assert second.result.failed == 0, second.result.errors[:5]
     assert second.result.bytes == 8192  # only the changed range crossed from the source
     assert run.verify(REPLICATION).fidelity == 100.0
-    assert _open_grants(seeded) == []
+    assert open_grants(seeded) == []
     again = run.replicate(REPLICATION)
     assert again.result.replicated == 0 and again.result.failed == 0
 
@@ -93,24 +60,24 @@ def test_a_stopped_disk_copy_resumes_without_recopying(seeded: Any) -> None:
 
     # a target as Terraform leaves it: an empty 24 MiB data disk at LUN 0
     create_vm(seed.context(seeded.dir), "target", "vm-tgt-resume", VmContents(disks_mib=(24,)))
-    source = _binding(seeded, "source", "vm-src-reference-2")
-    target = _binding(seeded, "target", "vm-tgt-resume")
+    source = binding(seeded, "source", "vm-src-reference-2")
+    target = binding(seeded, "target", "vm-tgt-resume")
     [item] = [i for i in disks.items(source) if i.kind == "data_disk"]
     checkpoint = KilledAfter(3)  # the snapshot, the new disk, then the first chunk
     with pytest.raises(Killed):
         disks.replicate(item, source, target, checkpoint, {})
-    assert _open_grants(seeded) == []  # revoked on the way out
+    assert open_grants(seeded) == []  # revoked on the way out
 
     outcome = disks.replicate(item, source, target, checkpoint, {})
     assert outcome.status == "replicated" and outcome.client_bytes == 0
     # the chunks not copied before: 64 KiB, 4 KiB, 8 KiB and 6 MiB (in two)
     assert outcome.bytes_copied == 65536 + 4096 + 8192 + 6 * MIB
-    assert _open_grants(seeded) == []
+    assert open_grants(seeded) == []
     fingerprinter = Fingerprinter()
     assert disks.fingerprint(item, target, fingerprinter) == disks.fingerprint(
         item, source, fingerprinter
     )
-    names = [d.name for d in _client(seeded, "target").disks.list_by_resource_group(
+    names = [d.name for d in client(seeded, "target").disks.list_by_resource_group(
         GROUPS["target"]) if d.name.startswith("vm-tgt-resume-lun0-atg")]
     assert len(names) == 1  # the partly filled disk is gone
 
@@ -123,8 +90,8 @@ def test_protected_settings_come_from_the_config(seeded: Any, tmp_path: Path) ->
     options = {"compute.protected_settings_file": str(secrets_file)}
     run = PairRun(
         "compute",
-        _binding(seeded, "source", "vm-src-reference-1"),
-        _binding(seeded, "target", "vm-tgt-reference-1"),
+        binding(seeded, "source", "vm-src-reference-1"),
+        binding(seeded, "target", "vm-tgt-reference-1"),
         tmp_path,
     )
     summary = run.replicate(REPLICATION, options)
@@ -132,7 +99,7 @@ def test_protected_settings_come_from_the_config(seeded: Any, tmp_path: Path) ->
     kinds = run.verify(REPLICATION, options).by_type()[
         "Microsoft.Compute/virtualMachines"]["by_kind"]
     assert kinds["extension"] == {"matching": 2}
-    made = _client(seeded, "target").virtual_machine_extensions.get(
+    made = client(seeded, "target").virtual_machine_extensions.get(
         GROUPS["target"], "vm-tgt-reference-1", "custom-script"
     )
     assert made.properties.provisioning_state == "Succeeded"
@@ -162,17 +129,17 @@ def test_ctrl_c_mid_disk_closes_every_grant(seeded: Any) -> None:
     from atg_dataplane_sandbox.seeders.compute import create_vm
 
     create_vm(seed.context(seeded.dir), "target", "vm-tgt-stop", VmContents(disks_mib=(24,)))
-    source = _binding(seeded, "source", "vm-src-reference-2")
-    target = _binding(seeded, "target", "vm-tgt-stop")
+    source = binding(seeded, "source", "vm-src-reference-2")
+    target = binding(seeded, "target", "vm-tgt-stop")
     [item] = [i for i in disks.items(source) if i.kind == "data_disk"]
     checkpoint = StoppedAfter(3, target.context.stop)
     with pytest.raises(RunStopping):
         disks.replicate(item, source, target, checkpoint, {})
-    assert _open_grants(seeded) == []
+    assert open_grants(seeded) == []
     target.context.stop.clear()  # the next run
     outcome = disks.replicate(item, source, target, checkpoint, {})
     assert outcome.bytes_copied == 65536 + 4096 + 8192 + 6 * MIB
-    assert _open_grants(seeded) == []
+    assert open_grants(seeded) == []
 
 
 def test_an_upload_whose_footer_never_landed_is_copied_again(seeded: Any) -> None:
@@ -185,14 +152,14 @@ def test_an_upload_whose_footer_never_landed_is_copied_again(seeded: Any) -> Non
     from atg_dataplane_sandbox.seeders.compute import create_vm
 
     create_vm(seed.context(seeded.dir), "target", "vm-tgt-nofooter", VmContents(disks_mib=(24,)))
-    source = _binding(seeded, "source", "vm-src-reference-2")
-    target = _binding(seeded, "target", "vm-tgt-nofooter")
+    source = binding(seeded, "source", "vm-src-reference-2")
+    target = binding(seeded, "target", "vm-tgt-nofooter")
     [item] = [i for i in disks.items(source) if i.kind == "data_disk"]
     checkpoint = KilledAfter(2)  # the snapshot, then the name of the disk to fill
     with pytest.raises(Killed):
         disks.replicate(item, source, target, checkpoint, {})
     upload = json.loads(checkpoint.get() or "{}")["upload"]
-    compute = _client(seeded, "target")  # the disk as a failed footer write leaves it
+    compute = client(seeded, "target")  # the disk as a failed footer write leaves it
     compute.disks.begin_create_or_update(GROUPS["target"], upload, {
         "location": "eastus",
         "properties": {"creationData": {"createOption": "Upload",
@@ -204,7 +171,7 @@ def test_an_upload_whose_footer_never_landed_is_copied_again(seeded: Any) -> Non
     outcome = disks.replicate(item, source, target, checkpoint, {})
     assert outcome.status == "replicated"
     assert outcome.bytes_copied == 512 + 65536 + 4096 + 8192 + 6 * MIB  # all from the source
-    assert _open_grants(seeded) == []
+    assert open_grants(seeded) == []
     names = [d.name for d in compute.disks.list_by_resource_group(GROUPS["target"])
              if d.name.startswith("vm-tgt-nofooter-lun0-atg")]
     assert names == [upload.removesuffix("-0") + "-1"]  # the disk of the second attempt

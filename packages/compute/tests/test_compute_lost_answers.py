@@ -8,61 +8,23 @@ scripted: every request reaches the sandbox through the SDKs."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from atg_dataplane import Checkpoint, Fingerprinter, ResourceBinding
 from atg_dataplane.retry import is_transient
+from atg_dataplane.testing import AnswersLost
 from azure.core.exceptions import ServiceResponseError
-from azure.mgmt.compute import ComputeManagementClient
+from compute_testing import GROUPS, MIB, binding, client, open_grants
 
 pytestmark = pytest.mark.sandbox
-GROUPS = {"source": "rg-source-data", "target": "rg-target-data"}
-MIB = 1024 * 1024
-Wanted = Callable[[Any], bool]
 
 
-class AnswersLost:
-    """A side's transport that drops the answer of the first request each rule matches,
-    after the service has applied it (the sandbox's ``lost`` fault, aimed); a rule whose
-    label starts with ``dropped:`` breaks the connection before the request is sent (the
-    ``drop`` fault: nothing applied, and the client cannot tell the two apart)."""
-
-    def __init__(self, inner: Any, rules: dict[str, Wanted]) -> None:
-        self.inner = inner
-        self.rules = dict(rules)
-        self.lost: list[str] = []
-
-    def send(self, request: Any, **kwargs: Any) -> Any:
-        for label, wanted in list(self.rules.items()):
-            if label.startswith("dropped:") and wanted(request):
-                del self.rules[label]
-                self.lost.append(label)
-                raise ServiceResponseError(f"connection broken: {label} was not answered")
-        response = self.inner.send(request, **kwargs)
-        for label, wanted in list(self.rules.items()):
-            if wanted(request):
-                del self.rules[label]
-                self.lost.append(label)
-                raise ServiceResponseError(f"connection broken: the answer to {label} was lost")
-        return response
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-def _wire(binding: ResourceBinding, rules: dict[str, Wanted], monkeypatch: Any) -> AnswersLost:
-    wire = AnswersLost(binding.context.transport(), rules)
-    monkeypatch.setattr(binding.context, "transport", lambda: wire)
-    return wire
-
-
-def _arm(method: str, path: str) -> Wanted:
+def _arm(method: str, path: str) -> Any:
     return lambda r: r.method == method and path in r.url.split("?")[0]
 
 
-def _grant(access: str) -> Wanted:
+def _grant(access: str) -> Any:
     def wanted(request: Any) -> bool:
         if not (request.method == "POST" and "/beginGetAccess" in request.url):
             return False
@@ -72,38 +34,8 @@ def _grant(access: str) -> Wanted:
     return wanted
 
 
-def _client(sandbox: Any, side: str) -> ComputeManagementClient:
-    client: ComputeManagementClient = sandbox.mgmt(ComputeManagementClient, side)
-    return client
-
-
-def _binding(sandbox: Any, side: str, vm: str) -> ResourceBinding:
-    from atg_dataplane_compute.plugin import dataplane_resource_types
-
-    found = _client(sandbox, side).virtual_machines.get(GROUPS[side], vm)
-    binding: ResourceBinding = sandbox.binding(side, found.id, dataplane_resource_types()[0])
-    return binding
-
-
-def _open_grants(sandbox: Any) -> list[str]:
-    states = []
-    for side in ("source", "target"):
-        compute = _client(sandbox, side)
-        for volume in [*compute.disks.list_by_resource_group(GROUPS[side]),
-                       *compute.snapshots.list_by_resource_group(GROUPS[side])]:
-            if volume.disk_state in ("ActiveSAS", "ActiveUpload"):
-                states.append(f"{side}:{volume.name}:{volume.disk_state}")
-    return states
-
-
-@pytest.fixture(scope="module")
-def seeded(sandbox: Any) -> Any:
-    sandbox.seed("reference")
-    return sandbox
-
-
 def _pair(
-    seeded: Any, name: str, lose: dict[str, dict[str, Wanted]], monkeypatch: Any
+    seeded: Any, name: str, lose: dict[str, dict[str, Any]], monkeypatch: Any
 ) -> tuple[ResourceBinding, ResourceBinding, Any, dict[str, AnswersLost]]:
     """Source and target, each on a wire losing what ``lose[side]`` names (laid before
     any client is made: a client keeps the transport it was made with)."""
@@ -114,11 +46,11 @@ def _pair(
 
     # a target as Terraform leaves it: an empty 24 MiB data disk at LUN 0
     create_vm(seed.context(seeded.dir), "target", name, VmContents(disks_mib=(24,)))
-    source = _binding(seeded, "source", "vm-src-reference-2")
-    target = _binding(seeded, "target", name)
+    source = binding(seeded, "source", "vm-src-reference-2")
+    target = binding(seeded, "target", name)
     wires = {
-        "source": _wire(source, lose.get("source", {}), monkeypatch),
-        "target": _wire(target, lose.get("target", {}), monkeypatch),
+        "source": AnswersLost.on(source, lose.get("source", {}), monkeypatch),
+        "target": AnswersLost.on(target, lose.get("target", {}), monkeypatch),
     }
     [item] = [i for i in disks.items(source) if i.kind == "data_disk"]
     return source, target, item, wires
@@ -158,8 +90,8 @@ def test_one_lost_answer_of_each_kind_costs_no_attempt(seeded: Any, monkeypatch:
         ["the snapshot", "the read grant", "the end of access", "the new disk",
          "a page range", "the upload's end", "the swap"]
     )
-    assert _open_grants(seeded) == []
-    machine = _client(seeded, "target").virtual_machines.get(GROUPS["target"], "vm-tgt-lost")
+    assert open_grants(seeded) == []
+    machine = client(seeded, "target").virtual_machines.get(GROUPS["target"], "vm-tgt-lost")
     [attached] = machine.storage_profile.data_disks
     assert attached.name.startswith("vm-tgt-lost-lun0-atg")  # swapped once, not refused
     assert _same(item, source, target)
@@ -183,9 +115,9 @@ def test_a_lost_write_grant_costs_one_attempt_and_leaves_nothing_open(
 
     outcome = disks.replicate(item, source, target, checkpoint, {})  # the engine's next try
     assert outcome.status == "replicated"
-    assert _open_grants(seeded) == []
+    assert open_grants(seeded) == []
     upload = json.loads(checkpoint.get() or "{}")["upload"]
-    names = [d.name for d in _client(seeded, "target").disks.list_by_resource_group(
+    names = [d.name for d in client(seeded, "target").disks.list_by_resource_group(
         GROUPS["target"]) if d.name.startswith("vm-tgt-lostwrite-lun0-atg")]
     assert names == [upload] and upload.endswith("-1")  # the first attempt's disk is gone
     assert _same(item, source, target)
@@ -202,7 +134,7 @@ def test_a_swap_that_did_not_land_is_sent_again(seeded: Any, monkeypatch: Any) -
     outcome = disks.replicate(item, source, target, Checkpoint(), {})
     assert outcome.status == "replicated"
     assert wires["target"].lost == ["dropped:the swap"]
-    machine = _client(seeded, "target").virtual_machines.get(GROUPS["target"], "vm-tgt-dropped")
+    machine = client(seeded, "target").virtual_machines.get(GROUPS["target"], "vm-tgt-dropped")
     [attached] = machine.storage_profile.data_disks
     assert attached.name.startswith("vm-tgt-dropped-lun0-atg")
-    assert _open_grants(seeded) == [] and _same(item, source, target)
+    assert open_grants(seeded) == [] and _same(item, source, target)

@@ -15,8 +15,10 @@ from atg_dataplane.testing.conformance import PluginConformance
 from atg_dataplane.testing.offline import offline_binding
 from atg_dataplane.testing.pair import PairRun
 from atg_dataplane.testing.recorder import ProgressRecorder
+from atg_dataplane.testing.wire import AnswersLost
 
 __all__ = [
+    "AnswersLost",
     "Killed",
     "KilledAfter",
     "PairRun",
