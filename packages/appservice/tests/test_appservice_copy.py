@@ -190,3 +190,40 @@ def test_function_app_keys_and_code(seeded: Any, tmp_path: Path) -> None:
     )
     again = run.replicate(REPLICATION)
     assert again.result.replicated == 0 and again.result.failed == 0
+
+
+def test_a_key_copy_whose_answers_are_lost_still_ends_in_one_attempt(
+    seeded: Any, monkeypatch: Any
+) -> None:
+    """Keys are listed with POST actions and written with a PUT of one named key: all
+    safe to send again, so an answer lost on either side costs a repeat of that request,
+    not the item's attempt (a third of all answers broken failed a host key this way)."""
+    from atg_dataplane.testing import AnswersLost
+    from atg_dataplane_appservice import keys
+
+    def key_write(request: Any) -> bool:
+        return request.method == "PUT" and "/host/default/functionKeys/" in request.url
+
+    def listed(request: Any) -> bool:
+        return request.method == "POST" and "/host/default/listkeys" in request.url
+
+    source = _binding(seeded, "source", "func-src-reference")
+    target = _binding(seeded, "target", "func-tgt-reference")
+    on_source = AnswersLost.on(source, {"the source's list": listed}, monkeypatch)
+    on_target = AnswersLost.on(
+        target, {"the target's list": listed, "the key's write": key_write}, monkeypatch
+    )
+    web = _client(seeded, "target").web_apps
+    with contextlib.suppress(ResourceNotFoundError):  # so that the item has a write to do
+        web.delete_host_secret(GROUPS["target"], "func-tgt-reference", "functionKeys", "partner")
+    [item] = [i for i in keys.host_key_items(source, None, ()) if i.name.endswith("/partner")]
+
+    outcome = keys.replicate(item, source, target, True)
+
+    assert outcome.status == "replicated"
+    assert on_source.lost == ["the source's list"]
+    assert on_target.lost == ["the target's list", "the key's write"]
+    theirs = _client(seeded, "source").web_apps.list_host_keys(
+        GROUPS["source"], "func-src-reference").function_keys["partner"]
+    assert web.list_host_keys(GROUPS["target"], "func-tgt-reference").function_keys[
+        "partner"] == theirs

@@ -4,10 +4,17 @@ a slot)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
-from atg_dataplane import DataPlaneItem, ResourceBinding
+from atg_dataplane import DataPlaneItem, ResourceBinding, idempotent
 from azure.mgmt.web import WebSiteManagementClient
+
+SAFE_TO_REPEAT = ("list_", "get_", "create_or_update_host_secret",
+                  "create_or_update_function_secret")
+"""Calls sent again after a lost answer like reads (:func:`atg_dataplane.idempotent`):
+reads (Azure lists keys and settings with POST ``list`` actions, which the retry policy
+does not repeat unless told), and a key's write, which sets one named key to one value."""
 
 
 def client(binding: ResourceBinding) -> WebSiteManagementClient:
@@ -21,9 +28,11 @@ def call(binding: ResourceBinding, method: str, slot: str | None, *args: Any, **
     """``web_apps.method`` on the site, or ``method_slot`` on one of its slots."""
     apps = client(binding).web_apps
     rg, name = binding.resource.resource_group, binding.resource.name
-    if slot:
-        return getattr(apps, method + "_slot")(rg, name, *args, slot=slot, **kw)
-    return getattr(apps, method)(rg, name, *args, **kw)
+    safe = idempotent() if method.startswith(SAFE_TO_REPEAT) else contextlib.nullcontext()
+    with safe:
+        if slot:
+            return getattr(apps, method + "_slot")(rg, name, *args, slot=slot, **kw)
+        return getattr(apps, method)(rg, name, *args, **kw)
 
 
 def slots(binding: ResourceBinding) -> list[str | None]:
