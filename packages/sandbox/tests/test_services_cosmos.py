@@ -165,3 +165,38 @@ def test_a_container_read_whole_comes_page_by_page_once_each(
         "SELECT * FROM c WHERE c.n >= 1000", max_item_count=20,
         enable_cross_partition_query=True)]
     assert sorted(filtered) == [*range(1000, 1050), 9999]
+
+
+def test_many_documents_read_by_id_come_from_the_index(
+    running: tuple[SandboxLayout, dict],
+) -> None:
+    """azure-cosmos' read_items sends a query of ids and partition key values (three
+    shapes: mixed keys, one key, ids that are the key); the server answers each from its
+    id index: exactly the documents asked for that exist, wrong keys and absent ids left
+    out, and a query that only looks alike still evaluated by the package."""
+    layout, info = running
+    database = cosmos_client(layout, info, "tgtcosmos2").create_database("manydb")
+    by_key = database.create_container("by-key", partition_key=PartitionKey("/pk"))
+    by_id = database.create_container("by-id", partition_key=PartitionKey("/id"))
+    for index in range(300):
+        by_key.upsert_item({"id": f"d{index}", "pk": f"p{index % 5}", "n": index})
+        by_id.upsert_item({"id": f"d{index}", "n": index})
+
+    asked = [(f"d{i}", f"p{i % 5}") for i in range(0, 300, 7)]
+    asked += [("d1", "p4"), ("absent", "p0")]  # a wrong key, an id nobody has
+    found = by_key.read_items(asked)
+    assert sorted(d["n"] for d in found) == list(range(0, 300, 7))
+
+    same_key = [(f"d{i}", "p2") for i in range(2, 300, 5)]  # one logical partition
+    assert sorted(d["n"] for d in by_key.read_items(same_key)) == list(range(2, 300, 5))
+
+    ids = [(f"d{i}", f"d{i}") for i in (3, 30, 299)] + [("gone", "gone")]
+    assert sorted(d["n"] for d in by_id.read_items(ids)) == [3, 30, 299]
+
+    # a field other than the partition key: the package's own evaluation
+    other = list(by_key.query_items(
+        "SELECT * FROM c WHERE ( ( c.id = @param_id0 AND c.n = @param_pk00 ) )",
+        parameters=[{"name": "@param_id0", "value": "d9"},
+                    {"name": "@param_pk00", "value": 9}],
+        enable_cross_partition_query=True))
+    assert [d["n"] for d in other] == [9]

@@ -56,6 +56,7 @@ const tokens = require(require.resolve("@zeit/cosmosdb-query/lib/continuation-to
   paths: [config.module],
 }));
 const WHOLE = /^\s*select\s+\*\s+from\s+(\w+)\s*$/i;
+const getValue = require(path.join(config.module, "lib", "utils", "get-value")).default;
 for (const name of ["_set", "delete"]) {
   const original = Items.prototype[name];
   Items.prototype[name] = function (...args) {
@@ -63,11 +64,70 @@ for (const name of ["_set", "delete"]) {
     return original.apply(this, args);
   };
 }
+// Reading many documents by id (azure-cosmos' read_items: a query of ids, with their
+// partition key values, per partition key range) was a full scan too, per call: the
+// plugin looks a large target up a page at a time. Each (id, partition key) is found in
+// the package's own id index instead, as Azure serves a point read.
+const FIELD = String.raw`c(?:\.(\w+)|\["([^"\]]+)"\])`;
+const TERM = String.raw`\(\s*c\.id\s*=\s*(@param_id\d+)\s+AND\s+${FIELD}\s*=\s*(@param_pk\d+)\s*\)`;
+const BY_ID_AND_KEY = new RegExp(
+  String.raw`^\s*SELECT \* FROM c WHERE \(\s*${TERM}(?:\s+OR\s+${TERM})*\s*\)\s*$`, "i");
+const TERMS = new RegExp(TERM, "gi");
+const IDS = String.raw`\(\s*(@(?:param_)?id\d+(?:\s*,\s*@(?:param_)?id\d+)*)\s*\)`;
+const BY_ID = new RegExp(String.raw`^\s*SELECT \* FROM c WHERE c\.id IN ${IDS}\s*$`, "i");
+const BY_KEY_THEN_IDS = new RegExp(
+  String.raw`^\s*SELECT \* FROM c WHERE ${FIELD}\s*=\s*@pk\s+AND\s+c\.id IN ${IDS}\s*$`, "i");
+
+function wanted(params, keyPaths) {
+  // [[id, partition key value], ...] the query asks for, or null: not a read of many
+  const text = params.query || "";
+  const values = new Map((params.parameters || []).map((p) => [p.name, p.value]));
+  if (keyPaths.length !== 1 || keyPaths[0].split("/").length !== 2) return null;
+  const key = keyPaths[0].slice(1); // the field the partition key is
+  const all = (names) => (names.every((n) => values.has(n)) ? names : null);
+  const listed = (names) => all(names.split(",").map((n) => n.trim()));
+  if (BY_ID_AND_KEY.test(text)) {
+    const terms = [...text.matchAll(TERMS)];
+    if (!terms.every((m) => (m[2] || m[3]) === key)) return null;
+    if (!all(terms.flatMap((m) => [m[1], m[4]]))) return null;
+    return terms.map((m) => [values.get(m[1]), values.get(m[4])]);
+  }
+  const sameKey = BY_KEY_THEN_IDS.exec(text);
+  if (sameKey && (sameKey[1] || sameKey[2]) === key && values.has("@pk")) {
+    const names = listed(sameKey[3]);
+    return names && names.map((n) => [values.get(n), values.get("@pk")]);
+  }
+  const byId = BY_ID.exec(text);
+  if (byId && key === "id") {
+    const names = listed(byId[1]);
+    return names && names.map((n) => [values.get(n), values.get(n)]);
+  }
+  return null;
+}
+
 const query = Items.prototype.query;
 Items.prototype.query = function (params, options) {
   const { maxItemCount, continuation } = options || {};
+  const parent = this._parent.read();
+  const keyPaths = ((parent && parent.partitionKey) || {}).paths || [];
+  const asked = parent && !continuation ? wanted(params, keyPaths) : null;
+  if (asked) {
+    const keyPath = this._getPartitionKeyPath();
+    const found = new Map();
+    for (const [id, key] of asked) {
+      const document = this._item("/id", id, key).read();
+      if (document && document.id === id && getValue(keyPath, document) === key) {
+        found.set(document._rid, document);
+      }
+    }
+    const result = [...found.values()]
+      .sort((a, b) => (a._rid === b._rid ? 0 : a._rid < b._rid ? -1 : 1));
+    if (!(maxItemCount > 0) || result.length <= maxItemCount) {
+      return { result, continuation: null };
+    }
+  }
   const plain = WHOLE.test(params.query || "") && !(params.parameters || []).length;
-  if (!plain || !(maxItemCount > 0) || !this._parent.read()) {
+  if (!plain || !(maxItemCount > 0) || !parent) {
     return query.call(this, params, options);
   }
   if (!this._whole) {
