@@ -57,6 +57,8 @@ const tokens = require(require.resolve("@zeit/cosmosdb-query/lib/continuation-to
 }));
 const WHOLE = /^\s*select\s+\*\s+from\s+(\w+)\s*$/i;
 const getValue = require(path.join(config.module, "lib", "utils", "get-value")).default;
+// the package's order: it sorts every result by _rid, compared as strings
+const byRid = (a, b) => (a._rid === b._rid ? 0 : a._rid < b._rid ? -1 : 1);
 for (const name of ["_set", "delete"]) {
   const original = Items.prototype[name];
   Items.prototype[name] = function (...args) {
@@ -120,8 +122,7 @@ Items.prototype.query = function (params, options) {
         found.set(document._rid, document);
       }
     }
-    const result = [...found.values()]
-      .sort((a, b) => (a._rid === b._rid ? 0 : a._rid < b._rid ? -1 : 1));
+    const result = [...found.values()].sort(byRid);
     if (!(maxItemCount > 0) || result.length <= maxItemCount) {
       return { result, continuation: null };
     }
@@ -131,10 +132,8 @@ Items.prototype.query = function (params, options) {
     return query.call(this, params, options);
   }
   if (!this._whole) {
-    // in the package's order (it sorts every result by _rid, compared as strings), so a
-    // continuation means the same to both
-    const documents = [...this._data.values()].map((item) => item.read())
-      .sort((a, b) => (a._rid === b._rid ? 0 : a._rid < b._rid ? -1 : 1));
+    // in the package's order, so that a continuation means the same to both
+    const documents = [...this._data.values()].map((item) => item.read()).sort(byRid);
     this._whole = { documents, at: new Map(documents.map((d, i) => [d._rid, i])) };
   }
   const { documents, at } = this._whole;
