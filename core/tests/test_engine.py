@@ -346,3 +346,35 @@ def test_an_item_whose_prerequisite_failed_fails_naming_it(
     summary = _engine(host, journal, again.run_id).run([pair()])
     assert summary.result.replicated == 3 and summary.result.failed == 0
     assert store.written[-3:] == ["w00", "w28", "w29"]
+
+
+def test_a_finished_resource_lets_go_of_what_its_plugin_kept(
+    store: WidgetStore, journal: Journal
+) -> None:
+    """What a plugin keeps on a binding (a client, a target listing) is built once for all
+    of the resource's items and dropped once the last of them settles, not held until
+    the run ends: a tenant's thousands of vaults and containers would each keep theirs."""
+    from atg_dataplane import hookimpl
+    from engine_fixtures import WidgetPlugin
+
+    built: list[str] = []
+    kept_while_running: list[bool] = []
+
+    class Caching(WidgetPlugin):
+        @hookimpl
+        def dataplane_replicate_item(self, item, source, target):  # type: ignore[no-untyped-def]
+            target.cached("client", lambda: built.append(target.resource.name) or object())
+            kept_while_running.append("client" in target.state)
+            return super().dataplane_replicate_item(item, source, target)
+
+    other = "w2"
+    store.data[pair(other, other).source.resource.id].update(
+        {f"x{i}": [f"v{i}"] for i in range(5)}
+    )
+    pairs = [pair(), pair(other, other)]
+    run = journal.start_run("id", "replication")
+    summary = _engine(make_host(store, Caching), journal, run.run_id).run(pairs)
+    assert summary.result.replicated == 35 and summary.result.failed == 0
+    assert sorted(built) == ["w1", "w2"]  # once per resource, for all its items
+    assert all(kept_while_running)
+    assert all(p.source.state == {} and p.target.state == {} for p in pairs)

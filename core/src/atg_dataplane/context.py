@@ -182,6 +182,13 @@ class ResourceBinding:
                 self.state[key] = factory()
             return self.state[key]
 
+    def release(self) -> None:
+        """Drop what plugins kept on this binding for the run (clients, listings, ``once``
+        results); the engine calls it once the resource's items are all settled. A later
+        ``cached`` or ``once`` builds its value again."""
+        with self._lock:
+            self.state.clear()
+
     def once(self, key: str, action: Any) -> Any:
         """Run ``action()`` once per binding and run, remembering its result: what several
         items need done first in the target (the container of blobs, the database of

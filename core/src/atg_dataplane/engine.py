@@ -98,6 +98,16 @@ def _collections_for_a_run() -> Iterator[None]:
                     gc.unfreeze()
 
 
+def _release(pair: ResourcePair) -> None:
+    """A resource whose items are all settled lets go of what its plugin kept on its two
+    bindings for the run (SDK clients, target listings, ``once`` results): held until the
+    run ended, they grew the run's memory with every vault and container of the tenant.
+    A later use (a resumed discovery, verify in the same process) builds them again."""
+    for binding in (pair.source, pair.target):
+        if binding is not None:
+            binding.release()
+
+
 def _unsettled(future: Future[Any]) -> bool:
     """Still running, or failed with an error that ``run`` must raise."""
     if not future.done():
@@ -252,6 +262,10 @@ class Engine:
         self._pool: FairPool | None = None
         self._contexts: dict[int, Any] = {}
         """The sides' contexts seen in this run: their retry waits end when it stops."""
+        self._unsettled: dict[str, int] = defaultdict(int)
+        """Resource id -> its submitted items not yet settled."""
+        self._listed: set[str] = set()
+        """Resources whose discovery has ended (their last item may still run)."""
         self.abandoned = False
         """True when a second Ctrl-C gave up waiting for the items in flight."""
 
@@ -414,6 +428,11 @@ class Engine:
                 self.emit("item_failed", resource_id=rid, resource_type=rtype, reason=reason)
                 break
         self.emit("resource_discovered", resource_id=rid, resource_type=rtype, items=len(seen))
+        with self._lock:
+            self._listed.add(rid)
+            finished = not self._unsettled[rid]
+        if finished:
+            _release(pair)
 
     def _discover_and_submit(
         self, pair: ResourcePair, pool: FairPool, done: set[str], seen: set[str]
@@ -468,6 +487,7 @@ class Engine:
         key = (rid, item.key)
         with self._lock:
             self._in_flight[key] = future
+            self._unsettled[rid] += 1
 
         def settle(done: Future[Any]) -> None:
             failed = done.cancelled() or done.exception() is not None or done.result() == "failed"
@@ -476,6 +496,10 @@ class Engine:
                     del self._in_flight[key]
                 if failed:
                     self._failed_keys[rid].add(item.key)
+                self._unsettled[rid] -= 1
+                finished = rid in self._listed and not self._unsettled[rid]
+            if finished:
+                _release(pair)
 
         future.add_done_callback(settle)
         return future
