@@ -33,6 +33,7 @@ import argparse
 import contextlib
 import json
 import os
+import select
 import shutil
 import sqlite3
 import subprocess
@@ -147,30 +148,59 @@ class Measured:
     code: int
     wall: float
     rss: int
-    """Peak resident set size in bytes (``ru_maxrss``)."""
+    """The process's own peak resident set size in bytes (see :func:`measure`)."""
     cpu: float
     """User + system CPU seconds of the process: less sensitive to a busy machine than wall
     time."""
     out: str
 
 
+HWM_SAMPLE_SECONDS = 0.05
+"""How often :func:`measure` reads the child's high-water mark."""
+
+
 def measure(argv: list[str], workdir: Path, name: str) -> Measured:
-    """Run ``argv`` to its end; its stdout and stderr go to files in ``workdir``."""
+    """Run ``argv`` to its end; its stdout and stderr go to files in ``workdir``.
+
+    The peak RSS is the child's own ``VmHWM``, read while it runs: the ``ru_maxrss`` that
+    ``wait4`` reports is at least this process's RSS when the child was started (Linux
+    carries the parent's high-water mark across the exec), so a child smaller than this
+    runner read as large as the runner. The mark only rises, so the last reading is the
+    peak, short of what the child adds in its last few milliseconds."""
     out = workdir / f"{name}.stdout"
     err = workdir / f"{name}.stderr"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         started = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
+        peak = 0
+        exited = os.pidfd_open(proc.pid)  # readable when the child ends: no sleep to wait out
+        try:
+            while not select.select([exited], [], [], HWM_SAMPLE_SECONDS)[0]:
+                peak = max(peak, high_water_mark(proc.pid))
+        finally:
+            os.close(exited)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
     return Measured(
         proc.returncode,
         wall,
-        usage.ru_maxrss * 1024,
+        peak or usage.ru_maxrss * 1024,  # ended before a reading: the upper bound
         usage.ru_utime + usage.ru_stime,
         out.read_text(errors="replace"),
     )
+
+
+def high_water_mark(pid: int) -> int:
+    """``VmHWM`` of ``pid`` in bytes (0 once it has exited)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 @contextlib.contextmanager

@@ -120,3 +120,29 @@ def test_quick_benchmark_completes_and_ours_verifies(tmp_path: Path) -> None:
     assert steps["1x"]["items"] < steps["10x"]["items"] < steps["100x"]["items"]
     assert all(row["verify_seconds"] > 0 and row["journal_bytes"] > 0 for row in steps.values())
     assert 0 < results["share_of_ceiling_100x"] <= 1
+
+
+def test_peak_memory_is_the_childs_own_not_the_runners(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small run measured by a large runner reads as small: ``wait4``'s ``ru_maxrss``
+    would report at least the runner's own RSS (Linux carries it across the exec)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    assert spec is not None and spec.loader is not None
+    runner = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, runner)  # its dataclasses look it up
+    spec.loader.exec_module(runner)
+    ballast = bytearray(400 * 2**20)
+    ballast[:: 4096] = b"\1" * len(ballast[:: 4096])  # touched: resident in the runner
+    child = (
+        "import time\n"
+        "x = bytearray(64 * 2**20)\n"
+        "x[::4096] = b'\\1' * len(x[::4096])\n"
+        "time.sleep(0.5)\n"
+    )
+    measured = runner.measure([sys.executable, "-c", child], tmp_path, "child")
+    assert measured.code == 0
+    assert 64 * 2**20 <= measured.rss < 200 * 2**20, measured.rss / 2**20
+    del ballast
