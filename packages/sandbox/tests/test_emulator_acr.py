@@ -24,7 +24,7 @@ services = pytest.importorskip("atg_dataplane_sandbox.services")
 
 from atg_dataplane_sandbox.services import registry  # noqa: E402
 from atg_dataplane_sandbox.services.install import registry_binary  # noqa: E402
-from azure.core.exceptions import HttpResponseError  # noqa: E402
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError  # noqa: E402
 from azure.mgmt.resource.resources import ResourceManagementClient  # noqa: E402
 from faults_testing import FAST_RETRY, until_injected  # noqa: E402
 from services_testing import emulator_over  # noqa: E402
@@ -125,6 +125,11 @@ def test_acr_front_and_import(emu: EmulatorHandle, topo: Topology) -> None:
     ).result()
     copy = _data_client(emu, other.login_server, "source")
     assert copy.get_manifest_properties("copied/app1", "v1").digest == digests["app1"]
+    # a repository of one registry is unknown to every other one and to its own neighbours
+    assert copy.get_repository_properties("copied/app1").name == "copied/app1"
+    for unknown in ("copied/app1", "team/app", "team"):
+        with pytest.raises(ResourceNotFoundError):
+            client.get_repository_properties(unknown)
     # cross-tenant import needs credentials of the source registry
     target_mgmt = acr_mgmt.ContainerRegistryManagementClient(
         credential(emu, "target", "admin"), topo.tenant("target").subscription_id, **arm_kwargs(emu)

@@ -203,7 +203,7 @@ async def _acr(
     if request.path == "/acr/v1/_catalog":
         repos, headers = _page(request, await upstream.repositories(registry), "/acr/v1/_catalog")
         return json_response({"repositories": repos}, headers=headers)
-    if repo not in await upstream.repositories(registry):
+    if not upstream.has_repository(registry, repo):
         raise AzureError(404, "NAME_UNKNOWN", f"repository {repo} is not found")
     prefix = f"{registry.lower()}/{repo}"
     tags = await upstream.tags(registry, repo)

@@ -125,13 +125,19 @@ class Upstream:
                     502, "UpstreamError", f"blob mount of {digest} failed: {response.status}"
                 )
 
+    def has_repository(self, registry: str, repo: str) -> bool:
+        """Whether the registry holds ``repo`` (a manifest was pushed to it), from its storage
+        as :meth:`manifest_digests` reads it: the catalog walks every repository of every
+        registry in the sandbox, which made each repository request cost the whole storage."""
+        return (self._repositories() / registry.lower() / repo / "_manifests").is_dir()
+
+    def _repositories(self) -> Path:
+        return Path(self.emu.directory) / "registry" / "docker" / "registry" / "v2" / "repositories"
+
     def manifest_digests(self, registry: str, repo: str) -> list[str]:
         """Every manifest the repository holds, tagged or not (from the registry's storage:
         ``_manifests/revisions/<algorithm>/<hex>/link``), sorted."""
-        root = (
-            Path(self.emu.directory) / "registry" / "docker" / "registry" / "v2" / "repositories"
-        )
-        revisions = root / registry.lower() / repo / "_manifests" / "revisions"
+        revisions = self._repositories() / registry.lower() / repo / "_manifests" / "revisions"
         if not revisions.is_dir():
             return []
         return sorted(
