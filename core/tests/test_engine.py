@@ -64,6 +64,28 @@ def test_per_resource_limit_is_honoured(store: WidgetStore, journal: Journal) ->
     assert store.max_active[target.resource.id] <= 2
 
 
+def test_a_resource_at_its_limit_holds_no_worker_from_the_others(journal: Journal) -> None:
+    """A slow resource at its limit (2 at once) must not take the other workers: were each
+    of them handed one of its items to wait for a slot, a fast resource's items would
+    queue behind it (at tenant scale, every worker ended up waiting on one Cosmos DB
+    account while thousands of Key Vault and Storage items stood still)."""
+    store = WidgetStore()
+    slow, fast = pair("slow", "slow-t"), pair("fast", "fast-t")
+    for i in range(8):
+        store.data[slow.source.resource.id][f"s{i}"] = [f"slow-{i}"]
+        store.slow[f"s{i}"] = 0.3
+        store.data[fast.source.resource.id][f"f{i:02d}"] = [f"fast-{i}"]
+    host = make_host(store)
+    run = journal.start_run("id", "replication")
+    summary = _engine(host, journal, run.run_id, concurrency=4).run([slow, fast])
+    assert summary.result.replicated == 16, summary.result.errors
+    # the fast resource is done while the slow one has written its first pair at most
+    last_fast = max(store.written.index(f"f{i:02d}") for i in range(8))
+    slow_before = [name for name in store.written[:last_fast] if name.startswith("s")]
+    assert len(slow_before) <= 2, store.written
+    assert store.max_active[slow.target.resource.id] <= 2  # type: ignore[union-attr]
+
+
 def test_versions_are_written_in_order(store: WidgetStore, journal: Journal) -> None:
     host = make_host(store)
     run = journal.start_run("id", "replication")

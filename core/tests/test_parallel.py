@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from atg_dataplane.parallel import FairPool, read_ahead
+from atg_dataplane.parallel import FairPool, Slots, read_ahead
 
 
 def test_read_ahead_yields_in_order_with_reads_in_flight() -> None:
@@ -94,6 +94,39 @@ def test_fair_pool_shutdown_cancels_what_has_not_started() -> None:
     assert running.result(5) is True
     pool.shutdown(wait=True)
     assert all(f.cancelled() for f in queued)
+
+
+def test_calls_wait_for_a_slot_in_the_queue_not_on_a_worker() -> None:
+    """Calls sharing full slots stay queued: the workers run the other keys' calls, and
+    each call gives its slot back when it returns (or fails, or was cancelled)."""
+    pool = FairPool(3)
+    slots = Slots(1)
+    gate = threading.Event()
+    held: list[int] = []
+    lock = threading.Lock()
+
+    def limited(n: int) -> int:
+        with lock:
+            held.append(slots.taken)
+        if n == 0:
+            gate.wait(5)
+        if n == 1:
+            raise ValueError("fails, and gives its slot back")
+        return n
+
+    first = pool.submit("slow", limited, 0, slots=slots)
+    rest = [pool.submit("slow", limited, n, slots=slots) for n in (1, 2)]
+    others = [pool.submit("fast", time.sleep, 0) for _ in range(20)]
+    for future in others:  # two workers left: none of them waits for the slot
+        future.result(5)
+    assert not any(f.done() for f in rest)
+    gate.set()
+    assert first.result(5) == 0
+    with pytest.raises(ValueError):
+        rest[0].result(5)
+    assert rest[1].result(5) == 2
+    pool.shutdown(wait=True)
+    assert held == [1, 1, 1] and slots.taken == 0
 
 
 def test_a_waiting_call_lends_its_turn_to_the_next() -> None:

@@ -35,7 +35,7 @@ from atg_dataplane.models import (
     ReplicationMode,
     ReplicationResult,
 )
-from atg_dataplane.parallel import FairPool
+from atg_dataplane.parallel import FairPool, Slots
 from atg_dataplane.plugins import PluginHost
 from atg_dataplane.redact import describe_error, redact
 from atg_dataplane.retry import (
@@ -251,7 +251,7 @@ class Engine:
         self.stop = threading.Event()
         self._abandon = threading.Event()
         self._lock = threading.Lock()
-        self._resource_limits: dict[str, threading.Semaphore] = {}
+        self._resource_limits: dict[str, Slots] = {}
         self._chains: dict[tuple[str, str, str], Future[Any]] = {}
         self._in_flight: dict[tuple[str, str], Future[Any]] = {}
         """(resource id, item key) -> the item's future, while it runs (``after``)."""
@@ -396,7 +396,7 @@ class Engine:
         limit = pair.spec.max_concurrency_per_resource
         if limit:
             with self._lock:
-                self._resource_limits.setdefault(rid, threading.BoundedSemaphore(limit))
+                self._resource_limits.setdefault(rid, Slots(limit))
         seen: set[str] = set()
         deadline = time.monotonic() + self.retry.item_seconds
         attempt = 0
@@ -563,17 +563,31 @@ class Engine:
         )
 
     def _submit_now(self, pool: FairPool, pair: ResourcePair, item: DataPlaneItem) -> Any:
-        """Submit one item; versions of one name wait for the previous version."""
+        """Submit one item, within its resource's limit (the pool's slots); a version of a
+        name is submitted when the previous version of the name is done (a callback: no
+        worker or slot waits for it meanwhile)."""
         rid, rtype = pair.source.resource.id, pair.spec.resource_type
+        slots = self._resource_limits.get(rid)
         if item.version is None:
-            return pool.submit((rid, item.kind), self._replicate, pair, item, None, group=rtype)
+            return pool.submit(
+                (rid, item.kind), self._replicate, pair, item, None, group=rtype, slots=slots
+            )
         chain = (rid, item.kind, item.name)
+        outer: Future[Any] = Future()
         with self._lock:
             previous = self._chains.get(chain)
-            future = pool.submit(
-                (rid, item.kind), self._replicate, pair, item, previous, group=rtype
-            )
-            self._chains[chain] = future
+            self._chains[chain] = outer
+
+        def start(_: Any = None) -> None:
+            try:
+                inner = pool.submit(
+                    (rid, item.kind), self._replicate, pair, item, previous, group=rtype,
+                    slots=slots,
+                )
+            except RuntimeError:  # the pool is shut down: the run is stopping
+                outer.set_result("stopped")
+                return
+            inner.add_done_callback(lambda done: _pass_on(done, outer))
 
         def forget(done: Future[Any]) -> None:
             # A failed version stays, so that later versions of the name still see it.
@@ -583,8 +597,12 @@ class Engine:
                 if self._chains.get(chain) is done:
                     del self._chains[chain]
 
-        future.add_done_callback(forget)
-        return future
+        outer.add_done_callback(forget)
+        if previous is None:
+            start()
+        else:
+            previous.add_done_callback(start)
+        return outer
 
     def _replicate(
         self, pair: ResourcePair, item: DataPlaneItem, previous: Future[Any] | None
@@ -611,7 +629,6 @@ class Engine:
             return "stopped"
         rid = pair.source.resource.id
         rtype = pair.spec.resource_type
-        limit = self._resource_limits.get(rid)
         hook = self.host.hook_for(rtype, "dataplane_replicate_item")
         deadline = time.monotonic() + self.retry.item_seconds
         checkpoint = Checkpoint(
@@ -622,24 +639,19 @@ class Engine:
         while True:
             attempt += 1
             try:
-                if limit:
-                    limit.acquire()
-                try:
-                    # From the second attempt on, the plugin reads the target before it
-                    # writes: the first attempt's write may have landed.
-                    with settling(attempt > 1):
-                        outcome = hook(
-                            item=item,
-                            source=pair.source,
-                            target=pair.target,
-                            mode=self.mode,
-                            options=self.options,
-                            fingerprinter=self.fingerprinter,
-                            checkpoint=checkpoint,
-                        )
-                finally:
-                    if limit:
-                        limit.release()
+                # From the second attempt on, the plugin reads the target before it writes:
+                # the first attempt's write may have landed. Between attempts the item keeps
+                # its resource's slot: a throttled service gets no more calls meanwhile.
+                with settling(attempt > 1):
+                    outcome = hook(
+                        item=item,
+                        source=pair.source,
+                        target=pair.target,
+                        mode=self.mode,
+                        options=self.options,
+                        fingerprinter=self.fingerprinter,
+                        checkpoint=checkpoint,
+                    )
                 if outcome is None:
                     raise ItemError(f"no plugin replicated {item.kind} items of {rtype}")
                 break

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-_Task = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
+_Task = tuple[Future[Any], Callable[..., Any], tuple[Any, ...], "Slots | None"]
 
 READ_AHEAD = 8
 """Reads in flight per listing by default."""
@@ -104,6 +104,17 @@ def merge(*iterables: Iterable[T], ahead: int = READ_AHEAD) -> Iterator[T]:
         stop.set()
 
 
+class Slots:
+    """At most ``size`` calls at once of what shares these slots (one resource's items:
+    its plugin's ``max_concurrency_per_resource``), counted by the :class:`FairPool` that
+    runs them."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self.taken = 0
+        """Calls holding a slot (changed under the pool's lock only)."""
+
+
 class FairPool:
     """Worker threads that take queued calls in turn across groups, then across keys.
 
@@ -120,6 +131,11 @@ class FairPool:
     worker takes the next call meanwhile, up to ``workers`` more threads. A waiting call
     costs neither CPU nor network, and what bounds the pressure on one service is the
     engine's per-resource limit, which the waiting call keeps.
+
+    That limit is the pool's to keep: a call submitted with :class:`Slots` starts only
+    when one of them is free, and holds it until it returns. A worker never waits for a
+    slot: were it handed a call whose resource is full, every worker would in time be
+    waiting on the slowest resource while the others' calls queued behind it.
 
     The futures are :class:`concurrent.futures.Future`; ``shutdown`` matches
     :meth:`concurrent.futures.Executor.shutdown`. Workers are daemon threads, so an
@@ -163,42 +179,66 @@ class FairPool:
             with self._cond:
                 self._lent -= 1
 
-    def submit(self, key: Any, fn: Callable[..., R], *args: Any, group: Any = None) -> Future[R]:
+    def submit(
+        self, key: Any, fn: Callable[..., R], *args: Any, group: Any = None,
+        slots: Slots | None = None,
+    ) -> Future[R]:
+        """Queue ``fn(*args)`` under ``(group, key)``; with ``slots``, it starts only when
+        one is free (the calls of one key should share the same slots)."""
         future: Future[R] = Future()
         with self._cond:
             if self._closed:
                 raise RuntimeError("cannot submit after shutdown")
             keys = self._groups.setdefault(group, {})
-            keys.setdefault(key, deque()).append((future, fn, args))
+            keys.setdefault(key, deque()).append((future, fn, args, slots))
             self._cond.notify()
         return future
 
     def _next(self) -> _Task | None:
         with self._cond:
-            while not self._groups or self._busy >= self._workers + self._lent:
+            while True:
+                if self._busy < self._workers + self._lent:
+                    task = self._take()
+                    if task is not None:
+                        self._busy += 1
+                        return task
                 if self._closed and not self._groups:
                     return None
                 self._cond.wait()
-            # Take from the first group's first key, then send both to the back of the line.
-            group = next(iter(self._groups))
-            keys = self._groups.pop(group)
-            key = next(iter(keys))
-            queue = keys.pop(key)
-            task = queue.popleft()
-            if queue:
-                keys[key] = queue
-            if keys:
-                self._groups[group] = keys
-            self._busy += 1
-            return task
+
+    def _take(self) -> _Task | None:
+        """The next call whose slots allow it: from the first such group's first such key,
+        both then sent to the back of the line. None when every queued call waits for a
+        slot."""
+        for group, keys in self._groups.items():
+            for key, calls in keys.items():
+                slots = calls[0][3]
+                if slots is not None and slots.taken >= slots.size:
+                    continue
+                task = calls.popleft()
+                if slots is not None:
+                    slots.taken += 1
+                del keys[key]
+                if calls:
+                    keys[key] = calls
+                del self._groups[group]
+                if keys:
+                    self._groups[group] = keys
+                return task
+        return None
+
+    def _done(self, slots: Slots | None) -> None:
+        with self._cond:
+            self._busy -= 1
+            if slots is not None:
+                slots.taken -= 1
+            self._cond.notify()
 
     def _work(self) -> None:
         while (task := self._next()) is not None:
-            future, fn, args = task
+            future, fn, args, slots = task
             if not future.set_running_or_notify_cancel():
-                with self._cond:
-                    self._busy -= 1
-                    self._cond.notify()
+                self._done(slots)
                 continue
             try:
                 result = fn(*args)
@@ -207,9 +247,7 @@ class FairPool:
             else:
                 future.set_result(result)
             finally:
-                with self._cond:
-                    self._busy -= 1
-                    self._cond.notify()
+                self._done(slots)
             del future, fn, args, task  # do not keep the last result alive while waiting
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -218,7 +256,7 @@ class FairPool:
             if cancel_futures:
                 for keys in self._groups.values():
                     for queue in keys.values():
-                        for future, _, _ in queue:
+                        for future, *_ in queue:
                             future.cancel()
                 self._groups.clear()
             self._cond.notify_all()
