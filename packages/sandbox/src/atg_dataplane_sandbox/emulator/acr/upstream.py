@@ -126,10 +126,13 @@ class Upstream:
                 )
 
     def has_repository(self, registry: str, repo: str) -> bool:
-        """Whether the registry holds ``repo`` (a manifest was pushed to it), from its storage
-        as :meth:`manifest_digests` reads it: the catalog walks every repository of every
-        registry in the sandbox, which made each repository request cost the whole storage."""
-        return (self._repositories() / registry.lower() / repo / "_manifests").is_dir()
+        """Whether the registry's catalog lists ``repo``, from its storage as
+        :meth:`manifest_digests` reads it: the catalog walks every repository of every
+        registry in the sandbox, which made each repository request cost the whole storage.
+        The catalog counts a directory holding ``_layers`` (a blob was pushed to it, even
+        if no manifest ever was) as a repository; so does this."""
+        found = self._repositories() / registry.lower() / repo
+        return (found / "_layers").is_dir() or (found / "_manifests").is_dir()
 
     def _repositories(self) -> Path:
         return Path(self.emu.directory) / "registry" / "docker" / "registry" / "v2" / "repositories"
