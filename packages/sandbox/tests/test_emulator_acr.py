@@ -127,7 +127,7 @@ def test_acr_front_and_import(emu: EmulatorHandle, topo: Topology) -> None:
     assert copy.get_manifest_properties("copied/app1", "v1").digest == digests["app1"]
     # a repository of one registry is unknown to every other one and to its own neighbours
     assert copy.get_repository_properties("copied/app1").name == "copied/app1"
-    for unknown in ("copied/app1", "team/app", "team"):
+    for unknown in ("copied/app1", "team/app", "team", "team/../team/app0", "team/_layers"):
         with pytest.raises(ResourceNotFoundError):
             client.get_repository_properties(unknown)
     # cross-tenant import needs credentials of the source registry

@@ -131,6 +131,9 @@ class Upstream:
         registry in the sandbox, which made each repository request cost the whole storage.
         The catalog counts a directory holding ``_layers`` (a blob was pushed to it, even
         if no manifest ever was) as a repository; so does this."""
+        parts = repo.split("/")
+        if any(part in ("", ".", "..") or part.startswith("_") for part in parts):
+            return False  # not a repository name: never a path out of this registry
         found = self._repositories() / registry.lower() / repo
         return (found / "_layers").is_dir() or (found / "_manifests").is_dir()
 
@@ -152,8 +155,7 @@ class Upstream:
 
     def delete_tag(self, registry: str, repo: str, tag: str) -> bool:
         """Remove a tag, leaving its manifest (distribution's API deletes manifests only)."""
-        root = Path(self.emu.directory) / "registry" / "docker" / "registry" / "v2"
-        tag_dir = root / "repositories" / registry.lower() / repo / "_manifests" / "tags" / tag
+        tag_dir = self._repositories() / registry.lower() / repo / "_manifests" / "tags" / tag
         if not tag_dir.is_dir():
             return False
         shutil.rmtree(tag_dir)
