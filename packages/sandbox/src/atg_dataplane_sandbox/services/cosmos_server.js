@@ -56,6 +56,10 @@ const tokens = require(require.resolve("@zeit/cosmosdb-query/lib/continuation-to
   paths: [config.module],
 }));
 const WHOLE = /^\s*select\s+\*\s+from\s+(\w+)\s*$/i;
+// A container's document count ("SELECT VALUE COUNT(1) FROM c": how the plugin sizes a
+// target and discovery sizes a source) is what the container holds, where the package's
+// aggregate took minutes over the 100x benchmark's 183,000 documents, its server at 100 %.
+const COUNT = /^\s*select\s+value\s+count\(\s*1\s*\)\s+from\s+(\w+)\s*$/i;
 const getValue = require(path.join(config.module, "lib", "utils", "get-value")).default;
 // the package's order: it sorts every result by _rid, compared as strings
 const byRid = (a, b) => (a._rid === b._rid ? 0 : a._rid < b._rid ? -1 : 1);
@@ -126,6 +130,9 @@ Items.prototype.query = function (params, options) {
     if (!(maxItemCount > 0) || result.length <= maxItemCount) {
       return { result, continuation: null };
     }
+  }
+  if (COUNT.test(params.query || "") && !(params.parameters || []).length && parent) {
+    return { result: [this._data.size], continuation: null };
   }
   const plain = WHOLE.test(params.query || "") && !(params.parameters || []).length;
   if (!plain || !(maxItemCount > 0) || !parent) {
