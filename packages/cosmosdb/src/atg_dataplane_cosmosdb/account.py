@@ -88,13 +88,60 @@ def _data_client(acc: Account) -> CosmosClient:
             remedy="check that it exists and is a NoSQL (GlobalDocumentDB) account",
         )
     credential: Any = _key(acc) if acc._use_keys else binding.context.credential
-    return CosmosClient(
+    client = CosmosClient(
         str(endpoint),
         credential=credential,
         ssl_config=_ssl(binding),
         transport=binding.context.transport(),
         retry_write=RETRY_WRITES,
     )
+    connection = client.client_connection
+    connection.__class__ = _per_thread_headers(type(connection))
+    return client
+
+
+class _PerThread:
+    """``last_response_headers`` of one client connection, kept per thread.
+
+    azure-cosmos keeps the last answer's headers on the client connection every thread of
+    a run shares, and writes into that dict after each call (the throttle counts, in
+    ``_retry_utility``). A thread reading the headers it just stored (a query capturing
+    them for its continuation) found another thread's write in them mid-iteration:
+    ``RuntimeError: dictionary changed size during iteration``, which failed a container,
+    or a whole account's discovery, now and then under load. Per thread, each call sees
+    its own answer's headers, as it would on a client of its own.
+    """
+
+    def __get__(self, connection: Any, owner: Any = None) -> Any:
+        if connection is None:
+            return self
+        local = _local(connection)
+        if not hasattr(local, "headers"):
+            local.headers = {}
+        return local.headers
+
+    def __set__(self, connection: Any, headers: Any) -> None:
+        _local(connection).headers = headers
+
+
+def _local(connection: Any) -> threading.local:
+    found: threading.local | None = connection.__dict__.get("_atg_per_thread")
+    if found is None:
+        found = connection.__dict__.setdefault("_atg_per_thread", threading.local())
+    return found
+
+
+_SUBCLASSES: dict[type, type] = {}
+
+
+def _per_thread_headers(cls: type) -> type:
+    """``cls`` with :class:`_PerThread` headers (made once per SDK class)."""
+    if getattr(cls, "_atg_per_thread_headers", False):
+        return cls
+    if cls not in _SUBCLASSES:
+        _SUBCLASSES[cls] = type(cls.__name__, (cls,), {
+            "last_response_headers": _PerThread(), "_atg_per_thread_headers": True})
+    return _SUBCLASSES[cls]
 
 
 def _ssl(binding: ResourceBinding) -> SSLConfiguration:
