@@ -166,6 +166,13 @@ def test_a_container_read_whole_comes_page_by_page_once_each(
         enable_cross_partition_query=True)]
     assert sorted(filtered) == [*range(1000, 1050), 9999]
 
+    # the read feed (read_all_items) comes from the same kept list, page by page
+    fed = [[d["id"] for d in page]
+           for page in container.read_all_items(max_item_count=100).by_page()]
+    whole = [i for ids, _ in _pages(container) for i in ids]
+    assert [len(page) for page in fed] == [len(ids) for ids, _ in _pages(container)]
+    assert [i for page in fed for i in page] == whole
+
 
 def test_many_documents_read_by_id_come_from_the_index(
     running: tuple[SandboxLayout, dict],
