@@ -335,8 +335,15 @@ class Bench:
         return path, made
 
     def drop(self, directory: Path, made: dict[str, list[str]]) -> None:
+        """Remove a run's fresh targets. A failure is logged, not raised: the measurements
+        are taken by then, and an emulator slow to answer a cleanup (the 100x step's
+        Cosmos DB server, still busy after a stopped run) once cost a whole run's results."""
         for rtype, names in made.items():
-            ADAPTERS[rtype].drop_targets(str(directory), names)
+            try:
+                ADAPTERS[rtype].drop_targets(str(directory), names)
+            except Exception as exc:  # any failure: the targets are left behind
+                log(f"could not remove the fresh {rtype} targets {names[:3]}...: "
+                    f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
 
     def verify(self, directory: Path, config: Path, mode: str) -> dict[str, Any]:
         """The report of ``verify`` (run without added latency), with its wall time and

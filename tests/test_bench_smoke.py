@@ -146,3 +146,35 @@ def test_peak_memory_is_the_childs_own_not_the_runners(
     assert measured.code == 0
     assert 64 * 2**20 <= measured.rss < 200 * 2**20, measured.rss / 2**20
     del ballast
+
+
+def test_a_failed_cleanup_is_logged_and_the_runner_goes_on(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Removing a run's fresh targets happens after its figures are taken: an emulator that
+    refuses the cleanup must not end the benchmark before it writes its results."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run_drop", ROOT / "bench" / "run.py")
+    assert spec is not None and spec.loader is not None
+    runner = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, runner)
+    spec.loader.exec_module(runner)
+    dropped: list[str] = []
+
+    class Refusing:
+        def drop_targets(self, sandbox_dir: str, names: list[str]) -> None:
+            raise RuntimeError("The Cosmos DB server did not answer\nsecond line")
+
+    class Removing:
+        def drop_targets(self, sandbox_dir: str, names: list[str]) -> None:
+            dropped.extend(names)
+
+    monkeypatch.setattr(runner, "ADAPTERS", {"cosmos": Refusing(), "vaults": Removing()})
+    bench = object.__new__(runner.Bench)  # no sandbox, no plugins: only drop() runs
+    bench.drop(Path("/nonexistent"), {"cosmos": ["tgtcosmos1"], "vaults": ["kv-1", "kv-2"]})
+    assert dropped == ["kv-1", "kv-2"]  # the next type's targets still go
+    err = capsys.readouterr().err
+    assert "could not remove the fresh cosmos targets" in err
+    assert "RuntimeError: The Cosmos DB server did not answer" in err
+    assert "second line" not in err
