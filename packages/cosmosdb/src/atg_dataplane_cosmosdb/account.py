@@ -10,6 +10,7 @@ in memory for the run.
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
@@ -131,17 +132,10 @@ def _local(connection: Any) -> threading.local:
     return found
 
 
-_SUBCLASSES: dict[type, type] = {}
-
-
+@functools.cache
 def _per_thread_headers(cls: type) -> type:
     """``cls`` with :class:`_PerThread` headers (made once per SDK class)."""
-    if getattr(cls, "_atg_per_thread_headers", False):
-        return cls
-    if cls not in _SUBCLASSES:
-        _SUBCLASSES[cls] = type(cls.__name__, (cls,), {
-            "last_response_headers": _PerThread(), "_atg_per_thread_headers": True})
-    return _SUBCLASSES[cls]
+    return type(cls.__name__, (cls,), {"last_response_headers": _PerThread()})
 
 
 def _ssl(binding: ResourceBinding) -> SSLConfiguration:

@@ -83,7 +83,7 @@ async def _item(
     found = _one(ctx, child, parent, item_id)
     if method in ("GET", "HEAD"):
         ctx.require(f"{child.full_type}/read", item_id)
-        item = _found(ctx, child, parent, item_id, name)
+        item = found if found is not None else _found(ctx, child, parent, item_id, name)
         if method == "HEAD":
             return web.Response(status=child.head_status, headers=_etag_header(item))
         return json_response(_present(child, item), headers=_etag_header(item))
