@@ -400,3 +400,73 @@ def test_a_finished_resource_lets_go_of_what_its_plugin_kept(
     assert sorted(built) == ["w1", "w2"]  # once per resource, for all its items
     assert all(kept_while_running)
     assert all(p.source.state == {} and p.target.state == {} for p in pairs)
+
+
+def test_resources_open_at_once_are_bounded(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resource holds its clients and their connections until its last item settles:
+    at tenant scale, with every vault and account started as soon as it was listed, the
+    run's memory grew with the number of resources. A resource starts only once fewer
+    than the bound are open (missing targets and failed discoveries give their place
+    back too)."""
+    from atg_dataplane import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "OPEN_RESOURCES", 3)
+    store = WidgetStore()
+    pairs = [pair(f"r{n:02d}", f"r{n:02d}") for n in range(24)]
+    pairs.append(pair("orphan", None))
+    for p in pairs:
+        store.data[p.source.resource.id].update(
+            {f"{p.source.resource.name}-{i}": ["v"] for i in range(3)}
+        )
+        store.slow.update({f"{p.source.resource.name}-{i}": 0.01 for i in range(3)})
+    store.fail_discovery.add("r05")
+    started: list[str] = []
+    most_open = 0
+
+    from atg_dataplane import hookimpl
+    from engine_fixtures import WidgetPlugin
+
+    class Watching(WidgetPlugin):
+        @hookimpl
+        def dataplane_discover(self, resource, options):  # type: ignore[no-untyped-def]
+            nonlocal most_open
+            with store.lock:
+                written = set(store.written)
+                # resources started earlier whose items are not all written yet (each is
+                # open: an item is written before it settles)
+                unfinished = [
+                    name
+                    for name in started
+                    if name != "r05" and any(f"{name}-{i}" not in written for i in range(3))
+                ]
+                most_open = max(most_open, len(unfinished))
+                started.append(resource.resource.name)
+            return super().dataplane_discover(resource=resource, options=options)
+
+    run = journal.start_run("id", "replication")
+    summary = _engine(make_host(store, Watching), journal, run.run_id, concurrency=1).run(pairs)
+    assert summary.result.replicated == 23 * 3, summary.result.errors
+    assert len(summary.failed_resources) == 1 and len(summary.missing_targets) == 1
+    assert len(started) == 24
+    assert most_open <= 2  # the resource starting holds the third place
+
+
+def test_resources_start_one_of_each_type_in_turn() -> None:
+    """Listed type by type, a tenant's hundred vaults would fill the open places while its
+    one API gateway waited for all of them."""
+    from dataclasses import replace
+
+    from atg_dataplane.engine import in_turn_by_type
+    from atg_dataplane.models import ResourceTypeSpec
+
+    def typed(name: str, rtype: str):  # type: ignore[no-untyped-def]
+        return replace(
+            pair(name, name), spec=ResourceTypeSpec(resource_type=rtype, item_kinds=("x",))
+        )
+
+    pairs = [typed(f"kv{i}", "A/vaults") for i in range(4)]
+    pairs += [typed("gw", "B/service"), typed("st1", "C/accounts"), typed("st2", "c/Accounts")]
+    ordered = [p.source.resource.name for p in in_turn_by_type(pairs)]
+    assert ordered == ["kv0", "gw", "st1", "kv1", "st2", "kv2", "kv3"]

@@ -17,7 +17,7 @@ import gc
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -53,6 +53,12 @@ DISCOVERY_PARALLELISM = 32
 """Resources discovered at once (each discovery is one thread of sequential requests)."""
 ITEM_WINDOW = 4
 """Items of one resource submitted ahead of the pool, in multiples of the concurrency."""
+OPEN_RESOURCES = 64
+"""Resources started and not yet settled at once, at the least (twice the concurrency when
+that is more): what a resource holds while it runs (its clients, their connections, its
+target listing) is held for this many, not for every vault and account of the tenant."""
+OPEN_WAIT_SECONDS = 0.2
+"""How often the run, waiting for a resource to settle, looks for a stop or an error."""
 GC_YOUNG_THRESHOLD = 50_000
 """Allocations between collections of the youngest generation during a run (Python's
 default is 700)."""
@@ -106,6 +112,25 @@ def _release(pair: ResourcePair) -> None:
     for binding in (pair.source, pair.target):
         if binding is not None:
             binding.release()
+
+
+def in_turn_by_type(pairs: Iterable[ResourcePair]) -> list[ResourcePair]:
+    """The pairs, one resource of each type in turn (each type's in their order).
+
+    With a bounded number of resources open at once, a tenant listed type by type (a
+    hundred vaults, then the accounts) would keep one service busy at a time, and its
+    lone long resources (an API gateway, a large Cosmos DB account) would start last and
+    finish alone."""
+    queues: dict[str, deque[ResourcePair]] = {}
+    for pair in pairs:
+        queues.setdefault(pair.spec.resource_type.lower(), deque()).append(pair)
+    ordered: list[ResourcePair] = []
+    while queues:
+        for rtype, queue in list(queues.items()):
+            ordered.append(queue.popleft())
+            if not queue:
+                del queues[rtype]
+    return ordered
 
 
 def _unsettled(future: Future[Any]) -> bool:
@@ -266,6 +291,8 @@ class Engine:
         """Resource id -> its submitted items not yet settled."""
         self._listed: set[str] = set()
         """Resources whose discovery has ended (their last item may still run)."""
+        self._open = threading.Semaphore(max(OPEN_RESOURCES, 2 * self.concurrency))
+        """Taken by each resource when it starts, given back once it is settled."""
         self.abandoned = False
         """True when a second Ctrl-C gave up waiting for the items in flight."""
 
@@ -291,14 +318,15 @@ class Engine:
         )
         resources: list[Future[Any]] = []
         try:
-            for pair in pairs:
+            for pair in in_turn_by_type(pairs):
+                while not self._open.acquire(timeout=OPEN_WAIT_SECONDS):
+                    if self.stop.is_set():
+                        break
+                    resources = _raise_engine_errors(resources)
                 if self.stop.is_set():
                     break
-                for future in resources:
-                    if future.done():
-                        future.result()  # only engine bugs: discovery errors are recorded
-                resources = [f for f in resources if not f.done()]
-                resources.append(discovery.submit(self._run_resource, pair, pool))
+                resources = _raise_engine_errors(resources)
+                resources.append(discovery.submit(self._open_resource, pair, pool))
             for future in resources:
                 future.result()
             for future in self._pending():
@@ -377,6 +405,23 @@ class Engine:
         with self._lock:
             return list(self._futures)
 
+    def _open_resource(self, pair: ResourcePair, pool: FairPool) -> None:
+        """Run the resource; give its place back when it ends before it was listed
+        (stopped, no target, an engine error): otherwise its last item settling does."""
+        try:
+            self._run_resource(pair, pool)
+        finally:
+            with self._lock:
+                listed = pair.source.resource.id in self._listed
+            if not listed:
+                self._open.release()
+
+    def _settled(self, pair: ResourcePair) -> None:
+        """The resource's items are all settled: it lets go of what it held, and of its
+        place among the resources open at once."""
+        _release(pair)
+        self._open.release()
+
     def _run_resource(self, pair: ResourcePair, pool: FairPool) -> None:
         rid = pair.source.resource.id
         rtype = pair.spec.resource_type
@@ -432,7 +477,7 @@ class Engine:
             self._listed.add(rid)
             finished = not self._unsettled[rid]
         if finished:
-            _release(pair)
+            self._settled(pair)
 
     def _discover_and_submit(
         self, pair: ResourcePair, pool: FairPool, done: set[str], seen: set[str]
@@ -499,7 +544,7 @@ class Engine:
                 self._unsettled[rid] -= 1
                 finished = rid in self._listed and not self._unsettled[rid]
             if finished:
-                _release(pair)
+                self._settled(pair)
 
         future.add_done_callback(settle)
         return future
@@ -757,6 +802,15 @@ class Engine:
                 kind.client_bytes += outcome.client_bytes
                 result.bytes += outcome.bytes_copied
                 self.summary.client_bytes += outcome.client_bytes
+
+
+def _raise_engine_errors(resources: list[Future[Any]]) -> list[Future[Any]]:
+    """The resources still running; a finished one's error is raised (only engine bugs:
+    discovery errors are recorded)."""
+    for future in resources:
+        if future.done():
+            future.result()
+    return [f for f in resources if not f.done()]
 
 
 def _failed(done: Future[Any]) -> bool:
