@@ -355,3 +355,51 @@ def test_a_consumed_stream_cannot_be_read_again(server: _Server, ca_file: str) -
     assert b"".join(streamed.iter_bytes()) == BIG
     with pytest.raises(StreamConsumedError):
         streamed.read()
+
+
+def _pooled_ports(session: PooledSession) -> set[int]:
+    pools = [manager.pools.keys() for manager in session._direct.values()]
+    return {key.key_port for keys in pools for key in keys}
+
+
+def test_the_connections_of_an_idle_host_are_closed(
+    server: _Server, ca: Any, ca_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run moves on from each vault and account for good; their kept TLS connections
+    were most of its memory at 100x the large scenario. A host idle for IDLE_SECONDS has
+    its pool closed; the hosts still in use keep their connections."""
+    import time
+
+    from atg_dataplane import http
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    other = _Server(context)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        session = PooledSession(4)
+        client = _client(server, ca_file, session)
+        for url in (server.url, other.url):
+            assert client.send_request(HttpRequest("GET", f"{url}/echo")).status_code == 200
+        ports = {server.server_address[1], other.server_address[1]}
+        assert _pooled_ports(session) == ports
+        # the other host is used again after a moment: only the first one is idle
+        time.sleep(0.05)
+        cut = time.monotonic()
+        client.send_request(HttpRequest("GET", f"{other.url}/echo"))
+        assert session.close_idle(cut) == 1
+        assert _pooled_ports(session) == {other.server_address[1]}
+        before, other_before = set(server.connections), set(other.connections)
+        client.send_request(HttpRequest("GET", f"{server.url}/echo"))
+        client.send_request(HttpRequest("GET", f"{other.url}/echo"))
+        assert len(server.connections - before) == 1  # a new connection to the idle host
+        assert other.connections == other_before  # the busy host's was kept
+        # requests sweep by themselves
+        monkeypatch.setattr(http, "IDLE_SECONDS", 0.05)
+        monkeypatch.setattr(http, "SWEEP_SECONDS", 0.0)
+        time.sleep(0.1)
+        client.send_request(HttpRequest("GET", f"{other.url}/echo"))
+        assert _pooled_ports(session) == {other.server_address[1]}
+    finally:
+        other.shutdown()
+        other.server_close()

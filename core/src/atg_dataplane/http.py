@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,6 +65,14 @@ HOST_POOLS = 256
 """Hosts whose connections are kept open at once: every vault and storage account is a
 host of its own, and a run works on dozens of resources on each side at a time (a
 smaller number would close and reopen TLS connections as the run moves between them)."""
+IDLE_SECONDS = 10.0
+"""A host's connections are closed once it has had no request for this long. The run
+moves on from each vault and account for good once its items are settled, and every
+kept TLS connection holds about 200 KiB of buffers: at 100x the large scenario the kept
+connections of finished vaults were most of the run's memory (1,250 sockets)."""
+SWEEP_SECONDS = 2.0
+"""How often, at most, idle hosts are looked for (on a request)."""
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 class PooledSession(requests.Session):
@@ -73,12 +82,53 @@ class PooledSession(requests.Session):
     def __init__(self, pool_size: int = 10) -> None:
         super().__init__()
         self.pool_size = max(10, pool_size)
-        adapter = HTTPAdapter(pool_connections=HOST_POOLS, pool_maxsize=self.pool_size)
+        adapter = self._adapter = HTTPAdapter(
+            pool_connections=HOST_POOLS, pool_maxsize=self.pool_size
+        )
         self.mount("https://", adapter)
         self.mount("http://", adapter)
         self._environment: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._environment_lock = threading.Lock()
         self._direct: dict[tuple[Any, ...], urllib3.PoolManager] = {}
+        self._last_used: dict[str, float] = {}
+        """``scheme://netloc`` -> when it was last sent a request."""
+        self._swept_at = time.monotonic()
+
+    def touch(self, url: str) -> None:
+        """Note a request to ``url``'s host; now and then, close the connections of the
+        hosts idle for :data:`IDLE_SECONDS`."""
+        end = url.find("/", url.find("//") + 2)
+        now = time.monotonic()
+        self._last_used[url if end < 0 else url[:end]] = now  # one store: thread-safe
+        if now - self._swept_at >= SWEEP_SECONDS:
+            with self._environment_lock:
+                due, self._swept_at = now - self._swept_at >= SWEEP_SECONDS, now
+            if due:  # one thread sweeps
+                self.close_idle(now - IDLE_SECONDS)
+
+    def close_idle(self, before: float) -> int:
+        """Close the connection pools of the hosts not sent a request since ``before``
+        (a ``time.monotonic()`` value); the number of pools closed. A request in flight
+        to such a host finishes on its connection, which is closed after it."""
+        with self._environment_lock:
+            idle = [origin for origin, used in list(self._last_used.items()) if used < before]
+            for origin in idle:
+                del self._last_used[origin]
+            managers = [*self._direct.values(), self._adapter.poolmanager]
+        hosts: set[tuple[str | None, int | None]] = set()
+        for origin in idle:
+            parts = urlsplit(origin)
+            hosts.add((parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme)))
+        closed = 0
+        for manager in managers:
+            for key in manager.pools.keys():  # noqa: SIM118 (it cannot be iterated)
+                if (key.key_host, key.key_port) in hosts:
+                    try:
+                        del manager.pools[key]  # closes the pool's connections
+                        closed += 1
+                    except KeyError:  # closed meanwhile by another sweep
+                        pass
+        return closed
 
     def direct_pool(self, url: str, verify: Any, cert: Any) -> urllib3.PoolManager | None:
         """The urllib3 pool manager for ``url`` with ``verify`` and ``cert`` resolved as
@@ -173,6 +223,7 @@ class PooledTransport(RequestsTransport):
         self.pooled = session
 
     def send(self, request: Any, *, proxies: Any = None, **kwargs: Any) -> Any:
+        self.pooled.touch(request.url)
         body = request.data
         direct = None
         if (
