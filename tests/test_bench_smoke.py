@@ -178,3 +178,35 @@ def test_a_failed_cleanup_is_logged_and_the_runner_goes_on(
     assert "could not remove the fresh cosmos targets" in err
     assert "RuntimeError: The Cosmos DB server did not answer" in err
     assert "second line" not in err
+
+
+def test_the_whole_baseline_is_its_types_runs_added_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sequential loop over the tenant is its loops over each type back to back: the full
+    run no longer runs the whole of it again (14 of its minutes at scale 10)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run_joined", ROOT / "bench" / "run.py")
+    assert spec is not None and spec.loader is not None
+    runner = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, runner)
+    spec.loader.exec_module(runner)
+
+    def part(rtype: str, seconds: float, items: int, matching: int, compared: int) -> object:
+        run = runner.Run(f"baseline:{rtype}", 10, 20, seconds, 100 + items, items,
+                         client_payload_bytes=items * 10, exit_code=0, seconds=seconds,
+                         cpu_seconds=1.5, failed=0, items_by_kind={"secret": items},
+                         client_payload_bytes_by_kind={"secret": items * 10})
+        run.fidelity, run.verified = 100.0 * matching / compared, True
+        run.detail = {"verify": {"compared": compared, "matching": matching, "different": 0,
+                                 "missing": compared - matching, "not_copyable": 1},
+                      "verify_seconds": 2.0}
+        return run
+
+    runs = [part("A", 10.0, 40, 40, 40), part("B", 30.0, 60, 57, 60),
+            runner.Run("baseline:A", 1, 20, 99.0, 1, 1, 0, 0, 99.0)]  # another scale
+    whole = runner.joined(runs, "baseline", 10, 20, ["A", "B"])
+    assert (whole.contender, whole.wall_seconds, whole.items) == ("baseline", 40.0, 100)
+    assert whole.peak_rss_bytes == 160 and whole.cpu_seconds == 3.0
+    assert whole.items_by_kind == {"secret": 100} and whole.client_payload_bytes == 1000
+    assert whole.fidelity == 97.0 and whole.verified  # 97 of the 100 compared
+    assert whole.detail["verify"]["not_copyable"] == 2 and whole.detail["verify_seconds"] == 4.0
