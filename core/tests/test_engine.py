@@ -470,3 +470,38 @@ def test_resources_start_one_of_each_type_in_turn() -> None:
     pairs += [typed("gw", "B/service"), typed("st1", "C/accounts"), typed("st2", "c/Accounts")]
     ordered = [p.source.resource.name for p in in_turn_by_type(pairs)]
     assert ordered == ["kv0", "gw", "st1", "kv1", "st2", "kv2", "kv3"]
+
+
+def test_discovery_and_items_run_as_their_resource(store: WidgetStore, journal: Journal) -> None:
+    """What a resource's discovery and items send is its own (atg_dataplane.http.RESOURCE):
+    when it settles, its hosts' connections are closed, on both sides."""
+    from atg_dataplane import hookimpl
+    from atg_dataplane.http import RESOURCE
+    from engine_fixtures import WidgetPlugin
+
+    seen: set[str | None] = set()
+    settled: list[tuple[str, str]] = []
+
+    class Watching(WidgetPlugin):
+        @hookimpl
+        def dataplane_discover(self, resource, options):  # type: ignore[no-untyped-def]
+            seen.add(RESOURCE.get())
+            return super().dataplane_discover(resource=resource, options=options)
+
+        @hookimpl
+        def dataplane_replicate_item(self, item, source, target):  # type: ignore[no-untyped-def]
+            seen.add(RESOURCE.get())
+            return super().dataplane_replicate_item(item, source, target)
+
+    one = pair()
+    for binding in (one.source, one.target):
+        binding.context.settled = (  # type: ignore[method-assign]
+            lambda rid, side=binding.context.side: settled.append((side, rid))
+        )
+    run = journal.start_run("id", "replication")
+    summary = _engine(make_host(store, Watching), journal, run.run_id).run([one])
+    assert summary.result.replicated == 30
+    assert seen == {one.source.resource.id}
+    rid = one.source.resource.id
+    assert sorted(settled) == [("source", rid), ("target", rid)]
+    assert RESOURCE.get() is None

@@ -362,44 +362,45 @@ def _pooled_ports(session: PooledSession) -> set[int]:
     return {key.key_port for keys in pools for key in keys}
 
 
-def test_the_connections_of_an_idle_host_are_closed(
-    server: _Server, ca: Any, ca_file: str, monkeypatch: pytest.MonkeyPatch
+def test_a_settled_resources_own_hosts_are_closed(
+    server: _Server, ca: Any, ca_file: str
 ) -> None:
-    """A run moves on from each vault and account for good; their kept TLS connections
-    were most of its memory at 100x the large scenario. A host idle for IDLE_SECONDS has
-    its pool closed; the hosts still in use keep their connections."""
-    import time
-
-    from atg_dataplane import http
+    """Every vault and account is a host of its own, and a run moves on from each for good:
+    their kept TLS connections reached 1,950 sockets at 100x the large scenario. Once a
+    resource settles, the hosts that only it used are closed; a host several resources
+    used (ARM, sign-in) stays open, and requests of no one resource (an SDK's poller
+    thread) do not count."""
+    from atg_dataplane.http import RESOURCE
 
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
     other = _Server(context)
     threading.Thread(target=other.serve_forever, daemon=True).start()
+    shared, own = server.server_address[1], other.server_address[1]
+
+    def get(resource: str | None, url: str) -> None:
+        token = RESOURCE.set(resource)
+        try:
+            assert client.send_request(HttpRequest("GET", f"{url}/echo")).status_code == 200
+        finally:
+            RESOURCE.reset(token)
+
     try:
         session = PooledSession(4)
         client = _client(server, ca_file, session)
-        for url in (server.url, other.url):
-            assert client.send_request(HttpRequest("GET", f"{url}/echo")).status_code == 200
-        ports = {server.server_address[1], other.server_address[1]}
-        assert _pooled_ports(session) == ports
-        # the other host is used again after a moment: only the first one is idle
-        time.sleep(0.05)
-        cut = time.monotonic()
-        client.send_request(HttpRequest("GET", f"{other.url}/echo"))
-        assert session.close_idle(cut) == 1
-        assert _pooled_ports(session) == {other.server_address[1]}
-        before, other_before = set(server.connections), set(other.connections)
-        client.send_request(HttpRequest("GET", f"{server.url}/echo"))
-        client.send_request(HttpRequest("GET", f"{other.url}/echo"))
-        assert len(server.connections - before) == 1  # a new connection to the idle host
-        assert other.connections == other_before  # the busy host's was kept
-        # requests sweep by themselves
-        monkeypatch.setattr(http, "IDLE_SECONDS", 0.05)
-        monkeypatch.setattr(http, "SWEEP_SECONDS", 0.0)
-        time.sleep(0.1)
-        client.send_request(HttpRequest("GET", f"{other.url}/echo"))
-        assert _pooled_ports(session) == {other.server_address[1]}
+        get("vault-1", server.url)
+        get("vault-2", other.url)
+        get("vault-2", server.url)  # the first host is now shared
+        get(None, other.url)
+        assert _pooled_ports(session) == {shared, own}
+        assert session.settled("vault-1") == 0
+        assert session.settled("vault-2") == 1
+        assert _pooled_ports(session) == {shared}
+        before = set(other.connections)
+        get("vault-3", other.url)
+        assert len(other.connections - before) == 1  # opened again when needed
+        assert session.settled("vault-3") == 1
+        assert _pooled_ports(session) == {shared}
     finally:
         other.shutdown()
         other.server_close()

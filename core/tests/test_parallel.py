@@ -222,3 +222,17 @@ def test_merge_raises_the_error_of_a_listing() -> None:
 
     with pytest.raises(ValueError, match="listing refused"):
         list(merge(broken(), endless()))
+
+
+def test_read_ahead_reads_in_the_callers_context() -> None:
+    """The resource whose work a read is (atg_dataplane.http.RESOURCE) goes with it into the
+    reading threads: its hosts are closed when it settles, not those of another."""
+    from atg_dataplane.http import RESOURCE
+    from atg_dataplane.parallel import read_ahead
+
+    token = RESOURCE.set("vault-1")
+    try:
+        seen = list(read_ahead(lambda _: RESOURCE.get(), range(20), workers=4))
+    finally:
+        RESOURCE.reset(token)
+    assert seen == ["vault-1"] * 20

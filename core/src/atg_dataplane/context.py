@@ -129,6 +129,15 @@ class SideContext:
                 once = self._clients[key] = _Once()
         return once.get(factory)
 
+    def settled(self, resource_id: str) -> None:
+        """The run is done with ``resource_id`` (a source resource id): its hosts'
+        connections are closed unless another resource uses them
+        (:meth:`atg_dataplane.http.PooledSession.settled`)."""
+        with self._lock:
+            session = self._session
+        if session is not None:
+            session.settled(resource_id)
+
     def close(self) -> None:
         with self._lock:
             self._clients.clear()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from atg_dataplane.context import DEFAULT_CONCURRENCY, Checkpoint, Fingerprinter
+from atg_dataplane.http import RESOURCE
 from atg_dataplane.inventory import ResourcePair
 from atg_dataplane.journal import Journal, JournalWriteError
 from atg_dataplane.models import (
@@ -56,7 +57,8 @@ ITEM_WINDOW = 4
 OPEN_RESOURCES = 64
 """Resources started and not yet settled at once, at the least (twice the concurrency when
 that is more): what a resource holds while it runs (its clients, their connections, its
-target listing) is held for this many, not for every vault and account of the tenant."""
+target listing) is held for this many, not for every vault and account of the tenant.
+What fewer cost in time is in docs/benchmarks.md."""
 OPEN_WAIT_SECONDS = 0.2
 """How often the run, waiting for a resource to settle, looks for a stop or an error."""
 GC_YOUNG_THRESHOLD = 50_000
@@ -408,18 +410,23 @@ class Engine:
     def _open_resource(self, pair: ResourcePair, pool: FairPool) -> None:
         """Run the resource; give its place back when it ends before it was listed
         (stopped, no target, an engine error): otherwise its last item settling does."""
+        token = RESOURCE.set(pair.source.resource.id)
         try:
             self._run_resource(pair, pool)
         finally:
+            RESOURCE.reset(token)
             with self._lock:
                 listed = pair.source.resource.id in self._listed
             if not listed:
                 self._open.release()
 
     def _settled(self, pair: ResourcePair) -> None:
-        """The resource's items are all settled: it lets go of what it held, and of its
-        place among the resources open at once."""
+        """The resource's items are all settled: it lets go of what it held (its clients,
+        the connections to its hosts), and of its place among the resources open at once."""
         _release(pair)
+        for binding in (pair.source, pair.target):
+            if binding is not None:
+                binding.context.settled(pair.source.resource.id)
         self._open.release()
 
     def _run_resource(self, pair: ResourcePair, pool: FairPool) -> None:
@@ -654,6 +661,7 @@ class Engine:
     ) -> str:
         """Replicate one item; return its status (the next version waits on it)."""
         # Waits on a service (Retry-After, backoff, a copy polled) lend the turn out.
+        token = RESOURCE.set(pair.source.resource.id)  # its hosts are its own (settled)
         with lending(self._pool.lend if self._pool is not None else None):
             try:
                 return self._replicate_item(pair, item, previous)
@@ -662,6 +670,8 @@ class Engine:
                 # journalled is kept; the same command resumes it).
                 self._stopping()
                 raise
+            finally:
+                RESOURCE.reset(token)
 
     def _replicate_item(
         self, pair: ResourcePair, item: DataPlaneItem, previous: Future[Any] | None

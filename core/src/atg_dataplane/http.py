@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -65,14 +65,14 @@ HOST_POOLS = 256
 """Hosts whose connections are kept open at once: every vault and storage account is a
 host of its own, and a run works on dozens of resources on each side at a time (a
 smaller number would close and reopen TLS connections as the run moves between them)."""
-IDLE_SECONDS = 10.0
-"""A host's connections are closed once it has had no request for this long. The run
-moves on from each vault and account for good once its items are settled, and every
-kept TLS connection holds about 200 KiB of buffers: at 100x the large scenario the kept
-connections of finished vaults were most of the run's memory (1,250 sockets)."""
-SWEEP_SECONDS = 2.0
-"""How often, at most, idle hosts are looked for (on a request)."""
+RESOURCE: ContextVar[str | None] = ContextVar("atg_dataplane_resource", default=None)
+"""The resource (its source id) whose work the calling thread does: the engine sets it
+around a resource's discovery and each of its items, and :func:`atg_dataplane.read_ahead`
+carries it into its threads. Requests in other threads (an SDK's poller, the permission
+check) are not counted: a host is closed when the one resource that used it settles."""
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+_SHARED = object()
+"""The owner of a host that several resources sent requests to."""
 
 
 class PooledSession(requests.Session):
@@ -90,43 +90,55 @@ class PooledSession(requests.Session):
         self._environment: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._environment_lock = threading.Lock()
         self._direct: dict[tuple[Any, ...], urllib3.PoolManager] = {}
-        self._last_used: dict[str, float] = {}
-        """``scheme://netloc`` -> when it was last sent a request."""
-        self._swept_at = time.monotonic()
+        self._owner: dict[str, object] = {}
+        """``scheme://netloc`` -> the one resource that sent it requests, or ``_SHARED``."""
+        self._hosts_of: dict[str, set[str]] = {}
+        """Resource -> the ``scheme://netloc`` that it alone sent requests to."""
 
     def touch(self, url: str) -> None:
-        """Note a request to ``url``'s host; now and then, close the connections of the
-        hosts idle for :data:`IDLE_SECONDS`."""
+        """Note which resource (:data:`RESOURCE`) sends a request to ``url``'s host."""
+        resource = RESOURCE.get()
+        if resource is None:
+            return
         end = url.find("/", url.find("//") + 2)
-        now = time.monotonic()
-        self._last_used[url if end < 0 else url[:end]] = now  # one store: thread-safe
-        if now - self._swept_at >= SWEEP_SECONDS:
-            with self._environment_lock:
-                due, self._swept_at = now - self._swept_at >= SWEEP_SECONDS, now
-            if due:  # one thread sweeps
-                self.close_idle(now - IDLE_SECONDS)
-
-    def close_idle(self, before: float) -> int:
-        """Close the connection pools of the hosts not sent a request since ``before``
-        (a ``time.monotonic()`` value); the number of pools closed. A request in flight
-        to such a host finishes on its connection, which is closed after it."""
+        origin = url if end < 0 else url[:end]
+        owner = self._owner.get(origin)
+        if owner == resource or owner is _SHARED:
+            return
         with self._environment_lock:
-            idle = [origin for origin, used in list(self._last_used.items()) if used < before]
+            owner = self._owner.get(origin)
+            if owner is None:
+                self._owner[origin] = resource
+                self._hosts_of.setdefault(resource, set()).add(origin)
+            elif owner != resource and owner is not _SHARED:
+                self._owner[origin] = _SHARED  # ARM, sign-in, a service's shared front
+                self._hosts_of.get(str(owner), set()).discard(origin)
+
+    def settled(self, resource: str) -> int:
+        """``resource`` sends no more requests: close the connections to the hosts that
+        only it used; the number of pools closed.
+
+        Every vault and storage account is a host of its own, and the run moves on from
+        each for good once its items are settled: at 100x the large scenario their kept
+        pools reached 1,950 TLS sockets. A host that several resources use (ARM, sign-in)
+        stays open. A request in flight finishes on its connection, which is then closed."""
+        with self._environment_lock:
+            idle = [o for o in self._hosts_of.pop(resource, ()) if self._owner.get(o) == resource]
             for origin in idle:
-                del self._last_used[origin]
+                del self._owner[origin]
             managers = [*self._direct.values(), self._adapter.poolmanager]
         hosts: set[tuple[str | None, int | None]] = set()
         for origin in idle:
             parts = urlsplit(origin)
             hosts.add((parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme)))
         closed = 0
-        for manager in managers:
+        for manager in managers if hosts else ():
             for key in manager.pools.keys():  # noqa: SIM118 (it cannot be iterated)
                 if (key.key_host, key.key_port) in hosts:
                     try:
-                        del manager.pools[key]  # closes the pool's connections
+                        del manager.pools[key]  # closes the pool's idle connections
                         closed += 1
-                    except KeyError:  # closed meanwhile by another sweep
+                    except KeyError:  # closed meanwhile
                         pass
         return closed
 

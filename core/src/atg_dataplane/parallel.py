@@ -8,6 +8,7 @@ the engine sees the next item; :func:`read_ahead` keeps a few reads in flight in
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections import deque
@@ -36,7 +37,8 @@ def read_ahead(fn: Callable[[T], R], items: Iterable[T], workers: int = READ_AHE
     window: deque[Future[R]] = deque()
     try:
         for item in items:
-            window.append(pool.submit(fn, item))
+            # in the caller's context: the resource whose work it is (atg_dataplane.http)
+            window.append(pool.submit(contextvars.copy_context().run, fn, item))
             if len(window) >= 2 * workers:
                 yield window.popleft().result()
         while window:
