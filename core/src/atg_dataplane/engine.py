@@ -661,7 +661,7 @@ class Engine:
     ) -> str:
         """Replicate one item; return its status (the next version waits on it)."""
         # Waits on a service (Retry-After, backoff, a copy polled) lend the turn out.
-        token = RESOURCE.set(pair.source.resource.id)  # its hosts are its own (settled)
+        token = RESOURCE.set(pair.source.resource.id)  # what it sends is the resource's
         with lending(self._pool.lend if self._pool is not None else None):
             try:
                 return self._replicate_item(pair, item, previous)
