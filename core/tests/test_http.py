@@ -404,3 +404,43 @@ def test_a_settled_resources_own_hosts_are_closed(
     finally:
         other.shutdown()
         other.server_close()
+
+
+def test_the_ca_bundle_is_read_once_for_every_connection(
+    server: _Server, ca: Any, ca_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a bundle, urllib3 made a TLS context per new connection and parsed the bundle
+    into it: with certifi's, tens of milliseconds and about a megabyte per connection.
+    One context now serves every connection, and still checks the host name."""
+    loads: list[Any] = []
+    original = ssl.SSLContext.load_verify_locations
+
+    def counting(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append(args or kwargs)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    other = _Server(context)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        session = PooledSession(4)
+        client = _client(server, ca_file, session)
+        before = len(server.connections) + len(other.connections)
+        for url in (server.url, other.url):
+            streams = [  # held open at once: three connections to each host
+                client.send_request(HttpRequest("GET", f"{url}/big"), stream=True)
+                for _ in range(3)
+            ]
+            for streamed in streams:
+                assert b"".join(streamed.iter_bytes()) == BIG
+        assert len(server.connections) + len(other.connections) - before == 6
+        assert len(loads) == 1
+        # the host name is still checked: the certificate names 127.0.0.1, not localhost
+        port = server.server_address[1]
+        with pytest.raises(ServiceRequestError, match=r"(?i)hostname mismatch"):
+            client.send_request(HttpRequest("GET", f"https://localhost:{port}/echo"))
+    finally:
+        other.shutdown()
+        other.server_close()

@@ -24,6 +24,7 @@ certifi's), checked against the host name.
 from __future__ import annotations
 
 import os
+import ssl
 import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -57,6 +58,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 from urllib3.exceptions import DecodeError as Urllib3DecodeError
+from urllib3.util.ssl_ import create_urllib3_context
 
 MAX_CACHED_HOSTS = 4096
 """Hosts whose environment settings are remembered (a tenant has one per vault or
@@ -200,20 +202,28 @@ class PooledSession(requests.Session):
 
 
 def _pool_manager(pool_size: int, verify: Any, cert: Any) -> urllib3.PoolManager:
-    """Connection pools checking TLS as ``requests`` does for the same ``verify``/``cert``."""
-    tls: dict[str, Any] = {}
-    if verify is False:
-        tls["cert_reqs"] = "CERT_NONE"
-    else:
+    """Connection pools checking TLS as ``requests`` does for the same ``verify``/``cert``,
+    with one TLS context for all of them.
+
+    Given a CA bundle, urllib3 builds a context for every new connection and parses the
+    bundle into it: with certifi's (about 140 certificates) tens of milliseconds of CPU
+    per connection, and about a megabyte that each open connection keeps. Here the bundle
+    is read once."""
+    context = create_urllib3_context(cert_reqs=ssl.CERT_NONE if verify is False else None)
+    if verify is not False:
         bundle = verify if isinstance(verify, str) else requests.utils.DEFAULT_CA_BUNDLE_PATH
-        tls["cert_reqs"] = "CERT_REQUIRED"
-        tls["ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"] = bundle
+        if os.path.isdir(bundle):
+            context.load_verify_locations(capath=bundle)
+        else:
+            context.load_verify_locations(cafile=bundle)
     if cert:
         if isinstance(cert, str):
-            tls["cert_file"] = cert
+            context.load_cert_chain(cert)
         else:
-            tls["cert_file"], tls["key_file"] = cert[0], cert[1]
-    return urllib3.PoolManager(num_pools=HOST_POOLS, maxsize=pool_size, block=False, **tls)
+            context.load_cert_chain(cert[0], cert[1])
+    return urllib3.PoolManager(
+        num_pools=HOST_POOLS, maxsize=pool_size, block=False, ssl_context=context
+    )
 
 
 _SIMPLE_BODY = (bytes, bytearray, memoryview, str, type(None))
