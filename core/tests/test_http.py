@@ -444,3 +444,11 @@ def test_the_ca_bundle_is_read_once_for_every_connection(
     finally:
         other.shutdown()
         other.server_close()
+
+
+def test_an_empty_client_certificate_pair_is_no_certificate(server: _Server, ca_file: str) -> None:
+    """azure-cosmos sends ``connection_cert=(None, None)`` when it has no client certificate."""
+    transport = PooledTransport(PooledSession(4), connection_verify=ca_file)
+    client = PipelineClient(server.url, transport=transport, retry_total=0)
+    request = HttpRequest("GET", f"{server.url}/echo")
+    assert client.send_request(request, connection_cert=(None, None)).status_code == 200

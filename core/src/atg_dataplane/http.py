@@ -216,11 +216,11 @@ def _pool_manager(pool_size: int, verify: Any, cert: Any) -> urllib3.PoolManager
             context.load_verify_locations(capath=bundle)
         else:
             context.load_verify_locations(cafile=bundle)
-    if cert:
-        if isinstance(cert, str):
-            context.load_cert_chain(cert)
-        else:
-            context.load_cert_chain(cert[0], cert[1])
+    # a path, or (certificate, key), either of which may be None (azure-cosmos sends
+    # (None, None) when it has none), as requests hands them to urllib3
+    certfile, keyfile = (cert, None) if isinstance(cert, str) else (cert or (None, None))
+    if certfile:
+        context.load_cert_chain(certfile, keyfile)
     return urllib3.PoolManager(
         num_pools=HOST_POOLS, maxsize=pool_size, block=False, ssl_context=context
     )
