@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -39,11 +40,19 @@ def test_the_wait_after_a_snapshot_grows_with_what_encoding_it_cost(
     real_sleep = asyncio.sleep
     real_dumps = json.dumps
 
+    # json and asyncio are patched for the whole process: only this test's own calls are
+    # slowed and recorded (another test's leftover thread or loop may use them too).
+    mine = threading.get_ident()
+
     def slow_dumps(data: object) -> str:
-        time.sleep(encoding_seconds)  # a state large enough to take this long to encode
+        if threading.get_ident() == mine:
+            time.sleep(encoding_seconds)  # a state large enough to take this long to encode
         return real_dumps(data)
 
     async def recorded_sleep(seconds: float) -> None:
+        if threading.get_ident() != mine:
+            await real_sleep(seconds)
+            return
         waits.append(seconds)
         if len(waits) >= 3:
             raise asyncio.CancelledError
