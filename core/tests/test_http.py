@@ -129,8 +129,7 @@ def ca() -> Any:
     return trustme.CA()
 
 
-@pytest.fixture(scope="module")
-def server(ca: Any) -> Iterator[_Server]:
+def _serving(ca: Any) -> Iterator[_Server]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
     srv = _Server(context)
@@ -138,6 +137,18 @@ def server(ca: Any) -> Iterator[_Server]:
     thread.start()
     yield srv
     srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(ca: Any) -> Iterator[_Server]:
+    yield from _serving(ca)
+
+
+@pytest.fixture
+def other(ca: Any) -> Iterator[_Server]:
+    """A second host, for the tests that need two."""
+    yield from _serving(ca)
 
 
 @pytest.fixture
@@ -363,7 +374,7 @@ def _pooled_ports(session: PooledSession) -> set[int]:
 
 
 def test_a_settled_resources_own_hosts_are_closed(
-    server: _Server, ca: Any, ca_file: str
+    server: _Server, other: _Server, ca_file: str
 ) -> None:
     """Every vault and account is a host of its own, and a run moves on from each for good:
     their kept TLS connections reached 1,950 sockets at 100x the large scenario. Once a
@@ -372,10 +383,6 @@ def test_a_settled_resources_own_hosts_are_closed(
     thread) do not count."""
     from atg_dataplane.http import RESOURCE
 
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    other = _Server(context)
-    threading.Thread(target=other.serve_forever, daemon=True).start()
     shared, own = server.server_address[1], other.server_address[1]
 
     def get(resource: str | None, url: str) -> None:
@@ -385,29 +392,25 @@ def test_a_settled_resources_own_hosts_are_closed(
         finally:
             RESOURCE.reset(token)
 
-    try:
-        session = PooledSession(4)
-        client = _client(server, ca_file, session)
-        get("vault-1", server.url)
-        get("vault-2", other.url)
-        get("vault-2", server.url)  # the first host is now shared
-        get(None, other.url)
-        assert _pooled_ports(session) == {shared, own}
-        assert session.settled("vault-1") == 0
-        assert session.settled("vault-2") == 1
-        assert _pooled_ports(session) == {shared}
-        before = set(other.connections)
-        get("vault-3", other.url)
-        assert len(other.connections - before) == 1  # opened again when needed
-        assert session.settled("vault-3") == 1
-        assert _pooled_ports(session) == {shared}
-    finally:
-        other.shutdown()
-        other.server_close()
+    session = PooledSession(4)
+    client = _client(server, ca_file, session)
+    get("vault-1", server.url)
+    get("vault-2", other.url)
+    get("vault-2", server.url)  # the first host is now shared
+    get(None, other.url)
+    assert _pooled_ports(session) == {shared, own}
+    assert session.settled("vault-1") == 0
+    assert session.settled("vault-2") == 1
+    assert _pooled_ports(session) == {shared}
+    before = set(other.connections)
+    get("vault-3", other.url)
+    assert len(other.connections - before) == 1  # opened again when needed
+    assert session.settled("vault-3") == 1
+    assert _pooled_ports(session) == {shared}
 
 
 def test_the_ca_bundle_is_read_once_for_every_connection(
-    server: _Server, ca: Any, ca_file: str, monkeypatch: pytest.MonkeyPatch
+    server: _Server, other: _Server, ca_file: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Given a bundle, urllib3 made a TLS context per new connection and parsed the bundle
     into it: with certifi's, tens of milliseconds and about a megabyte per connection.
@@ -420,30 +423,22 @@ def test_the_ca_bundle_is_read_once_for_every_connection(
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    other = _Server(context)
-    threading.Thread(target=other.serve_forever, daemon=True).start()
-    try:
-        session = PooledSession(4)
-        client = _client(server, ca_file, session)
-        before = len(server.connections) + len(other.connections)
-        for url in (server.url, other.url):
-            streams = [  # held open at once: three connections to each host
-                client.send_request(HttpRequest("GET", f"{url}/big"), stream=True)
-                for _ in range(3)
-            ]
-            for streamed in streams:
-                assert b"".join(streamed.iter_bytes()) == BIG
-        assert len(server.connections) + len(other.connections) - before == 6
-        assert len(loads) == 1
-        # the host name is still checked: the certificate names 127.0.0.1, not localhost
-        port = server.server_address[1]
-        with pytest.raises(ServiceRequestError, match=r"(?i)hostname mismatch"):
-            client.send_request(HttpRequest("GET", f"https://localhost:{port}/echo"))
-    finally:
-        other.shutdown()
-        other.server_close()
+    session = PooledSession(4)
+    client = _client(server, ca_file, session)
+    before = len(server.connections) + len(other.connections)
+    for url in (server.url, other.url):
+        streams = [  # held open at once: three connections to each host
+            client.send_request(HttpRequest("GET", f"{url}/big"), stream=True)
+            for _ in range(3)
+        ]
+        for streamed in streams:
+            assert b"".join(streamed.iter_bytes()) == BIG
+    assert len(server.connections) + len(other.connections) - before == 6
+    assert len(loads) == 1
+    # the host name is still checked: the certificate names 127.0.0.1, not localhost
+    port = server.server_address[1]
+    with pytest.raises(ServiceRequestError, match=r"(?i)hostname mismatch"):
+        client.send_request(HttpRequest("GET", f"https://localhost:{port}/echo"))
 
 
 def test_an_empty_client_certificate_pair_is_no_certificate(server: _Server, ca_file: str) -> None:
