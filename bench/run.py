@@ -123,6 +123,12 @@ class Run:
     detail: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def complete(self) -> bool:
+        """The run did all its work: it exited 0 with no item failed. A ceiling whose plan
+        broke off (exit 1, no items) has only its wall time, which is no ceiling."""
+        return self.exit_code == 0 and not self.failed
+
+    @property
     def items_per_second(self) -> float:
         return self.items / self.timed if self.timed else 0.0
 
@@ -578,7 +584,7 @@ def execute(args: argparse.Namespace) -> dict[str, Any]:
 def best_concurrency(runs: list[Run], scale: int, latency: int, sweep: list[int]) -> int:
     """The ceiling's fastest concurrency at ``scale`` (the sweep's first when none ran)."""
     done = [c for c in pick(runs, contender="ceiling", scale=scale, latency_ms=latency)
-            if not c.failed]
+            if c.complete]
     fastest = min(done, key=lambda c: c.seconds, default=None)
     return fastest.concurrency or sweep[0] if fastest else sweep[0]
 
@@ -665,7 +671,7 @@ def compare(
                 verify=check and index == 0,
             )
         )
-    best = min((r for r in levels if not r.failed), key=lambda r: r.seconds, default=None)
+    best = min((r for r in levels if r.complete), key=lambda r: r.seconds, default=None)
     bench.contender(directory, targets, scale, latency, PHASES, verify=False)
     for _ in range(1, args.repeat):
         bench.contender(directory, targets, scale, latency, "ours")
@@ -860,7 +866,7 @@ def ladder_figures(runs: list[Run], ladder: list[int], latency: int) -> dict[str
             found["100x"].items_per_second / found["10x"].items_per_second, 3)
     top = found.get("100x")
     ceiling = [c for c in pick(runs, contender="ceiling", scale=top.scale, latency_ms=latency)
-               if not c.failed] if top else []
+               if c.complete] if top else []
     best = min(ceiling, key=lambda c: c.seconds, default=None)
     figures["share_of_ceiling_100x"] = (
         round(min(1.0, best.seconds / top.wall_seconds), 3) if top and best else None
@@ -886,7 +892,7 @@ def summarize(
         ceilings = [
             c
             for c in pick(runs, contender="ceiling", scale=args.scale, latency_ms=latency)
-            if not c.failed
+            if c.complete
         ]
         fastest = min(ceilings, key=lambda c: c.seconds, default=None)
         best = (

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -180,16 +181,22 @@ def test_a_failed_cleanup_is_logged_and_the_runner_goes_on(
     assert "second line" not in err
 
 
-def test_the_whole_baseline_is_its_types_runs_added_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A sequential loop over the tenant is its loops over each type back to back: the full
-    run no longer runs the whole of it again (14 of its minutes at scale 10)."""
+def _runner(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """bench/run.py as a module (it is a script, not a package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("bench_run_joined", ROOT / "bench" / "run.py")
+    spec = importlib.util.spec_from_file_location("bench_run_module", ROOT / "bench" / "run.py")
     assert spec is not None and spec.loader is not None
     runner = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, runner)
     spec.loader.exec_module(runner)
+    return runner
+
+
+def test_the_whole_baseline_is_its_types_runs_added_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sequential loop over the tenant is its loops over each type back to back: the full
+    run no longer runs the whole of it again (14 of its minutes at scale 10)."""
+    runner = _runner(monkeypatch)
 
     def part(rtype: str, seconds: float, items: int, matching: int, compared: int) -> object:
         run = runner.Run(f"baseline:{rtype}", 10, 20, seconds, 100 + items, items,
@@ -210,3 +217,22 @@ def test_the_whole_baseline_is_its_types_runs_added_up(monkeypatch: pytest.Monke
     assert whole.items_by_kind == {"secret": 100} and whole.client_payload_bytes == 1000
     assert whole.fidelity == 97.0 and whole.verified  # 97 of the 100 compared
     assert whole.detail["verify"]["not_copyable"] == 2 and whole.detail["verify_seconds"] == 4.0
+
+
+def test_a_ceiling_that_broke_off_is_no_ceiling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The full run of 2026-12-07 reported 100 % of the ceiling at 100x from a ceiling
+    whose plan broke off after 769 s (exit 1, no item written): its wall time was taken
+    for the ceiling's timed writes."""
+    runner = _runner(monkeypatch)
+
+    def ours(scale: int, seconds: float, items: int) -> Any:
+        return runner.Run("ours", scale, 20, seconds, 200 * 2**20, items, 0, 0, seconds)
+
+    runs = [ours(1, 6.5, 326), ours(10, 35.3, 2747), ours(100, 368.8, 26957),
+            runner.Run("ceiling", 100, 20, 768.6, 2**20, 0, 0, 1, 768.6, concurrency=32)]
+    figures = runner.ladder_figures(runs, [1, 10, 100], 20)
+    assert figures["share_of_ceiling_100x"] is None  # not measured, not "met"
+    runs.append(runner.Run("ceiling", 100, 20, 500.0, 2**20, 26957, 0, 0, 331.9,
+                           concurrency=32))
+    figures = runner.ladder_figures(runs, [1, 10, 100], 20)
+    assert figures["share_of_ceiling_100x"] == 0.9  # 331.9 s of timed writes / 368.8 s
