@@ -236,3 +236,16 @@ def test_a_ceiling_that_broke_off_is_no_ceiling(monkeypatch: pytest.MonkeyPatch)
                            concurrency=32))
     figures = runner.ladder_figures(runs, [1, 10, 100], 20)
     assert figures["share_of_ceiling_100x"] == 0.9  # 331.9 s of timed writes / 368.8 s
+
+
+def test_the_committed_results_are_their_runs_summed_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every figure of the committed results derives from the raw runs they record: summed
+    up again with today's summary they come out the same (after a change to the summary,
+    ``python bench/run.py --summarize-from bench/results.json`` brings them up to date)."""
+    runner = _runner(monkeypatch)
+    path = ROOT / "bench" / "results.json"
+    committed = json.loads(path.read_text())
+    again = json.loads(json.dumps(runner.summarize_again(path)))
+    for results in (committed, again):
+        results.pop("summarized_again", None)
+    assert again == committed
