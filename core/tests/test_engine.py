@@ -267,45 +267,6 @@ def test_verify_counts_the_items_of_a_missing_target_as_missing(
     assert data["missing_targets"] == ["no counterpart of w1"]
 
 
-def test_garbage_collection_is_eased_during_runs_and_restored_after() -> None:
-    import gc
-
-    from atg_dataplane.engine import GC_YOUNG_THRESHOLD, _collections_for_a_run
-
-    before, frozen = gc.get_threshold(), gc.get_freeze_count()
-    with _collections_for_a_run():
-        assert gc.get_threshold()[0] == max(before[0], GC_YOUNG_THRESHOLD)
-        with _collections_for_a_run():  # an overlapping run in the same process
-            pass
-        assert gc.get_threshold()[0] == max(before[0], GC_YOUNG_THRESHOLD)
-    assert gc.get_threshold() == before
-    if frozen == 0:  # what the run froze is unfrozen again
-        assert gc.get_freeze_count() == 0
-
-
-def test_a_callers_own_collector_settings_are_left_alone() -> None:
-    import gc
-
-    from atg_dataplane.engine import _collections_for_a_run
-
-    before = gc.get_threshold()
-    gc.set_threshold(0)  # automatic collection off
-    try:
-        with _collections_for_a_run():
-            assert gc.get_threshold()[0] == 0
-    finally:
-        gc.set_threshold(*before)
-    gc.freeze()  # objects the caller froze stay frozen
-    try:
-        frozen = gc.get_freeze_count()
-        with _collections_for_a_run():
-            pass
-        # Still frozen (the count only drops by objects freed meanwhile).
-        assert gc.get_freeze_count() > frozen // 2
-    finally:
-        gc.unfreeze()
-
-
 def test_a_flat_report_counts_every_verdict_and_lists_only_the_others(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

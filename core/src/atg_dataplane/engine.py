@@ -13,14 +13,12 @@ still fails is recorded per item with its reason, and the run goes on.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +26,7 @@ from atg_dataplane.context import DEFAULT_CONCURRENCY, Checkpoint, Fingerprinter
 from atg_dataplane.http import RESOURCE
 from atg_dataplane.inventory import ResourcePair
 from atg_dataplane.journal import Journal, JournalWriteError
+from atg_dataplane.memory import MemoryReturn, collections_for_a_run
 from atg_dataplane.models import (
     DataPlaneItem,
     ItemError,
@@ -61,51 +60,6 @@ target listing) is held for this many, not for every vault and account of the te
 What fewer cost in time is in docs/benchmarks.md."""
 OPEN_WAIT_SECONDS = 0.2
 """How often the run, waiting for a resource to settle, looks for a stop or an error."""
-GC_YOUNG_THRESHOLD = 50_000
-"""Allocations between collections of the youngest generation during a run (Python's
-default is 700)."""
-
-
-_gc_lock = threading.Lock()
-_gc_runs = 0
-_gc_restore: tuple[tuple[int, ...], bool] = ((), False)
-
-
-@contextmanager
-def _collections_for_a_run() -> Iterator[None]:
-    """Fewer garbage collections while items flow.
-
-    Every request builds and drops thousands of short-lived SDK objects: with Python's
-    default thresholds the collector runs hundreds of times a run, and each full collection
-    walks every module the SDKs imported. Objects alive at the start (modules, clients) are
-    frozen out of collection, and the youngest generation is collected less often: 3-5 %
-    of the client's CPU in the benchmark. The first of overlapping runs in one process sets
-    this up and the last one restores it; nothing changes when the caller has turned
-    collection off or frozen objects of its own.
-    """
-    global _gc_runs, _gc_restore
-    with _gc_lock:
-        if _gc_runs == 0:
-            threshold = gc.get_threshold()
-            freeze = gc.isenabled() and gc.get_freeze_count() == 0
-            if freeze:
-                gc.freeze()
-            if threshold[0] > 0:
-                gc.set_threshold(max(threshold[0], GC_YOUNG_THRESHOLD), *threshold[1:])
-            _gc_restore = (threshold, freeze)
-        _gc_runs += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_runs -= 1
-            if _gc_runs == 0:
-                saved, froze = _gc_restore
-                gc.set_threshold(*saved)
-                if froze:
-                    gc.unfreeze()
-
-
 def _release(pair: ResourcePair) -> None:
     """A resource whose items are all settled lets go of what its plugin kept on its two
     bindings for the run (SDK clients, target listings, ``once`` results): held until the
@@ -295,6 +249,7 @@ class Engine:
         """Resources whose discovery has ended (their last item may still run)."""
         self._open = threading.Semaphore(max(OPEN_RESOURCES, 2 * self.concurrency))
         """Taken by each resource when it starts, given back once it is settled."""
+        self._memory = MemoryReturn()
         self.abandoned = False
         """True when a second Ctrl-C gave up waiting for the items in flight."""
 
@@ -304,7 +259,7 @@ class Engine:
 
     # -- the run --------------------------------------------------------------
     def run(self, pairs: Iterable[ResourcePair]) -> RunSummary:
-        with _collections_for_a_run():
+        with collections_for_a_run():
             return self._run(pairs)
 
     def _run(self, pairs: Iterable[ResourcePair]) -> RunSummary:
@@ -428,6 +383,7 @@ class Engine:
             if binding is not None:
                 binding.context.settled(pair.source.resource.id)
         self._open.release()
+        self._memory()
 
     def _run_resource(self, pair: ResourcePair, pool: FairPool) -> None:
         rid = pair.source.resource.id
