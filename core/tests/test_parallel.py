@@ -236,3 +236,48 @@ def test_read_ahead_reads_in_the_callers_context() -> None:
     finally:
         RESOURCE.reset(token)
     assert seen == ["vault-1"] * 20
+
+
+def test_prefetch_reads_the_next_item_while_the_consumer_works() -> None:
+    """The listing is a page ahead (its next read overlaps the consumer's writes), keeps
+    its order, reads in the caller's context, and stops with the consumer."""
+    from atg_dataplane.http import RESOURCE
+    from atg_dataplane.parallel import prefetch
+
+    produced: list[int] = []
+    second_read = threading.Event()
+
+    def pages():  # type: ignore[no-untyped-def]
+        for n in range(100):
+            produced.append(n)
+            if n == 1:
+                second_read.set()
+            yield n, RESOURCE.get()
+
+    token = RESOURCE.set("account-1")
+    try:
+        listing = prefetch(pages())
+        first = next(listing)
+        # the consumer has not asked for the second page, and it is read already
+        assert second_read.wait(5)
+        rest = [next(listing) for _ in range(3)]
+        listing.close()  # the consumer stops: so does the listing, a page or two on
+    finally:
+        RESOURCE.reset(token)
+    assert [first, *rest] == [(n, "account-1") for n in range(4)]
+    time.sleep(0.3)
+    assert len(produced) <= 7
+
+
+def test_prefetch_raises_the_listings_error_in_its_place() -> None:
+    from atg_dataplane.parallel import prefetch
+
+    def broken():  # type: ignore[no-untyped-def]
+        yield 1
+        raise ValueError("page refused")
+
+    got: list[int] = []
+    with pytest.raises(ValueError, match="page refused"):
+        for n in prefetch(broken()):
+            got.append(n)
+    assert got == [1]

@@ -29,7 +29,7 @@ from atg_dataplane.models import (
     ReplicationResult,
     ResourceTypeSpec,
 )
-from atg_dataplane.parallel import merge, read_ahead
+from atg_dataplane.parallel import merge, prefetch, read_ahead
 from atg_dataplane.retry import RetrySettings, idempotent, is_settling
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
@@ -58,5 +58,6 @@ __all__ = [
     "idempotent",
     "is_settling",
     "merge",
+    "prefetch",
     "read_ahead",
 ]

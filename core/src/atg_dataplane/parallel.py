@@ -68,6 +68,22 @@ def merge(*iterables: Iterable[T], ahead: int = READ_AHEAD) -> Iterator[T]:
     if len(iterables) == 1:
         yield from iterables[0]
         return
+    yield from _drained(iterables, ahead)
+
+
+def prefetch(iterable: Iterable[T], ahead: int = 1) -> Iterator[T]:
+    """The items of ``iterable``, listed on a thread of its own, at most ``ahead`` of the
+    consumer.
+
+    A copy that reads a page and then writes it waits on two round trips a page, one after
+    the other; with the next page read while this one is written, it waits on the longer of
+    the two. An exception is raised where it happened; the listing stops when the consumer
+    does.
+    """
+    yield from _drained((iterable,), ahead)
+
+
+def _drained(iterables: tuple[Iterable[T], ...], ahead: int) -> Iterator[T]:
     out: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=max(1, ahead) * len(iterables))
     stop = threading.Event()
 
@@ -87,7 +103,9 @@ def merge(*iterables: Iterable[T], ahead: int = READ_AHEAD) -> Iterator[T]:
             out.put((index, _Failed(exc)))
 
     threads = [
-        threading.Thread(target=drain, args=(i, it), name=f"atg-merge-{i}", daemon=True)
+        # in the caller's context: the resource whose work it is (atg_dataplane.http)
+        threading.Thread(target=contextvars.copy_context().run, args=(drain, i, it),
+                         name=f"atg-merge-{i}", daemon=True)
         for i, it in enumerate(iterables)
     ]
     for thread in threads:
