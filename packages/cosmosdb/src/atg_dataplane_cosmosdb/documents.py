@@ -2,7 +2,8 @@
 
 The source is read one feed range at a time (a query scoped to the range, in pages); after
 each page the position (feed ranges, current range, continuation token) is saved in the
-item's checkpoint, so a stopped copy goes on from the last page written. Each page is
+item's checkpoint, so a stopped copy goes on from the last page written (the next page is
+read while one is written, and saved only once written). Each page is
 compared with the target under keyed fingerprints of the bodies (:class:`_Target`: nothing
 to compare in an empty container, one read of a small one, a ``read_items`` per page of a
 large one): only documents that are missing or different are written, as upserts in
@@ -22,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from atg_dataplane import Checkpoint, Fingerprinter, ItemError, read_ahead
+from atg_dataplane import Checkpoint, Fingerprinter, ItemError, prefetch, read_ahead
 from azure.cosmos.exceptions import CosmosBatchOperationError, CosmosHttpResponseError
 
 PAGE = 500
@@ -108,21 +109,26 @@ def copy(
     ranges = state["ranges"]
     existing = _Target(target, paths, fingerprinter)
     for index in range(state["index"], len(ranges)):
-        token = state["token"] if index == state["index"] else None
-        pages = source.query_items(
-            "SELECT * FROM c", feed_range=ranges[index], max_item_count=PAGE
-        ).by_page(token)
-        for page in pages:
-            documents = [clean(d) for d in page]
+        start = state["token"] if index == state["index"] else None
+        # The next page is read while this one is written.
+        for documents, token in prefetch(_pages(source, ranges[index], start)):
             counts.read += len(documents)
             counts.bytes_read += sum(_size(d) for d in documents)
             _write_changed(target, existing, documents, paths, fingerprinter, counts)
-            token = pages.continuation_token
             # Saved only once the page's writes landed: a stop replays at most one page.
             state = {"ranges": ranges, "index": index if token else index + 1, "token": token,
                      **ids}
             checkpoint.save(json.dumps(state))
     return counts
+
+
+def _pages(source: Any, feed_range: Any, token: str | None) -> Iterator[tuple[list[Any], Any]]:
+    """Each page of ``feed_range`` from ``token`` on, with the position after it."""
+    pages = source.query_items(
+        "SELECT * FROM c", feed_range=feed_range, max_item_count=PAGE
+    ).by_page(token)
+    for page in pages:
+        yield [clean(d) for d in page], pages.continuation_token
 
 
 class _Target:
