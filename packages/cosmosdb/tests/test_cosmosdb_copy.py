@@ -195,3 +195,20 @@ def test_without_a_data_role_the_copy_says_how_and_keys_do_it(
         if assignment:
             accounts.revoke("source", assignment)
         accounts.seed(CosmosContents())  # the seeder grants the data role again
+
+
+def test_the_largest_containers_are_listed_first(
+    accounts: CosmosWorld, fingerprinter: Fingerprinter
+) -> None:
+    """A long copy listed last runs alone at the end: replication lists the databases by
+    their largest container, each one's containers by their document counts; template mode
+    (no documents to copy) lists them by name."""
+    accounts.seed(CONTENTS)
+    source = accounts.binding("source")
+
+    def containers(mode: Any) -> list[str]:
+        items = discovery.discover(source, mode, discovery.Options(), fingerprinter)
+        return [i.name for i in items if i.kind == discovery.CONTAINER]
+
+    assert containers(REPLICATION) == ["shop/orders", "shop/attachments", "shared/events"]
+    assert containers(TEMPLATE) == ["shared/events", "shop/attachments", "shop/orders"]
