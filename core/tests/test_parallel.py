@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import closing
 
 import pytest
 from atg_dataplane.parallel import FairPool, Slots, read_ahead
@@ -265,8 +266,29 @@ def test_prefetch_reads_the_next_item_while_the_consumer_works() -> None:
     finally:
         RESOURCE.reset(token)
     assert [first, *rest] == [(n, "account-1") for n in range(4)]
-    time.sleep(0.3)
+    _reader_ends()
     assert len(produced) <= 7
+
+
+def _reader_ends() -> None:
+    """The listing's thread has ended (it would otherwise hold its page for the run)."""
+    for thread in threading.enumerate():
+        if thread.name.startswith("atg-merge-"):
+            thread.join(5)
+            assert not thread.is_alive()
+
+
+def test_prefetch_ends_its_reader_when_the_consumer_fails_after_the_listing_ended() -> None:
+    """The listing is done, its last item waits in the queue and its end waits to be put:
+    a consumer that fails then must not leave the reader waiting for ever."""
+    from atg_dataplane.parallel import prefetch
+
+    with pytest.raises(RuntimeError, match="write refused"), \
+            closing(prefetch(iter(range(2)))) as pages:
+        for _ in pages:
+            time.sleep(0.3)  # the reader has read both and is putting the end
+            raise RuntimeError("write refused")
+    _reader_ends()
 
 
 def test_prefetch_raises_the_listings_error_in_its_place() -> None:

@@ -62,8 +62,8 @@ def merge(*iterables: Iterable[T], ahead: int = READ_AHEAD) -> Iterator[T]:
     Discovery of one resource often walks several listings one after the other (a vault's
     certificates, then its keys, then its secrets): merged, the items of all of them reach
     the engine at once, and a slow listing does not hold back the others. At most
-    ``ahead`` items per iterable wait for the consumer. An exception is raised where it
-    happened; the other listings are then stopped.
+    ``ahead`` items per iterable wait for the consumer (and one more is being read). An
+    exception is raised where it happened; the other listings are then stopped.
     """
     if len(iterables) == 1:
         yield from iterables[0]
@@ -73,12 +73,13 @@ def merge(*iterables: Iterable[T], ahead: int = READ_AHEAD) -> Iterator[T]:
 
 def prefetch(iterable: Iterable[T], ahead: int = 1) -> Iterator[T]:
     """The items of ``iterable``, listed on a thread of its own, at most ``ahead`` of the
-    consumer.
+    consumer (and one more being read).
 
     A copy that reads a page and then writes it waits on two round trips a page, one after
     the other; with the next page read while this one is written, it waits on the longer of
-    the two. An exception is raised where it happened; the listing stops when the consumer
-    does.
+    the two. An exception is raised where it happened. The listing stops when the consumer
+    does (at its next item): close the generator (``contextlib.closing``) when leaving
+    early, so that it stops at once rather than when the generator is collected.
     """
     yield from _drained((iterable,), ahead)
 
@@ -87,20 +88,25 @@ def _drained(iterables: tuple[Iterable[T], ...], ahead: int) -> Iterator[T]:
     out: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=max(1, ahead) * len(iterables))
     stop = threading.Event()
 
+    def put(entry: tuple[int, Any]) -> bool:
+        """Hand ``entry`` to the consumer; False once it has stopped (nobody will take it:
+        a plain ``put`` on a full queue would wait for ever)."""
+        while not stop.is_set():
+            try:
+                out.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def drain(index: int, iterable: Iterable[T]) -> None:
         try:
             for item in iterable:
-                while not stop.is_set():
-                    try:
-                        out.put((index, item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put((index, item)):
                     return
-            out.put((index, _DONE))
+            put((index, _DONE))
         except BaseException as exc:  # handed to the consumer
-            out.put((index, _Failed(exc)))
+            put((index, _Failed(exc)))
 
     threads = [
         # in the caller's context: the resource whose work it is (atg_dataplane.http)
