@@ -46,41 +46,63 @@ def test_a_callers_own_collector_settings_are_left_alone() -> None:
         gc.unfreeze()
 
 
+def _given_back(monkeypatch: pytest.MonkeyPatch) -> tuple[MemoryReturn, list[str]]:
+    """A MemoryReturn whose collections and trims are recorded, not run."""
+    done: list[str] = []
+    monkeypatch.setattr(memory, "_allocator_trim", lambda: lambda: done.append("trim"))
+    monkeypatch.setattr(gc, "collect", lambda *a: done.append("collect") or 0)
+    return MemoryReturn(every=60), done
+
+
+def _later(give_back: MemoryReturn) -> None:
+    give_back._last = time.monotonic() - 61  # as if a minute had gone by
+
+
 def test_memory_is_given_back_at_most_every_few_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
-    trims: list[int] = []
-    monkeypatch.setattr(memory, "_allocator_trim", lambda: lambda: trims.append(0))
-    full: list[int] = []
+    give_back, done = _given_back(monkeypatch)
+    assert give_back() is False  # a run that just started has nothing to give back yet
+    _later(give_back)
+    assert give_back() is True
+    assert give_back() is False  # too soon again
+    assert done == ["collect", "trim"]
 
-    def watch(phase: str, info: dict[str, int]) -> None:
-        if phase == "start" and info["generation"] == 2:
-            full.append(1)
 
-    give_back = MemoryReturn(every=0.2)
-    gc.callbacks.append(watch)
+@pytest.mark.parametrize("turn_off", ["disable", "threshold 0"])
+def test_a_callers_collector_turned_off_stays_off(
+    monkeypatch: pytest.MonkeyPatch, turn_off: str
+) -> None:
+    give_back, done = _given_back(monkeypatch)
+    was_enabled, threshold = gc.isenabled(), gc.get_threshold()
+    if turn_off == "disable":
+        gc.disable()
+    else:
+        gc.enable()
+        gc.set_threshold(0)
     try:
-        assert give_back() is False  # a run that just started has nothing to give back yet
-        time.sleep(0.25)
-        assert give_back() is True
-        assert give_back() is False  # too soon again
-    finally:
-        gc.callbacks.remove(watch)
-    assert full == [1] and trims == [0]
-
-
-def test_a_callers_collector_turned_off_stays_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    collected: list[int] = []
-    monkeypatch.setattr(gc, "collect", lambda *a: collected.append(1) or 0)
-    give_back = MemoryReturn(every=0)
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+        _later(give_back)
         assert give_back() is True  # the allocator is still trimmed
     finally:
+        gc.set_threshold(*threshold)
         if was_enabled:
             gc.enable()
-    assert collected == []
-    assert give_back() is True
-    assert collected == [1]
+        else:
+            gc.disable()
+    assert done == ["trim"]
+
+
+def test_memory_is_given_back_with_collection_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    give_back, done = _given_back(monkeypatch)
+    was_enabled, threshold = gc.isenabled(), gc.get_threshold()
+    gc.enable()
+    gc.set_threshold(700, 10, 10)
+    try:
+        _later(give_back)
+        assert give_back() is True
+    finally:
+        gc.set_threshold(*threshold)
+        if not was_enabled:
+            gc.disable()
+    assert done == ["collect", "trim"]
 
 
 def test_the_allocator_trim_is_found_on_glibc_and_absent_elsewhere() -> None:

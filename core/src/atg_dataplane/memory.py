@@ -7,7 +7,6 @@ process share them.
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import threading
 import time
@@ -17,6 +16,11 @@ from contextlib import contextmanager
 GC_YOUNG_THRESHOLD = 50_000
 """Allocations between collections of the youngest generation during a run (Python's
 default is 700)."""
+
+
+def _collecting() -> bool:
+    """Automatic collection is on (neither ``gc.disable()`` nor a threshold of 0)."""
+    return gc.isenabled() and gc.get_threshold()[0] > 0
 
 
 _gc_lock = threading.Lock()
@@ -40,7 +44,7 @@ def collections_for_a_run() -> Iterator[None]:
     with _gc_lock:
         if _gc_runs == 0:
             threshold = gc.get_threshold()
-            freeze = gc.isenabled() and gc.get_freeze_count() == 0
+            freeze = _collecting() and gc.get_freeze_count() == 0
             if freeze:
                 gc.freeze()
             if threshold[0] > 0:
@@ -67,8 +71,10 @@ allocator trim: tens of milliseconds at 100x the large scenario)."""
 def _allocator_trim() -> Callable[[], object] | None:
     """glibc's ``malloc_trim(0)``, or None where there is none (macOS, Windows, musl)."""
     try:
+        import ctypes  # not in every Python build
+
         trim = ctypes.CDLL(None).malloc_trim
-    except (AttributeError, OSError, TypeError):
+    except (AttributeError, ImportError, OSError, TypeError):
         return None
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     return lambda: trim(0)
@@ -101,7 +107,7 @@ class MemoryReturn:
         try:
             if now - self._last < self.every:
                 return False
-            if gc.isenabled():  # a caller that turned collection off keeps it off
+            if _collecting():  # a caller that turned collection off keeps it off
                 gc.collect()
             if self._trim is not None:
                 self._trim()
