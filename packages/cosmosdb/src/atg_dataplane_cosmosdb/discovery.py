@@ -9,12 +9,13 @@ throughput, its document count in replication mode, a script's keyed body finger
 from __future__ import annotations
 
 import contextvars
+import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from atg_dataplane import DataPlaneItem, Fingerprinter, ReplicationMode, ResourceBinding, read_ahead
+from atg_dataplane.retry import RunStopping
 from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from atg_dataplane_cosmosdb import documents, structure
@@ -28,6 +29,8 @@ WORKERS = 8
 """Databases listed at once (their containers and each container's scripts)."""
 Sizes = dict[str, dict[str, int | None]]
 """Database -> container -> its document count (None: the data plane refused)."""
+STOP_POLL_SECONDS = 0.2
+"""How often discovery, waiting for the counts, looks for a stop."""
 
 
 @dataclass(frozen=True)
@@ -47,17 +50,22 @@ def discover(
 ) -> Iterator[DataPlaneItem]:
     acc = account(binding, options.use_keys)
     databases = sorted(acc.sql.list_sql_databases(acc.group, acc.name), key=lambda d: d.name)
-    sizes: Future[Sizes] | None = None
-    if mode is ReplicationMode.REPLICATION:
-        # Counted while the databases are listed and written: the longest copies go first.
-        sizes = _sizes_in_background(acc, [db.name for db in databases])
 
     def shared(db: Any) -> DataPlaneItem:
         props = {"throughput": structure.database_throughput(acc, db.name)}
         return _item(binding, DATABASE, db.name, props)
 
-    yield from read_ahead(shared, databases, WORKERS)
-    counts = sizes.result() if sizes is not None else {}
+    counts: Sizes = {}
+    if mode is not ReplicationMode.REPLICATION:
+        yield from read_ahead(shared, databases, WORKERS)
+    else:
+        # Counted on a thread of their own while the database items are listed.
+        sizes = _Sizes(acc, [db.name for db in databases])
+        try:
+            yield from read_ahead(shared, databases, WORKERS)
+            counts = sizes.result(binding.context.stop)
+        finally:
+            sizes.cancel()  # when nothing waits for it any more (a stop, an error)
     # A container copied alone at the end of the run is the run's tail: the containers that
     # hold the most documents (and their databases) are listed first, so that their copies
     # run alongside the many short ones (the benchmark's 183,000-document container at 100x
@@ -72,22 +80,44 @@ def discover(
         yield from items
 
 
-def _sizes_in_background(acc: Account, databases: list[str]) -> Future[Sizes]:
-    """Each database's containers with their document counts, listed on a thread of its
-    own (its answer is a name and a number per container, not the containers' items)."""
+class _Sizes:
+    """Each database's containers with their document counts (a name and a number per
+    container, not the containers' items), counted on a thread of its own."""
 
-    def sizes() -> Sizes:
+    def __init__(self, acc: Account, databases: list[str]) -> None:
+        self._cancelled = threading.Event()
+        self._done = threading.Event()
+        self._value: Sizes = {}
+        self._error: BaseException | None = None
+        # A daemon thread: a run that gives up at a second Ctrl-C does not wait for it.
+        threading.Thread(target=contextvars.copy_context().run, args=(self._count, acc, databases),
+                         name="atg-cosmos-sizes", daemon=True).start()
+
+    def _count(self, acc: Account, databases: list[str]) -> None:
         def of(db: str) -> dict[str, int | None]:
+            if self._cancelled.is_set():
+                raise RunStopping("discovery ended")
             return {c.name: _count(acc, db, c.name)
                     for c in acc.sql.list_sql_containers(acc.group, acc.name, db)}
 
-        return dict(zip(databases, read_ahead(of, databases, WORKERS), strict=True))
+        try:
+            self._value = dict(zip(databases, read_ahead(of, databases, WORKERS), strict=True))
+        except BaseException as exc:  # raised where the counts are asked for
+            self._error = exc
+        finally:
+            self._done.set()
 
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atg-cosmos-sizes")
-    try:
-        return pool.submit(contextvars.copy_context().run, sizes)
-    finally:
-        pool.shutdown(wait=False)
+    def result(self, stop: threading.Event) -> Sizes:
+        """The counts, once all are in; RunStopping if the run stops first."""
+        while not self._done.wait(STOP_POLL_SECONDS):
+            if stop.is_set():
+                raise RunStopping("the run is stopping")
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def cancel(self) -> None:
+        self._cancelled.set()
 
 
 def _inside(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,14 +112,15 @@ def copy(
     for index in range(state["index"], len(ranges)):
         start = state["token"] if index == state["index"] else None
         # The next page is read while this one is written.
-        for documents, token in prefetch(_pages(source, ranges[index], start)):
-            counts.read += len(documents)
-            counts.bytes_read += sum(_size(d) for d in documents)
-            _write_changed(target, existing, documents, paths, fingerprinter, counts)
-            # Saved only once the page's writes landed: a stop replays at most one page.
-            state = {"ranges": ranges, "index": index if token else index + 1, "token": token,
-                     **ids}
-            checkpoint.save(json.dumps(state))
+        with closing(prefetch(_pages(source, ranges[index], start))) as pages:
+            for documents, token in pages:
+                counts.read += len(documents)
+                counts.bytes_read += sum(_size(d) for d in documents)
+                _write_changed(target, existing, documents, paths, fingerprinter, counts)
+                # Saved only once the page's writes landed: a stop replays at most one page.
+                state = {"ranges": ranges, "index": index if token else index + 1, "token": token,
+                         **ids}
+                checkpoint.save(json.dumps(state))
     return counts
 
 
