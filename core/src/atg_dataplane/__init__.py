@@ -15,6 +15,7 @@ from atg_dataplane.context import (
     SideContext,
     TargetListing,
 )
+from atg_dataplane.deferred import deferred
 from atg_dataplane.hookspecs import PROJECT_NAME
 from atg_dataplane.models import (
     ALL_MODES,
@@ -54,6 +55,7 @@ __all__ = [
     "SideContext",
     "TargetListing",
     "__version__",
+    "deferred",
     "hookimpl",
     "idempotent",
     "is_settling",
