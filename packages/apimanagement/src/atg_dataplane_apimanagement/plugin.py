@@ -16,7 +16,7 @@ target's own and are not written.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atg_dataplane import (
     DataPlaneItem,
@@ -27,10 +27,10 @@ from atg_dataplane import (
     ReplicationMode,
     ResourceBinding,
     ResourceTypeSpec,
+    deferred,
     hookimpl,
 )
 from azure.core.exceptions import ResourceNotFoundError
-from azure.mgmt.apimanagement import ApiManagementClient, models
 
 from atg_dataplane_apimanagement import vaults
 from atg_dataplane_apimanagement.entities import (
@@ -49,6 +49,11 @@ from atg_dataplane_apimanagement.entities import (
     paths,
     rebase,
 )
+
+if TYPE_CHECKING:
+    from azure.mgmt.apimanagement import ApiManagementClient, models
+else:  # the SDK is imported when a service is first worked on
+    models = deferred("azure.mgmt.apimanagement.models")
 
 RESOURCE_TYPE = "Microsoft.ApiManagement/service"
 ARM_API_VERSION = "2024-05-01"
@@ -152,6 +157,8 @@ def dataplane_permissions(resource_type: str, mode: ReplicationMode) -> list[Per
 
 
 def client(binding: ResourceBinding) -> ApiManagementClient:
+    from azure.mgmt.apimanagement import ApiManagementClient  # see ``models`` above
+
     found: ApiManagementClient = binding.context.mgmt(
         ApiManagementClient, binding.resource.subscription_id
     )

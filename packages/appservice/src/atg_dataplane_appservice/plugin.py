@@ -18,7 +18,7 @@ through Kudu (``code.py``); a function app's triggers are synced after it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atg_dataplane import (
     DataPlaneItem,
@@ -29,10 +29,18 @@ from atg_dataplane import (
     ReplicationMode,
     ResourceBinding,
     ResourceTypeSpec,
+    deferred,
     hookimpl,
 )
 
-from atg_dataplane_appservice import code, keys, settings, sites, values
+if TYPE_CHECKING:
+    from atg_dataplane_appservice import code, keys, settings, sites, values
+else:  # imported when a resource of this type is first worked on
+    code = deferred("atg_dataplane_appservice.code")
+    keys = deferred("atg_dataplane_appservice.keys")
+    settings = deferred("atg_dataplane_appservice.settings")
+    sites = deferred("atg_dataplane_appservice.sites")
+    values = deferred("atg_dataplane_appservice.values")
 
 RESOURCE_TYPE = "Microsoft.Web/sites"
 ARM_API_VERSION = "2025-05-01"

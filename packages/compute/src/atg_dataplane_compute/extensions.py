@@ -22,15 +22,8 @@ from atg_dataplane import DataPlaneItem, ItemError, ItemOutcome, ResourceBinding
 from azure.core.exceptions import ResourceNotFoundError
 
 from atg_dataplane_compute import volumes
+from atg_dataplane_compute.known import NEEDS_PROTECTED
 
-NEEDS_PROTECTED = (
-    "Microsoft.Azure.Extensions.CustomScript",
-    "Microsoft.Compute.CustomScriptExtension",
-    "Microsoft.Compute.JsonADDomainExtension",
-    "Microsoft.Azure.Security.AzureDiskEncryption",
-    "Microsoft.Azure.Security.AzureDiskEncryptionForLinux",
-)
-"""``Publisher.Type`` of extensions whose working settings are protected ones."""
 COMPARED = ("publisher", "type", "typeHandlerVersion", "autoUpgradeMinorVersion", "settings")
 TEMPLATE_REASON = (
     "extensions run code on the VM: replication mode creates them (confirmed with --yes)"

@@ -7,7 +7,7 @@ out of scope. Terraform recreates the VM and its (empty) data disks; this fills 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atg_dataplane import (
     Checkpoint,
@@ -19,10 +19,17 @@ from atg_dataplane import (
     ReplicationMode,
     ResourceBinding,
     ResourceTypeSpec,
+    deferred,
     hookimpl,
 )
 
-from atg_dataplane_compute import disks, extensions
+from atg_dataplane_compute.known import NEEDS_PROTECTED
+
+if TYPE_CHECKING:
+    from atg_dataplane_compute import disks, extensions
+else:  # imported when a resource of this type is first worked on
+    disks = deferred("atg_dataplane_compute.disks")
+    extensions = deferred("atg_dataplane_compute.extensions")
 
 RESOURCE_TYPE = "Microsoft.Compute/virtualMachines"
 ARM_API_VERSION = "2024-07-01"
@@ -42,7 +49,7 @@ OPTIONS = (
     PluginOption(
         "compute.protected_extensions",
         kind="list",
-        default=list(extensions.NEEDS_PROTECTED),
+        default=list(NEEDS_PROTECTED),
         help="Publisher.Type of extensions that need their protected settings given",
     ),
 )

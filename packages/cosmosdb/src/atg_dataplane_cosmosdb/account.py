@@ -20,7 +20,6 @@ from azure.cosmos import CosmosClient
 from azure.cosmos.documents import SSLConfiguration
 from azure.mgmt.cosmosdb import CosmosDBManagementClient
 
-RESOURCE_TYPE = "Microsoft.DocumentDB/databaseAccounts"
 _CACHE_KEY = "cosmosdb.account"
 RETRY_WRITES = 3
 """Writes the SDK sends again after a dropped connection: every write here is an upsert."""

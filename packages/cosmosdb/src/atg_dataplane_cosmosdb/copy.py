@@ -24,7 +24,8 @@ from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from atg_dataplane_cosmosdb import documents, structure
 from atg_dataplane_cosmosdb.account import Account, account
-from atg_dataplane_cosmosdb.discovery import CONTAINER, DATABASE, Options
+from atg_dataplane_cosmosdb.discovery import Options
+from atg_dataplane_cosmosdb.kinds import CONTAINER, DATABASE
 
 _FROM_SOURCE = object()
 

@@ -20,11 +20,8 @@ from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from atg_dataplane_cosmosdb import documents, structure
 from atg_dataplane_cosmosdb.account import Account, account
+from atg_dataplane_cosmosdb.kinds import CONTAINER, DATABASE, SCRIPTS
 
-DATABASE = "database"
-CONTAINER = "container"
-SCRIPTS = tuple(structure.SCRIPT_KINDS)
-KINDS = (DATABASE, CONTAINER, *SCRIPTS)
 WORKERS = 8
 """Databases listed at once (their containers and each container's scripts)."""
 Sizes = dict[str, list[tuple[Any, int | None]]]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from atg_dataplane import Permission, ReplicationMode
 from atg_dataplane.models import Side
 
-from atg_dataplane_cosmosdb.account import RESOURCE_TYPE
+from atg_dataplane_cosmosdb.kinds import RESOURCE_TYPE
 
 SQL = f"{RESOURCE_TYPE}/sqlDatabases"
 CONTAINERS = f"{SQL}/containers"

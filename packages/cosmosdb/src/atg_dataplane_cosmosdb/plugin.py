@@ -7,7 +7,7 @@ The engine calls these hooks only for Cosmos DB accounts; retries, concurrency, 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atg_dataplane import (
     Checkpoint,
@@ -19,11 +19,16 @@ from atg_dataplane import (
     ReplicationMode,
     ResourceBinding,
     ResourceTypeSpec,
+    deferred,
     hookimpl,
 )
 
-from atg_dataplane_cosmosdb import copy, discovery
-from atg_dataplane_cosmosdb.account import RESOURCE_TYPE
+if TYPE_CHECKING:
+    from atg_dataplane_cosmosdb import copy, discovery
+else:  # imported when a resource of this type is first worked on
+    copy = deferred("atg_dataplane_cosmosdb.copy")
+    discovery = deferred("atg_dataplane_cosmosdb.discovery")
+from atg_dataplane_cosmosdb.kinds import KINDS, RESOURCE_TYPE
 from atg_dataplane_cosmosdb.permissions import permissions
 
 MAX_ITEMS_PER_ACCOUNT = 8
@@ -47,7 +52,7 @@ def dataplane_resource_types() -> list[ResourceTypeSpec]:
     return [
         ResourceTypeSpec(
             resource_type=RESOURCE_TYPE,
-            item_kinds=discovery.KINDS,
+            item_kinds=KINDS,
             max_concurrency_per_resource=MAX_ITEMS_PER_ACCOUNT,
             arm_api_version=ARM_API_VERSION,
             description="Cosmos DB (NoSQL): databases, containers, throughput, scripts and "

@@ -15,6 +15,7 @@ from atg_dataplane import ItemError
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from atg_dataplane_cosmosdb.account import Account
+from atg_dataplane_cosmosdb.kinds import SCRIPT_KINDS
 
 FIXED = ("partitionKey", "uniqueKeyPolicy")
 """Container properties Azure cannot change once the container exists."""
@@ -30,12 +31,6 @@ CONTAINER_FIELDS = (
     "vectorEmbeddingPolicy",
     "fullTextPolicy",
 )
-SCRIPT_KINDS = {
-    "storedProcedure": "stored_procedure",
-    "trigger": "trigger",
-    "userDefinedFunction": "user_defined_function",
-}
-"""Item kind -> the name azure-mgmt-cosmosdb's operations use for it."""
 
 
 def throughput(settings: Any) -> dict[str, int] | None:

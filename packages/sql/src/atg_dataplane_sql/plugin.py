@@ -7,7 +7,7 @@ server and its empty databases; this fills them.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atg_dataplane import (
     Checkpoint,
@@ -19,10 +19,14 @@ from atg_dataplane import (
     ReplicationMode,
     ResourceBinding,
     ResourceTypeSpec,
+    deferred,
     hookimpl,
 )
 
-from atg_dataplane_sql import databases
+if TYPE_CHECKING:
+    from atg_dataplane_sql import databases
+else:  # imported when a resource of this type is first worked on
+    databases = deferred("atg_dataplane_sql.databases")
 
 RESOURCE_TYPE = "Microsoft.Sql/servers"
 ARM_API_VERSION = "2025-01-01"
