@@ -8,7 +8,8 @@ exists here; ``bench/run.py`` restricts ``atg-dataplane`` to the same types with
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -66,21 +67,36 @@ def where(resource: Any) -> tuple[str, str]:
     return parts[4], parts[-1]
 
 
-def _load() -> dict[str, Adapter]:
-    from adapters import (
-        apimanagement,
-        appservice,
-        compute,
-        containerregistry,
-        cosmosdb,
-        keyvault,
-        sql,
-        storage,
-    )
-
-    modules = (apimanagement, appservice, compute, containerregistry, cosmosdb, keyvault, sql,
-               storage)
-    return {m.ADAPTER.resource_type.lower(): m.ADAPTER for m in modules}
+MODULES = {
+    "microsoft.apimanagement/service": "apimanagement",
+    "microsoft.web/sites": "appservice",
+    "microsoft.compute/virtualmachines": "compute",
+    "microsoft.containerregistry/registries": "containerregistry",
+    "microsoft.documentdb/databaseaccounts": "cosmosdb",
+    "microsoft.keyvault/vaults": "keyvault",
+    "microsoft.sql/servers": "sql",
+    "microsoft.storage/storageaccounts": "storage",
+}
+"""Resource type (lower case) -> the adapter's module in this package."""
 
 
-ADAPTERS: dict[str, Adapter] = _load()
+class _Adapters(Mapping[str, Adapter]):
+    """The adapters by resource type, each module imported when first asked for: a run of
+    one type does not import every other type's SDK (``atg-dataplane`` does not either)."""
+
+    def __getitem__(self, rtype: str) -> Adapter:
+        adapter: Adapter = importlib.import_module(f"adapters.{MODULES[rtype]}").ADAPTER
+        assert adapter.resource_type.lower() == rtype, (rtype, adapter.resource_type)
+        return adapter
+
+    def __contains__(self, rtype: object) -> bool:
+        return rtype in MODULES
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(MODULES)
+
+    def __len__(self) -> int:
+        return len(MODULES)
+
+
+ADAPTERS: Mapping[str, Adapter] = _Adapters()

@@ -19,7 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from atg_dataplane_compute.extensions import NEEDS_PROTECTED
+from atg_dataplane_compute.known import NEEDS_PROTECTED
 from atg_dataplane_compute.volumes import CHUNK
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.compute import ComputeManagementClient
