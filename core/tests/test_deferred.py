@@ -76,3 +76,19 @@ def test_a_module_that_cannot_be_imported_fails_where_it_is_used(package: str) -
     assert "missing" in repr(missing)
     with pytest.raises(ModuleNotFoundError, match="missing"):
         _ = missing.anything
+
+
+def test_the_listing_and_strict_mode_import_what_a_plugin_deferred() -> None:
+    from atg_dataplane.plugins import PluginLoadError, load_plugins
+    from atg_dataplane_unit_samples import sample_ep
+
+    eps = [sample_ep("lazy"), sample_ep("alpha", "good")]
+    host = load_plugins(entry_points=eps, strict=False)
+    assert {r.name: r.status for r in host.records} == {"alpha": "loaded", "lazy": "loaded"}
+    host.import_deferred()  # what `atg-dataplane plugins` does before it lists
+    lazy = host.record("lazy")
+    assert lazy is not None and lazy.status == "failed"
+    assert "not_installed_sdk" in lazy.error and lazy.error.startswith("import failed:")
+    assert host.record("alpha").status == "loaded"  # type: ignore[union-attr]
+    with pytest.raises(PluginLoadError, match="not_installed_sdk"):
+        load_plugins(entry_points=eps, strict=True)

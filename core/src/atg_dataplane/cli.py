@@ -156,8 +156,9 @@ def plugins_command(
 ) -> None:
     """List installed plugins: distribution, version, resource types, modes, status.
 
-    A plugin that failed to load is listed with its error; the exit code is
-    still 0 (set ATG_DATAPLANE_STRICT_PLUGINS=1 to make load errors fatal).
+    A plugin that failed to load (or whose SDK, imported by a run only when
+    first needed, cannot be imported) is listed with its error; the exit code
+    is still 0 (set ATG_DATAPLANE_STRICT_PLUGINS=1 to make load errors fatal).
     With --options: every option the plugins declare, its kind, default and meaning.
     """
     state = ctx.ensure_object(AppState)
@@ -167,6 +168,9 @@ def plugins_command(
         usage = isinstance(exc, PluginSelectionError)
         fail(str(exc), exitcodes.USAGE if usage else exitcodes.PLUGIN_ERROR)
         return
+    # A run imports a plugin's SDK when it first needs it; the listing imports them all, so
+    # that a missing or broken SDK is listed here as a load error.
+    host.import_deferred()
     if isinstance(ctx.parent and ctx.parent.command, PluginAwareGroup):
         # so that a plugin whose commands fail to register is listed as failed
         ctx.parent.command.add_plugin_commands(ctx.parent, for_listing=False)  # type: ignore[union-attr]

@@ -9,7 +9,8 @@ Environment:
 
 * ``ATG_DATAPLANE_PLUGINS``: comma-separated allow-list of entry point names.
 * ``ATG_DATAPLANE_DISABLE_PLUGINS``: comma-separated deny-list.
-* ``ATG_DATAPLANE_STRICT_PLUGINS=1``: any load error is fatal (for CI).
+* ``ATG_DATAPLANE_STRICT_PLUGINS=1``: any load error is fatal (for CI), including a
+  module a plugin deferred (``atg_dataplane.deferred``) that cannot be imported.
 * ``ATG_DATAPLANE_TRACE_HOOKS=1``: log every hook call and result to stderr.
 """
 
@@ -25,6 +26,7 @@ import importlib_metadata
 import pluggy
 
 from atg_dataplane import hookspecs
+from atg_dataplane.deferred import import_deferred
 from atg_dataplane.models import ResourceTypeSpec
 from atg_dataplane.redact import redact
 
@@ -146,6 +148,19 @@ class PluginHost:
             f"{where} names no installed plugin: {name!r}; installed: {installed} "
             "(atg-dataplane plugins lists them)"
         )
+
+    def import_deferred(self) -> None:
+        """Import every module the loaded plugins' entry modules named with
+        :class:`~atg_dataplane.deferred.deferred` (a run imports them when first used): a
+        plugin whose SDK is missing or broken is then listed failed with the import error,
+        as it would be had its entry module imported the SDK itself."""
+        for record in self.records:
+            if record.status != "loaded":
+                continue
+            problem = import_deferred(record.value.split(":")[0])
+            if problem:
+                record.status = "failed"
+                record.error = f"import failed: {problem}"
 
     def index_resource_types(self) -> None:
         """Ask every loaded plugin for its types; two claims on one type conflict."""
@@ -323,6 +338,7 @@ def load_plugins(
         host.unknown_names += [(where, name) for name in sorted(names - installed)]
     host.index_resource_types()
     if strict:
+        host.import_deferred()
         problems = [f"{r.name} ({r.distribution}): {r.error}" for r in records if r.error]
         if problems:
             raise PluginLoadError("plugin load failed in strict mode: " + "; ".join(problems))
