@@ -33,14 +33,15 @@ from atg_dataplane import (
     hookimpl,
 )
 
+from atg_dataplane_appservice import values  # no SDK: its names are read as plugins load
+
 if TYPE_CHECKING:
-    from atg_dataplane_appservice import code, keys, settings, sites, values
+    from atg_dataplane_appservice import code, keys, settings, sites
 else:  # imported when a resource of this type is first worked on
     code = deferred("atg_dataplane_appservice.code")
     keys = deferred("atg_dataplane_appservice.keys")
     settings = deferred("atg_dataplane_appservice.settings")
     sites = deferred("atg_dataplane_appservice.sites")
-    values = deferred("atg_dataplane_appservice.values")
 
 RESOURCE_TYPE = "Microsoft.Web/sites"
 ARM_API_VERSION = "2025-05-01"

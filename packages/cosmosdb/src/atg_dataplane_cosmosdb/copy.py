@@ -24,8 +24,8 @@ from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from atg_dataplane_cosmosdb import documents, structure
 from atg_dataplane_cosmosdb.account import Account, account
-from atg_dataplane_cosmosdb.discovery import Options
 from atg_dataplane_cosmosdb.kinds import CONTAINER, DATABASE
+from atg_dataplane_cosmosdb.permissions import Options
 
 _FROM_SOURCE = object()
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextvars
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from atg_dataplane import DataPlaneItem, Fingerprinter, ReplicationMode, ResourceBinding, read_ahead
@@ -21,6 +20,7 @@ from azure.cosmos.exceptions import CosmosHttpResponseError
 from atg_dataplane_cosmosdb import documents, structure
 from atg_dataplane_cosmosdb.account import Account, account
 from atg_dataplane_cosmosdb.kinds import CONTAINER, DATABASE, SCRIPTS
+from atg_dataplane_cosmosdb.permissions import Options
 
 WORKERS = 8
 """Databases listed at once (their containers and each container's scripts)."""
@@ -29,15 +29,6 @@ Sizes = dict[str, list[tuple[Any, int | None]]]
 refused)."""
 STOP_POLL_SECONDS = 0.2
 """How often discovery, waiting for the counts, looks for a stop."""
-
-
-@dataclass(frozen=True)
-class Options:
-    use_keys: bool = False
-
-    @classmethod
-    def of(cls, options: Any) -> Options:
-        return cls(use_keys=bool((options or {}).get("cosmosdb.use_keys", False)))
 
 
 def discover(

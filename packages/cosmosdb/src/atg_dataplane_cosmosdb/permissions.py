@@ -10,10 +10,26 @@ With ``cosmosdb.use_keys`` the keys come from ARM (``readonlykeys`` on the sourc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from atg_dataplane import Permission, ReplicationMode
 from atg_dataplane.models import Side
 
 from atg_dataplane_cosmosdb.kinds import RESOURCE_TYPE
+
+
+@dataclass(frozen=True)
+class Options:
+    """The plugin's options; ``use_keys`` decides what each side needs (a plain module:
+    the permission check reads it without importing an SDK)."""
+
+    use_keys: bool = False
+
+    @classmethod
+    def of(cls, options: Any) -> Options:
+        return cls(use_keys=bool((options or {}).get("cosmosdb.use_keys", False)))
+
 
 SQL = f"{RESOURCE_TYPE}/sqlDatabases"
 CONTAINERS = f"{SQL}/containers"

@@ -29,7 +29,7 @@ else:  # imported when a resource of this type is first worked on
     copy = deferred("atg_dataplane_cosmosdb.copy")
     discovery = deferred("atg_dataplane_cosmosdb.discovery")
 from atg_dataplane_cosmosdb.kinds import KINDS, RESOURCE_TYPE
-from atg_dataplane_cosmosdb.permissions import permissions
+from atg_dataplane_cosmosdb.permissions import Options, permissions
 
 MAX_ITEMS_PER_ACCOUNT = 8
 """Containers (and scripts) copied at once per account; each container's copy keeps a few
@@ -66,7 +66,7 @@ def dataplane_resource_types() -> list[ResourceTypeSpec]:
 def dataplane_permissions(
     resource_type: str, mode: ReplicationMode, options: Mapping[str, Any]
 ) -> list[Permission]:
-    return permissions(ReplicationMode(mode), discovery.Options.of(options).use_keys)
+    return permissions(ReplicationMode(mode), Options.of(options).use_keys)
 
 
 @hookimpl
@@ -77,7 +77,7 @@ def dataplane_discover(
     fingerprinter: Fingerprinter,
 ) -> Iterator[DataPlaneItem]:
     yield from discovery.discover(
-        resource, ReplicationMode(mode), discovery.Options.of(options), fingerprinter
+        resource, ReplicationMode(mode), Options.of(options), fingerprinter
     )
 
 
@@ -92,7 +92,7 @@ def dataplane_replicate_item(
     checkpoint: Checkpoint,
 ) -> ItemOutcome:
     return copy.replicate(
-        item, source, target, ReplicationMode(mode), discovery.Options.of(options),
+        item, source, target, ReplicationMode(mode), Options.of(options),
         fingerprinter, checkpoint,
     )
 
@@ -106,5 +106,5 @@ def dataplane_fingerprint(
     options: Mapping[str, Any],
 ) -> str | None:
     return copy.fingerprint(
-        item, resource, ReplicationMode(mode), discovery.Options.of(options), fingerprinter
+        item, resource, ReplicationMode(mode), Options.of(options), fingerprinter
     )
