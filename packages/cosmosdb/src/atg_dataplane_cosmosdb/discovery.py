@@ -86,7 +86,7 @@ class _Sizes:
             if self._cancelled.is_set():
                 raise RunStopping("discovery ended")
             # Kept with its count: the database's items are read from this listing, not
-            # from a second one (1,700 more management calls at the benchmark's 100x).
+            # from a second one (one more management call per database).
             return [(c, _count(acc, db, c.name))
                     for c in acc.sql.list_sql_containers(acc.group, acc.name, db)]
 
