@@ -51,9 +51,10 @@ from atg_dataplane_apimanagement.entities import (
 )
 
 if TYPE_CHECKING:
-    from azure.mgmt.apimanagement import ApiManagementClient, models
+    import azure.mgmt.apimanagement as sdk
+    from azure.mgmt.apimanagement import ApiManagementClient
 else:  # the SDK is imported when a service is first worked on
-    models = deferred("azure.mgmt.apimanagement.models")
+    sdk = deferred("azure.mgmt.apimanagement")
 
 RESOURCE_TYPE = "Microsoft.ApiManagement/service"
 ARM_API_VERSION = "2024-05-01"
@@ -157,10 +158,8 @@ def dataplane_permissions(resource_type: str, mode: ReplicationMode) -> list[Per
 
 
 def client(binding: ResourceBinding) -> ApiManagementClient:
-    from azure.mgmt.apimanagement import ApiManagementClient  # see ``models`` above
-
     found: ApiManagementClient = binding.context.mgmt(
-        ApiManagementClient, binding.resource.subscription_id
+        sdk.ApiManagementClient, binding.resource.subscription_id
     )
     return found
 
@@ -299,7 +298,7 @@ def dataplane_replicate_item(
         properties["value"] = raw["value"]
     if kind.name == "api" and REVISION in path[-1]:  # Azure makes a revision from its API
         properties["sourceApiId"] = f"{target.resource.id}/apis/{path[-1].partition(REVISION)[0]}"
-    body = getattr(models, kind.model).deserialize({"properties": properties})
+    body = getattr(sdk.models, kind.model).deserialize({"properties": properties})
     if kind.lro:
         _call(target, kind, "begin_" + kind.put_method, path, body).result()
     else:

@@ -23,13 +23,14 @@ from atg_dataplane import (
     hookimpl,
 )
 
+from atg_dataplane_cosmosdb.kinds import KINDS, RESOURCE_TYPE
+from atg_dataplane_cosmosdb.permissions import Options, permissions
+
 if TYPE_CHECKING:
     from atg_dataplane_cosmosdb import copy, discovery
 else:  # imported when a resource of this type is first worked on
     copy = deferred("atg_dataplane_cosmosdb.copy")
     discovery = deferred("atg_dataplane_cosmosdb.discovery")
-from atg_dataplane_cosmosdb.kinds import KINDS, RESOURCE_TYPE
-from atg_dataplane_cosmosdb.permissions import Options, permissions
 
 MAX_ITEMS_PER_ACCOUNT = 8
 """Containers (and scripts) copied at once per account; each container's copy keeps a few
