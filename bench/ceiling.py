@@ -18,6 +18,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from adapters import Task
+from atg_dataplane import read_ahead
 from common import Pair, Stopwatch, Tally, emit, setup
 
 
@@ -35,8 +36,8 @@ def main() -> None:
 
         # Not timed, but made one resource at a time it took longer than the writes it
         # prepares: the resources are planned at the run's concurrency, in their order.
-        with ThreadPoolExecutor(args.concurrency) as planners:
-            tasks = [task for part in planners.map(plan, ctx.pairs) for task in part]
+        parts = read_ahead(plan, ctx.pairs, args.concurrency)
+        tasks = [task for part in parts for task in part]
     tally = Tally()
     kinds = Counter(task.kind for task in tasks)
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from atg_dataplane import read_ahead
 from azure.containerregistry import ContainerRegistryClient
 from azure.core import PipelineClient
 from azure.core.rest import HttpRequest
@@ -119,8 +120,7 @@ class ContainerRegistryAdapter:
         importer = _Importer(pair, source, target, pool)
         # Not timed, but read one repository at a time it was the longest of the ceiling's
         # plans: the repositories are read on the pool's threads.
-        with ThreadPoolExecutor(pool) as threads:
-            images = _images(pair.source, source, threads.map, pool)
+        images = _images(pair.source, source, lambda fn, xs: read_ahead(fn, xs, pool), pool)
         return [
             Task(
                 "manifest",

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import certifi
+from atg_dataplane import read_ahead
 from azure.cosmos import CosmosClient
 from azure.cosmos.documents import SSLConfiguration
 from azure.mgmt.cosmosdb import CosmosDBManagementClient
@@ -165,8 +165,10 @@ class CosmosAdapter:
 
         # Not timed, but read one database at a time the ceiling's plan at 100x outlasted
         # its timed writes: the databases are read on the pool's threads, in their order.
-        with ThreadPoolExecutor(pool) as threads:
-            return [t for part in threads.map(of, _structure(src, threads.map)) for t in part]
+        def each(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterable[Any]:
+            return read_ahead(fn, items, pool)
+
+        return [t for part in each(of, _structure(src, each)) for t in part]
 
     # -- sandbox targets ------------------------------------------------------
     def fresh_targets(self, sandbox_dir: str, names: list[str], tag: str) -> dict[str, str]:
