@@ -267,7 +267,9 @@ def _write_container(
     name: str,
     properties: dict[str, Any] | None,
 ) -> ItemOutcome:
-    with scrubbed():
+    # Every write here is safe to repeat after a lost answer: a create made again answers
+    # "exists" (then compared), metadata and access policy are replaced whole.
+    with scrubbed(), idempotent():
         if properties is None:
             src = require_side(source, "blob").get_container_client(name)
             properties = container_properties(src.get_container_properties())

@@ -245,7 +245,8 @@ def ensure_share(
             status = "replicated"
         return ItemOutcome(status=status)
 
-    outcome: ItemOutcome = target.once(f"storage.share:{name}", write)
+    with idempotent():  # a create made again answers "exists"; the sets replace whole
+        outcome: ItemOutcome = target.once(f"storage.share:{name}", write)
     return outcome
 
 
@@ -287,7 +288,8 @@ def ensure_directory(
             client.set_http_headers(**smb)
         return ItemOutcome(status="replicated")
 
-    outcome: ItemOutcome = target.once(f"storage.directory:{share}/{path}", write)
+    with idempotent():  # as for shares: a create again answers "exists", sets replace
+        outcome: ItemOutcome = target.once(f"storage.directory:{share}/{path}", write)
     return outcome
 
 

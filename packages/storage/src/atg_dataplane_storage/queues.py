@@ -38,6 +38,7 @@ from atg_dataplane import (
     ItemOutcome,
     ReplicationMode,
     ResourceBinding,
+    idempotent,
 )
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
@@ -162,13 +163,15 @@ def replicate(
         status = "unchanged"
         created = False
         try:
-            client.create_queue(metadata=metadata or None)
+            with idempotent():  # made again, a create answers "exists" or changes nothing
+                client.create_queue(metadata=metadata or None)
             status = "replicated"
             created = True
         except ResourceExistsError:
             current = sorted_dict(client.get_queue_properties().metadata)
             if current != metadata:
-                client.set_queue_metadata(metadata=metadata or None)
+                with idempotent():  # the metadata is replaced whole
+                    client.set_queue_metadata(metadata=metadata or None)
                 status = "replicated"
         if mode is not ReplicationMode.REPLICATION:
             return ItemOutcome(status=status)
