@@ -271,7 +271,7 @@ class Bench:
 
     # -- one sandbox per scale ------------------------------------------------
     def sandbox(self, scale: int) -> tuple[Path, dict[str, list[str]], dict[str, Any]]:
-        from atg_dataplane_sandbox import sandbox
+        from atg_dataplane_sandbox import sandbox, scenarios
         from atg_dataplane_sandbox.seed import seed
 
         directory = self.work / f"scale-{scale}"
@@ -280,7 +280,10 @@ class Bench:
             shutil.rmtree(directory)
         directory.mkdir(parents=True)
         started = time.perf_counter()
-        sandbox.up(directory)
+        # Past scale 14 the large scenario's Cosmos DB databases need more accounts than
+        # the sandbox starts by default (Azure allows 500 databases and containers in one).
+        cosmos = scenarios.large(scale).pool_accounts("cosmos")
+        sandbox.up(directory, pools=sandbox.PoolSizes(cosmos=max(sandbox.PoolSizes.cosmos, cosmos)))
         log(f"sandbox (scale {scale}) up in {time.perf_counter() - started:.1f} s; seeding")
         report = seed(directory, "large", scale)
         log(f"seeded large x{scale} in {report.seconds:.1f} s: {report.counts}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from atg_dataplane_sandbox import scenarios
+from atg_dataplane_sandbox import seed as seed_module
 from atg_dataplane_sandbox.pytest_plugin import SandboxHandle
 
 
@@ -32,6 +33,33 @@ def test_composition_scales(scale: int) -> None:
     assert _composition(scenarios.large(scale)) == {
         "keyvault": 70 * scale, "storage": 61 * scale, "databases": 17 * scale + 1,
         "documents": 2000 * scale, "images": 16 * scale, "apis": 5 * scale}
+
+
+@pytest.mark.parametrize("scale", [10, 15, 100])
+def test_no_cosmos_account_holds_more_than_azure_allows(scale: int) -> None:
+    """Azure allows 500 databases and containers in one Cosmos DB account, and no more: past
+    that, the databases go on in the pool's next account, as a real tenant's would."""
+    plan = scenarios.large(scale)
+    accounts = {r.source_name: r.contents for r in plan.resources if r.kind == "cosmos"}
+    sizes = [sum(1 + len(d.containers) for d in c.databases) for c in accounts.values()]
+    assert max(sizes) <= scenarios.COSMOS_ACCOUNT_LIMIT
+    assert len(accounts) == {10: 1, 15: 2, 100: 7}[scale]
+    assert sorted(accounts) == [f"srccosmos{i}" for i in range(2, len(accounts) + 2)]
+    assert plan.pool_accounts("cosmos") == len(accounts) + 1  # srccosmos1 is the reference's
+    assert _composition(plan)["databases"] == 17 * scale + 1
+
+
+def test_a_sandbox_with_too_few_accounts_is_refused_before_seeding() -> None:
+    two = {"cosmos": {"accounts": {f"{p}cosmos{i}": "" for p in ("src", "tgt") for i in (1, 2)}}}
+    four = {"azurite": {"accounts": {f"srcstore{i}": "source" for i in range(1, 5)}}}
+    seed_module._check_pools(scenarios.large(10), {**two, **four})  # enough: no error
+    with pytest.raises(seed_module.SeedError) as info:
+        seed_module._check_pools(scenarios.large(100), {**two, **four})
+    assert str(info.value) == (
+        "scenario large at scale 100 needs 8 Cosmos DB accounts per tenant and the sandbox "
+        "has 2: run `atg-dataplane sandbox down`, then `atg-dataplane sandbox up "
+        "--cosmos-accounts 8`"
+    )
 
 
 def test_unknown_scenario_is_a_clear_error() -> None:

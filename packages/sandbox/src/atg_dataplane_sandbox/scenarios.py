@@ -282,6 +282,16 @@ class Scenario:
     scale: int
     resources: list[ResourceSpec]
 
+    def pool_accounts(self, kind: str) -> int:
+        """Accounts per tenant of the sandbox's ``kind`` pool (``storage``: ``srcstoreN``,
+        ``cosmos``: ``srccosmosN``) that this scenario uses: the highest ``N`` it names."""
+        prefix = {"storage": "srcstore", "cosmos": "srccosmos"}[kind]
+        return max(
+            (int(r.source_name[len(prefix):]) for r in self.resources
+             if r.kind == kind and r.source_name[len(prefix):].isdigit()),
+            default=0,
+        )
+
 
 MAX_SECRET_NAME = "max-length-name-" + "x" * (127 - len("max-length-name-"))
 
@@ -437,9 +447,12 @@ def large(scale: int = 1) -> Scenario:
     for copy in range(1, scale + 1):
         resources.append(ResourceSpec("keyvault", f"kv-src-large-{copy}", f"kv-tgt-large-{copy}",
                                       _large_vault()))
-    # Storage and Cosmos accounts come from fixed pools: spread the copies over them.
+    # Storage and Cosmos DB accounts come from the sandbox's pools (``sandbox up
+    # --cosmos-accounts``): the copies are spread over them.
     resources.append(ResourceSpec("storage", "srcstore2", "tgtstore2", _large_storage(scale)))
-    resources.append(ResourceSpec("cosmos", "srccosmos2", "tgtcosmos2", _large_cosmos(scale)))
+    for index, contents in enumerate(_large_cosmos(scale), start=2):
+        resources.append(ResourceSpec("cosmos", f"srccosmos{index}", f"tgtcosmos{index}",
+                                      contents))
     resources.append(ResourceSpec("registry", "acrsrclarge", "acrtgtlarge", RegistryContents(
         images=[ImageSpec(f"apps/app-{i:03d}", tags=[f"1.{i}"],
                           platforms=["linux/amd64", "linux/arm64"] if i % 8 == 0 else [])
@@ -494,18 +507,41 @@ def _large_storage(scale: int) -> StorageContents:
     )
 
 
-def _large_cosmos(scale: int) -> CosmosContents:
-    # The measured tenant's databases, plus one large container: LARGE_DOCUMENTS per scale
-    # in all (20,000 at the benchmark's scale 10).
+def _large_cosmos(scale: int) -> list[CosmosContents]:
+    """The measured tenant's databases, plus one large container (LARGE_DOCUMENTS per scale
+    in all: 20,000 at the benchmark's scale 10), over as many accounts as Azure needs for
+    them: one up to scale 14, seven at scale 100."""
     small = [
         CosmosDatabaseSpec(f"db-{d:03d}", containers=[
             CosmosContainerSpec("items", partition_key="/pk", documents=10)])
         for d in range(LARGE_DATABASES * scale)
     ]
     big = LARGE_DOCUMENTS * scale - 10 * LARGE_DATABASES * scale
-    return CosmosContents(databases=[*small, CosmosDatabaseSpec("telemetry", containers=[
+    return _by_account([*small, CosmosDatabaseSpec("telemetry", containers=[
         CosmosContainerSpec("events", partition_key=["/device", "/day"], documents=big,
                             custom_indexing=True, scripts=True, odd_ids=True)])])
+
+
+COSMOS_ACCOUNT_LIMIT = 500
+"""Databases and containers together in one Cosmos DB account: Azure's limit, which cannot
+be raised (learn.microsoft.com/azure/cosmos-db/concepts-limits, "Resource limits"). A
+scenario past it would describe a tenant that cannot exist."""
+
+
+def _by_account(databases: list[CosmosDatabaseSpec]) -> list[CosmosContents]:
+    """``databases`` in order, each account filled up to :data:`COSMOS_ACCOUNT_LIMIT`."""
+    accounts: list[CosmosContents] = []
+    current: list[CosmosDatabaseSpec] = []
+    used = 0
+    for database in databases:
+        size = 1 + len(database.containers)
+        if current and used + size > COSMOS_ACCOUNT_LIMIT:
+            accounts.append(CosmosContents(databases=current))
+            current, used = [], 0
+        current.append(database)
+        used += size
+    accounts.append(CosmosContents(databases=current))
+    return accounts
 
 
 SCENARIOS = {"reference": reference, "large": large}

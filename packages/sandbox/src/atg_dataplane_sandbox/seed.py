@@ -67,6 +67,26 @@ def context(directory: str | Path) -> SeedContext:
     )
 
 
+POOLS = {"storage": ("azurite", "storage", "--storage-accounts"),
+         "cosmos": ("cosmos", "Cosmos DB", "--cosmos-accounts")}
+"""Seed kind -> the services.json entry of its account pool, its name, and the flag of
+``sandbox up`` that sizes it."""
+
+
+def _check_pools(plan: scenarios.Scenario, services: dict[str, Any]) -> None:
+    """Fail before anything is created when the running sandbox has too few accounts."""
+    for kind, (service, label, flag) in POOLS.items():
+        needed = plan.pool_accounts(kind)
+        accounts = services.get(service, {}).get("accounts", {})
+        have = sum(1 for name in accounts if name.startswith("src"))
+        if needed > have:
+            raise SeedError(
+                f"scenario {plan.name} at scale {plan.scale} needs {needed} {label} accounts "
+                f"per tenant and the sandbox has {have}: run `atg-dataplane sandbox down`, "
+                f"then `atg-dataplane sandbox up {flag} {needed}`"
+            )
+
+
 def _ensure_resource_groups(ctx: SeedContext) -> None:
     try:  # azure-mgmt-resource >= 24 moved the client into a sub-package
         from azure.mgmt.resource.resources import ResourceManagementClient
@@ -89,6 +109,7 @@ def seed(directory: str | Path, scenario: str = "reference", scale: int = 1) -> 
     except KeyError as exc:
         raise SeedError(str(exc.args[0])) from None
     ctx = context(directory)
+    _check_pools(plan, ctx.services)
     _ensure_resource_groups(ctx)
     counts: Counter[str] = Counter()
 
