@@ -134,12 +134,13 @@ async def _subscription_provider_path(ctx: ArmContext, rest: list[str]) -> web.S
 
 def _list(ctx: ArmContext, provider: providers.Provider, scope: str) -> web.Response:
     prefix = scope.lower() + "/"
-    items = [
-        provider.present(ctx, r)
-        for key, r in sorted(ctx.section("resources").items())
-        if key.startswith(prefix) and r["type"].lower() == provider.full_type.lower()
-    ]
-    return paged(ctx, items)
+    wanted = provider.full_type.lower()
+    items = sorted(
+        (key, r)
+        for key, r in ctx.section("resources").items()
+        if key.startswith(prefix) and r["type"].lower() == wanted
+    )
+    return paged(ctx, items, lambda item: provider.present(ctx, item[1]))
 
 
 async def _provider_path(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,8 +97,11 @@ def read_json_body(body: Any) -> dict[str, Any]:
     return body
 
 
-def paged(ctx: ArmContext, items: Sequence[Any]) -> web.Response:
-    """One page of ``items`` with a ``nextLink`` built from the request URL (``$skiptoken``)."""
+def paged(
+    ctx: ArmContext, items: Sequence[Any], present: Callable[[Any], Any] | None = None
+) -> web.Response:
+    """One page of ``items`` with a ``nextLink`` built from the request URL (``$skiptoken``),
+    each shown through ``present`` when given (only the page's, not every item per page)."""
     size = ctx.emu.options.arm_page_size
     try:
         skip = int(ctx.request.query.get("$skiptoken", "0"))
@@ -106,7 +109,8 @@ def paged(ctx: ArmContext, items: Sequence[Any]) -> web.Response:
         raise AzureError(400, "InvalidSkipToken", "The skip token is invalid.") from None
     top = ctx.request.query.get("$top")
     limit = min(size, int(top)) if top and top.isdigit() else size
-    body: dict[str, Any] = {"value": list(items[skip : skip + limit])}
+    page = items[skip : skip + limit]
+    body: dict[str, Any] = {"value": [present(i) for i in page] if present else list(page)}
     if skip + limit < len(items):
         base = ctx.emu.urls["arm"]
         body["nextLink"] = base + str(

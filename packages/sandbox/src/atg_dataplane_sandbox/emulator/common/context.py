@@ -81,6 +81,8 @@ class Emulator:
         self.registry_by_port: dict[int, str] = {}
         self.registry_runner: web.AppRunner | None = None
         self._parts: dict[str, Any] = {}
+        self._named: dict[tuple[str, str], str] = {}
+        """(type, name) -> the store key of the resource :meth:`resource_named` found."""
         self.storage_urls: dict[str, str] = {}
         """Kind (``blob``, ``queue``, ``table``) -> URL of its fault-injecting proxy."""
         self.cosmos_urls: dict[str, str] = {}
@@ -124,6 +126,23 @@ class Emulator:
         if props.get(field) != value:
             props[field] = value
             self.store.touch()
+
+    def resource_named(self, resource_type: str, name: str) -> dict[str, Any] | None:
+        """The stored ARM resource of one type (any case) and name (an account's name is
+        global), or None. Data-plane requests ask this for their account: found once by a
+        walk of every resource, then by its key (a walk per request made each request cost
+        more as the tenant grew)."""
+        wanted = (resource_type.lower(), name.lower())
+        resources = self.store.section("resources")
+        key = self._named.get(wanted)
+        found = resources.get(key) if key is not None else None
+        if found is not None and _type_and_name(found) == wanted:
+            return found
+        for key, resource in resources.items():
+            if _type_and_name(resource) == wanted:
+                self._named[wanted] = key
+                return resource
+        return None
 
     def resources_of_type(self, resource_type: str) -> list[dict[str, Any]]:
         """Stored ARM resources of one type (any case)."""
@@ -279,3 +298,7 @@ def _read_services(directory: Path) -> dict[str, Any]:
 
 
 EMU = web.AppKey("emu", Emulator)
+
+
+def _type_and_name(resource: dict[str, Any]) -> tuple[str, str]:
+    return str(resource.get("type", "")).lower(), str(resource.get("name", "")).lower()

@@ -26,13 +26,8 @@ ASSIGNMENTS = "cosmos_sql_role_assignments"
 
 def account_resource(emu: Any, account: str) -> dict[str, Any] | None:
     """The ARM resource of a Cosmos DB account (names are global), if created."""
-    for resource in emu.store.section("resources").values():
-        if (
-            str(resource.get("type", "")).lower() == ACCOUNT_TYPE.lower()
-            and str(resource.get("name", "")).lower() == account.lower()
-        ):
-            return dict(resource)
-    return None
+    resource = emu.resource_named(ACCOUNT_TYPE, account)
+    return dict(resource) if resource is not None else None
 
 
 def builtin_definitions(account_id: str) -> list[dict[str, Any]]:

@@ -144,9 +144,9 @@ def _table(method: str, reading: bool, below: list[str]) -> tuple[str, bool, str
 def account_id(emu: Any, account: str) -> str:
     """The ARM id of a storage account; for a pool account not (yet) created through ARM,
     an id in its tenant's subscription (so subscription-wide assignments cover it)."""
-    for resource in emu.resources_of_type(ACCOUNT_TYPE):
-        if str(resource.get("name", "")).lower() == account.lower():
-            return str(resource["id"])
+    resource = emu.resource_named(ACCOUNT_TYPE, account)
+    if resource is not None:
+        return str(resource["id"])
     tenant = account_tenant(emu, account)
     base = f"/subscriptions/{tenant.subscription_id}/resourceGroups/-" if tenant else ""
     return f"{base}/providers/{_SA}/{account}"
