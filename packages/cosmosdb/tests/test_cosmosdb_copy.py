@@ -212,3 +212,22 @@ def test_the_largest_containers_are_listed_first(
 
     assert containers(REPLICATION) == ["shop/orders", "shop/attachments", "shared/events"]
     assert containers(TEMPLATE) == ["shared/events", "shop/attachments", "shop/orders"]
+
+
+def test_a_count_that_keeps_failing_is_left_unknown_not_the_discovery(
+    accounts: CosmosWorld, fingerprinter: Fingerprinter
+) -> None:
+    """Counts only order the copies: a data plane that answers every request with 500
+    (a transient failure, tried again) leaves each count unknown, and the account's
+    structure is still listed in full through ARM."""
+    accounts.seed(CONTENTS)
+    before = accounts.sandbox.set_faults("cosmos:500=1")["injected"].get("cosmos", {})
+    try:
+        items = discovery.discover(
+            accounts.binding("source"), REPLICATION, discovery.Options(), fingerprinter)
+        counts = {i.name: i.properties["documents"] for i in items
+                  if i.kind == discovery.CONTAINER}
+    finally:
+        after = accounts.sandbox.set_faults("")["injected"].get("cosmos", {})
+    assert counts == {"shop/orders": None, "shop/attachments": None, "shared/events": None}
+    assert after.get("500", 0) - before.get("500", 0) >= 3 * discovery.COUNT_ATTEMPTS

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from atg_dataplane import DataPlaneItem, Fingerprinter, ReplicationMode, ResourceBinding, read_ahead
-from atg_dataplane.retry import RunStopping
+from atg_dataplane.retry import RunStopping, is_transient
 from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from atg_dataplane_cosmosdb import documents, structure
@@ -27,6 +27,9 @@ WORKERS = 8
 Sizes = dict[str, list[tuple[Any, int | None]]]
 """Database -> its containers as listed, each with its document count (None: the data plane
 refused)."""
+COUNT_ATTEMPTS = 3
+"""Tries of a container's document count that fails transiently before it is left unknown."""
+COUNT_RETRY_SECONDS = 0.25
 STOP_POLL_SECONDS = 0.2
 """How often discovery, waiting for the counts, looks for a stop."""
 
@@ -141,13 +144,27 @@ def _inside(
 
 def _count(acc: Account, db: str, coll: str) -> int | None:
     """The container's document count; None when the data plane refuses (no data role: the
-    container's copy then fails with the remedy) or the container went away meanwhile."""
-    try:
-        return documents.count(acc.container(db, coll))
-    except CosmosHttpResponseError as exc:
-        if exc.status_code in (401, 403, 404):
-            return None
-        raise
+    container's copy then fails with the remedy), the container went away meanwhile, or the
+    count kept failing transiently.
+
+    The count only orders the copies and is compared by verify; the copy reads every
+    document whatever it says. So a count that fails like a broken connection is tried
+    again, then left unknown, instead of ending the account's whole discovery (a chain of
+    hundreds of requests, of which the first failure would end the attempt).
+    """
+    for attempt in range(1, COUNT_ATTEMPTS + 1):
+        try:
+            return documents.count(acc.container(db, coll))
+        except CosmosHttpResponseError as exc:
+            if exc.status_code in (401, 403, 404):
+                return None
+            if not is_transient(exc):
+                raise
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+        acc.binding.context.pause(COUNT_RETRY_SECONDS * attempt)
+    return None
 
 
 def _item(binding: ResourceBinding, kind: str, name: str, props: dict[str, Any]) -> DataPlaneItem:
