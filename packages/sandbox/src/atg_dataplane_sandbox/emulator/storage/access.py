@@ -18,7 +18,6 @@ roles hold).
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from aiohttp import web
@@ -30,8 +29,6 @@ from atg_dataplane_sandbox.emulator.common.tokens import Claims, TokenError, sam
 STORAGE_AUDIENCE = "https://storage.azure.com"
 ACCOUNT_TYPE = "microsoft.storage/storageaccounts"
 _SA = "Microsoft.Storage/storageAccounts"
-_CACHE = 512
-"""Validated tokens kept (a client sends the same token for an hour)."""
 
 
 class Refused(Exception):
@@ -160,15 +157,7 @@ def account_tenant(emu: Any, account: str) -> Any:
 
 
 def _claims(emu: Any, token: str) -> Claims:
-    cache: dict[str, Claims] = emu.part("storage.tokens", lambda _emu: {})
-    found = cache.get(token)
-    if found is not None and found.expires > time.time():
-        return found
     try:
-        claims = emu.issuer.validate(token, None)
+        return emu.issuer.validate(token, None)  # remembered there once checked
     except TokenError as exc:
         raise Refused(401, "InvalidAuthenticationInfo", str(exc)) from None
-    if len(cache) >= _CACHE:
-        cache.clear()
-    cache[token] = claims
-    return claims
