@@ -72,8 +72,9 @@ def _list(ctx: ArmContext, child: ChildType, parent: dict[str, Any]) -> web.Resp
         raise _method(ctx)
     ctx.require(f"{child.full_type}/read", f"{parent['id']}/{child.name}")
     items = sorted(_items(ctx, child, parent).values(), key=lambda item: item["id"].lower())
-    shown = [_present(child, item) for item in items]
-    return json_response({"value": shown}) if child.one_page else paged(ctx, shown)
+    if child.one_page:
+        return json_response({"value": [_present(child, item) for item in items]})
+    return paged(ctx, items, lambda item: _present(child, item))
 
 
 async def _item(
