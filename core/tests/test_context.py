@@ -148,6 +148,28 @@ def test_resource_binding_caches_per_key_once() -> None:
     assert binding.state["client"] is results[0]
 
 
+def test_a_run_value_is_read_once_until_the_run_ends() -> None:
+    side = _side()
+    calls: list[int] = []
+
+    def listing() -> list[int]:
+        calls.append(1)
+        return [len(calls)]
+
+    results: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(side.run_cached("listing", listing)))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == [1] and all(r == [1] for r in results)
+    side.end_run()
+    assert side.run_cached("listing", listing) == [2]  # the next run reads afresh
+
+
 # ------------------------------------------------------------------ TargetListing
 
 

@@ -466,3 +466,15 @@ def test_discovery_and_items_run_as_their_resource(store: WidgetStore, journal: 
     rid = one.source.resource.id
     assert sorted(settled) == [("source", rid), ("target", rid)]
     assert RESOURCE.get() is None
+
+
+def test_values_kept_for_a_run_are_dropped_when_it_ends(
+    store: WidgetStore, journal: Journal
+) -> None:
+    """A runtime may serve a second run: it must not see the first run's listings."""
+    host = make_host(store)
+    resources = pair()
+    resources.source.context.run_cached("listing", lambda: "first run's")
+    run = journal.start_run("id", "replication")
+    _engine(host, journal, run.run_id).run([resources])
+    assert resources.source.context.run_cached("listing", lambda: "afresh") == "afresh"

@@ -50,6 +50,7 @@ class SideContext:
     named by an API Management value) at that resource's counterpart."""
     _session: Any = field(default=None, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    _run_values: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def target_name(self, source_name: str) -> str:
@@ -129,6 +130,23 @@ class SideContext:
                 once = self._clients[key] = _Once()
         return once.get(factory)
 
+    def run_cached(self, key: str, factory: Any) -> Any:
+        """A value shared by every resource of this side until the run ends: what many
+        items would each read again (a resource group's listing), read once. ``factory``
+        runs once per key and run, as in :meth:`cached_client`; the engine drops these
+        values when the run ends (:meth:`end_run`), so a runtime that serves a second run
+        reads them afresh. A value read this way does not see the run's own writes."""
+        with self._lock:
+            once = self._run_values.get(key)
+            if once is None:
+                once = self._run_values[key] = _Once()
+        return once.get(factory)
+
+    def end_run(self) -> None:
+        """Forget the values of :meth:`run_cached` (the engine calls it as a run ends)."""
+        with self._lock:
+            self._run_values.clear()
+
     def settled(self, resource_id: str) -> None:
         """The run is done with ``resource_id`` (a source resource id): its hosts'
         connections are closed unless another resource uses them
@@ -141,6 +159,7 @@ class SideContext:
     def close(self) -> None:
         with self._lock:
             self._clients.clear()
+            self._run_values.clear()
             if self._session is not None:
                 self._session.close()
                 self._session = None

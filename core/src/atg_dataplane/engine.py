@@ -319,8 +319,9 @@ class Engine:
             pool.shutdown(wait=wait, cancel_futures=True)
             self.summary.result.duration = time.monotonic() - started
             self.summary.interrupted = self.summary.interrupted or self.stop.is_set()
-            if not self.abandoned:
-                for context in list(self._contexts.values()):
+            for context in list(self._contexts.values()):
+                context.end_run()  # a next run of these contexts reads its listings afresh
+                if not self.abandoned:
                     context.stop.clear()  # the contexts may serve another run
             self.emit("run_finished", result=self.summary.result)
         return self.summary
