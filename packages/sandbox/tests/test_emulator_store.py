@@ -72,3 +72,29 @@ def test_the_wait_after_a_snapshot_grows_with_what_encoding_it_cost(
     assert waits[0] == 0.01  # the first wait is the interval
     # after each snapshot: at least LOOP_SHARE_INVERSE times its encoding, not the interval
     assert all(wait >= LOOP_SHARE_INVERSE * encoding_seconds * 0.9 for wait in waits[1:])
+
+
+def test_a_section_knows_the_children_of_each_parent_through_every_change(
+    tmp_path: Path,
+) -> None:
+    held = Store(tmp_path)
+    section = held.section("arm_children")
+    api = "/subscriptions/s/resourcegroups/g/providers/p/service/a/apis"
+    section[f"{api}/one"] = {"name": "one"}
+    section.setdefault(f"{api}/two", {"name": "two"})
+    section.update({f"{api}/three": {}, f"{api}/one/operations/get": {}})
+    section[f"{api}/one"] = {"name": "one, replaced"}  # replaced: listed once
+    assert section.below(api) == [f"{api}/one", f"{api}/two", f"{api}/three"]
+    assert section.below(f"{api}/one/operations") == [f"{api}/one/operations/get"]
+    del section[f"{api}/two"]
+    section.pop(f"{api}/three")
+    section.pop(f"{api}/missing", None)
+    assert section.below(api) == [f"{api}/one"]
+    held.save()  # the snapshot is the plain mapping, and a restart indexes it again
+    assert json.loads((tmp_path / STATE_FILE).read_text())["arm_children"][f"{api}/one"] == {
+        "name": "one, replaced"
+    }
+    again = Store(tmp_path).section("arm_children")
+    assert again.below(api) == [f"{api}/one"]
+    again.clear()
+    assert again.below(api) == [] and held.section("arm_children") is section

@@ -161,12 +161,8 @@ def _put(
 # -- helpers -------------------------------------------------------------------------------
 def _items(ctx: ArmContext, child: ChildType, parent: dict[str, Any]) -> dict[str, Any]:
     """The parent's items of this type by lower-case id, built-ins included."""
-    prefix = f"{parent['id']}/{child.name}/".lower()
-    found = {
-        key: item
-        for key, item in ctx.section(child.section).items()
-        if key.startswith(prefix) and "/" not in key[len(prefix) :]
-    }
+    stored = ctx.section(child.section)
+    found = {key: stored[key] for key in stored.below(f"{parent['id']}/{child.name}".lower())}
     if child.builtins is not None:
         found.update({item["id"].lower(): item for item in child.builtins(ctx, parent)})
     return found

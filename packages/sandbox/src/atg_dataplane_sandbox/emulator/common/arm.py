@@ -14,6 +14,7 @@ from aiohttp import web
 from atg_dataplane_sandbox.emulator.common import rbac
 from atg_dataplane_sandbox.emulator.common.context import Emulator
 from atg_dataplane_sandbox.emulator.common.errors import AzureError, json_response
+from atg_dataplane_sandbox.emulator.common.store import Section
 from atg_dataplane_sandbox.emulator.common.tokens import Claims
 from atg_dataplane_sandbox.topology import Tenant
 
@@ -40,7 +41,7 @@ class ArmContext:
     def store(self) -> dict[str, Any]:
         return self.emu.store.data
 
-    def section(self, name: str) -> dict[str, Any]:
+    def section(self, name: str) -> Section:
         return self.emu.store.section(name)
 
     def touch(self) -> None:
