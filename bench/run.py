@@ -223,18 +223,19 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def sandbox_cpu(directory: Path) -> float:
-    """CPU seconds used so far by the sandbox's processes (emulator, Azurite, ...)."""
+def sandbox_cpu_by_process(directory: Path) -> dict[str, float]:
+    """CPU seconds used so far by each of the sandbox's processes (emulator, Azurite, ...)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    found: dict[str, float] = {}
     for pid_file in (directory / "pids").glob("*.pid"):
         try:
             stat = Path(f"/proc/{int(pid_file.read_text().strip())}/stat").read_text()
         except (OSError, ValueError):
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        total += sum(int(v) for v in fields[11:15]) / ticks  # utime stime cutime cstime
-    return total
+        # utime stime cutime cstime
+        found[pid_file.stem] = sum(int(v) for v in fields[11:15]) / ticks
+    return found
 
 
 def last_json(text: str) -> dict[str, Any]:
@@ -403,7 +404,7 @@ class Bench:
         else:
             argv = [sys.executable, str(HERE / "ceiling.py"), "--config", str(config)]
             argv += ["--concurrency", str(concurrency)]
-        sandbox_before = sandbox_cpu(directory)
+        sandbox_before = sandbox_cpu_by_process(directory)
         with _environment(ATG_BENCH_PHASES_OUT=str(phases_out)):
             measured = measure(argv, config.parent, contender)
         skipped_check = ""
@@ -415,9 +416,12 @@ class Bench:
                 f"{contender}: the permission check found gaps; re-running with "
                 "--skip-permission-check (recorded in the run's detail)"
             )
-            sandbox_before = sandbox_cpu(directory)
+            sandbox_before = sandbox_cpu_by_process(directory)
             measured = measure([*argv, "--skip-permission-check"], config.parent, contender)
-        sandbox_seconds = sandbox_cpu(directory) - sandbox_before
+        # which of the sandbox's services the run's CPU went to (what grows with the tenant)
+        by_process = {name: round(seconds - sandbox_before.get(name, 0.0), 3)
+                      for name, seconds in sandbox_cpu_by_process(directory).items()}
+        sandbox_seconds = sum(by_process.values())
         code, wall, rss, out = measured.code, measured.wall, measured.rss, measured.out
         if contender in (*OURS, PHASES):
             summary = journal_summary(config)
@@ -469,6 +473,7 @@ class Bench:
         run.detail["load_average_before"] = load
         run.cpu_seconds = round(measured.cpu, 3)
         run.sandbox_cpu_seconds = round(sandbox_seconds, 3)
+        run.detail["sandbox_cpu_by_process"] = by_process
         if mix:
             run.detail["fault_mix_percent"] = mix
         if skipped_check:
@@ -847,6 +852,11 @@ def ladder_figures(runs: list[Run], ladder: list[int], latency: int) -> dict[str
             "seconds": round(run.wall_seconds, 3),
             "items_per_second": round(run.items_per_second, 2),
             "client_cpu_seconds_per_1000_items": round(run.cpu_seconds * per_item, 3),
+            "sandbox_cpu_seconds_per_1000_items": round(run.sandbox_cpu_seconds * per_item, 3),
+            "sandbox_cpu_seconds_per_1000_items_by_process": {
+                name: round(seconds * per_item, 3)
+                for name, seconds in run.detail.get("sandbox_cpu_by_process", {}).items()
+            },
             "peak_rss_mib": round(run.peak_rss_bytes / 2**20, 1),
             "journal_bytes": run.detail.get("journal_bytes"),
             "journal_bytes_per_item": round(run.detail.get("journal_bytes", 0) * per_item / 1000),
@@ -1151,13 +1161,18 @@ def markdown(results: dict[str, Any]) -> str:
             "10x, ≥ 90 % of the ceiling at 100x):",
             "",
             "| step | scale | items | seconds | items/s | client CPU s per 1,000 items "
+            "| sandbox CPU s per 1,000 items (by process) "
             "| peak RSS MiB | journal bytes per item | verify s | verify peak RSS MiB |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for name, row in steps.items():
+            processes = row.get("sandbox_cpu_seconds_per_1000_items_by_process") or {}
+            shares = ", ".join(f"{p} {v}" for p, v in sorted(processes.items()))
             lines.append(
                 f"| {name} | {row['scale']} | {row['items']} | {row['seconds']} "
                 f"| {row['items_per_second']} | {row['client_cpu_seconds_per_1000_items']} "
+                f"| {row.get('sandbox_cpu_seconds_per_1000_items')}"
+                f"{f' ({shares})' if shares else ''} "
                 f"| {row['peak_rss_mib']} | {row['journal_bytes_per_item']} "
                 f"| {row['verify_seconds']} | {row['verify_peak_rss_mib']} |"
             )
