@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from atg_dataplane.clouds import AZURE_PUBLIC, Cloud
@@ -123,6 +123,17 @@ def test_side_context_trusts_the_cloud_ca_bundle(tmp_path) -> None:  # type: ign
     side.close()
 
 
+def _at_once(threads: int, call: Callable[[], object]) -> list[object]:
+    """What ``call`` answers on each of ``threads`` threads started together."""
+    results: list[object] = []
+    started = [threading.Thread(target=lambda: results.append(call())) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join()
+    return results
+
+
 def test_resource_binding_caches_per_key_once() -> None:
     rid = "/subscriptions/s/resourceGroups/g/providers/A.B/c/n"
     resource = AzureResource(id=rid, type="A.B/c", name="n")
@@ -134,15 +145,7 @@ def test_resource_binding_caches_per_key_once() -> None:
         calls.append(1)
         return object()
 
-    results: list[object] = []
-    threads = [
-        threading.Thread(target=lambda: results.append(binding.cached("client", factory)))
-        for _ in range(8)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = _at_once(8, lambda: binding.cached("client", factory))
     assert len(calls) == 1
     assert all(r is results[0] for r in results)
     assert binding.state["client"] is results[0]
@@ -156,15 +159,7 @@ def test_a_run_value_is_read_once_until_the_run_ends() -> None:
         calls.append(1)
         return [len(calls)]
 
-    results: list[object] = []
-    threads = [
-        threading.Thread(target=lambda: results.append(side.run_cached("listing", listing)))
-        for _ in range(8)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = _at_once(8, lambda: side.run_cached("listing", listing))
     assert calls == [1] and all(r == [1] for r in results)
     side.end_run()
     assert side.run_cached("listing", listing) == [2]  # the next run reads afresh
